@@ -1,0 +1,23 @@
+"""auditlog: a tamper-evident, event-sourced history of eval runs and CI gate verdicts."""
+
+from auditlog.errors import (
+    AuditLogError,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    KeyFileError,
+    LockTimeout,
+    NotFound,
+    ProofError,
+    SignatureError,
+    StorageError,
+    VerificationError,
+)
+from auditlog.services.log import AuditLog, Receipt, Writer, write_run
+from auditlog.services.verify import VerifyReport
+
+__all__ = [
+    "AuditLog", "AuditLogError", "Conflict", "IntegrityError", "InvalidInput", "KeyFileError",
+    "LockTimeout", "NotFound", "ProofError", "Receipt", "SignatureError", "StorageError",
+    "VerificationError", "VerifyReport", "Writer", "write_run",
+]

@@ -1,0 +1,3 @@
+from auditlog.cli import main
+
+main()

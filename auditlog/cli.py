@@ -1,0 +1,286 @@
+"""The `auditlog` command: parse arguments, make one service call, render the result.
+
+Every AuditLogError becomes one line on stderr and its documented exit code:
+0 ok, 1 integrity failure, 2 invalid input or usage, 3 not found,
+4 lock timeout or I/O error, 5 conflict. Heavy libraries are imported inside the
+commands that need them, so `append` and `verify` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from auditlog import errors
+from auditlog.render import FORMATS, render, safe_text
+
+EXIT_CODES = """\b
+Exit codes:
+  0  ok
+  1  integrity failure (verify found a problem)
+  2  invalid input or usage
+  3  not found (log, run, event)
+  4  lock timeout or storage error
+  5  conflict (run id recorded with other content)"""
+
+
+def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
+                        help="The log: a SQLite file. Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
+
+
+def lock_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                        help="Seconds to wait for other writers before giving up (exit 4).")(func)
+
+
+def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
+    return click.option("--output", "-o", type=click.Choice(choices), default=default, show_default=True,
+                        help="How to print the result.")
+
+
+def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
+    from auditlog.services.log import AuditLog
+    return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin)
+
+
+@click.group(epilog=EXIT_CODES)
+@click.version_option(package_name="auditlog")
+def cli() -> None:
+    """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@click.option("--origin", help="The log's name in checkpoints, e.g. example.org/evals (default: derived from the log id).")
+def init(log_path: str, origin: str | None) -> None:
+    """Create a log with its genesis event (append also creates one on first use)."""
+    from pathlib import Path
+    existed = Path(log_path).exists()
+    with open_log(log_path, create=True, origin=origin) as log:
+        info = log.info()
+    if existed and origin and info.get("origin") != origin:
+        raise errors.Conflict(f"{log_path} already exists with origin {info.get('origin')!r}")
+    state = "already exists" if existed else "created"
+    click.echo(f"log {log_path} {state}: log id {info['log_id']}, origin {info['origin']}")
+
+
+@cli.group(epilog=EXIT_CODES)
+def append() -> None:
+    """Append a run or a verdict document (JSON) to the log."""
+
+
+def _append_command(kind: str) -> Callable[..., Any]:
+    @append.command(name=kind, epilog=EXIT_CODES)
+    @click.argument("document", type=click.Path(dir_okay=False, allow_dash=True))
+    @log_option
+    @lock_option
+    @output_option("text", "json", default="text")
+    def command(document: str, log_path: str, lock_timeout: float, output: str) -> None:
+        from auditlog.services.documents import read_json_document
+        doc = read_json_document(document)
+        with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
+            receipt = log.record_run(doc) if kind == "run" else log.record_verdict(doc)
+        _print_receipt(receipt, output)
+
+    command.__doc__ = f"Append a {kind} document from DOCUMENT (a file, or - for stdin)."
+    return command
+
+
+_append_command("run")
+_append_command("verdict")
+
+
+def _print_receipt(receipt: Any, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps({"seq": receipt.seq, "hash": receipt.hash, "type": receipt.type,
+                               "subject": receipt.subject, "new": receipt.new}))
+    else:
+        click.echo(safe_text(receipt.describe(), limit=1000))
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@output_option("text", "json", default="text")
+def verify(log_path: str, output: str) -> None:
+    """Recompute every hash and link; exit 1 naming the first bad seq if anything is wrong."""
+    with open_log(log_path) as log:
+        progress = _progress_printer(log.head().size) if output == "text" and sys.stderr.isatty() else None
+        report = log.verify(progress=progress)
+    if progress is not None:
+        click.echo("\r\033[K", nl=False, err=True)
+    if output == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif report.ok:
+        click.echo(f"ok: {report.size} events, chain intact, head {report.head}")
+    else:
+        for problem in report.problems[:10]:
+            click.echo(safe_text(str(problem), limit=400))
+        click.echo(f"{report.problem_count} problem(s); first bad seq {report.first.seq}", err=True)
+    if not report.ok:
+        sys.exit(errors.EXIT_INTEGRITY)
+
+
+def _progress_printer(total: int) -> Callable[[int], None]:
+    def show(done: int) -> None:
+        click.echo(f"\rverifying {done}/{total} events ({100 * done // max(total, 1)}%)", nl=False, err=True)
+    return show
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@click.option("--project", help="Only runs of this project.")
+@click.option("--model", help="Only runs of this model.")
+@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]), help="Only runs whose latest verdict is this.")
+@click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
+@output_option(*FORMATS)
+def history(log_path: str, project: str | None, model: str | None, verdict: str | None,
+            include_superseded: bool, limit: int | None, output: str) -> None:
+    """List runs, newest first."""
+    from projections import history as runs_history
+    with open_log(log_path) as log:
+        runs = runs_history(log, project=project, model=model, verdict=verdict, include_superseded=include_superseded)
+    runs = runs[:limit] if limit is not None else runs
+    columns = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
+               "verdict", "status", "recorded_at", "seq"]
+    if output == "table":
+        click.echo(render(runs, "table", columns), nl=False)
+    else:
+        click.echo(render(runs, output), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("run_id")
+@log_option
+@output_option("text", "json", default="text")
+def show(run_id: str, log_path: str, output: str) -> None:
+    """Show one run as recorded, and every event about it."""
+    with open_log(log_path) as log:
+        run = log.run(run_id)
+        related = [(e.seq, e.hash, e.event) for e in log.about(run_id)]
+    if output == "json":
+        click.echo(json.dumps({"run": run, "events": [
+            {"seq": s, "hash": h, "type": e.type, "ts": e.ts, "actor": e.actor, "data": e.data} for s, h, e in related
+        ]}, indent=2, ensure_ascii=False))
+        return
+    for key, value in run.items():
+        if key != "items":
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+            click.echo(f"{key}: {safe_text(text, limit=200)}")
+    click.echo(f"items: {len(run.get('items') or [])}")
+    click.echo("events:")
+    for seq, hash_, event in related:
+        detail = {k: v for k, v in event.data.items() if k != "run"}
+        text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
+        click.echo(f"  seq {seq}  {event.ts}  {event.type}  {hash_[:12]}  {safe_text(text, limit=120)}")
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@click.option("--after", type=int, default=-1, show_default=True, help="Only events with seq greater than this.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
+@output_option("jsonl", "table", default="jsonl")
+def events(log_path: str, after: int, limit: int | None, output: str) -> None:
+    """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}."""
+    with open_log(log_path) as log:
+        until = after + 1 + limit if limit is not None else None
+        out = sys.stdout.buffer
+        rows = []
+        for sealed in log.events(after=after, until=until):
+            if output == "jsonl":
+                out.write(b'{"seq":%d,"hash":"%s","event":%s}\n' % (sealed.seq, sealed.hash.encode(), sealed.body))
+            else:
+                e = sealed.event
+                rows.append({"seq": sealed.seq, "ts": e.ts, "type": e.type, "project": e.project,
+                             "subject": e.subject, "hash": sealed.hash[:16], "prev": e.prev[:16]})
+        if output == "table":
+            click.echo(render(rows, "table"), nl=False)
+        out.flush()
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("old_run_id")
+@click.option("--by", "new_run_id", required=True, help="The run that replaces it (already recorded).")
+@click.option("--reason", required=True, help="Why: kept in the log forever.")
+@log_option
+@lock_option
+def supersede(old_run_id: str, new_run_id: str, reason: str, log_path: str, lock_timeout: float) -> None:
+    """Record that OLD_RUN_ID is replaced by another run (nothing is rewritten)."""
+    with open_log(log_path, lock_timeout=lock_timeout) as log:
+        click.echo(safe_text(log.supersede(old_run_id, new_run_id, reason).describe(), limit=1000))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("run_id")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
+@click.option("--note", help="A free-text note.")
+@log_option
+@lock_option
+def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str, lock_timeout: float) -> None:
+    """Add tags or a note to a recorded run."""
+    parsed = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise errors.InvalidInput("--tag", f"{tag!r} is not KEY=VALUE")
+        parsed[key] = value
+    with open_log(log_path, lock_timeout=lock_timeout) as log:
+        click.echo(safe_text(log.annotate(run_id, tags=parsed, note=note).describe(), limit=1000))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--log", "log_path", default="auditlog-demo.db", show_default=True, help="Where to build the demo log.")
+def demo(log_path: str) -> None:
+    """Build a small realistic log (projects, models, versions, a verdict), verify it, print history."""
+    from auditlog.services.demo import build_demo
+    from projections import history as runs_history
+    with open_log(log_path, create=True, origin="demo.auditlog.local/evals") as log:
+        receipts = build_demo(log)
+        report = log.verify()
+        runs = runs_history(log, include_superseded=True)
+    added = sum(r.new for r in receipts)
+    click.echo(f"demo log {log_path}: {added} events appended ({len(receipts) - added} already there)")
+    click.echo(f"verify: {'ok' if report.ok else 'FAILED'}: {report.size} events, head {report.head}")
+    columns = ["run_id", "model_version", "n_items", "pass_rate", "mean_score", "verdict", "status"]
+    click.echo(render(runs, "table", columns), nl=False)
+    click.echo(f"\nnext: auditlog history --log {log_path} --project mmlu-pro; "
+               f"auditlog show <run_id> --log {log_path}; auditlog events --log {log_path} --limit 3")
+    if not report.ok:
+        sys.exit(errors.EXIT_INTEGRITY)
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+def migrate(log_path: str) -> None:
+    """Migrate the log's schema forward to this version of auditlog (explicit, never automatic)."""
+    from auditlog.store.sqlite import SQLiteStore
+    store = SQLiteStore.for_migration(log_path)
+    applied = store.migrate()
+    store.close()
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except errors.AuditLogError as exc:
+            click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("auditlog: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (| head): not an error worth a traceback
+            sys.exit(0)
+    return wrapper
+
+
+main = _handle_errors(cli)

@@ -1,0 +1,138 @@
+"""Link events into a chain and check a stored sequence, naming the first break.
+
+A stored row is (seq, hash, ts, type, project, subject, body): the hashed bytes
+plus the columns a store indexes. The scan recomputes every hash, checks every
+link and seq, and checks the columns against the bytes, in one pass and constant
+memory. It reports each problem once: a consequence of an earlier problem (the
+link after altered bytes, the link after a gap) is not counted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from auditlog.core.events import LOG_CREATED, ZERO_HASH, envelope_tail, parse_event
+from auditlog.errors import IntegrityError, InvalidInput
+
+Row = tuple[int, str, str, str, str, str, bytes]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the log at one position."""
+
+    seq: int
+    kind: str  # bytes-altered, hash-altered, hash-mismatch, link-broken, gap, misplaced, column-mismatch, malformed, genesis
+    detail: str
+
+    def __str__(self) -> str:
+        return f"seq {self.seq}: {self.kind}: {self.detail}"
+
+
+class ChainScan:
+    """Scans rows in seq order; afterwards `size` and `head` describe what was read.
+
+    `genesis_hash` is the hash the log recorded for its genesis when it was created
+    (kept beside the events); a different genesis means the log was replaced.
+    """
+
+    def __init__(self, genesis_hash: str | None = None) -> None:
+        self.genesis_hash = genesis_hash
+        self.size = 0
+        self.head = ZERO_HASH  # hash of the bytes of the last event read
+        self._last_seq = -1
+        self._stored_prev = ZERO_HASH  # the stored hash of the last event, which may differ from `head`
+
+    def scan(self, rows: Iterable[Row]) -> Iterator[Problem]:
+        sha256 = hashlib.sha256
+        pending: tuple[int, str, str] | None = None  # (seq, stored, computed) of a hash mismatch
+        for seq, stored, ts, type_, project, subject, body in rows:
+            computed = sha256(body).hexdigest()
+            prev = self.head
+            after_gap = seq != self._last_seq + 1
+            if after_gap:
+                yield self._gap(seq)
+            tail_ok = body.endswith(envelope_tail(prev, project, seq, subject, ts, type_))
+            if pending is not None:
+                yield _mismatch(pending, body if not tail_ok else None, prev)
+                pending = None
+            if not tail_ok:
+                problem = self._diagnose(seq, body, prev, (ts, type_, project, subject), after_gap)
+                if problem is not None:
+                    yield problem
+            if seq == 0:
+                problem = self._check_genesis(body, computed)
+                if problem is not None:
+                    yield problem
+            if stored != computed:
+                pending = (seq, stored, computed)
+            self._last_seq, self._stored_prev, self.head = seq, stored, computed
+            self.size = seq + 1
+        if pending is not None:
+            yield _mismatch(pending, None, None)
+        if self._last_seq < 0:
+            yield Problem(0, "genesis", "the log holds no events, not even its genesis")
+
+    def _gap(self, seq: int) -> Problem:
+        first = self._last_seq + 1
+        if seq < first:
+            return Problem(seq, "misplaced", f"seq {seq} comes after seq {self._last_seq}")
+        missing = f"seq {first}" if seq == first + 1 else f"seqs {first}..{seq - 1}"
+        return Problem(first, "gap", f"{missing} missing: events were removed")
+
+    def _diagnose(self, seq: int, body: bytes, prev: str, columns: tuple[str, str, str, str], after_gap: bool) -> Problem | None:
+        """Why the fast tail comparison failed: parse the bytes and name the difference."""
+        try:
+            event = parse_event(body)
+        except InvalidInput as exc:
+            return Problem(seq, "malformed", f"the stored bytes are not a valid event ({exc})")
+        if event.seq != seq:
+            return Problem(seq, "misplaced", f"the event stored at seq {seq} says it is seq {event.seq} (reordered)")
+        if event.prev != prev:
+            explained = after_gap or event.prev == self._stored_prev or (seq == 1 and event.prev == self.genesis_hash)
+            if explained:
+                return None  # already reported: the event before it was altered, replaced or removed
+            return Problem(seq, "link-broken", f"prev names {event.prev}, but seq {seq - 1} hashes to {prev}")
+        for name, column in zip(("ts", "type", "project", "subject"), columns):
+            if getattr(event, name) != column:
+                return Problem(seq, "column-mismatch", f"indexed column {name}={column!r} but the bytes say {getattr(event, name)!r}")
+        return Problem(seq, "malformed", "the stored bytes do not end as a canonical event does")
+
+    def _check_genesis(self, body: bytes, computed: str) -> Problem | None:
+        if self.genesis_hash is not None and computed != self.genesis_hash:
+            return Problem(0, "genesis", f"genesis replaced: the log was created with genesis {self.genesis_hash}, "
+                                         f"seq 0 now hashes to {computed}")
+        try:
+            event = parse_event(body)
+        except InvalidInput:
+            return None  # reported by the tail check
+        if event.type != LOG_CREATED or not isinstance(event.data.get("log_id"), str):
+            return Problem(0, "genesis", "seq 0 is not a log.created event with a log id")
+        return None
+
+
+def _mismatch(pending: tuple[int, str, str], next_body: bytes | None, next_prev_expected: str | None) -> Problem:
+    """Tell altered bytes from an altered stored hash by what the next event links to."""
+    seq, stored, computed = pending
+    if next_body is not None:
+        try:
+            linked = parse_event(next_body).prev
+        except InvalidInput:
+            linked = None
+        if linked == stored:
+            return Problem(seq, "bytes-altered", f"the event bytes were changed: they hash to {computed}, "
+                                                 f"but the stored hash and the next event's link say {stored}")
+    elif next_prev_expected is not None:
+        return Problem(seq, "hash-altered", f"the stored hash {stored} was changed: the bytes hash to {computed}, "
+                                            f"which the next event links to")
+    return Problem(seq, "hash-mismatch", f"stored hash {stored}, but the bytes hash to {computed}")
+
+
+def verify_rows(rows: Iterable[Row], genesis_hash: str | None = None) -> tuple[int, str]:
+    """Raise IntegrityError at the first problem; return (size, head hash) of an intact chain."""
+    scan = ChainScan(genesis_hash)
+    for problem in scan.scan(rows):
+        raise IntegrityError(problem.seq, f"{problem.kind}: {problem.detail}")
+    return scan.size, scan.head

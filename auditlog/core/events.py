@@ -1,0 +1,139 @@
+"""The event envelope: explicit type names, a format version, canonical bytes, a hash.
+
+An event is one JSON object canonicalised with RFC 8785. Those bytes are what is
+stored, hashed, linked and proven; everything else about an event is derived from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from auditlog.core.encoding import canonical_bytes
+from auditlog.errors import InvalidInput
+
+FORMAT = 1
+ZERO_HASH = "0" * 64
+
+LOG_CREATED = "log.created"
+RUN_RECORDED = "run.recorded"
+VERDICT_RECORDED = "verdict.recorded"
+RUN_ANNOTATED = "run.annotated"
+RUN_SUPERSEDED = "run.superseded"
+EVENT_TYPES = frozenset({LOG_CREATED, RUN_RECORDED, VERDICT_RECORDED, RUN_ANNOTATED, RUN_SUPERSEDED})
+
+_ENVELOPE_KEYS = ("actor", "data", "prev", "project", "seq", "subject", "ts", "type", "v")
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact, before or after it was sealed into bytes."""
+
+    seq: int
+    ts: str
+    type: str
+    project: str
+    subject: str
+    actor: dict[str, Any]
+    data: dict[str, Any]
+    prev: str
+    v: int = FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v, "seq": self.seq, "ts": self.ts, "type": self.type,
+            "project": self.project, "subject": self.subject, "actor": self.actor,
+            "data": self.data, "prev": self.prev,
+        }
+
+
+@dataclass(frozen=True)
+class SealedEvent:
+    """An event with the exact bytes that were hashed, as stored and proven."""
+
+    seq: int
+    hash: str
+    body: bytes
+
+    @cached_property
+    def event(self) -> Event:
+        """The parsed envelope (parsed once, on first use)."""
+        return parse_event(self.body)
+
+
+def event_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def seal(event: Event) -> SealedEvent:
+    """Canonicalise and hash an event; raises InvalidInput for values JSON cannot carry."""
+    body = canonical_bytes(event.to_json())
+    sealed = SealedEvent(event.seq, event_hash(body), body)
+    sealed.__dict__["event"] = event  # already known: spare the parse
+    return sealed
+
+
+def parse_event(body: bytes) -> Event:
+    """Decode stored bytes back into an Event, checking the envelope strictly.
+
+    Raises InvalidInput naming the field; the bytes must be canonical, so that
+    parse and seal are inverse functions.
+    """
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("event", f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidInput("event", "not a JSON object")
+    if tuple(sorted(obj)) != _ENVELOPE_KEYS:
+        raise InvalidInput("event", f"envelope keys are {sorted(obj)}, expected {list(_ENVELOPE_KEYS)}")
+    event = Event(**obj)
+    check_envelope(event)
+    if canonical_bytes(obj) != body:
+        raise InvalidInput("event", "bytes are not the RFC 8785 canonical form")
+    return event
+
+
+def check_envelope(event: Event) -> None:
+    """The rules every event obeys whatever its type."""
+    if event.v != FORMAT or type(event.v) is not int:
+        raise InvalidInput("v", f"unsupported event format {event.v!r}")
+    if type(event.seq) is not int or event.seq < 0:
+        raise InvalidInput("seq", "must be a non-negative integer")
+    for name in ("ts", "type", "project", "subject", "prev"):
+        if not isinstance(getattr(event, name), str):
+            raise InvalidInput(name, "must be a string")
+    if not _TS.match(event.ts):
+        raise InvalidInput("ts", f"{event.ts!r} is not RFC 3339 UTC with microseconds and Z")
+    if not _TYPE.match(event.type):
+        raise InvalidInput("type", f"{event.type!r} is not a dotted lower-case type name")
+    if not _HEX64.match(event.prev):
+        raise InvalidInput("prev", "must be 64 lower-case hex digits")
+    if not isinstance(event.actor, dict) or not isinstance(event.data, dict):
+        raise InvalidInput("actor" if not isinstance(event.actor, dict) else "data", "must be an object")
+    if (event.seq == 0) != (event.prev == ZERO_HASH):
+        raise InvalidInput("prev", "only the genesis event (seq 0) has the all-zero prev")
+    if (event.seq == 0) != (event.type == LOG_CREATED):
+        raise InvalidInput("type", "seq 0 is the log.created genesis event, and only it")
+
+
+def envelope_tail(prev: str, project: str, seq: int, subject: str, ts: str, type_: str) -> bytes:
+    """The canonical bytes that end every event with these envelope fields.
+
+    RFC 8785 sorts keys, so every field after "data" is a scalar at the end of the
+    body. Comparing this tail lets `verify` check the indexed columns and the link
+    against the hashed bytes without parsing every event.
+    """
+    dumps = json.dumps
+    return (
+        f',"prev":"{prev}","project":{dumps(project, ensure_ascii=False)},"seq":{seq},'
+        f'"subject":{dumps(subject, ensure_ascii=False)},"ts":{dumps(ts, ensure_ascii=False)},'
+        f'"type":{dumps(type_, ensure_ascii=False)},"v":{FORMAT}}}'
+    ).encode("utf-8")

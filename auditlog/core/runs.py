@@ -1,0 +1,259 @@
+"""The run and verdict documents: their fields, their validation, their fingerprints.
+
+Validation is strict because the log is forever: an unknown key, a score out of
+range or a NaN is refused with the JSON path of the offending field, before
+anything is written. Normalisation (generated run id, config fingerprint) is pure;
+what must be captured from the machine (environment) is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from auditlog.core.encoding import canonical_bytes
+from auditlog.errors import InvalidInput
+
+VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
+MAX_ID_LENGTH = 512
+
+RUN_KEYS = frozenset({
+    "run_id", "project_id", "model_id", "model_version", "dataset", "experiment", "config",
+    "config_fingerprint", "environment", "started_at", "finished_at", "metrics", "items", "tags",
+})
+ITEM_KEYS = frozenset({"item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error", "extra"})
+DATASET_KEYS = frozenset({"name", "version", "sha256"})
+EXPERIMENT_KEYS = frozenset({"id", "group", "version"})
+VERDICT_KEYS = frozenset({
+    "run_id", "baseline_run_id", "metric", "delta", "p_value", "ci_low", "ci_high",
+    "verdict", "policy", "reason",
+})
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+
+
+def document_sha256(doc: Mapping[str, Any]) -> str:
+    """SHA-256 of the document as submitted (canonical form): the key of idempotent retries."""
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def config_fingerprint(config: Any) -> str:
+    """SHA-256 of the canonical config, so equal configs compare equal whatever their key order."""
+    return hashlib.sha256(canonical_bytes(config)).hexdigest()
+
+
+def new_run_id(model_id: str, project_id: str) -> str:
+    return f"{model_id}::{project_id}::{uuid.uuid4().hex[:12]}"
+
+
+def normalize_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """Validate a run document; return the copy that is recorded and the submitted document's SHA-256.
+
+    Fills in what is generated when absent: run_id, config_fingerprint and, when
+    `environment` is given, the captured environment. Raises InvalidInput("$.field", reason).
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidInput("$", f"a run document is a JSON object, not {_kind(doc)}")
+    unknown = sorted(set(doc) - RUN_KEYS)
+    if unknown:
+        raise InvalidInput(_path("$", unknown[0]), f"unknown field (allowed: {', '.join(sorted(RUN_KEYS))})")
+    run = dict(doc)
+    _identifier(run, "project_id", "$", required=True)
+    _identifier(run, "model_id", "$", required=True)
+    _identifier(run, "run_id", "$")
+    _string(run, "model_version", "$")
+    if "dataset" in run:
+        _object(run["dataset"], "$.dataset", DATASET_KEYS, required=("name",))
+        _string(run["dataset"], "name", "$.dataset")
+        _string(run["dataset"], "version", "$.dataset")
+        sha = run["dataset"].get("sha256")
+        if sha is not None and (not isinstance(sha, str) or not _SHA256.match(sha)):
+            raise InvalidInput("$.dataset.sha256", "must be 64 lower-case hex digits")
+    if "experiment" in run:
+        _object(run["experiment"], "$.experiment", EXPERIMENT_KEYS, required=("id",))
+        _identifier(run["experiment"], "id", "$.experiment", required=True)
+        _string(run["experiment"], "group", "$.experiment")
+        _string(run["experiment"], "version", "$.experiment")
+    _string(run, "config_fingerprint", "$")
+    if "environment" in run and not isinstance(run["environment"], Mapping):
+        raise InvalidInput("$.environment", f"must be an object, not {_kind(run['environment'])}")
+    started = _timestamp(run, "started_at")
+    finished = _timestamp(run, "finished_at")
+    if started and finished and finished < started:
+        raise InvalidInput("$.finished_at", "is before started_at")
+    if "metrics" in run:
+        metrics = run["metrics"]
+        if not isinstance(metrics, Mapping):
+            raise InvalidInput("$.metrics", f"must be an object of numbers, not {_kind(metrics)}")
+        for name, value in metrics.items():
+            _finite(value, _path("$.metrics", name))
+    if "items" in run:
+        _items(run["items"])
+    if "tags" in run:
+        _tags(run["tags"], "$.tags")
+
+    # Canonical encoding also refuses NaN, Infinity and lone surrogates anywhere
+    # (config, environment, extra), naming the path.
+    submitted = document_sha256(doc)
+    if "run_id" not in run:
+        run["run_id"] = new_run_id(run["model_id"], run["project_id"])
+    if "config_fingerprint" not in run and "config" in run:
+        run["config_fingerprint"] = config_fingerprint(run["config"])
+    if "environment" not in run and environment is not None:
+        run["environment"] = dict(environment)
+    return run, submitted
+
+
+def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
+    """Validate a verdict document; return it and its SHA-256. The caller checks the runs it names exist."""
+    if not isinstance(doc, Mapping):
+        raise InvalidInput("$", f"a verdict document is a JSON object, not {_kind(doc)}")
+    _object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
+    verdict = dict(doc)
+    _identifier(verdict, "run_id", "$", required=True)
+    _identifier(verdict, "baseline_run_id", "$", required=True)
+    _identifier(verdict, "metric", "$", required=True)
+    if verdict["verdict"] not in VERDICTS:
+        raise InvalidInput("$.verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict['verdict']!r}")
+    for name in ("delta", "p_value", "ci_low", "ci_high"):
+        if verdict.get(name) is not None:
+            _finite(verdict[name], f"$.{name}")
+    p_value = verdict.get("p_value")
+    if p_value is not None and not 0.0 <= p_value <= 1.0:
+        raise InvalidInput("$.p_value", f"must be in [0, 1], not {p_value!r}")
+    low, high = verdict.get("ci_low"), verdict.get("ci_high")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("$.ci_low", f"{low!r} is above ci_high {high!r}")
+    if "policy" in verdict and not isinstance(verdict["policy"], Mapping):
+        raise InvalidInput("$.policy", f"must be an object, not {_kind(verdict['policy'])}")
+    _string(verdict, "reason", "$")
+    return verdict, document_sha256(verdict)
+
+
+def check_identifier(value: Any, path: str) -> str:
+    """Ids are non-empty strings without control characters, at most MAX_ID_LENGTH long."""
+    if not isinstance(value, str):
+        raise InvalidInput(path, f"must be a string, not {_kind(value)}")
+    if not value.strip():
+        raise InvalidInput(path, "must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidInput(path, f"is {len(value)} characters long; at most {MAX_ID_LENGTH}")
+    if _CONTROL.search(value):
+        raise InvalidInput(path, "must not contain control characters")
+    return value
+
+
+def check_tags(tags: Any, path: str) -> dict[str, str]:
+    _tags(tags, path)
+    return dict(tags)
+
+
+def _items(items: Any) -> None:
+    if not isinstance(items, list):
+        raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"$.items[{i}]"
+        if type(item) is not dict:
+            raise InvalidInput(where, f"must be an object, not {_kind(item)}")
+        if not ITEM_KEYS.issuperset(item):
+            unknown = sorted(set(item) - ITEM_KEYS)[0]
+            raise InvalidInput(_path(where, unknown), f"unknown item field (allowed: {', '.join(sorted(ITEM_KEYS))})")
+        item_id = item.get("item_id")
+        if type(item_id) is not str or not item_id or len(item_id) > MAX_ID_LENGTH or _CONTROL.search(item_id):
+            check_identifier(item_id, f"{where}.item_id")
+        if item_id in seen:
+            raise InvalidInput(f"{where}.item_id", f"duplicate item id {item_id!r}")
+        seen.add(item_id)
+        score = item.get("score")
+        if type(score) is not float or not 0.0 <= score <= 1.0:
+            if "score" not in item:
+                raise InvalidInput(f"{where}.score", "is required")
+            if _finite(score, f"{where}.score") < 0 or score > 1:
+                raise InvalidInput(f"{where}.score", f"must be in [0, 1], not {score!r}")
+        if type(item.get("passed")) is not bool:
+            raise InvalidInput(f"{where}.passed", "is required and must be true or false")
+        if len(item) > 3:
+            _item_optionals(item, where)
+
+
+def _item_optionals(item: dict[str, Any], where: str) -> None:
+    for name in ("latency_ms", "cost_usd"):
+        if item.get(name) is not None and _finite(item[name], f"{where}.{name}") < 0:
+            raise InvalidInput(f"{where}.{name}", "must not be negative")
+    tokens = item.get("tokens")
+    if tokens is not None and (type(tokens) is not int or tokens < 0):
+        raise InvalidInput(f"{where}.tokens", "must be a non-negative integer")
+    if item.get("error") is not None and not isinstance(item["error"], str):
+        raise InvalidInput(f"{where}.error", "must be a string or null")
+    if item.get("extra") is not None and not isinstance(item["extra"], dict):
+        raise InvalidInput(f"{where}.extra", "must be an object")
+
+
+def _tags(tags: Any, path: str) -> None:
+    if not isinstance(tags, Mapping):
+        raise InvalidInput(path, f"must be an object of strings, not {_kind(tags)}")
+    for key, value in tags.items():
+        check_identifier(key, f"{path} key {key!r}")
+        if not isinstance(value, str):
+            raise InvalidInput(_path(path, key), f"must be a string, not {_kind(value)}")
+
+
+def _object(value: Any, path: str, allowed: frozenset[str], required: tuple[str, ...] = ()) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(path, f"must be an object, not {_kind(value)}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise InvalidInput(_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+    for name in required:
+        if name not in value:
+            raise InvalidInput(_path(path, name), "is required")
+
+
+def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: bool = False) -> None:
+    if name in doc:
+        check_identifier(doc[name], _path(parent, name))
+    elif required:
+        raise InvalidInput(_path(parent, name), "is required")
+
+
+def _string(doc: Mapping[str, Any], name: str, parent: str) -> None:
+    if name in doc and not isinstance(doc[name], str):
+        raise InvalidInput(_path(parent, name), f"must be a string, not {_kind(doc[name])}")
+
+
+def _timestamp(doc: Mapping[str, Any], name: str) -> datetime | None:
+    if name not in doc:
+        return None
+    value = doc[name]
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidInput(f"$.{name}", f"must be an RFC 3339 timestamp with a time zone, not {value!r}")
+    return parsed
+
+
+def _finite(value: Any, path: str) -> float:
+    if type(value) not in (int, float):
+        raise InvalidInput(path, f"must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise InvalidInput(path, f"must be finite, not {value!r}")
+    return value
+
+
+def _path(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if key.isidentifier() else f"{parent}[{json.dumps(key)}]"
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)

@@ -1,0 +1,91 @@
+"""Typed errors: one root class, a few precise subclasses, each with its CLI exit code.
+
+The CLI catches `AuditLogError`, prints `str(error)` as one line and exits with
+`error.exit_code`; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTEGRITY = 1
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_STORAGE = 4
+EXIT_CONFLICT = 5
+
+
+class AuditLogError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+class InvalidInput(AuditLogError):
+    """A document, argument or file is not acceptable; nothing was written."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class VerificationError(AuditLogError):
+    """Something that should prove itself did not: a chain, a proof, a signature."""
+
+    exit_code = EXIT_INTEGRITY
+
+
+class IntegrityError(VerificationError):
+    """The log is not what it claims to be; `seq` is the first position found wrong."""
+
+    def __init__(self, seq: int, reason: str) -> None:
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"seq {seq}: {reason}")
+
+
+class ProofError(VerificationError):
+    """A Merkle inclusion or consistency proof does not lead to the expected root."""
+
+    def __init__(self, reason: str, *, expected: bytes | None = None, calculated: bytes | None = None) -> None:
+        self.reason = reason
+        self.expected = expected
+        self.calculated = calculated
+        detail = reason
+        if expected is not None and calculated is not None:
+            detail += f" (expected root {expected.hex()}, calculated {calculated.hex()})"
+        super().__init__(detail)
+
+
+class SignatureError(VerificationError):
+    """A signed note or checkpoint does not carry a valid signature by a trusted key."""
+
+
+class KeyFileError(AuditLogError):
+    """A signing or verifier key cannot be used: malformed, unsafe permissions, wrong passphrase."""
+
+    exit_code = EXIT_INVALID
+
+
+class NotFound(AuditLogError):
+    """A log, run, event or file that was named does not exist."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class StorageError(AuditLogError):
+    """The storage underneath failed: I/O error, full disk, read-only file, corrupt database."""
+
+    exit_code = EXIT_STORAGE
+
+
+class LockTimeout(StorageError):
+    """Another writer held the log for longer than the lock timeout."""
+
+
+class Conflict(AuditLogError):
+    """The append contradicts the log: a run id already recorded with other content."""
+
+    exit_code = EXIT_CONFLICT

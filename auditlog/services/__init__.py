@@ -1,0 +1,1 @@
+"""Application services: the one layer that combines the core with a store."""

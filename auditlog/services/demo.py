@@ -1,0 +1,83 @@
+"""A small, realistic demo log: what `auditlog demo` builds.
+
+Deterministic (fixed seed, fixed times, fixed ids), so running the demo twice
+appends nothing the second time: every document is already recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from auditlog.services.log import AuditLog, Receipt
+
+PROJECTS = {"mmlu-pro": 60, "humaneval-lite": 40, "safety-refusals": 30}
+MODELS = {"claude-x": ["1.0", "1.1", "1.2"], "gpt-y": ["2025-01", "2025-06"]}
+
+
+def demo_runs() -> list[dict[str, Any]]:
+    rng = random.Random(2026)
+    runs = []
+    day = 1
+    for project, n_items in PROJECTS.items():
+        for model, versions in MODELS.items():
+            skill = 0.55 if model == "claude-x" else 0.5
+            for version in versions:
+                skill += 0.04
+                day += 1
+                items = []
+                for i in range(n_items):
+                    score = min(1.0, max(0.0, rng.gauss(skill, 0.25)))
+                    items.append({"item_id": f"{project}/{i:04d}", "score": round(score, 4), "passed": score >= 0.5,
+                                  "latency_ms": round(rng.uniform(200, 2400), 1), "tokens": rng.randint(50, 900)})
+                passed = sum(i["passed"] for i in items) / n_items
+                runs.append({
+                    "run_id": f"{model}::{project}::v{version}",
+                    "project_id": project, "model_id": model, "model_version": version,
+                    "dataset": {"name": project, "version": "2025.1"},
+                    "experiment": {"id": "exp-demo-001", "group": model, "version": version},
+                    "config": {"temperature": 0.0, "max_tokens": 1024, "n_shot": 5},
+                    "environment": {"python": "3.11", "platform": "demo"},
+                    "started_at": f"2026-01-{day:02d}T09:00:00Z", "finished_at": f"2026-01-{day:02d}T09:42:00Z",
+                    "metrics": {"accuracy": round(passed, 6), "mean_latency_ms": round(
+                        sum(i["latency_ms"] for i in items) / n_items, 3)},
+                    "items": items,
+                    "tags": {"branch": "main", "suite": "nightly"},
+                })
+    return runs
+
+
+def paired_verdict(candidate: dict[str, Any], baseline: dict[str, Any], tolerance: float = 0.02) -> dict[str, Any]:
+    """A normal-approximation paired comparison of item scores (the real gate is `auditlog gate`)."""
+    base = {i["item_id"]: i["score"] for i in baseline["items"]}
+    diffs = [i["score"] - base[i["item_id"]] for i in candidate["items"] if i["item_id"] in base]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    low, high = mean - 1.96 * se, mean + 1.96 * se
+    p_value = math.erfc(abs(mean / se) / math.sqrt(2)) if se > 0 else 1.0
+    verdict = "ALLOW" if low > -tolerance else "BLOCK" if high < -tolerance else "NEEDS_REVIEW"
+    return {"run_id": candidate["run_id"], "baseline_run_id": baseline["run_id"], "metric": "score",
+            "delta": round(mean, 9), "p_value": round(p_value, 9), "ci_low": round(low, 9), "ci_high": round(high, 9),
+            "verdict": verdict, "policy": {"mode": "non-inferiority", "tolerance": tolerance, "alpha": 0.05},
+            "reason": f"paired mean difference over {n} items; lower 95% bound {low:.4f} vs -{tolerance}"}
+
+
+def build_demo(log: AuditLog) -> list[Receipt]:
+    runs = demo_runs()
+    by_id = {r["run_id"]: r for r in runs}
+    receipts = []
+    with log.writer() as w:
+        receipts += [w.record_run(run) for run in runs]
+        for project in PROJECTS:
+            candidate = by_id[f"claude-x::{project}::v1.2"]
+            baseline = by_id[f"claude-x::{project}::v1.1"]
+            receipts.append(w.record_verdict(paired_verdict(candidate, baseline)))
+        rerun = dict(by_id["gpt-y::safety-refusals::v2025-06"], run_id="gpt-y::safety-refusals::v2025-06-rerun",
+                     config={"temperature": 0.0, "max_tokens": 2048, "n_shot": 5})
+        receipts.append(w.record_run(rerun))
+        receipts.append(w.supersede("gpt-y::safety-refusals::v2025-06", rerun["run_id"],
+                                    "max_tokens was too low: answers were cut off"))
+    return receipts

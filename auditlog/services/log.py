@@ -1,0 +1,292 @@
+"""AuditLog: the one place where the pure core meets a store.
+
+Every write goes through a `Writer`, which holds the store's write transaction:
+it validates each document, checks idempotency against the log and the batch so
+far, links and seals the event, and buffers rows for the store. Leaving the block
+commits everything; an exception anywhere commits nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from auditlog.core import events as ev
+from auditlog.core.events import Event, SealedEvent, seal
+from auditlog.core.runs import check_identifier, check_tags, normalize_run, normalize_verdict
+from auditlog.errors import Conflict, InvalidInput, NotFound
+from auditlog.services.environment import capture_actor, capture_environment
+from auditlog.store import EventStore, Head, open_store
+from auditlog.store.protocol import Row, WriteTransaction
+
+DEFAULT_LOG = "auditlog.db"
+_FLUSH_EVERY = 2000
+
+
+def default_location() -> str:
+    """`$AUDITLOG_DB`, else ./auditlog.db."""
+    return os.environ.get("AUDITLOG_DB") or DEFAULT_LOG
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an append did: the event now at `seq`, and whether this call added it."""
+
+    seq: int
+    hash: str
+    type: str
+    subject: str
+    new: bool
+
+    def describe(self) -> str:
+        what = "recorded" if self.new else "already recorded"
+        return f"{self.type} {self.subject} {what} at seq {self.seq} ({self.hash[:12]})".replace("  ", " ")
+
+
+class AuditLog:
+    """A hash-chained log of eval runs and verdicts on any EventStore."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] | None = None, *, create: bool = True,
+             origin: str | None = None, lock_timeout: float = 30.0, synchronous: str = "FULL") -> AuditLog:
+        """Open a log, creating it (with its genesis event) when `create` and it does not exist."""
+        store = open_store(location or default_location(), create=create, lock_timeout=lock_timeout,
+                           synchronous=synchronous)
+        log = cls(store)
+        if store.head().size == 0:
+            log._create_genesis(origin)
+        return log
+
+    def _create_genesis(self, origin: str | None) -> None:
+        with self.store.transaction(self._lock_timeout) as txn:
+            if txn.head().size:
+                return  # another process made it while we waited
+            log_id = uuid.uuid4().hex
+            origin = origin or f"auditlog.local/{log_id}"
+            check_identifier(origin, "--origin")
+            if any(c.isspace() for c in origin):
+                raise InvalidInput("--origin", "must not contain white space (it is a checkpoint's first line)")
+            created = utc_now()
+            data = {"log_id": log_id, "created": created, "format": ev.FORMAT, "origin": origin}
+            sealed = seal(Event(0, created, ev.LOG_CREATED, "", "", capture_actor(), data, ev.ZERO_HASH))
+            txn.append([_row(sealed)])
+            txn.set_meta({"log_id": log_id, "origin": origin, "genesis_hash": sealed.hash, "created": created})
+
+    @property
+    def _lock_timeout(self) -> float:
+        return getattr(self.store, "lock_timeout", 30.0)
+
+    # -- reading -----------------------------------------------------------------
+
+    def head(self) -> Head:
+        return self.store.head()
+
+    def info(self) -> dict[str, str]:
+        """log_id, origin, genesis_hash and creation time, as recorded beside the events."""
+        return self.store.meta()
+
+    def events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
+        """Events with after < seq (< until), in order: the read API projections use."""
+        for seq, hash_, _ts, _type, _project, _subject, body in self.store.rows(after, until):
+            yield SealedEvent(seq, hash_, body)
+
+    def event(self, seq: int) -> SealedEvent:
+        row = self.store.get(seq)
+        if row is None:
+            raise NotFound(f"no event at seq {seq} (the log has {self.head().size})")
+        return SealedEvent(row[0], row[1], row[6])
+
+    def about(self, subject: str, *types: str) -> list[SealedEvent]:
+        """Every event whose subject is `subject` (a run id), oldest first."""
+        return [SealedEvent(r[0], r[1], r[6]) for r in self.store.find(subject, types)]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """The run document as recorded; NotFound when the log has no such run."""
+        found = self.store.find(run_id, (ev.RUN_RECORDED,))
+        if not found:
+            raise NotFound(f"no run {run_id!r} in {self.store.location}")
+        return SealedEvent(found[0][0], found[0][1], found[0][6]).event.data["run"]
+
+    # -- writing -----------------------------------------------------------------
+
+    def writer(self) -> Writer:
+        """A batch: `with log.writer() as w: w.record_run(doc)`; all or nothing on exit."""
+        return Writer(self)
+
+    def record_run(self, doc: Mapping[str, Any]) -> Receipt:
+        with self.writer() as w:
+            return w.record_run(doc)
+
+    def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
+        with self.writer() as w:
+            return w.record_verdict(doc)
+
+    def supersede(self, old_run_id: str, by: str, reason: str) -> Receipt:
+        with self.writer() as w:
+            return w.supersede(old_run_id, by, reason)
+
+    def annotate(self, run_id: str, *, tags: Mapping[str, str] | None = None, note: str | None = None) -> Receipt:
+        with self.writer() as w:
+            return w.annotate(run_id, tags=tags, note=note)
+
+    def verify(self, progress=None):  # noqa: ANN001, ANN201 - see services.verify
+        from auditlog.services.verify import verify_log
+        return verify_log(self, progress=progress)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Writer:
+    """One write transaction. Use as a context manager; see AuditLog.writer."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+        self._context = None
+        self._txn: WriteTransaction | None = None
+        self._pending: list[Row] = []
+        self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
+        self._head = Head(0)
+
+    def __enter__(self) -> Writer:
+        self._context = self._log.store.transaction(self._log._lock_timeout)
+        self._txn = self._context.__enter__()
+        self._head = self._txn.head()
+        if self._head.size == 0:
+            self._context.__exit__(None, None, None)
+            raise NotFound(f"{self._log.store.location} has no genesis event: open it with AuditLog.open")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        try:
+            if exc_type is None:
+                self._flush()
+        except BaseException as error:
+            self._context.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._context.__exit__(exc_type, exc, tb)
+
+    # -- the event types -----------------------------------------------------
+
+    def record_run(self, doc: Mapping[str, Any]) -> Receipt:
+        environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
+        run, submitted = normalize_run(doc, environment=environment)
+        run_id = run["run_id"]
+        existing = self._existing(ev.RUN_RECORDED, run_id)
+        if existing:
+            sha, receipt = existing[0]
+            if sha == submitted:
+                return receipt
+            raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
+                           "(a correction is a new run and `auditlog supersede`)")
+        data = {"document_sha256": submitted, "run": run}
+        return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
+
+    def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
+        verdict, submitted = normalize_verdict(doc)
+        project = self._project_of(verdict["run_id"], "$.run_id")
+        self._project_of(verdict["baseline_run_id"], "$.baseline_run_id")
+        for sha, receipt in self._existing(ev.VERDICT_RECORDED, verdict["run_id"]):
+            if sha == submitted:
+                return receipt
+        data = {"document_sha256": submitted, "verdict": verdict}
+        return self._append(ev.VERDICT_RECORDED, project, verdict["run_id"], data, submitted)
+
+    def supersede(self, old_run_id: str, by: str, reason: str) -> Receipt:
+        if old_run_id == by:
+            raise InvalidInput("--by", "a run cannot supersede itself")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("--reason", "say why the run is superseded")
+        project = self._project_of(old_run_id, "RUN_ID")
+        self._project_of(by, "--by")
+        data = {"by": by, "reason": reason}
+        for _sha, receipt in self._existing(ev.RUN_SUPERSEDED, old_run_id):
+            previous = self._data(receipt)
+            if previous == data:
+                return receipt
+            raise Conflict(f"run {old_run_id!r} is already superseded by {previous['by']!r} at seq {receipt.seq}")
+        return self._append(ev.RUN_SUPERSEDED, project, old_run_id, data, "")
+
+    def annotate(self, run_id: str, *, tags: Mapping[str, str] | None = None, note: str | None = None) -> Receipt:
+        if not tags and not note:
+            raise InvalidInput("--tag/--note", "an annotation needs at least a tag or a note")
+        data: dict[str, Any] = {}
+        if tags:
+            data["tags"] = check_tags(tags, "--tag")
+        if note:
+            if not isinstance(note, str):
+                raise InvalidInput("--note", "must be a string")
+            data["note"] = note
+        project = self._project_of(run_id, "RUN_ID")
+        return self._append(ev.RUN_ANNOTATED, project, run_id, data, "")
+
+    # -- the machinery -------------------------------------------------------
+
+    def _existing(self, type_: str, subject: str) -> list[tuple[str, Receipt]]:
+        """Events of this type about this subject: in the batch so far, else in the log."""
+        known = self._recorded.get((type_, subject))
+        if known is None:
+            known = self._recorded[(type_, subject)] = []
+            for seq, hash_, _ts, _type, _project, _subject, body in self._txn.find(subject, (type_,)):
+                data = SealedEvent(seq, hash_, body).event.data
+                known.append((data.get("document_sha256", ""), Receipt(seq, hash_, type_, subject, new=False)))
+        return known
+
+    def _project_of(self, run_id: Any, field: str) -> str:
+        check_identifier(run_id, field)
+        runs = self._existing(ev.RUN_RECORDED, run_id)
+        if not runs:
+            raise NotFound(f"{field}: no run {run_id!r} in the log")
+        seq = runs[0][1].seq
+        row = next((r for r in self._pending if r[0] == seq), None) or self._txn.get(seq)
+        return row[4]
+
+    def _data(self, receipt: Receipt) -> dict[str, Any]:
+        row = next((r for r in self._pending if r[0] == receipt.seq), None) or self._txn.get(receipt.seq)
+        return SealedEvent(row[0], row[1], row[6]).event.data
+
+    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str) -> Receipt:
+        if self._txn is None:
+            raise RuntimeError("use the writer as a context manager: `with log.writer() as w:`")
+        event = Event(self._head.size, utc_now(), type_, project, subject, capture_actor(), data, self._head.hash)
+        sealed = seal(event)
+        self._pending.append(_row(sealed))
+        self._head = Head(sealed.seq + 1, sealed.hash)
+        receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
+        self._existing(type_, subject).append((sha, receipt))
+        if len(self._pending) >= _FLUSH_EVERY:
+            self._flush()
+        return receipt
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._txn.append(self._pending)
+            self._pending = []
+
+
+def _row(sealed: SealedEvent) -> Row:
+    e = sealed.event
+    return (sealed.seq, sealed.hash, e.ts, e.type, e.project, e.subject, sealed.body)
+
+
+def write_run(doc: Mapping[str, Any], log: str | os.PathLike[str] | None = None) -> Receipt:
+    """Record one run in the log at `log` (default: $AUDITLOG_DB, then ./auditlog.db)."""
+    with AuditLog.open(log) as opened:
+        return opened.record_run(doc)

@@ -1,0 +1,204 @@
+"""The embedded default: events in one SQLite file, WAL mode, one writer at a time.
+
+Writers queue on a lock file (a blocking OS lock) before they begin an IMMEDIATE
+transaction: SQLite's own busy handler sleeps and retries, which starves some
+writers for seconds under contention; a blocking lock wakes them in turn. The
+schema lives in `schema.py` and is created and migrated with sqlite-utils, which
+is imported only then: the append hot path uses the sqlite3 connection directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from auditlog.errors import NotFound, StorageError
+from auditlog.store.filelock import FileLock
+from auditlog.store.protocol import EMPTY_HASH, Head, Row
+from auditlog.store.schema import SCHEMA_VERSION
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_COLUMNS = "seq, hash, ts, type, project, subject, body"
+
+
+class SQLiteStore:
+    """An EventStore on one SQLite database file."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, synchronous: str = "FULL",
+                 lock_timeout: float = 30.0, check_schema: bool = True) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.lock_timeout = lock_timeout
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise StorageError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+        self._lock = FileLock(Path(f"{self.path}.lock"))
+        exists = self.path.exists()
+        if not exists and not create:
+            raise NotFound(f"no log at {self.path}")
+        if exists and self.path.is_dir():
+            raise StorageError(f"{self.path} is a directory, not a log file")
+        with _translated(f"cannot open {self.path}"):
+            if not exists:
+                with self._lock.held(lock_timeout):
+                    self._connect(synchronous)
+                    self._create_schema()
+            else:
+                self._connect(synchronous)
+                if check_schema:
+                    self._check_schema()
+
+    def _connect(self, synchronous: str) -> None:
+        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.lock_timeout,
+                                     check_same_thread=False)
+        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+
+    def _create_schema(self) -> None:
+        """Under the writer lock, so that two first appends cannot both create it."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            from auditlog.store.schema import migrate  # sqlite-utils: paid only when creating
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            migrate(self._conn)
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path} is not an auditlog database ({exc})") from None
+        if version == SCHEMA_VERSION:
+            return
+        if version == 0:
+            raise StorageError(f"{self.path} is not an auditlog database (no schema version)")
+        if version < SCHEMA_VERSION:
+            raise StorageError(f"{self.path} has schema version {version}, this auditlog needs "
+                               f"{SCHEMA_VERSION}: run `auditlog migrate --log {self.path}` (back it up first)")
+        raise StorageError(f"{self.path} has schema version {version}, newer than this auditlog "
+                           f"understands ({SCHEMA_VERSION}): upgrade auditlog")
+
+    # -- reading ---------------------------------------------------------------
+
+    def head(self) -> Head:
+        return _head(self._conn)
+
+    def get(self, seq: int) -> Row | None:
+        with _translated("cannot read the log"):
+            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+        return _find(self._conn, subject, types)
+
+    def meta(self) -> dict[str, str]:
+        with _translated("cannot read the log"):
+            return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+        """Stream in pages on a cursor of its own, so memory stays flat however long the log."""
+        sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
+        args: tuple[int, ...] = (after,)
+        if until is not None:
+            sql += " AND seq < ?"
+            args = (after, until)
+        with _translated("cannot read the log"):
+            cursor = self._conn.execute(sql + " ORDER BY seq", args)
+            while page := cursor.fetchmany(2048):
+                yield from page
+
+    # -- writing ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, timeout: float | None = None) -> Iterator[_SQLiteTransaction]:
+        timeout = self.lock_timeout if timeout is None else timeout
+        with self._lock.held(timeout), _translated("cannot write the log"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteTransaction(self._conn)
+            except BaseException:
+                if self._conn.in_transaction:  # an I/O error may have rolled it back already
+                    self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @classmethod
+    def for_migration(cls, path: str | os.PathLike[str]) -> SQLiteStore:
+        """Open an existing log whatever its schema version, to migrate it."""
+        return cls(path, create=False, check_schema=False)
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations, explicitly asked for; returns their names."""
+        from auditlog.store.schema import migrate
+        with self._lock.held(self.lock_timeout), _translated("cannot migrate the log"):
+            return migrate(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _SQLiteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._head = _head(conn)
+
+    def head(self) -> Head:
+        return self._head
+
+    def get(self, seq: int) -> Row | None:
+        return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+        return _find(self._conn, subject, types)
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def append(self, rows: Sequence[Row]) -> Head:
+        if not rows:
+            return self._head
+        if rows[0][0] != self._head.size:
+            raise StorageError(f"append must continue the log at seq {self._head.size}, not {rows[0][0]}")
+        self._conn.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        last = rows[-1]
+        if last[0] != self._head.size + len(rows) - 1:
+            raise StorageError("appended rows must have contiguous seqs")
+        self._head = Head(last[0] + 1, last[1])
+        return self._head
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
+
+
+def _head(conn: sqlite3.Connection) -> Head:
+    with _translated("cannot read the log"):
+        row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(0, EMPTY_HASH) if row is None else Head(row[0] + 1, row[1])
+
+
+def _find(conn: sqlite3.Connection, subject: str, types: Sequence[str]) -> list[Row]:
+    sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ?"
+    if types:
+        sql += f" AND type IN ({', '.join('?' * len(types))})"
+    with _translated("cannot read the log"):
+        return conn.execute(sql + " ORDER BY seq", (subject, *types)).fetchall()
+
+
+@contextmanager
+def _translated(doing: str) -> Iterator[None]:
+    """The one place where sqlite3's errors become ours."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            from auditlog.errors import LockTimeout
+            raise LockTimeout(f"{doing}: the database stayed locked ({message})") from None
+        raise StorageError(f"{doing}: {message}") from None
+    except OSError as exc:
+        raise StorageError(f"{doing}: {exc.strerror or exc}") from None
