@@ -76,19 +76,23 @@ def append() -> None:
 
 
 def _append_command(kind: str) -> Callable[..., Any]:
-    @append.command(name=kind, epilog=EXIT_CODES)
-    @click.argument("document", type=click.Path(dir_okay=False, allow_dash=True))
+    @append.command(name=kind, epilog=EXIT_CODES,
+                    help=f"Append a {kind} document from DOCUMENT (a JSON file, or - for stdin). "
+                         f"See docs/documents.md for its fields.")
+    @click.argument("document", type=click.Path(allow_dash=True))  # a directory: one clear line, exit 2
     @log_option
     @lock_option
     @output_option("text", "json", default="text")
     def command(document: str, log_path: str, lock_timeout: float, output: str) -> None:
+        from auditlog.core.runs import normalize_run, normalize_verdict
         from auditlog.services.documents import read_json_document
         doc = read_json_document(document)
-        with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
+        # Bad input never writes anything, not even a new log; a verdict names runs, so its log must exist.
+        normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+        with open_log(log_path, create=kind == "run", lock_timeout=lock_timeout) as log:
             receipt = log.record_run(doc) if kind == "run" else log.record_verdict(doc)
         _print_receipt(receipt, output)
 
-    command.__doc__ = f"Append a {kind} document from DOCUMENT (a file, or - for stdin)."
     return command
 
 

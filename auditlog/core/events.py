@@ -73,7 +73,8 @@ def event_hash(body: bytes) -> str:
 
 
 def seal(event: Event) -> SealedEvent:
-    """Canonicalise and hash an event; raises InvalidInput for values JSON cannot carry."""
+    """Canonicalise and hash an event; raises InvalidInput for a bad envelope or values JSON cannot carry."""
+    check_envelope(event)
     body = canonical_bytes(event.to_json())
     sealed = SealedEvent(event.seq, event_hash(body), body)
     sealed.__dict__["event"] = event  # already known: spare the parse

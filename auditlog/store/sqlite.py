@@ -47,6 +47,13 @@ class SQLiteStore:
                     self._create_schema()
             else:
                 self._connect(synchronous)
+                if create and self._is_blank():
+                    # Another process may be creating it right now: sqlite3.connect makes the
+                    # file before the schema is in it. Wait for that writer, then create it
+                    # only if it is still blank (never inside someone else's database).
+                    with self._lock.held(lock_timeout):
+                        if self._is_blank():
+                            self._create_schema()
                 if check_schema:
                     self._check_schema()
 
@@ -63,6 +70,16 @@ class SQLiteStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             migrate(self._conn)
         self._check_schema()
+
+    def _is_blank(self) -> bool:
+        """No schema version and no tables but sqlite-utils' own (which it makes before the
+        migration's transaction): an empty file, or a log being created right now."""
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            others = "SELECT count(*) FROM sqlite_master WHERE tbl_name != '_sqlite_migrations'"
+            return version == 0 and self._conn.execute(others).fetchone()[0] == 0
+        except sqlite3.DatabaseError:
+            return False  # not a database at all: _check_schema says so
 
     def _check_schema(self) -> None:
         try:
