@@ -10,13 +10,16 @@ link after altered bytes, the link after a gap) is not counted again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from hashlib import sha256
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from auditlog.core.events import LOG_CREATED, ZERO_HASH, envelope_tail, parse_event
+from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 
 Row = tuple[int, str, str, str, str, str, bytes]
+Node = tuple[int, int, bytes]  # a stored complete subtree hash: (level, index, hash)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class Problem:
     """One thing wrong with the log at one position."""
 
     seq: int
-    kind: str  # bytes-altered, hash-altered, hash-mismatch, link-broken, gap, misplaced, column-mismatch, malformed, genesis
+    kind: str  # bytes-altered, hash-altered, hash-mismatch, link-broken, gap, misplaced, column-mismatch,
+    #            malformed, genesis, merkle, checkpoint, truncated
     detail: str
 
     def __str__(self) -> str:
@@ -32,18 +36,31 @@ class Problem:
 
 
 class ChainScan:
-    """Scans rows in seq order; afterwards `size` and `head` describe what was read.
+    """Scans rows in seq order; afterwards `size`, `head` and `root` describe what was read.
 
     `genesis_hash` is the hash the log recorded for its genesis when it was created
     (kept beside the events); a different genesis means the log was replaced.
+    The scan also rebuilds the Merkle tree from the bytes: `anchors` maps tree sizes
+    to (label, root) pairs that must match (checkpoints), and `nodes` streams the
+    store's subtree hashes in completion order, each checked as its subtree completes.
     """
 
-    def __init__(self, genesis_hash: str | None = None) -> None:
+    def __init__(self, genesis_hash: str | None = None, *,
+                 anchors: Mapping[int, Sequence[tuple[str, bytes]]] | None = None,
+                 nodes: Iterable[Node] = ()) -> None:
         self.genesis_hash = genesis_hash
         self.size = 0
         self.head = ZERO_HASH  # hash of the bytes of the last event read
+        self.tree = TreeBuilder()
+        self._anchors = dict(anchors or {})
+        self._nodes = iter(nodes)
+        self._next_node: Node | None = next(self._nodes, None)
         self._last_seq = -1
         self._stored_prev = ZERO_HASH  # the stored hash of the last event, which may differ from `head`
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root()
 
     def scan(self, rows: Iterable[Row]) -> Iterator[Problem]:
         sha256 = hashlib.sha256
@@ -70,10 +87,37 @@ class ChainScan:
                 pending = (seq, stored, computed)
             self._last_seq, self._stored_prev, self.head = seq, stored, computed
             self.size = seq + 1
+            yield from self._grow_tree(seq, body)
         if pending is not None:
             yield _mismatch(pending, None, None)
         if self._last_seq < 0:
             yield Problem(0, "genesis", "the log holds no events, not even its genesis")
+        yield from self._leftovers()
+
+    def _grow_tree(self, seq: int, body: bytes) -> Iterator[Problem]:
+        completed = self.tree.append(sha256(b"\x00" + body).digest())
+        node = self._next_node
+        while node is not None and ((node[1] + 1) << node[0]) <= self.tree.size:
+            expected = next((h for level, index, h in completed if (level, index) == node[:2]), None)
+            if node[2] != expected:
+                yield Problem(seq, "merkle", f"the stored hash of Merkle subtree (level {node[0]}, index {node[1]}) "
+                                             "does not match the events it covers")
+            node = self._next_node = next(self._nodes, None)
+        for label, root in self._anchors.pop(self.tree.size, ()):
+            if root != self.tree.root():
+                yield Problem(seq, "checkpoint", f"{label} says the first {self.tree.size} events have root "
+                                                 f"{root.hex()}, but they hash to {self.tree.root().hex()}: "
+                                                 "history was rewritten after it was checkpointed")
+
+    def _leftovers(self) -> Iterator[Problem]:
+        for size in sorted(self._anchors):
+            for label, _root in self._anchors[size]:
+                yield Problem(self.size, "truncated", f"{label} covers {size} events, but the log has only "
+                                                      f"{self.size}: events were removed from its end")
+        if self._next_node is not None:
+            level, index, _ = self._next_node
+            yield Problem(self.size, "merkle", f"a Merkle subtree (level {level}, index {index}) is stored "
+                                               "for events the log does not have")
 
     def _gap(self, seq: int) -> Problem:
         first = self._last_seq + 1

@@ -292,6 +292,14 @@ def _parse_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
     return body, signatures
 
 
+def unverified_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
+    """Body and signature lines of a well-formed note, WITHOUT checking any signature.
+
+    For listing what a stored note claims; trust needs `open_note` with verifier keys.
+    """
+    return _parse_note(text)
+
+
 def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     """Parse a signed note and check its signatures against `verifiers`.
 

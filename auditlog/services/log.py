@@ -17,8 +17,10 @@ from typing import Any
 
 from auditlog.core import events as ev
 from auditlog.core.events import Event, SealedEvent, seal
+from auditlog.core.merkle import leaf_hash
 from auditlog.core.runs import check_identifier, check_tags, normalize_run, normalize_verdict
 from auditlog.errors import Conflict, InvalidInput, NotFound
+from auditlog.services import tree
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head, open_store
 from auditlog.store.protocol import Row, WriteTransaction
@@ -80,7 +82,7 @@ class AuditLog:
             created = utc_now()
             data = {"log_id": log_id, "created": created, "format": ev.FORMAT, "origin": origin}
             sealed = seal(Event(0, created, ev.LOG_CREATED, "", "", capture_actor(), data, ev.ZERO_HASH))
-            txn.append([_row(sealed)])
+            txn.append([_row(sealed)])  # a single leaf completes no stored subtree
             txn.set_meta({"log_id": log_id, "origin": origin, "genesis_hash": sealed.hash, "created": created})
 
     @property
@@ -162,6 +164,7 @@ class Writer:
         self._context = None
         self._txn: WriteTransaction | None = None
         self._pending: list[Row] = []
+        self._nodes: list[tuple[int, int, bytes]] = []
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
         self._head = Head(0)
 
@@ -172,6 +175,11 @@ class Writer:
         if self._head.size == 0:
             self._context.__exit__(None, None, None)
             raise NotFound(f"{self._log.store.location} has no genesis event: open it with AuditLog.open")
+        try:
+            self._tree = tree.builder_at(self._txn, self._head.size)
+        except BaseException as error:
+            self._context.__exit__(type(error), error, error.__traceback__)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
@@ -268,6 +276,9 @@ class Writer:
         event = Event(self._head.size, utc_now(), type_, project, subject, capture_actor(), data, self._head.hash)
         sealed = seal(event)
         self._pending.append(_row(sealed))
+        for node in self._tree.append(leaf_hash(sealed.body)):
+            if node[0] >= tree.STORED_LEVEL:
+                self._nodes.append(node)
         self._head = Head(sealed.seq + 1, sealed.hash)
         receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
         self._existing(type_, subject).append((sha, receipt))
@@ -277,8 +288,8 @@ class Writer:
 
     def _flush(self) -> None:
         if self._pending:
-            self._txn.append(self._pending)
-            self._pending = []
+            self._txn.append(self._pending, self._nodes)
+            self._pending, self._nodes = [], []
 
 
 def _row(sealed: SealedEvent) -> Row:

@@ -7,12 +7,13 @@ an auditor wants: the first bad seq, and how much else is wrong); use
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditlog.core.chain import ChainScan, Problem
-from auditlog.errors import IntegrityError
+from auditlog.core.checkpoint import Checkpoint, parse_checkpoint, unverified_note
+from auditlog.errors import AuditLogError, IntegrityError
 
 if TYPE_CHECKING:
     from auditlog.services.log import AuditLog
@@ -25,8 +26,10 @@ class VerifyReport:
     location: str
     size: int
     head: str
+    root: str
     log_id: str | None
     origin: str | None
+    checkpoints_checked: int = 0
     problem_count: int = 0
     problems: tuple[Problem, ...] = field(default=())  # the first KEEP_PROBLEMS
 
@@ -44,28 +47,57 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "log": self.location, "size": self.size, "head": self.head,
-            "log_id": self.log_id, "origin": self.origin, "problem_count": self.problem_count,
-            "first_bad_seq": self.first.seq if self.first else None,
+            "ok": self.ok, "log": self.location, "size": self.size, "head": self.head, "root": self.root,
+            "log_id": self.log_id, "origin": self.origin, "checkpoints_checked": self.checkpoints_checked,
+            "problem_count": self.problem_count, "first_bad_seq": self.first.seq if self.first else None,
             "problems": [{"seq": p.seq, "kind": p.kind, "detail": p.detail} for p in self.problems],
         }
 
 
-def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Recompute every hash, check every link, seq and indexed column, and the genesis."""
+def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
+               checkpoints: Sequence[tuple[str, Checkpoint]] = ()) -> VerifyReport:
+    """Recompute every hash, link, seq, indexed column and Merkle subtree; check the genesis,
+    every checkpoint stored in the log and the given (already signature-checked) `checkpoints`."""
     meta = log.store.meta()
-    scan = ChainScan(meta.get("genesis_hash"))
+    origin = meta.get("origin")
+    early: list[Problem] = []
+    anchors: dict[int, list[tuple[str, bytes]]] = {}
+    stored = _stored_checkpoints(log, early)
+    for label, cp in [*stored, *checkpoints]:
+        if cp.origin != origin:
+            early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
+        elif cp.size:
+            anchors.setdefault(cp.size, []).append((label, cp.root))
+    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=log.store.nodes())
     rows = log.store.rows()
     if progress is not None:
         rows = _counting(rows, progress)
     kept: list[Problem] = []
     count = 0
-    for problem in scan.scan(rows):
+    for problem in [*early, *scan.scan(rows)]:
         count += 1
         if len(kept) < KEEP_PROBLEMS:
             kept.append(problem)
-    return VerifyReport(log.store.location, scan.size, scan.head, meta.get("log_id"), meta.get("origin"),
-                        count, tuple(kept))
+    kept.sort(key=lambda p: p.seq)
+    return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
+                        len(stored) + len(checkpoints), count, tuple(kept))
+
+
+def _stored_checkpoints(log: AuditLog, problems: list[Problem]) -> list[tuple[str, Checkpoint]]:
+    """The checkpoints kept in the log: their claims are checked; their signatures need keys."""
+    found = []
+    for stored in log.store.checkpoints():
+        label = f"stored checkpoint #{stored.id} (size {stored.size})"
+        try:
+            body, _signatures = unverified_note(stored.note)
+            checkpoint = parse_checkpoint(body)
+        except AuditLogError as exc:
+            problems.append(Problem(0, "checkpoint", f"{label} is not a valid checkpoint note: {exc}"))
+            continue
+        if checkpoint.size != stored.size or checkpoint.root.hex() != stored.root:
+            problems.append(Problem(0, "checkpoint", f"{label}: its columns disagree with its note"))
+        found.append((label, checkpoint))
+    return found
 
 
 def _counting(rows, progress):  # noqa: ANN001, ANN202

@@ -9,42 +9,70 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from auditlog.errors import LockTimeout, StorageError
-from auditlog.store.protocol import EMPTY_HASH, Head, Row
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
 
 
-class MemoryStore:
-    def __init__(self) -> None:
-        self.location = ":memory:"
-        self._rows: list[Row] = []
-        self._meta: dict[str, str] = {}
-        self._lock = threading.Lock()
+@dataclass
+class _State:
+    rows: list[Row] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    checkpoints: list[StoredCheckpoint] = field(default_factory=list)
+
+    def copy(self) -> _State:
+        return replace(self, rows=list(self.rows), meta=dict(self.meta), nodes=dict(self.nodes),
+                       checkpoints=list(self.checkpoints))
+
+
+class _Reads:
+    _state: _State
 
     def head(self) -> Head:
-        return _head(self._rows)
+        rows = self._state.rows
+        return Head(len(rows), rows[-1][1]) if rows else Head(0, EMPTY_HASH)
 
     def get(self, seq: int) -> Row | None:
-        return self._rows[seq] if 0 <= seq < len(self._rows) else None
+        return self._state.rows[seq] if 0 <= seq < len(self._state.rows) else None
 
     def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        return _find(self._rows, subject, types)
+        return [r for r in self._state.rows if r[5] == subject and (not types or r[3] in types)]
 
     def meta(self) -> dict[str, str]:
-        return dict(self._meta)
+        return dict(self._state.meta)
 
     def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
-        stop = len(self._rows) if until is None else min(until, len(self._rows))
-        yield from self._rows[max(after + 1, 0):stop]
+        rows = self._state.rows
+        stop = len(rows) if until is None else min(until, len(rows))
+        yield from rows[max(after + 1, 0):stop]
+
+    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return {k: self._state.nodes[k] for k in keys if k in self._state.nodes}
+
+    def nodes(self) -> Iterator[Node]:
+        order = sorted(self._state.nodes, key=lambda k: ((k[1] + 1) << k[0], k[0]))
+        return iter([(level, idx, self._state.nodes[(level, idx)]) for level, idx in order])
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return list(self._state.checkpoints)
+
+
+class MemoryStore(_Reads):
+    def __init__(self) -> None:
+        self.location = ":memory:"
+        self._state = _State()
+        self._lock = threading.Lock()
 
     @contextmanager
     def transaction(self, timeout: float = 30.0) -> Iterator[_MemoryTransaction]:
         if not self._lock.acquire(timeout=timeout):
             raise LockTimeout(f"another writer held the log for more than {timeout:g} s")
         try:
-            txn = _MemoryTransaction(list(self._rows), dict(self._meta))
+            txn = _MemoryTransaction(self._state.copy())
             yield txn
-            self._rows, self._meta = txn.rows, txn.meta_values
+            self._state = txn._state
         finally:
             self._lock.release()
 
@@ -52,40 +80,28 @@ class MemoryStore:
         pass
 
 
-class _MemoryTransaction:
-    def __init__(self, rows: list[Row], meta: dict[str, str]) -> None:
-        self.rows = rows
-        self.meta_values = meta
+class _MemoryTransaction(_Reads):
+    def __init__(self, state: _State) -> None:
+        self._state = state
 
-    def head(self) -> Head:
-        return _head(self.rows)
+    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+        for row in rows:
+            if row[0] != len(self._state.rows):
+                raise StorageError(f"append must continue the log at seq {len(self._state.rows)}, not {row[0]}")
+            self._state.rows.append(tuple(row))  # type: ignore[arg-type]
+        for level, idx, hash_ in nodes:
+            if (level, idx) in self._state.nodes:
+                raise StorageError(f"subtree ({level}, {idx}) is already stored")
+            self._state.nodes[(level, idx)] = hash_
+        return self.head()
 
-    def get(self, seq: int) -> Row | None:
-        return self.rows[seq] if 0 <= seq < len(self.rows) else None
-
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        return _find(self.rows, subject, types)
-
-    def meta(self) -> dict[str, str]:
-        return dict(self.meta_values)
-
-    def append(self, rows: Sequence[Row]) -> Head:
-        for offset, row in enumerate(rows):
-            if row[0] != len(self.rows):
-                raise StorageError(f"append must continue the log at seq {len(self.rows)}, not {row[0]}")
-            self.rows.append(tuple(row))  # type: ignore[arg-type]
-        return _head(self.rows)
+    def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
+        stored = StoredCheckpoint(len(self._state.checkpoints) + 1, size, root, note, created)
+        self._state.checkpoints.append(stored)
+        return stored
 
     def set_meta(self, values: dict[str, str]) -> None:
-        clash = set(values) & set(self.meta_values)
+        clash = set(values) & set(self._state.meta)
         if clash:
             raise StorageError(f"meta is append-only: {sorted(clash)[0]} is already set")
-        self.meta_values.update(values)
-
-
-def _head(rows: list[Row]) -> Head:
-    return Head(len(rows), rows[-1][1]) if rows else Head(0, EMPTY_HASH)
-
-
-def _find(rows: list[Row], subject: str, types: Sequence[str]) -> list[Row]:
-    return [r for r in rows if r[5] == subject and (not types or r[3] in types)]
+        self._state.meta.update(values)

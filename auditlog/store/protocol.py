@@ -15,8 +15,21 @@ from typing import Protocol
 
 # (seq, hash, ts, type, project, subject, body): the same shape as auditlog.core.chain.Row
 Row = tuple[int, str, str, str, str, str, bytes]
+# (level, index, hash) of a complete Merkle subtree; see auditlog.core.merkle
+Node = tuple[int, int, bytes]
 
 EMPTY_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint kept beside the log: the note verbatim, and when it was made."""
+
+    id: int
+    size: int
+    root: str  # hex
+    note: str
+    created: str
 
 
 @dataclass(frozen=True)
@@ -40,24 +53,39 @@ class Reader(Protocol):
         """Facts recorded beside the events at creation: log_id, origin, genesis_hash."""
         ...
 
+    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes among these (level, index) subtrees; missing ones are left out."""
+        ...
+
+    def nodes(self) -> Iterator[Node]:
+        """Every stored subtree hash, in the order a tree builder completes them."""
+        ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Stored checkpoints, oldest first."""
+        ...
+
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+        """Stream rows with after < seq (< until), in seq order, in bounded memory."""
+        ...
+
 
 class WriteTransaction(Reader, Protocol):
-    def append(self, rows: Sequence[Row]) -> Head:
-        """Append rows that continue the head exactly (first seq == head().size).
+    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+        """Append rows that continue the head exactly (first seq == head().size),
+        and the subtree hashes they complete.
 
         Raises StorageError if they do not; the store never renumbers.
         """
         ...
+
+    def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint: ...
 
     def set_meta(self, values: dict[str, str]) -> None: ...
 
 
 class EventStore(Reader, Protocol):
     location: str
-
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
-        """Stream rows with after < seq (< until), in seq order, in bounded memory."""
-        ...
 
     def transaction(self, timeout: float) -> AbstractContextManager[WriteTransaction]:
         """Exclusive write access; raises LockTimeout after `timeout` seconds of waiting."""

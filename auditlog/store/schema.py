@@ -36,7 +36,16 @@ def _migrations():  # noqa: ANN202 - sqlite_utils is imported here, not at modul
         db["events"].create_index(["subject", "type"], index_name="events_by_subject")
         db["events"].create_index(["type"], index_name="events_by_type")
         db["meta"].create({"key": str, "value": str}, pk="key", not_null={"value"})
-        db.executescript(_APPEND_ONLY.format(table="events") + _APPEND_ONLY.format(table="meta"))
+        # Hashes of complete Merkle subtrees (RFC 9162) of height >= 4, written with the
+        # events that complete them; smaller ones are recomputed from at most 15 events.
+        db.execute("CREATE TABLE merkle (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+                   "PRIMARY KEY (level, idx)) WITHOUT ROWID")
+        db["checkpoints"].create(
+            {"id": int, "size": int, "root": str, "note": str, "created": str},
+            pk="id", not_null={"size", "root", "note", "created"},
+        )
+        db["checkpoints"].create_index(["size"], index_name="checkpoints_by_size")
+        db.executescript("".join(_APPEND_ONLY.format(table=t) for t in ("events", "meta", "merkle", "checkpoints")))
         db.execute("PRAGMA user_version = 1")
 
     return migrations

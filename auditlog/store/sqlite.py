@@ -15,16 +15,75 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from auditlog.errors import NotFound, StorageError
+from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.filelock import FileLock
-from auditlog.store.protocol import EMPTY_HASH, Head, Row
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
 from auditlog.store.schema import SCHEMA_VERSION
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _COLUMNS = "seq, hash, ts, type, project, subject, body"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-class SQLiteStore:
+class _Reads:
+    """The read half of the protocol, shared by the store and its transactions."""
+
+    _conn: sqlite3.Connection
+
+    def head(self) -> Head:
+        with _translated("cannot read the log"):
+            row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return Head(0, EMPTY_HASH) if row is None else Head(row[0] + 1, row[1])
+
+    def get(self, seq: int) -> Row | None:
+        with _translated("cannot read the log"):
+            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+        sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ?"
+        if types:
+            sql += f" AND type IN ({', '.join('?' * len(types))})"
+        with _translated("cannot read the log"):
+            return self._conn.execute(sql + " ORDER BY seq", (subject, *types)).fetchall()
+
+    def meta(self) -> dict[str, str]:
+        with _translated("cannot read the log"):
+            return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+        """Stream in pages, so memory stays flat however long the log."""
+        sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
+        args: tuple[int, ...] = (after,)
+        if until is not None:
+            sql += " AND seq < ?"
+            args = (after, until)
+        with _translated("cannot read the log"):
+            cursor = self._conn.execute(sql + " ORDER BY seq", args)
+            while page := cursor.fetchmany(2048):
+                yield from page
+
+    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        with _translated("cannot read the log"):
+            for level, idx in keys:
+                row = self._conn.execute("SELECT hash FROM merkle WHERE level = ? AND idx = ?", (level, idx)).fetchone()
+                if row is not None:
+                    found[(level, idx)] = row[0]
+        return found
+
+    def nodes(self) -> Iterator[Node]:
+        with _translated("cannot read the log"):
+            cursor = self._conn.execute("SELECT level, idx, hash FROM merkle ORDER BY (idx + 1) << level, level")
+            while page := cursor.fetchmany(2048):
+                yield from page
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with _translated("cannot read the log"):
+            rows = self._conn.execute("SELECT id, size, root, note, created FROM checkpoints ORDER BY id").fetchall()
+        return [StoredCheckpoint(*row) for row in rows]
+
+
+class SQLiteStore(_Reads):
     """An EventStore on one SQLite database file."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, synchronous: str = "FULL",
@@ -57,6 +116,11 @@ class SQLiteStore:
                 if check_schema:
                     self._check_schema()
 
+    @classmethod
+    def for_migration(cls, path: str | os.PathLike[str]) -> SQLiteStore:
+        """Open an existing log whatever its schema version, to migrate it."""
+        return cls(path, create=False, check_schema=False)
+
     def _connect(self, synchronous: str) -> None:
         self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.lock_timeout,
                                      check_same_thread=False)
@@ -64,8 +128,7 @@ class SQLiteStore:
 
     def _create_schema(self) -> None:
         """Under the writer lock, so that two first appends cannot both create it."""
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] == 0:
             from auditlog.store.schema import migrate  # sqlite-utils: paid only when creating
             self._conn.execute("PRAGMA journal_mode=WAL")
             migrate(self._conn)
@@ -96,36 +159,6 @@ class SQLiteStore:
         raise StorageError(f"{self.path} has schema version {version}, newer than this auditlog "
                            f"understands ({SCHEMA_VERSION}): upgrade auditlog")
 
-    # -- reading ---------------------------------------------------------------
-
-    def head(self) -> Head:
-        return _head(self._conn)
-
-    def get(self, seq: int) -> Row | None:
-        with _translated("cannot read the log"):
-            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
-
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        return _find(self._conn, subject, types)
-
-    def meta(self) -> dict[str, str]:
-        with _translated("cannot read the log"):
-            return dict(self._conn.execute("SELECT key, value FROM meta"))
-
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
-        """Stream in pages on a cursor of its own, so memory stays flat however long the log."""
-        sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
-        args: tuple[int, ...] = (after,)
-        if until is not None:
-            sql += " AND seq < ?"
-            args = (after, until)
-        with _translated("cannot read the log"):
-            cursor = self._conn.execute(sql + " ORDER BY seq", args)
-            while page := cursor.fetchmany(2048):
-                yield from page
-
-    # -- writing ---------------------------------------------------------------
-
     @contextmanager
     def transaction(self, timeout: float | None = None) -> Iterator[_SQLiteTransaction]:
         timeout = self.lock_timeout if timeout is None else timeout
@@ -133,21 +166,11 @@ class SQLiteStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLiteTransaction(self._conn)
+                self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # an I/O error may have rolled it back already
                     self._conn.execute("ROLLBACK")
                 raise
-            try:
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    @classmethod
-    def for_migration(cls, path: str | os.PathLike[str]) -> SQLiteStore:
-        """Open an existing log whatever its schema version, to migrate it."""
-        return cls(path, create=False, check_schema=False)
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations, explicitly asked for; returns their names."""
@@ -159,51 +182,33 @@ class SQLiteStore:
         self._conn.close()
 
 
-class _SQLiteTransaction:
+class _SQLiteTransaction(_Reads):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._head = _head(conn)
+        self._head = super().head()
 
     def head(self) -> Head:
         return self._head
 
-    def get(self, seq: int) -> Row | None:
-        return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
-
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        return _find(self._conn, subject, types)
-
-    def meta(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT key, value FROM meta"))
-
-    def append(self, rows: Sequence[Row]) -> Head:
+    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
         if not rows:
             return self._head
-        if rows[0][0] != self._head.size:
-            raise StorageError(f"append must continue the log at seq {self._head.size}, not {rows[0][0]}")
-        self._conn.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        last = rows[-1]
-        if last[0] != self._head.size + len(rows) - 1:
-            raise StorageError("appended rows must have contiguous seqs")
-        self._head = Head(last[0] + 1, last[1])
+        first, last = rows[0][0], rows[-1][0]
+        if first != self._head.size or last != first + len(rows) - 1:
+            raise StorageError(f"append must continue the log at seq {self._head.size} with contiguous seqs")
+        self._conn.executemany(_INSERT, rows)
+        if nodes:
+            self._conn.executemany("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        self._head = Head(last + 1, rows[-1][1])
         return self._head
+
+    def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
+        cursor = self._conn.execute("INSERT INTO checkpoints (size, root, note, created) VALUES (?, ?, ?, ?)",
+                                    (size, root, note, created))
+        return StoredCheckpoint(cursor.lastrowid, size, root, note, created)
 
     def set_meta(self, values: dict[str, str]) -> None:
         self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
-
-
-def _head(conn: sqlite3.Connection) -> Head:
-    with _translated("cannot read the log"):
-        row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return Head(0, EMPTY_HASH) if row is None else Head(row[0] + 1, row[1])
-
-
-def _find(conn: sqlite3.Connection, subject: str, types: Sequence[str]) -> list[Row]:
-    sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ?"
-    if types:
-        sql += f" AND type IN ({', '.join('?' * len(types))})"
-    with _translated("cannot read the log"):
-        return conn.execute(sql + " ORDER BY seq", (subject, *types)).fetchall()
 
 
 @contextmanager
@@ -214,7 +219,6 @@ def _translated(doing: str) -> Iterator[None]:
     except sqlite3.Error as exc:
         message = str(exc)
         if "locked" in message or "busy" in message:
-            from auditlog.errors import LockTimeout
             raise LockTimeout(f"{doing}: the database stayed locked ({message})") from None
         raise StorageError(f"{doing}: {message}") from None
     except OSError as exc:
