@@ -142,9 +142,29 @@ class AuditLog:
         with self.writer() as w:
             return w.annotate(run_id, tags=tags, note=note)
 
-    def verify(self, progress=None):  # noqa: ANN001, ANN201 - see services.verify
+    def verify(self, progress=None, checkpoints=()):  # noqa: ANN001, ANN201 - see services.verify
+        """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked."""
         from auditlog.services.verify import verify_log
-        return verify_log(self, progress=progress)
+        return verify_log(self, progress=progress, checkpoints=checkpoints)
+
+    # -- the Merkle tree -----------------------------------------------------------
+
+    def root(self, size: int | None = None) -> bytes:
+        """RFC 9162 root of the first `size` events (default: all)."""
+        return tree.root(self.store, self.head().size if size is None else size)
+
+    def inclusion_proof(self, seq: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of event `seq` in the tree of `size` events (default: all)."""
+        return tree.inclusion_proof(self.store, seq, self.head().size if size is None else size)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """RFC 9162 proof that the tree of `size1` events is a prefix of the tree of `size2`."""
+        return tree.consistency_proof(self.store, size1, self.head().size if size2 is None else size2)
+
+    def checkpoint(self, signer) -> str:  # noqa: ANN001 - a core.checkpoint.Signer
+        """Sign the current tree as a C2SP checkpoint, keep it in the log, return the note."""
+        from auditlog.services.checkpoints import make_checkpoint
+        return make_checkpoint(self, signer)
 
     def close(self) -> None:
         self.store.close()

@@ -1,0 +1,75 @@
+"""What every command shares: the group, common options, and turning errors into exit codes.
+
+Every AuditLogError becomes one line on stderr and its documented exit code:
+0 ok, 1 integrity failure, 2 invalid input or usage, 3 not found,
+4 lock timeout or I/O error, 5 conflict. Heavy libraries are imported inside the
+commands that need them, so `append` and `verify` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from auditlog import errors
+from auditlog.render import FORMATS, render, safe_text
+
+EXIT_CODES = """\b
+Exit codes:
+  0  ok
+  1  integrity failure (verify found a problem)
+  2  invalid input or usage
+  3  not found (log, run, event)
+  4  lock timeout or storage error
+  5  conflict (run id recorded with other content)"""
+
+
+def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
+                        help="The log: a SQLite file. Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
+
+
+def lock_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                        help="Seconds to wait for other writers before giving up (exit 4).")(func)
+
+
+def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
+    return click.option("--output", "-o", type=click.Choice(choices), default=default, show_default=True,
+                        help="How to print the result.")
+
+
+def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
+    from auditlog.services.log import AuditLog
+    return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin)
+
+
+@click.group(epilog=EXIT_CODES)
+@click.version_option(package_name="auditlog")
+def cli() -> None:
+    """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except errors.AuditLogError as exc:
+            click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("auditlog: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (| head): not an error worth a traceback
+            sys.exit(0)
+    return wrapper
+
+
+main = _handle_errors(cli)

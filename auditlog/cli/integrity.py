@@ -1,0 +1,218 @@
+"""Commands that prove things: verify, keygen, checkpoint(s), cosign, prove, verify-proof, prove-consistency."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from auditlog import errors
+from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option
+from auditlog.render import render, safe_text
+
+vkey_option = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
+                           help="A trusted verifier key (name+hex+base64), or a file holding one. Repeatable.")
+key_option = click.option("--key", "key_path", type=click.Path(dir_okay=False),
+                          help="Private key file (PKCS#8 PEM, mode 0600); passphrase from $AUDITLOG_KEY_PASSPHRASE.")
+name_option = click.option("--name", "key_name", help="The key's name, for key files without a 'name:' line.")
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="A signed checkpoint the log must extend (catches truncation, rollback, rewrite). Repeatable.")
+@vkey_option
+@output_option("text", "json", default="text")
+def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...], output: str) -> None:
+    """Recompute every hash, link and Merkle subtree; check stored and given checkpoints.
+
+    Exit 1, naming the first bad seq and why, if anything is wrong.
+    """
+    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.checkpoints import load_verifiers
+
+    if checkpoint_files and not vkeys:
+        raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
+    verifiers = load_verifiers(list(vkeys))
+    with open_log(log_path) as log:
+        origin = log.info().get("origin")
+        anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
+                   for name in checkpoint_files]
+        progress = _progress_printer(log.head().size) if output == "text" and sys.stderr.isatty() else None
+        report = log.verify(progress=progress, checkpoints=anchors)
+    if progress is not None:
+        click.echo("\r\033[K", nl=False, err=True)
+    if output == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif report.ok:
+        click.echo(f"ok: {report.size} events, chain intact, root {report.root}, "
+                   f"{report.checkpoints_checked} checkpoint(s) consistent, head {report.head}")
+    else:
+        for problem in report.problems[:10]:
+            click.echo(safe_text(str(problem), limit=400))
+        click.echo(f"{report.problem_count} problem(s); first bad seq {report.first.seq}", err=True)
+    if not report.ok:
+        sys.exit(errors.EXIT_INTEGRITY)
+
+
+def _progress_printer(total: int) -> Callable[[int], None]:
+    def show(done: int) -> None:
+        click.echo(f"\rverifying {done}/{total} events ({100 * done // max(total, 1)}%)", nl=False, err=True)
+    return show
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--name", required=True, help="The key's name, e.g. ci.example.org (shown in signatures).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the private key; the verifier key goes beside it with suffix .vkey.")
+def keygen(name: str, out: str) -> None:
+    """Make an Ed25519 signing key (PKCS#8 PEM, mode 0600) and its verifier key."""
+    from auditlog.services.checkpoints import generate_key
+    key_path, vkey_path = generate_key(name, Path(out))
+    click.echo(f"private key: {key_path} (keep it secret)\nverifier key: {vkey_path}: {vkey_path.read_text().strip()}")
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@key_option
+@name_option
+def checkpoint(log_path: str, key_path: str | None, key_name: str | None) -> None:
+    """Sign the log's current tree (C2SP checkpoint), keep it in the log, print the note."""
+    from auditlog.services.checkpoints import load_signer
+    if not key_path:
+        raise errors.InvalidInput("--key", "a checkpoint is signed: give the private key file")
+    signer = load_signer(key_path, key_name)
+    with open_log(log_path) as log:
+        click.echo(log.checkpoint(signer), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@log_option
+@output_option("table", "json", "jsonl", "csv")
+def checkpoints(log_path: str, output: str) -> None:
+    """List the checkpoints kept in the log: size, root, signers, time (signatures not checked here)."""
+    from auditlog.core.checkpoint import unverified_note
+    with open_log(log_path) as log:
+        stored = log.store.checkpoints()
+    records = [{"id": c.id, "size": c.size, "root": c.root, "signers": " ".join(s.name for s in unverified_note(c.note)[1]),
+                "created": c.created} for c in stored]
+    click.echo(render(records, output, ["id", "size", "root", "signers", "created"]), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("note_file", type=click.Path(dir_okay=False, exists=True, allow_dash=True))
+@key_option
+@name_option
+@click.option("--log", "log_path", default=None, help="Check the checkpoint against this log first, and keep the cosigned note in it.")
+def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path: str | None) -> None:
+    """Add a witness signature to a checkpoint note; prints the note with all signatures."""
+    from auditlog.services.checkpoints import cosign as add_signature
+    from auditlog.services.checkpoints import load_signer
+    if not key_path:
+        raise errors.InvalidInput("--key", "cosigning needs the witness's private key file")
+    signer = load_signer(key_path, key_name)
+    note = click.open_file(note_file).read()
+    if log_path:
+        with open_log(log_path) as log:
+            click.echo(add_signature(note, signer, log), nl=False)
+    else:
+        click.echo(add_signature(note, signer), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("run_id", required=False)
+@click.option("--seq", type=click.IntRange(min=0), help="Prove the event at this seq instead of a run.")
+@log_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the evidence files.")
+@key_option
+@name_option
+def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_path: str | None,
+          key_name: str | None) -> None:
+    """Write offline evidence for a run: its exact event bytes (.event) and a C2SP tlog-proof (.tlog-proof).
+
+    Uses the latest stored checkpoint that covers the event, or signs a new one with --key.
+    """
+    from auditlog.core import events as ev
+    from auditlog.services.checkpoints import covering_checkpoint, evidence_for, load_signer, safe_file_stem
+
+    if (run_id is None) == (seq is None):
+        raise errors.InvalidInput("RUN_ID/--seq", "name a run id or an event --seq (one of them)")
+    with open_log(log_path) as log:
+        if run_id is not None:
+            found = log.about(run_id, ev.RUN_RECORDED)
+            if not found:
+                raise errors.NotFound(f"no run {run_id!r} in {log_path}")
+            seq = found[0].seq
+        else:
+            log.event(seq)
+        stored = covering_checkpoint(log, seq)
+        if stored is None or key_path:
+            if not key_path:
+                raise errors.NotFound(f"no stored checkpoint covers seq {seq}: give --key to sign one")
+            log.checkpoint(load_signer(key_path, key_name))
+            stored = covering_checkpoint(log, seq)
+        evidence = evidence_for(log, seq, stored)
+    out = Path(out_dir)
+    stem = safe_file_stem(run_id if run_id is not None else f"seq-{seq}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.event").write_bytes(evidence.event_bytes)
+        (out / f"{stem}.tlog-proof").write_text(evidence.proof.to_text())
+    except OSError as exc:
+        raise errors.StorageError(f"cannot write evidence to {out}: {exc.strerror or exc}") from None
+    click.echo(f"{out / stem}.event\n{out / stem}.tlog-proof\n"
+               f"seq {seq} proven in the checkpoint of size {stored.size} (root {stored.root})")
+
+
+@cli.command(name="verify-proof", epilog=EXIT_CODES)
+@click.argument("event_file", type=click.Path(dir_okay=False, exists=True))
+@click.argument("proof_file", type=click.Path(dir_okay=False, exists=True))
+@vkey_option
+@click.option("--origin", help="Also require the checkpoint to be for this log origin.")
+@output_option("text", "json", default="text")
+def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origin: str | None, output: str) -> None:
+    """Check evidence offline: signature(s), inclusion proof, event bytes. No log, no network."""
+    from auditlog.core.evidence import verify_evidence
+    from auditlog.services.checkpoints import load_verifiers
+
+    if not vkeys:
+        raise errors.InvalidInput("--vkey", "verifying evidence needs at least one trusted verifier key")
+    verifiers = load_verifiers(list(vkeys))
+    try:
+        proof_text = Path(proof_file).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.ProofError(f"{proof_file}: not UTF-8 text: not a tlog-proof") from None
+    proven = verify_evidence(Path(event_file).read_bytes(), proof_text, verifiers, origin)
+    event, cp = proven.event, proven.checkpoint
+    if output == "json":
+        click.echo(json.dumps({"ok": True, "seq": event.seq, "type": event.type, "project": event.project,
+                               "subject": event.subject, "origin": cp.origin, "size": cp.size,
+                               "root": cp.root.hex(), "signers": list(proven.signers)}, indent=2))
+        return
+    click.echo(safe_text(f"ok: {event.type} {event.subject} (project {event.project}, seq {event.seq}) is in "
+                         f"the log {cp.origin} of size {cp.size}, root {cp.root.hex()}, "
+                         f"signed by {', '.join(proven.signers)}", limit=1000))
+
+
+@cli.command(name="prove-consistency", epilog=EXIT_CODES)
+@click.option("--from", "size1", required=True, type=click.IntRange(min=1), help="The older tree size.")
+@click.option("--to", "size2", type=click.IntRange(min=1), help="The newer tree size (default: the whole log).")
+@log_option
+def prove_consistency(size1: int, size2: int | None, log_path: str) -> None:
+    """Print an RFC 9162 consistency proof (JSON): the tree of --from events is a prefix of --to."""
+    with open_log(log_path) as log:
+        size2 = log.head().size if size2 is None else size2
+        if size1 > size2:
+            raise errors.InvalidInput("--from", f"{size1} is larger than --to {size2}")
+        proof = log.consistency_proof(size1, size2)
+        roots = (log.root(size1), log.root(size2))
+
+    def b64(h: bytes) -> str:
+        return base64.b64encode(h).decode("ascii")
+
+    click.echo(json.dumps({"from": size1, "to": size2, "root_from": b64(roots[0]), "root_to": b64(roots[1]),
+                           "proof": [b64(h) for h in proof]}, indent=2))
