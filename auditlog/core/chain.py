@@ -42,18 +42,20 @@ class ChainScan:
     (kept beside the events); a different genesis means the log was replaced.
     The scan also rebuilds the Merkle tree from the bytes: `anchors` maps tree sizes
     to (label, root) pairs that must match (checkpoints), and `nodes` streams the
-    store's subtree hashes in completion order, each checked as its subtree completes.
+    store's subtree hashes in completion order (when given): every complete subtree of
+    height `stored_level` or more must be among them, with the hash the events give it.
     """
 
     def __init__(self, genesis_hash: str | None = None, *,
                  anchors: Mapping[int, Sequence[tuple[str, bytes]]] | None = None,
-                 nodes: Iterable[Node] = ()) -> None:
+                 nodes: Iterable[Node] | None = None, stored_level: int = 0) -> None:
         self.genesis_hash = genesis_hash
+        self._stored_level = stored_level if nodes is not None else 64  # 64: no subtree is that high
         self.size = 0
         self.head = ZERO_HASH  # hash of the bytes of the last event read
         self.tree = TreeBuilder()
         self._anchors = dict(anchors or {})
-        self._nodes = iter(nodes)
+        self._nodes = iter(nodes or ())
         self._next_node: Node | None = next(self._nodes, None)
         self._last_seq = -1
         self._stored_prev = ZERO_HASH  # the stored hash of the last event, which may differ from `head`
@@ -65,13 +67,20 @@ class ChainScan:
     def scan(self, rows: Iterable[Row]) -> Iterator[Problem]:
         sha256 = hashlib.sha256
         pending: tuple[int, str, str] | None = None  # (seq, stored, computed) of a hash mismatch
+        leaves: list[bytes] = []  # leaf hashes not yet added to the tree: it grows in batches
         for seq, stored, ts, type_, project, subject, body in rows:
+            if type(body) is not bytes:  # a store that hands back text was written by something else
+                yield Problem(seq, "malformed", f"the stored event is {type(body).__name__}, not bytes")
+                body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
             computed = sha256(body).hexdigest()
             prev = self.head
             after_gap = seq != self._last_seq + 1
             if after_gap:
                 yield self._gap(seq)
-            tail_ok = body.endswith(envelope_tail(prev, project, seq, subject, ts, type_))
+            try:
+                tail_ok = body.endswith(envelope_tail(prev, project, seq, subject, ts, type_))
+            except TypeError:  # a column that is not text: _diagnose names it
+                tail_ok = False
             if pending is not None:
                 yield _mismatch(pending, body if not tail_ok else None, prev)
                 pending = None
@@ -87,27 +96,46 @@ class ChainScan:
                 pending = (seq, stored, computed)
             self._last_seq, self._stored_prev, self.head = seq, stored, computed
             self.size = seq + 1
-            yield from self._grow_tree(seq, body)
+            leaves.append(sha256(b"\x00" + body).digest())
+            if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
+                yield from self._grow_tree(leaves)
+                leaves = []
+        yield from self._grow_tree(leaves)
         if pending is not None:
             yield _mismatch(pending, None, None)
         if self._last_seq < 0:
             yield Problem(0, "genesis", "the log holds no events, not even its genesis")
         yield from self._leftovers()
 
-    def _grow_tree(self, seq: int, body: bytes) -> Iterator[Problem]:
-        completed = self.tree.append(sha256(b"\x00" + body).digest())
+    def _grow_tree(self, leaves: list[bytes]) -> Iterator[Problem]:
+        """Extend the tree by these leaf hashes; check stored subtrees and anchors at the new size.
+
+        Stored subtrees come in completion order, as the tree completes them, so the
+        two sequences are merged like sorted lists: a stored one with no counterpart
+        is junk, a completed one with no stored counterpart is missing.
+        """
         node = self._next_node
-        while node is not None and ((node[1] + 1) << node[0]) <= self.tree.size:
-            expected = next((h for level, index, h in completed if (level, index) == node[:2]), None)
-            if node[2] != expected:
-                yield Problem(seq, "merkle", f"the stored hash of Merkle subtree (level {node[0]}, index {node[1]}) "
-                                             "does not match the events it covers")
-            node = self._next_node = next(self._nodes, None)
+        for level, index, h in self.tree.extend(leaves, self._stored_level):
+            key = ((index + 1) << level, level)
+            while node is not None and ((node[1] + 1) << node[0], node[0]) < key:
+                yield Problem(((node[1] + 1) << node[0]) - 1, "merkle",
+                              f"a stored Merkle subtree (level {node[0]}, index {node[1]}) is not one the tree has")
+                node = next(self._nodes, None)
+            last = ((index + 1) << level) - 1
+            if node is not None and node[0] == level and node[1] == index:
+                if node[2] != h:
+                    yield Problem(last, "merkle", f"the stored hash of Merkle subtree (level {level}, index {index}) "
+                                                  "does not match the events it covers")
+                node = next(self._nodes, None)
+            else:
+                yield Problem(last, "merkle", f"the hash of Merkle subtree (level {level}, index {index}) "
+                                              "is missing from the store")
+        self._next_node = node
         for label, root in self._anchors.pop(self.tree.size, ()):
             if root != self.tree.root():
-                yield Problem(seq, "checkpoint", f"{label} says the first {self.tree.size} events have root "
-                                                 f"{root.hex()}, but they hash to {self.tree.root().hex()}: "
-                                                 "history was rewritten after it was checkpointed")
+                yield Problem(self.tree.size - 1, "checkpoint",
+                              f"{label} says the first {self.tree.size} events have root {root.hex()}, but they "
+                              f"hash to {self.tree.root().hex()}: history was rewritten after it was checkpointed")
 
     def _leftovers(self) -> Iterator[Problem]:
         for size in sorted(self._anchors):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _encode_basestring
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -132,9 +133,8 @@ def envelope_tail(prev: str, project: str, seq: int, subject: str, ts: str, type
     body. Comparing this tail lets `verify` check the indexed columns and the link
     against the hashed bytes without parsing every event.
     """
-    dumps = json.dumps
+    q = _encode_basestring  # json's C escaper (non-ASCII kept raw) is exactly RFC 8785's; TypeError if not str
     return (
-        f',"prev":"{prev}","project":{dumps(project, ensure_ascii=False)},"seq":{seq},'
-        f'"subject":{dumps(subject, ensure_ascii=False)},"ts":{dumps(ts, ensure_ascii=False)},'
-        f'"type":{dumps(type_, ensure_ascii=False)},"v":{FORMAT}}}'
+        f',"prev":"{prev}","project":{q(project)},"seq":{seq},"subject":{q(subject)},'
+        f'"ts":{q(ts)},"type":{q(type_)},"v":{FORMAT}}}'
     ).encode("utf-8")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from auditlog.core.chain import ChainScan, Problem
 from auditlog.core.checkpoint import Checkpoint, parse_checkpoint, unverified_note
 from auditlog.errors import AuditLogError, IntegrityError
+from auditlog.services import tree
 
 if TYPE_CHECKING:
     from auditlog.services.log import AuditLog
@@ -68,7 +69,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
             early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
         elif cp.size:
             anchors.setdefault(cp.size, []).append((label, cp.root))
-    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=log.store.nodes())
+    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=log.store.nodes(),
+                     stored_level=tree.STORED_LEVEL)
     rows = log.store.rows()
     if progress is not None:
         rows = _counting(rows, progress)

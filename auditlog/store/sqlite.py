@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,7 +163,10 @@ class SQLiteStore(_Reads):
     @contextmanager
     def transaction(self, timeout: float | None = None) -> Iterator[_SQLiteTransaction]:
         timeout = self.lock_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         with self._lock.held(timeout), _translated("cannot write the log"):
+            # Whatever the queue took comes off SQLite's own wait (for writers that are not us).
+            self._conn.execute(f"PRAGMA busy_timeout = {max(0, int((deadline - time.monotonic()) * 1000))}")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLiteTransaction(self._conn)
@@ -219,7 +223,8 @@ def _translated(doing: str) -> Iterator[None]:
     except sqlite3.Error as exc:
         message = str(exc)
         if "locked" in message or "busy" in message:
-            raise LockTimeout(f"{doing}: the database stayed locked ({message})") from None
+            raise LockTimeout(f"{doing}: another process kept the database busy for longer than the lock "
+                              "timeout (a writer that is not auditlog, or a long-running reader)") from None
         raise StorageError(f"{doing}: {message}") from None
     except OSError as exc:
         raise StorageError(f"{doing}: {exc.strerror or exc}") from None

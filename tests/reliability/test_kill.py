@@ -1,0 +1,170 @@
+"""A writer killed with SIGKILL in the middle of a 1,000-run batch: all of it or none of it.
+
+The batch runs in a subprocess (`with log.writer() as w:` over 1,000 runs), which is
+killed at a chosen point: while it records run N (before anything reached SQLite),
+right after the batch's rows went into the open transaction (before the COMMIT), or
+after a random delay (anywhere, the COMMIT included). Afterwards the log must verify,
+hold either every run of that batch or none, and take the next append.
+
+The runs carry 30 items each (~3 KB per event), so the batch outgrows SQLite's page
+cache and spills uncommitted pages into the WAL file before the commit: recovery must
+ignore them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from auditlog import AuditLog
+from auditlog.core.events import RUN_RECORDED
+
+BATCH = 1000
+HANG_GUARD = 60
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from auditlog import AuditLog
+    from auditlog.store import sqlite as sqlite_store
+
+    path, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+
+    def signal_and_wait():
+        open(marker, "w").close()
+        time.sleep(120)  # the test kills us here
+
+    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
+        append = sqlite_store._SQLiteTransaction.append
+        def append_then_wait(self, *args, **kwargs):
+            head = append(self, *args, **kwargs)
+            signal_and_wait()
+            return head
+        sqlite_store._SQLiteTransaction.append = append_then_wait
+
+    log = AuditLog.open(path)
+    with log.writer() as w:
+        open(marker + ".started", "w").close()
+        for i in range(%d):
+            if mode == "at-run" and i == arg:
+                signal_and_wait()
+            w.record_run({
+                "run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m", "model_version": batch,
+                "environment": {"host": "test"}, "config": {"i": i},
+                "metrics": {"accuracy": 0.5, "f1": 0.25, "n": i},
+                "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0,
+                           "latency_ms": 10.5 + j, "tokens": 100 + j} for j in range(30)],
+            })
+    open(marker + ".committed", "w").close()
+""" % BATCH)
+
+
+def _runs_of(path: Path, batch: str) -> int:
+    with AuditLog.open(path, create=False) as log:
+        return sum(1 for e in log.events() if e.event.type == RUN_RECORDED and e.event.subject.startswith(batch + "-"))
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the writer exited {proc.returncode} before {path.name}: {proc.stderr.read()}")
+        assert time.monotonic() < deadline, f"the writer never reached {path.name}"
+        time.sleep(0.002)
+
+
+def _kill_batch(path: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
+    """Run one batch in a subprocess and SIGKILL it at the chosen point; True if it had committed."""
+    marker = path.parent / f"{batch}.marker"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), batch, mode, str(arg), str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if mode == "complete":
+            proc.wait(timeout=HANG_GUARD)
+            assert proc.returncode == 0, proc.stderr.read()
+            return Path(f"{marker}.committed").exists()
+        if mode == "random":
+            _wait_for(Path(f"{marker}.started"), proc)
+            time.sleep(rng.uniform(0, arg / 1000))
+        else:
+            _wait_for(marker, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=HANG_GUARD)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        assert proc.returncode == 0, proc.stderr.read()
+    return Path(f"{marker}.committed").exists()
+
+
+def _check_after_kill(path: Path, batch: str, committed: bool, size_before: int) -> int:
+    """The log verifies, holds all of the batch or none of it, and takes the next append."""
+    with AuditLog.open(path, create=False, lock_timeout=10) as log:
+        report = log.verify()
+        assert report.ok, [str(p) for p in report.problems]
+        size = log.head().size
+    count = _runs_of(path, batch)
+    assert count in (0, BATCH), f"{count} of the {BATCH} runs of a killed batch survived"
+    if committed:
+        assert count == BATCH
+    assert size == size_before + count
+
+    # The next writer is neither blocked by the dead one's lock nor confused by its leftovers.
+    with AuditLog.open(path, create=False, lock_timeout=10) as log:
+        receipt = log.record_run({"run_id": f"after-{batch}", "project_id": "kill", "model_id": "m",
+                                  "environment": {}, "metrics": {"accuracy": 1.0}})
+        assert receipt.new and receipt.seq == size
+        with log.writer() as w:
+            for i in range(3):
+                w.record_run({"run_id": f"after-{batch}-{i}", "project_id": "kill", "model_id": "m", "environment": {}})
+        report = log.verify()
+        assert report.ok, [str(p) for p in report.problems]
+        assert report.size == size + 4
+        return report.size
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    path = tmp_path / "evals.db"
+    with AuditLog.open(path) as log:
+        with log.writer() as w:
+            for i in range(20):
+                w.record_run({"run_id": f"history-{i}", "project_id": "kill", "model_id": "m", "environment": {}})
+    return path
+
+
+@pytest.mark.parametrize(("mode", "arg"), [("at-run", 1), ("at-run", 500), ("at-run", 999), ("before-commit", 0)])
+def test_kill_at_a_chosen_point_leaves_none_of_the_batch(log_path: Path, mode: str, arg: int) -> None:
+    with AuditLog.open(log_path, create=False) as log:
+        size = log.head().size
+    committed = _kill_batch(log_path, "batch", mode, arg, random.Random(0))
+    assert not committed
+    _check_after_kill(log_path, "batch", committed, size)
+    assert _runs_of(log_path, "batch") == 0
+
+
+def test_kill_after_random_delays_leaves_all_or_none(log_path: Path) -> None:
+    """Several batches into one log, each killed after a random delay (some land in or after the COMMIT)."""
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    # How long an uninterrupted batch takes here, so the kills spread over its whole life.
+    with AuditLog.open(log_path, create=False) as log:
+        size = log.head().size
+    start = time.monotonic()
+    committed = _kill_batch(log_path, "timing", "complete", 0, rng)
+    assert committed
+    duration_ms = max(50, int((time.monotonic() - start) * 1000))
+    size = _check_after_kill(log_path, "timing", committed, size)
+
+    for round_ in range(5):
+        batch = f"random{round_}"
+        committed = _kill_batch(log_path, batch, "random", int(duration_ms * 1.2), rng)
+        size = _check_after_kill(log_path, batch, committed, size)
