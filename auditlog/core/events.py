@@ -82,6 +82,22 @@ def seal(event: Event) -> SealedEvent:
     return sealed
 
 
+def seal_encoded(event: Event, actor: bytes, data: bytes) -> SealedEvent:
+    """`seal`, for an event whose actor and data are already canonical bytes.
+
+    The caller guarantees actor == canonical_bytes(event.actor) and likewise data:
+    a large payload is then encoded once, not again inside the envelope. RFC 8785
+    orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
+    so the body is those two values followed by the envelope's tail.
+    """
+    check_envelope(event)
+    body = (b'{"actor":' + actor + b',"data":' + data
+            + envelope_tail(event.prev, event.project, event.seq, event.subject, event.ts, event.type))
+    sealed = SealedEvent(event.seq, event_hash(body), body)
+    sealed.__dict__["event"] = event
+    return sealed
+
+
 def parse_event(body: bytes) -> Event:
     """Decode stored bytes back into an Event, checking the envelope strictly.
 

@@ -14,10 +14,11 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auditlog.core.encoding import canonical_bytes
+from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.errors import InvalidInput
 
 VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -53,11 +54,28 @@ def new_run_id(model_id: str, project_id: str) -> str:
     return f"{model_id}::{project_id}::{uuid.uuid4().hex[:12]}"
 
 
+@dataclass(frozen=True)
+class PreparedRun:
+    """A validated run: the document as recorded, its canonical bytes, and the submitted document's SHA-256."""
+
+    run: dict[str, Any]
+    canonical: bytes
+    document_sha256: str
+
+
 def normalize_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
-    """Validate a run document; return the copy that is recorded and the submitted document's SHA-256.
+    """Validate a run document; return the copy that is recorded and the submitted document's SHA-256."""
+    prepared = prepare_run(doc, environment=environment)
+    return prepared.run, prepared.document_sha256
+
+
+def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> PreparedRun:
+    """Validate a run document and encode it, once.
 
     Fills in what is generated when absent: run_id, config_fingerprint and, when
-    `environment` is given, the captured environment. Raises InvalidInput("$.field", reason).
+    `environment` is given, the captured environment. Each top-level value is encoded
+    once: the submitted document's hash and the recorded run's bytes are joined from
+    the same pieces. Raises InvalidInput("$.field", reason).
     """
     if not isinstance(doc, Mapping):
         raise InvalidInput("$", f"a run document is a JSON object, not {_kind(doc)}")
@@ -101,14 +119,25 @@ def normalize_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> 
 
     # Canonical encoding also refuses NaN, Infinity and lone surrogates anywhere
     # (config, environment, extra), naming the path.
-    submitted = document_sha256(doc)
+    members = {key: _encode_member(key, value) for key, value in run.items()}
+    submitted = hashlib.sha256(canonical_object(members)).hexdigest()
     if "run_id" not in run:
         run["run_id"] = new_run_id(run["model_id"], run["project_id"])
     if "config_fingerprint" not in run and "config" in run:
-        run["config_fingerprint"] = config_fingerprint(run["config"])
+        run["config_fingerprint"] = hashlib.sha256(members["config"]).hexdigest()
     if "environment" not in run and environment is not None:
         run["environment"] = dict(environment)
-    return run, submitted
+    for key in run.keys() - members.keys():
+        members[key] = _encode_member(key, run[key])
+    return PreparedRun(run, canonical_object(members), submitted)
+
+
+def _encode_member(key: str, value: Any) -> bytes:
+    """canonical_bytes of one top-level value, with error paths relative to the document."""
+    try:
+        return canonical_bytes(value)
+    except InvalidInput as exc:
+        raise InvalidInput(_path("$", key) + exc.field[1:], exc.reason) from None
 
 
 def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
@@ -156,35 +185,52 @@ def check_tags(tags: Any, path: str) -> dict[str, str]:
 
 
 def _items(items: Any) -> None:
+    """Check every item; the common case is a few type checks per item, paths only on error."""
     if not isinstance(items, list):
         raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
     seen: set[str] = set()
+    control = _CONTROL.search
     for i, item in enumerate(items):
-        where = f"$.items[{i}]"
-        if type(item) is not dict:
-            raise InvalidInput(where, f"must be an object, not {_kind(item)}")
-        if not ITEM_KEYS.issuperset(item):
-            unknown = sorted(set(item) - ITEM_KEYS)[0]
-            raise InvalidInput(_path(where, unknown), f"unknown item field (allowed: {', '.join(sorted(ITEM_KEYS))})")
-        item_id = item.get("item_id")
-        if type(item_id) is not str or not item_id or len(item_id) > MAX_ID_LENGTH or _CONTROL.search(item_id):
-            check_identifier(item_id, f"{where}.item_id")
-        if item_id in seen:
-            raise InvalidInput(f"{where}.item_id", f"duplicate item id {item_id!r}")
-        seen.add(item_id)
-        score = item.get("score")
-        if type(score) is not float or not 0.0 <= score <= 1.0:
-            if "score" not in item:
-                raise InvalidInput(f"{where}.score", "is required")
-            if _finite(score, f"{where}.score") < 0 or score > 1:
-                raise InvalidInput(f"{where}.score", f"must be in [0, 1], not {score!r}")
-        if type(item.get("passed")) is not bool:
-            raise InvalidInput(f"{where}.passed", "is required and must be true or false")
-        if len(item) > 3:
-            _item_optionals(item, where)
+        if type(item) is dict and ITEM_KEYS.issuperset(item):
+            item_id, score = item.get("item_id"), item.get("score")
+            if (type(item_id) is str and 0 < len(item_id) <= MAX_ID_LENGTH and item_id not in seen
+                    and not control(item_id) and item_id.strip()
+                    and (type(score) is float or type(score) is int) and 0 <= score <= 1
+                    and type(item.get("passed")) is bool
+                    and (len(item) == 3 or _optionals_ok(item))):
+                seen.add(item_id)
+                continue
+        _item_error(item, f"$.items[{i}]", seen)
 
 
-def _item_optionals(item: dict[str, Any], where: str) -> None:
+def _optionals_ok(item: dict[str, Any]) -> bool:
+    for name in ("latency_ms", "cost_usd"):
+        value = item.get(name)
+        if value is not None and not ((type(value) is float or type(value) is int) and 0 <= value < math.inf):
+            return False
+    tokens, error, extra = item.get("tokens"), item.get("error"), item.get("extra")
+    return ((tokens is None or (type(tokens) is int and tokens >= 0))
+            and (error is None or isinstance(error, str))
+            and (extra is None or isinstance(extra, dict)))
+
+
+def _item_error(item: Any, where: str, seen: set[str]) -> None:
+    """Name what is wrong with an item that failed the fast checks."""
+    if type(item) is not dict:
+        raise InvalidInput(where, f"must be an object, not {_kind(item)}")
+    unknown = sorted(set(item) - ITEM_KEYS)
+    if unknown:
+        raise InvalidInput(_path(where, unknown[0]), f"unknown item field (allowed: {', '.join(sorted(ITEM_KEYS))})")
+    item_id = check_identifier(item.get("item_id"), f"{where}.item_id")
+    if item_id in seen:
+        raise InvalidInput(f"{where}.item_id", f"duplicate item id {item_id!r}")
+    if "score" not in item:
+        raise InvalidInput(f"{where}.score", "is required")
+    score = _finite(item["score"], f"{where}.score")
+    if not 0 <= score <= 1:
+        raise InvalidInput(f"{where}.score", f"must be in [0, 1], not {score!r}")
+    if type(item.get("passed")) is not bool:
+        raise InvalidInput(f"{where}.passed", "is required and must be true or false")
     for name in ("latency_ms", "cost_usd"):
         if item.get(name) is not None and _finite(item[name], f"{where}.{name}") < 0:
             raise InvalidInput(f"{where}.{name}", "must not be negative")
@@ -195,6 +241,7 @@ def _item_optionals(item: dict[str, Any], where: str) -> None:
         raise InvalidInput(f"{where}.error", "must be a string or null")
     if item.get("extra") is not None and not isinstance(item["extra"], dict):
         raise InvalidInput(f"{where}.extra", "must be an object")
+    raise AssertionError(f"{where} failed a fast check but no rule names it")  # a bug, never user error
 
 
 def _tags(tags: Any, path: str) -> None:

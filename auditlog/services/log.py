@@ -8,6 +8,7 @@ commits everything; an exception anywhere commits nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditlog.core import events as ev
-from auditlog.core.events import Event, SealedEvent, seal
+from auditlog.core.encoding import canonical_bytes, canonical_object
+from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.runs import check_identifier, check_tags, normalize_run, normalize_verdict
+from auditlog.core.runs import check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.errors import Conflict, InvalidInput, NotFound
 from auditlog.services import tree
 from auditlog.services.environment import capture_actor, capture_environment
@@ -35,7 +37,7 @@ def default_location() -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"  # +00:00 -> Z
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,8 @@ class Writer:
 
     def record_run(self, doc: Mapping[str, Any]) -> Receipt:
         environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
-        run, submitted = normalize_run(doc, environment=environment)
+        prepared = prepare_run(doc, environment=environment)
+        run, submitted = prepared.run, prepared.document_sha256
         run_id = run["run_id"]
         existing = self._existing(ev.RUN_RECORDED, run_id)
         if existing:
@@ -225,7 +228,8 @@ class Writer:
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
         data = {"document_sha256": submitted, "run": run}
-        return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
+        encoded = canonical_object({"document_sha256": b'"%s"' % submitted.encode(), "run": prepared.canonical})
+        return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted, encoded)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
@@ -290,15 +294,19 @@ class Writer:
         row = next((r for r in self._pending if r[0] == receipt.seq), None) or self._txn.get(receipt.seq)
         return SealedEvent(row[0], row[1], row[6]).event.data
 
-    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str) -> Receipt:
+    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
+                encoded_data: bytes | None = None) -> Receipt:
+        """Link, seal and buffer one event; `encoded_data`, when given, is canonical_bytes(data)."""
         if self._txn is None:
             raise RuntimeError("use the writer as a context manager: `with log.writer() as w:`")
-        event = Event(self._head.size, utc_now(), type_, project, subject, capture_actor(), data, self._head.hash)
-        sealed = seal(event)
-        self._pending.append(_row(sealed))
-        for node in self._tree.append(leaf_hash(sealed.body)):
-            if node[0] >= tree.STORED_LEVEL:
-                self._nodes.append(node)
+        actor = capture_actor()
+        event = Event(self._head.size, utc_now(), type_, project, subject, actor, data, self._head.hash)
+        if encoded_data is None:
+            sealed = seal(event)
+        else:
+            sealed = seal_encoded(event, _encoded_actor(), encoded_data)
+        self._pending.append((sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body))
+        self._nodes += self._tree.extend([leaf_hash(sealed.body)], tree.STORED_LEVEL)
         self._head = Head(sealed.seq + 1, sealed.hash)
         receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
         self._existing(type_, subject).append((sha, receipt))
@@ -310,6 +318,11 @@ class Writer:
         if self._pending:
             self._txn.append(self._pending, self._nodes)
             self._pending, self._nodes = [], []
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded_actor() -> bytes:
+    return canonical_bytes(capture_actor())
 
 
 def _row(sealed: SealedEvent) -> Row:
