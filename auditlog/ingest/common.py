@@ -1,0 +1,142 @@
+"""What every parser shares: the source file, positioned errors, JSON loading, the finished document.
+
+Errors name the file and the position (line and column, a JSON path, or an XML
+element), so that a CI log says exactly what to fix; nothing is appended then.
+The document a parser returns is already checked by `normalize_run`, so a caller
+never learns of a problem only when it appends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from auditlog.core.runs import check_tags, config_fingerprint, normalize_run
+from auditlog.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file as the caller read it: its name (for messages, and because tools encode the
+    task or the date in it) and its bytes. Parsers never open files themselves."""
+
+    name: str
+    data: bytes
+
+    @property
+    def basename(self) -> str:
+        return PurePath(self.name.replace("\\", "/")).name
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def fail(source: SourceFile, where: str, reason: str) -> InvalidInput:
+    """InvalidInput whose field is "<file> <position>", e.g. "results.json line 3 column 7"."""
+    return InvalidInput(f"{source.name} {where}".rstrip(), reason)
+
+
+@dataclass
+class Notes:
+    """What a parser changed or left out, recorded in config.ingest.notes of the run."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, note: str) -> None:
+        if note not in self.items:
+            self.items.append(note)
+
+
+def text_of(source: SourceFile) -> str:
+    """UTF-8 text (a byte-order mark is dropped); other bytes are refused with their offset."""
+    try:
+        return source.data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise fail(source, f"byte {error.start}", "is not UTF-8 text") from None
+
+
+def load_json(source: SourceFile, text: str | None = None, *, line_offset: int = 0) -> Any:
+    """json.loads with the error placed at its line and column. Bare NaN and Infinity are
+    accepted here (Python writers emit them); `clean` deals with them afterwards."""
+    try:
+        return json.loads(text_of(source) if text is None else text)
+    except json.JSONDecodeError as error:
+        raise fail(source, f"line {error.lineno + line_offset} column {error.colno}",
+                   f"is not valid JSON: {error.msg}") from None
+    except RecursionError:
+        raise fail(source, "", "is nested too deeply to read") from None
+
+
+def json_lines(source: SourceFile) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSON Lines file."""
+    for number, line in enumerate(text_of(source).splitlines(), start=1):
+        if line.strip():
+            yield number, load_json(source, line, line_offset=number - 1)
+
+
+def clean(value: Any, path: str, notes: Notes) -> Any:
+    """A copy that the run document accepts: NaN and Infinity become null, lone surrogates
+    become U+FFFD, and each change is noted with its path."""
+    if isinstance(value, float) and not math.isfinite(value):
+        notes.add(f"{path}: {json_spelling(value)} is not a finite number; recorded as null")
+        return None
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            notes.add(f"{path}: lone surrogate replaced by U+FFFD")
+            return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): clean(v, f"{path}.{k}", notes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v, f"{path}[{i}]", notes) for i, v in enumerate(value)]
+    return value
+
+
+def json_spelling(value: float) -> str:
+    """NaN and Infinity as Python's json module writes them (and as the files show them)."""
+    return json.dumps(value)
+
+
+def number(value: Any) -> float | int | None:
+    """A finite int or float (not a boolean), else None."""
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return value
+    return None
+
+
+def derived_run_id(model_id: str, project_id: str, source_key: str) -> str:
+    """`<model_id>::<project_id>::<source_key>`: the same shape as generated run ids, but a
+    function of the source, so that ingesting the same file again is an idempotent retry."""
+    return f"{model_id}::{project_id}::{source_key}"
+
+
+def finish(doc: dict[str, Any], *, fmt: str, sources: list[SourceFile], notes: Notes,
+           tags: Mapping[str, str] | None, main: SourceFile,
+           provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Attach provenance (config.ingest: format, files and their SHA-256, notes) and tags,
+    fingerprint the tool's own configuration (config without `ingest`, so that two runs made
+    the same way compare equal), and check the document with normalize_run (its errors are
+    re-raised naming the file)."""
+    config = doc.get("config") or {}
+    if config:
+        doc["config_fingerprint"] = config_fingerprint(config)
+    ingest: dict[str, Any] = {"format": fmt, "files": [{"name": s.basename, "sha256": s.sha256} for s in sources],
+                              **(provenance or {})}
+    if notes.items:
+        ingest["notes"] = list(notes.items)
+    doc["config"] = {**config, "ingest": ingest}
+    if tags:
+        doc["tags"] = {**doc.get("tags", {}), **check_tags(tags, "tags")}
+    try:
+        normalize_run(doc)
+    except InvalidInput as error:
+        raise fail(main, f"(as a run document, {error.field})", error.reason) from None
+    return doc

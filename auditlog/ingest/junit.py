@@ -1,0 +1,227 @@
+"""JUnit XML test reports (pytest, Maven Surefire, and the many tools that copy them) to a run document.
+
+Each <testcase> is an item "<classname>::<name>" (the name alone when classname is
+empty, as for a pytest collection error): passed -> score 1, failure or error ->
+score 0 with the message in `error`. Skipped tests are not items (they produced no
+result; as items they would count as passes or failures that never happened) but
+are counted in the metrics. The counts are those of the <testcase> elements: the
+attributes of <testsuite> need not agree with them, and a note says when they do not.
+
+Parsing is expat underneath xml.etree.ElementTree objects, with the line of every
+element kept for messages. A document with a DOCTYPE or an ENTITY declaration is
+refused: JUnit XML needs neither, and they are how entity-expansion attacks arrive.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from xml.parsers import expat
+
+from auditlog.errors import InvalidInput
+from auditlog.ingest.common import Notes, SourceFile, derived_run_id, fail, finish, number
+
+RERUNS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
+
+
+class _Refused(Exception):
+    pass
+
+
+def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: str | None = None,
+                run_id: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A run document from one JUnit XML report. project_id and model_id are required (the
+    report names neither); run_id defaults to "<model_id>::<project_id>::junit@sha256:<16 hex
+    of the file>", so ingesting the same report again is an idempotent retry."""
+    if not project_id:
+        raise InvalidInput("project_id", "is required for a JUnit report (the report does not name one)")
+    if not model_id:
+        raise InvalidInput("model_id", "is required for a JUnit report (the report does not name one)")
+    notes = Notes()
+    root, lines = _parse(source)
+    if root.tag not in ("testsuites", "testsuite"):
+        raise fail(source, f"line {lines[root]} <{root.tag}>", "is not a JUnit report: the root element must be "
+                                                               "<testsuites> or <testsuite>")
+    suites = [root] if root.tag == "testsuite" else [s for s in root if s.tag == "testsuite"]
+    items, counts = _cases(source, root, lines, notes)
+    doc: dict[str, Any] = {
+        "run_id": run_id or derived_run_id(model_id, project_id, f"junit@sha256:{source.sha256[:16]}"),
+        "project_id": project_id, "model_id": model_id, "items": items, "metrics": _metrics(counts, items),
+        "config": {"junit": {"root": root.tag, "suites": [s.get("name", "") for s in suites]}},
+    }
+    _times(suites, doc, notes)
+    _compare_declared(suites, counts, notes)
+    facts = [{k: s.get(k) for k in ("name", "timestamp", "time", "hostname", "tests", "failures", "errors", "skipped")
+              if s.get(k) is not None} for s in suites]
+    return finish(doc, fmt="junit", sources=[source], notes=notes, tags=tags, main=source, provenance={"suites": facts})
+
+
+def _parse(source: SourceFile) -> tuple[ET.Element, dict[ET.Element, int]]:
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.buffer_text = True
+    stack: list[ET.Element] = []
+    lines: dict[ET.Element, int] = {}
+    roots: list[ET.Element] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        element = ET.Element(tag.rsplit(":", 1)[-1], attrs)
+        lines[element] = parser.CurrentLineNumber
+        (stack[-1].append(element) if stack else roots.append(element))
+        stack.append(element)
+
+    def text(data: str) -> None:
+        if stack and not len(stack[-1]):
+            stack[-1].text = (stack[-1].text or "") + data
+
+    def refuse(*_: Any) -> None:
+        raise _Refused
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = lambda _tag: stack.pop()
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(source.data, True)
+    except _Refused:
+        raise fail(source, f"line {parser.CurrentLineNumber} column {parser.CurrentColumnNumber + 1}",
+                   "declares a DOCTYPE or ENTITY: refused (DTDs and entities allow entity-expansion attacks; "
+                   "JUnit XML needs none)") from None
+    except expat.ExpatError as error:
+        raise fail(source, f"line {error.lineno} column {error.offset + 1}",
+                   f"is not well-formed XML: {expat.ErrorString(error.code)}") from None
+    return roots[0], lines
+
+
+def _cases(source: SourceFile, root: ET.Element, lines: dict[ET.Element, int],
+           notes: Notes) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    counts = {"passed": 0, "failures": 0, "errors": 0, "skipped": 0}
+    items: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    bad_times = 0
+    for suite, case in _testcases(root, root if root.tag == "testsuite" else None):
+        name = case.get("name")
+        if not name or not name.strip():
+            raise fail(source, f"line {lines[case]} <testcase>", "has no name attribute")
+        classname = (case.get("classname") or "").strip()
+        children = {child.tag: child for child in reversed(list(case))}   # the first of each tag
+        outcome = ("error" if "error" in children else "failed" if "failure" in children
+                   else "skipped" if "skipped" in children else "passed")
+        counts[{"error": "errors", "failed": "failures"}.get(outcome, outcome)] += 1
+        if outcome == "skipped":
+            continue
+        item_id = f"{classname}::{name}" if classname else name
+        unique, k = item_id, 1
+        while unique in seen:
+            k += 1
+            unique = f"{item_id}#{k}"
+        seen.add(unique)
+        passed = outcome == "passed"
+        item: dict[str, Any] = {"item_id": unique, "score": 1.0 if passed else 0.0, "passed": passed}
+        seconds = _seconds(case.get("time"))
+        if seconds is not None:
+            item["latency_ms"] = seconds * 1000.0
+        elif case.get("time") is not None:
+            bad_times += 1
+        extra: dict[str, Any] = {"outcome": outcome, "suite": suite.get("name", "") if suite is not None else ""}
+        for attr in ("classname", "file", "line"):
+            if case.get(attr):
+                extra[attr] = case.get(attr)
+        if not passed:
+            problem = children["error" if outcome == "error" else "failure"]
+            item["error"] = _message(problem)
+            if problem.get("type"):
+                extra["type"] = problem.get("type")
+        reruns = sum(1 for child in case if child.tag in RERUNS)
+        if reruns:
+            extra["reruns"] = reruns
+        item["extra"] = extra
+        items.append(item)
+    if bad_times:
+        notes.add(f"{bad_times} testcase time attributes are not non-negative numbers; latency not recorded for them")
+    return items, counts
+
+
+def _testcases(element: ET.Element, suite: ET.Element | None = None):  # noqa: ANN202 (a generator)
+    for child in element:
+        if child.tag == "testcase":
+            yield suite, child
+        elif child.tag in ("testsuite", "testsuites"):
+            yield from _testcases(child, child)
+
+
+def _message(problem: ET.Element) -> str:
+    message = (problem.get("message") or "").strip()
+    if message:
+        return message
+    lines = [line.strip() for line in (problem.text or "").splitlines() if line.strip()]
+    return lines[0] if lines else problem.tag
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _metrics(counts: Mapping[str, int], items: list[dict[str, Any]]) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"tests": sum(counts.values()), **counts}
+    ran = counts["passed"] + counts["failures"] + counts["errors"]
+    if ran:
+        metrics["pass_rate"] = counts["passed"] / ran
+    times = [i["latency_ms"] for i in items if "latency_ms" in i]
+    if times:
+        metrics["time_s"] = math.fsum(times) / 1000.0
+    return metrics
+
+
+def _times(suites: list[ET.Element], doc: dict[str, Any], notes: Notes) -> None:
+    """started_at = the earliest suite timestamp, finished_at = the latest timestamp + time;
+    only for timestamps with a time zone (a naive one cannot be placed; it stays in
+    config.ingest.suites)."""
+    starts, ends, naive = [], [], 0
+    for suite in suites:
+        try:
+            stamp = datetime.fromisoformat((suite.get("timestamp") or "").replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if stamp.tzinfo is None:
+            naive += 1
+            continue
+        starts.append(stamp)
+        seconds = _seconds(suite.get("time"))
+        if seconds is not None:
+            ends.append(stamp + timedelta(seconds=seconds))
+    if naive:
+        notes.add("suite timestamps have no time zone; started_at and finished_at are not recorded")
+    if starts and not naive:
+        doc["started_at"] = min(starts).isoformat()
+        if len(ends) == len(starts):
+            doc["finished_at"] = max(ends).isoformat()
+
+
+def _compare_declared(suites: list[ET.Element], counts: Mapping[str, int], notes: Notes) -> None:
+    declared = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in suites:
+        for key in declared:
+            value = number(_int(suite.get(key)))
+            if value is None:
+                return
+            declared[key] += value
+    counted = {"tests": sum(counts.values()), "failures": counts["failures"], "errors": counts["errors"],
+               "skipped": counts["skipped"]}
+    if declared != counted:
+        notes.add(f"the suites declare {declared} but the testcases count {counted}; the counts are used")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
