@@ -12,6 +12,7 @@ import functools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -183,7 +184,7 @@ class Writer:
 
     def __init__(self, log: AuditLog) -> None:
         self._log = log
-        self._context = None
+        self._transaction = ExitStack()
         self._txn: WriteTransaction | None = None
         self._pending: list[Row] = []
         self._nodes: list[tuple[int, int, bytes]] = []
@@ -191,27 +192,23 @@ class Writer:
         self._head = Head(0)
 
     def __enter__(self) -> Writer:
-        self._context = self._log.store.transaction(self._log._lock_timeout)
-        self._txn = self._context.__enter__()
-        self._head = self._txn.head()
-        if self._head.size == 0:
-            self._context.__exit__(None, None, None)
-            raise NotFound(f"{self._log.store.location} has no genesis event: open it with AuditLog.open")
-        try:
+        with ExitStack() as stack:  # anything raised here leaves the transaction, rolled back
+            self._txn = stack.enter_context(self._log.store.transaction(self._log._lock_timeout))
+            self._head = self._txn.head()
+            if self._head.size == 0:
+                raise NotFound(f"{self._log.store.location} has no genesis event: open it with AuditLog.open")
             self._tree = tree.builder_at(self._txn, self._head.size)
-        except BaseException as error:
-            self._context.__exit__(type(error), error, error.__traceback__)
-            raise
+            self._transaction = stack.pop_all()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
-        try:
-            if exc_type is None:
+        if exc_type is None:
+            try:
                 self._flush()
-        except BaseException as error:
-            self._context.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._context.__exit__(exc_type, exc, tb)
+            except BaseException as error:
+                self._transaction.__exit__(type(error), error, error.__traceback__)
+                raise
+        self._transaction.__exit__(exc_type, exc, tb)
 
     # -- the event types -----------------------------------------------------
 
