@@ -25,7 +25,10 @@ RUN_RECORDED = "run.recorded"
 VERDICT_RECORDED = "verdict.recorded"
 RUN_ANNOTATED = "run.annotated"
 RUN_SUPERSEDED = "run.superseded"
-EVENT_TYPES = frozenset({LOG_CREATED, RUN_RECORDED, VERDICT_RECORDED, RUN_ANNOTATED, RUN_SUPERSEDED})
+VERDICT_OVERRIDDEN = "verdict.overridden"
+BASELINE_PINNED = "baseline.pinned"
+EVENT_TYPES = frozenset({LOG_CREATED, RUN_RECORDED, VERDICT_RECORDED, RUN_ANNOTATED, RUN_SUPERSEDED,
+                         VERDICT_OVERRIDDEN, BASELINE_PINNED})
 
 _ENVELOPE_KEYS = ("actor", "data", "prev", "project", "seq", "subject", "ts", "type", "v")
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")

@@ -6,10 +6,10 @@ appends nothing the second time: every document is already recorded.
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any
 
+from auditlog.core.gate import GatePolicy, gate, verdict_document
 from auditlog.services.log import AuditLog, Receipt
 
 PROJECTS = {"mmlu-pro": 60, "humaneval-lite": 40, "safety-refusals": 30}
@@ -48,23 +48,6 @@ def demo_runs() -> list[dict[str, Any]]:
     return runs
 
 
-def paired_verdict(candidate: dict[str, Any], baseline: dict[str, Any], tolerance: float = 0.02) -> dict[str, Any]:
-    """A normal-approximation paired comparison of item scores (the real gate is `auditlog gate`)."""
-    base = {i["item_id"]: i["score"] for i in baseline["items"]}
-    diffs = [i["score"] - base[i["item_id"]] for i in candidate["items"] if i["item_id"] in base]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    se = sd / math.sqrt(n)
-    low, high = mean - 1.96 * se, mean + 1.96 * se
-    p_value = math.erfc(abs(mean / se) / math.sqrt(2)) if se > 0 else 1.0
-    verdict = "ALLOW" if low > -tolerance else "BLOCK" if high < -tolerance else "NEEDS_REVIEW"
-    return {"run_id": candidate["run_id"], "baseline_run_id": baseline["run_id"], "metric": "score",
-            "delta": round(mean, 9), "p_value": round(p_value, 9), "ci_low": round(low, 9), "ci_high": round(high, 9),
-            "verdict": verdict, "policy": {"mode": "non-inferiority", "tolerance": tolerance, "alpha": 0.05},
-            "reason": f"paired mean difference over {n} items; lower 95% bound {low:.4f} vs -{tolerance}"}
-
-
 def build_demo(log: AuditLog) -> list[Receipt]:
     runs = demo_runs()
     by_id = {r["run_id"]: r for r in runs}
@@ -74,7 +57,9 @@ def build_demo(log: AuditLog) -> list[Receipt]:
         for project in PROJECTS:
             candidate = by_id[f"claude-x::{project}::v1.2"]
             baseline = by_id[f"claude-x::{project}::v1.1"]
-            receipts.append(w.record_verdict(paired_verdict(candidate, baseline)))
+            result = gate(candidate, baseline, GatePolicy(tolerance=0.02))
+            receipts.append(w.record_verdict(verdict_document(result, run_id=candidate["run_id"],
+                                                              baseline_run_id=baseline["run_id"])))
         rerun = dict(by_id["gpt-y::safety-refusals::v2025-06"], run_id="gpt-y::safety-refusals::v2025-06-rerun",
                      config={"temperature": 0.0, "max_tokens": 2048, "n_shot": 5})
         receipts.append(w.record_run(rerun))

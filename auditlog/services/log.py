@@ -21,7 +21,7 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.runs import check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.core.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.errors import Conflict, InvalidInput, NotFound
 from auditlog.services import tree
 from auditlog.services.environment import capture_actor, capture_environment
@@ -145,6 +145,24 @@ class AuditLog:
         with self.writer() as w:
             return w.annotate(run_id, tags=tags, note=note)
 
+    def override_verdict(self, verdict_seq: int, to: str, reason: str) -> Receipt:
+        with self.writer() as w:
+            return w.override_verdict(verdict_seq, to, reason)
+
+    def pin_baseline(self, run_id: str, *, project: str, model: str | None = None,
+                     reason: str | None = None) -> Receipt:
+        with self.writer() as w:
+            return w.pin_baseline(run_id, project=project, model=model, reason=reason)
+
+    def gate(self, run_id: str, baseline_run_id: str, policy=None):  # noqa: ANN001, ANN201
+        """Compare a run with its baseline (auditlog.core.gate) and record the verdict.
+
+        Returns (GateResult, Receipt). The verdict event carries the policy and the evidence.
+        """
+        from auditlog.core.gate import gate, verdict_document
+        result = gate(self.run(run_id), self.run(baseline_run_id), policy)
+        return result, self.record_verdict(verdict_document(result, run_id=run_id, baseline_run_id=baseline_run_id))
+
     def verify(self, progress=None, checkpoints=()):  # noqa: ANN001, ANN201 - see services.verify
         """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked."""
         from auditlog.services.verify import verify_log
@@ -266,6 +284,35 @@ class Writer:
         project = self._project_of(run_id, "RUN_ID")
         return self._append(ev.RUN_ANNOTATED, project, run_id, data, "")
 
+    def override_verdict(self, verdict_seq: int, to: str, reason: str) -> Receipt:
+        """A person overrules a verdict: a new event; the original verdict stays as it was."""
+        row = self._row_at(verdict_seq) if type(verdict_seq) is int and verdict_seq >= 0 else None
+        if row is None:
+            raise NotFound(f"VERDICT_SEQ: no event at seq {verdict_seq!r}")
+        if row[3] != ev.VERDICT_RECORDED:
+            raise InvalidInput("VERDICT_SEQ", f"seq {verdict_seq} is a {row[3]} event, not a verdict")
+        if to not in VERDICTS:
+            raise InvalidInput("--to", f"must be one of {', '.join(VERDICTS)}, not {to!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("--reason", "say why the verdict is overridden")
+        original = SealedEvent(row[0], row[1], row[6]).event.data["verdict"]["verdict"]
+        data = {"verdict_seq": verdict_seq, "from": original, "to": to, "reason": reason}
+        return self._append(ev.VERDICT_OVERRIDDEN, row[4], row[5], data, "")
+
+    def pin_baseline(self, run_id: str, *, project: str, model: str | None = None,
+                     reason: str | None = None) -> Receipt:
+        """Name the run that gates of this project (and model) compare against from now on."""
+        row = self._run_row(run_id, "RUN_ID")
+        run = SealedEvent(row[0], row[1], row[6]).event.data["run"]
+        if run["project_id"] != project:
+            raise InvalidInput("--project", f"run {run_id!r} belongs to project {run['project_id']!r}")
+        if model is not None and run["model_id"] != model:
+            raise InvalidInput("--model", f"run {run_id!r} is of model {run['model_id']!r}")
+        data: dict[str, Any] = {"run_id": run_id, "model_id": model}
+        if reason:
+            data["reason"] = reason
+        return self._append(ev.BASELINE_PINNED, project, run_id, data, "")
+
     # -- the machinery -------------------------------------------------------
 
     def _existing(self, type_: str, subject: str) -> list[tuple[str, Receipt]]:
@@ -279,16 +326,25 @@ class Writer:
         return known
 
     def _project_of(self, run_id: Any, field: str) -> str:
+        return self._run_row(run_id, field)[4]
+
+    def _run_row(self, run_id: Any, field: str) -> Row:
+        """The run.recorded row of `run_id`; NotFound naming `field` when there is none."""
         check_identifier(run_id, field)
         runs = self._existing(ev.RUN_RECORDED, run_id)
         if not runs:
             raise NotFound(f"{field}: no run {run_id!r} in the log")
-        seq = runs[0][1].seq
-        row = next((r for r in self._pending if r[0] == seq), None) or self._txn.get(seq)
-        return row[4]
+        return self._row_at(runs[0][1].seq)
+
+    def _row_at(self, seq: int) -> Row | None:
+        """A row of this transaction: buffered (contiguous, so found by offset) or already in the store."""
+        if self._pending and seq >= self._pending[0][0]:
+            offset = seq - self._pending[0][0]
+            return self._pending[offset] if offset < len(self._pending) else None
+        return self._txn.get(seq)
 
     def _data(self, receipt: Receipt) -> dict[str, Any]:
-        row = next((r for r in self._pending if r[0] == receipt.seq), None) or self._txn.get(receipt.seq)
+        row = self._row_at(receipt.seq)
         return SealedEvent(row[0], row[1], row[6]).event.data
 
     def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
