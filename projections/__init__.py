@@ -1,9 +1,38 @@
-"""Read models folded from the event log: run summaries now, Parquet snapshots to come.
+"""Read models folded from the event log: Parquet tables, a manifest, and the queries on them.
 
-Projections are handed the log (anything with `events(after=...)` and `head()`)
-and import only `auditlog.core` and `auditlog.errors`, so they serve every store.
+Projections are handed the log (anything with `events(after=...)` and `head()`) and
+import only `auditlog.core` and `auditlog.errors`, so they serve every store. They are
+disposable: `rebuild` makes them again, byte for byte, from the log. pyarrow is
+imported by the functions that use it, never by importing this package.
+
+    import projections
+    view = projections.open(log, "evals.db.projections")   # catch up, then read
+    projections.list_runs(view, project_id="mmlu-pro")
 """
 
-from projections.fold import RunsFold, history
+from projections.build import catch_up, compact, rebuild
+from projections.export import export
+from projections.files import default_directory
+from projections.queries import (
+    ComparisonReport,
+    FigureDelta,
+    ItemChange,
+    RunFrame,
+    compare_runs,
+    list_runs,
+    load_run,
+    pinned_baseline,
+    query_runs,
+)
+from projections.schema import SCHEMA_VERSION
+from projections.status import Status, status
+from projections.trends import ABRow, ABSummary, TrendPoint, ab_summary, trend
+from projections.view import View, open, open_built, to_records
 
-__all__ = ["RunsFold", "history"]
+
+__all__ = [
+    "ABRow", "ABSummary", "ComparisonReport", "FigureDelta", "ItemChange", "RunFrame", "SCHEMA_VERSION",
+    "Status", "TrendPoint", "View", "ab_summary", "catch_up", "compact", "compare_runs", "default_directory",
+    "export", "list_runs", "load_run", "open", "open_built", "pinned_baseline", "query_runs", "rebuild", "status",
+    "to_records", "trend",
+]

@@ -1,88 +1,242 @@
-"""State is a fold over events: the latest view of every run, with its history.
+"""State is a fold over events: what each event type means for the runs, items and verdicts tables.
 
-`RunsFold.apply` takes events in seq order and keeps one summary per run:
-its figures, its current tags (annotations merged in), its status (active or
-superseded, and by which run) and its latest verdict. Nothing here reads a store.
+`fold_events` reads a stretch of the log once, in seq order. Each run recorded in it
+becomes a row (with its figures) handed to a runs sink, and its items go to an items
+sink, so that both are turned into Arrow a few thousand at a time, while still in the
+CPU's cache, and a rebuild of millions of items never holds them all as dicts. It
+returns a `Batch`: the verdict and baseline rows, and the events that change rows already folded
+(annotations, supersessions, verdicts, overrides), applied afterwards with
+`apply_changes` and `apply_overrides`. Nothing here touches a file or a store.
+
+Event bodies are decoded with json.loads, not re-validated: checking the log is
+`verify`'s job. What the fold does check costs nothing: seqs are contiguous and each
+event's `prev` names the hash of the one before, so a batch continues exactly the
+chain the projections were built from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import json.scanner
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from auditlog.core import events as ev
+from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import SealedEvent
+from auditlog.errors import IntegrityError
+
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_UTC_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?(?:Z|\+00:00)\Z")
+_scan = json.scanner.make_scanner(json.JSONDecoder())
 
 
-class EventSource(Protocol):
-    def events(self, after: int = -1) -> Iterable[SealedEvent]: ...
+class ItemSink(Protocol):
+    def add(self, run_id: str, seq: int, items: list[dict[str, Any]], has_extra: bool) -> None: ...
 
 
-def summarize_run(run: dict[str, Any]) -> dict[str, Any]:
-    """The flat, per-run figures a history line shows."""
+class RunSink(Protocol):
+    def add(self, row: tuple[Any, ...]) -> None: ...  # the values of schema.RUNS, in order
+
+
+@dataclass(frozen=True)
+class Change:
+    """An event that changes rows folded before it: run.annotated, run.superseded, verdict.recorded
+    (the run's latest verdict) or verdict.overridden."""
+
+    seq: int
+    type: str
+    subject: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Batch:
+    """What a stretch of events (after, last_seq] adds to the tables."""
+
+    after: int
+    last_seq: int
+    last_hash: str
+    log_id: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    baselines: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp (validated on append) as an aware UTC datetime."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def format_ts(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).strftime(TS_FORMAT)
+
+
+def normalize_ts(value: str | None) -> str | None:
+    """A timestamp as UTC text with microseconds and Z (the events' own `ts` form).
+
+    Rows carry timestamps as this text: it sorts like the time, the manifest prints it
+    as is, and Arrow casts it to timestamp[us, UTC] in C. UTC text (Z or +00:00) is
+    rewritten without parsing a datetime; other offsets are converted.
+    """
+    if value is None:
+        return None
+    utc = _UTC_TS.match(value)
+    if utc is None:
+        return format_ts(parse_ts(value))
+    return f"{utc[1]}.{(utc[2] or '')[1:7]:0<6}Z"
+
+
+def canonical_text(value: Any) -> str | None:
+    return None if value is None else canonical_bytes(value).decode("utf-8")
+
+
+def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str,
+                is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink) -> Batch:
+    """Fold the events after seq `after` (whose hash is `prev_hash`): new run rows to `runs`,
+    their items to `items`, the rest into the returned Batch.
+
+    `is_recorded(run_id)` says whether a run is already in the tables: a run id is
+    recorded once (the first event counts; the writer refuses a second one anyway).
+    Raises IntegrityError when the events do not continue the chain.
+    """
+    batch = Batch(after=after, last_seq=after, last_hash=prev_hash)
+    seen: set[str] = set()
+    expected = after + 1
+    for sealed in events:
+        seq = sealed.seq
+        try:
+            text = sealed.body.decode("utf-8")
+            obj, end = _scan(text, 0)  # json.loads without its per-call overhead
+            if end != len(text):
+                raise ValueError("trailing data")
+            type_, prev, data = obj["type"], obj["prev"], obj["data"]
+        except (ValueError, KeyError, TypeError, StopIteration):
+            raise IntegrityError(seq, "the stored bytes are not an event: check the log with `auditlog verify`") from None
+        if seq != expected or obj.get("seq") != seq:
+            raise IntegrityError(expected, f"the log returned seq {seq} where seq {expected} was expected")
+        if prev != batch.last_hash:
+            raise IntegrityError(seq, "the event does not link to the one before it (its prev is not that "
+                                      "event's hash): check the log with `auditlog verify`")
+        try:
+            if type_ == ev.RUN_RECORDED:
+                run = data["run"]
+                run_id = run["run_id"]
+                if run_id not in seen and not is_recorded(run_id):
+                    seen.add(run_id)
+                    runs.add(_run_row(run, items, seq=seq, event_hash=sealed.hash, ts=obj["ts"],
+                                      document_sha256=data.get("document_sha256"),
+                                      has_extra=b'"extra":' in sealed.body))
+            elif type_ == ev.VERDICT_RECORDED:
+                batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
+                batch.changes.append(Change(seq, type_, obj["subject"], data))
+            elif type_ in (ev.RUN_ANNOTATED, ev.RUN_SUPERSEDED, ev.VERDICT_OVERRIDDEN):
+                batch.changes.append(Change(seq, type_, obj["subject"], data))
+            elif type_ == ev.BASELINE_PINNED:
+                batch.baselines.append({"seq": seq, "ts": obj["ts"], "project_id": obj["project"],
+                                        "model_id": data.get("model_id"), "run_id": data["run_id"],
+                                        "reason": data.get("reason"), "actor": canonical_text(obj["actor"]),
+                                        "event_hash": sealed.hash})
+            elif type_ == ev.LOG_CREATED:
+                batch.log_id = data.get("log_id", "")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise IntegrityError(seq, f"not a valid {type_} event ({type(exc).__name__}: {exc}): check the log "
+                                      "with `auditlog verify`") from None
+        batch.last_seq, batch.last_hash = seq, sealed.hash
+        expected += 1
+    return batch
+
+
+def apply_changes(rows: dict[str, dict[str, Any]], changes: Iterable[Change]) -> set[str]:
+    """Apply annotations, supersessions, verdicts and overrides, in seq order, to the run rows they name.
+
+    `rows` holds every run the changes name (read back from the tables); changes about
+    runs not there are facts about nothing and are skipped, and so is an override of a
+    verdict that is no longer the run's latest. Returns the run ids changed.
+    """
+    changed = set()
+    for change in changes:
+        row = rows.get(change.subject)
+        if row is None:
+            continue
+        if change.type == ev.RUN_ANNOTATED:
+            tags = {**row["tags"], **change.data.get("tags", {})}
+            row["tags"] = dict(sorted(tags.items(), key=_jcs_order))
+            if "note" in change.data:
+                row["notes"] = [*row["notes"], change.data["note"]]
+        elif change.type == ev.RUN_SUPERSEDED:
+            row.update(status="superseded", superseded_by=change.data.get("by"),
+                       superseded_reason=change.data.get("reason"))
+        elif change.type == ev.VERDICT_RECORDED:
+            row.update(verdict=change.data["verdict"]["verdict"], verdict_seq=change.seq, override_seq=None)
+        elif change.type == ev.VERDICT_OVERRIDDEN and change.data.get("verdict_seq") == row["verdict_seq"]:
+            row.update(verdict=change.data["to"], override_seq=change.seq)
+        else:
+            continue
+        changed.add(change.subject)
+    return changed
+
+
+def apply_overrides(rows: dict[int, dict[str, Any]], changes: Iterable[Change]) -> set[int]:
+    """Apply verdict.overridden events, in seq order, to the verdict rows (by seq) they name.
+
+    Returns the seqs of the verdict rows changed."""
+    changed = set()
+    for change in changes:
+        row = rows.get(change.data.get("verdict_seq")) if change.type == ev.VERDICT_OVERRIDDEN else None
+        if row is not None:
+            row.update(overridden_to=change.data["to"], override_reason=change.data.get("reason"),
+                       override_seq=change.seq)
+            changed.add(row["seq"])
+    return changed
+
+
+def _jcs_order(item: tuple[str, Any]) -> bytes:
+    """RFC 8785 orders keys by UTF-16 code units, as the log's bytes do; keep that order everywhere."""
+    return item[0].encode("utf-16-be", "surrogatepass")
+
+
+def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, ts: str,
+             document_sha256: str | None, has_extra: bool) -> tuple[Any, ...]:
+    """The run's row as a tuple in the order of schema.RUNS (tuples transpose into columns in C)."""
     items = run.get("items") or []
     n = len(items)
+    if n:
+        sink.add(run["run_id"], seq, items, has_extra)
+    scores = [i["score"] for i in items]
+    n_passed = [i["passed"] for i in items].count(True)
+    dataset = run.get("dataset") or {}
+    experiment = run.get("experiment") or {}
+    return (
+        run["run_id"], run["project_id"], run["model_id"], run.get("model_version"),
+        dataset.get("name"), dataset.get("version"), dataset.get("sha256"),
+        experiment.get("id"), experiment.get("group"), experiment.get("version"),
+        run.get("config_fingerprint"),
+        normalize_ts(run.get("started_at")), normalize_ts(run.get("finished_at")), ts,  # an event ts is canonical
+        n, n_passed, n_passed / n if n else None, math.fsum(scores) / n if n else None,
+        # decoded from canonical JSON: keys already in _jcs_order; values as the doubles stored
+        {k: float(v) for k, v in (run.get("metrics") or {}).items()},
+        run.get("tags") or {},
+        [],  # notes
+        "active", None, None,  # status, superseded_by, superseded_reason
+        None, None, None,  # verdict, verdict_seq, override_seq
+        document_sha256, seq, event_hash,
+    )
+
+
+def _verdict_row(data: dict[str, Any], obj: dict[str, Any], *, seq: int, event_hash: str) -> dict[str, Any]:
+    v = data["verdict"]
+    floats = {k: None if v.get(k) is None else float(v[k]) for k in ("delta", "p_value", "ci_low", "ci_high")}
     return {
-        "run_id": run["run_id"],
-        "project_id": run["project_id"],
-        "model_id": run["model_id"],
-        "model_version": run.get("model_version"),
-        "dataset": (run.get("dataset") or {}).get("name"),
-        "experiment": (run.get("experiment") or {}).get("id"),
-        "started_at": run.get("started_at"),
-        "n_items": n,
-        "pass_rate": sum(1 for i in items if i["passed"]) / n if n else None,
-        "mean_score": sum(i["score"] for i in items) / n if n else None,
-        "metrics": dict(run.get("metrics") or {}),
-        "tags": dict(run.get("tags") or {}),
+        "seq": seq, "ts": obj["ts"], "project_id": obj["project"], "run_id": v["run_id"],
+        "baseline_run_id": v["baseline_run_id"], "metric": v["metric"], **floats,
+        "verdict": v["verdict"], "policy": canonical_text(v.get("policy")), "reason": v.get("reason"),
+        "actor": canonical_text(obj["actor"]), "document_sha256": data.get("document_sha256"),
+        "event_hash": event_hash, "overridden_to": None, "override_reason": None, "override_seq": None,
     }
-
-
-class RunsFold:
-    """Runs by id, in the order they were recorded."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.verdicts: list[dict[str, Any]] = []
-        self.position = -1
-
-    def apply(self, sealed: SealedEvent) -> None:
-        event = sealed.event
-        self.position = sealed.seq
-        if event.type == ev.RUN_RECORDED:
-            summary = summarize_run(event.data["run"])
-            summary.update(status="active", superseded_by=None, verdict=None, notes=[],
-                           recorded_at=event.ts, seq=sealed.seq, event_hash=sealed.hash)
-            self.runs[summary["run_id"]] = summary
-        elif event.type == ev.RUN_ANNOTATED and event.subject in self.runs:
-            run = self.runs[event.subject]
-            run["tags"].update(event.data.get("tags", {}))
-            if "note" in event.data:
-                run["notes"].append(event.data["note"])
-        elif event.type == ev.RUN_SUPERSEDED and event.subject in self.runs:
-            self.runs[event.subject].update(status="superseded", superseded_by=event.data["by"])
-        elif event.type == ev.VERDICT_RECORDED:
-            verdict = dict(event.data["verdict"], seq=sealed.seq, recorded_at=event.ts)
-            self.verdicts.append(verdict)
-            if event.subject in self.runs:
-                self.runs[event.subject]["verdict"] = verdict["verdict"]
-
-    def apply_all(self, source: EventSource) -> RunsFold:
-        for sealed in source.events(after=self.position):
-            self.apply(sealed)
-        return self
-
-
-def history(source: EventSource, *, project: str | None = None, model: str | None = None,
-            verdict: str | None = None, include_superseded: bool = False) -> list[dict[str, Any]]:
-    """Runs, newest first, filtered; superseded runs only when asked for."""
-    fold = RunsFold().apply_all(source)
-    runs = [
-        r for r in fold.runs.values()
-        if (project is None or r["project_id"] == project)
-        and (model is None or r["model_id"] == model)
-        and (verdict is None or r["verdict"] == verdict)
-        and (include_superseded or r["status"] == "active")
-    ]
-    runs.sort(key=lambda r: r["seq"], reverse=True)
-    return runs

@@ -31,7 +31,8 @@ Exit codes:
 
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
-                        help="The log: a SQLite file. Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
+                        help="The log: a SQLite file or a postgresql:// URL. "
+                             "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
 
 
 def lock_option(func: Callable[..., Any]) -> Callable[..., Any]:

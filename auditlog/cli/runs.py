@@ -1,4 +1,6 @@
-"""Commands that write and read runs: init, append, history, show, events, supersede, annotate, demo, migrate."""
+"""Commands that write runs and read raw events: init, append, events, supersede, annotate, demo, migrate.
+
+history, show and the other queries on the projections are in queries.py."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, FORMATS, cli, lock_option, log_option, open_log, output_option
+from auditlog.cli.queries import projections_dir
 from auditlog.render import render, safe_text
 
 
@@ -19,7 +22,15 @@ from auditlog.render import render, safe_text
 def init(log_path: str, origin: str | None) -> None:
     """Create a log with its genesis event (append also creates one on first use)."""
     from pathlib import Path
+
+    from auditlog.store.pg_location import is_postgres
     existed = Path(log_path).exists()
+    if is_postgres(log_path):  # a schema, not a file: ask the server
+        try:
+            with open_log(log_path):
+                existed = True
+        except errors.NotFound:
+            pass
     with open_log(log_path, create=True, origin=origin) as log:
         info = log.info()
     if existed and origin and info.get("origin") != origin:
@@ -64,55 +75,6 @@ def _print_receipt(receipt: Any, output: str) -> None:
                                "subject": receipt.subject, "new": receipt.new}))
     else:
         click.echo(safe_text(receipt.describe(), limit=1000))
-
-
-@cli.command(epilog=EXIT_CODES)
-@log_option
-@click.option("--project", help="Only runs of this project.")
-@click.option("--model", help="Only runs of this model.")
-@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]), help="Only runs whose latest verdict is this.")
-@click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
-@output_option(*FORMATS)
-def history(log_path: str, project: str | None, model: str | None, verdict: str | None,
-            include_superseded: bool, limit: int | None, output: str) -> None:
-    """List runs, newest first."""
-    from projections import history as runs_history
-    with open_log(log_path) as log:
-        runs = runs_history(log, project=project, model=model, verdict=verdict, include_superseded=include_superseded)
-    runs = runs[:limit] if limit is not None else runs
-    columns = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
-               "verdict", "status", "recorded_at", "seq"]
-    if output == "table":
-        click.echo(render(runs, "table", columns), nl=False)
-    else:
-        click.echo(render(runs, output), nl=False)
-
-
-@cli.command(epilog=EXIT_CODES)
-@click.argument("run_id")
-@log_option
-@output_option("text", "json", default="text")
-def show(run_id: str, log_path: str, output: str) -> None:
-    """Show one run as recorded, and every event about it."""
-    with open_log(log_path) as log:
-        run = log.run(run_id)
-        related = [(e.seq, e.hash, e.event) for e in log.about(run_id)]
-    if output == "json":
-        click.echo(json.dumps({"run": run, "events": [
-            {"seq": s, "hash": h, "type": e.type, "ts": e.ts, "actor": e.actor, "data": e.data} for s, h, e in related
-        ]}, indent=2, ensure_ascii=False))
-        return
-    for key, value in run.items():
-        if key != "items":
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-            click.echo(f"{key}: {safe_text(text, limit=200)}")
-    click.echo(f"items: {len(run.get('items') or [])}")
-    click.echo("events:")
-    for seq, hash_, event in related:
-        detail = {k: v for k, v in event.data.items() if k != "run"}
-        text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
-        click.echo(f"  seq {seq}  {event.ts}  {event.type}  {hash_[:12]}  {safe_text(text, limit=120)}")
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -172,12 +134,13 @@ def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str
 @click.option("--log", "log_path", default="auditlog-demo.db", show_default=True, help="Where to build the demo log.")
 def demo(log_path: str) -> None:
     """Build a small realistic log (projects, models, versions, a verdict), verify it, print history."""
+    import projections
     from auditlog.services.demo import build_demo
-    from projections import history as runs_history
     with open_log(log_path, create=True, origin="demo.auditlog.local/evals") as log:
         receipts = build_demo(log)
         report = log.verify()
-        runs = runs_history(log, include_superseded=True)
+        view = projections.open(log, projections_dir(log, log_path, None))
+        runs = projections.list_runs(view, include_superseded=True)
     added = sum(r.new for r in receipts)
     click.echo(f"demo log {log_path}: {added} events appended ({len(receipts) - added} already there)")
     click.echo(f"verify: {'ok' if report.ok else 'FAILED'}: {report.size} events, head {report.head}")

@@ -18,20 +18,23 @@ MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 def read_json_document(path: str) -> Any:
     """Parse the JSON in `path` ('-' for stdin); InvalidInput names the file and the position."""
+    return parse_json_document(read_bytes(path), "<stdin>" if path == "-" else path)
+
+
+def read_bytes(path: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """A file's bytes ('-' for stdin), with our errors: NotFound, InvalidInput, StorageError."""
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_DOCUMENT_BYTES + 1)
+            return sys.stdin.buffer.read(limit + 1)
+        with open(path, "rb") as f:
+            return f.read(limit + 1)
     except FileNotFoundError:
         raise NotFound(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise InvalidInput(name, "is a directory, not a JSON file") from None
+        raise InvalidInput(name, "is a directory, not a file") from None
     except OSError as exc:
         raise StorageError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return parse_json_document(raw, name)
 
 
 def parse_json_document(raw: bytes, name: str) -> Any:

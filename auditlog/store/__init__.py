@@ -9,16 +9,32 @@ from auditlog.store.protocol import EventStore, Head, Row
 
 def open_store(location: str | os.PathLike[str], *, create: bool = True, lock_timeout: float = 30.0,
                synchronous: str = "FULL") -> EventStore:
-    """Open the store a location names: a file path means SQLite (the embedded default)."""
+    """Open the store a location names: a file path means SQLite (the embedded default),
+    a postgresql:// (or postgres://) URI a PostgreSQL schema, `:memory:` a throw-away log.
+
+    psycopg is imported only here, only for a PostgreSQL location: SQLite logs never pay for it.
+    `synchronous` is SQLite's; a PostgreSQL server keeps its own durability settings.
+    """
     text = os.fspath(location)
     if text == ":memory:":
         from auditlog.store.memory import MemoryStore
         return MemoryStore()
     if text.startswith(("postgresql://", "postgres://")):
-        from auditlog.errors import InvalidInput
-        raise InvalidInput("--log", "PostgreSQL logs are not supported yet (see issue: beyond one machine)")
+        return _open_postgres(text, create=create, lock_timeout=lock_timeout)
     from auditlog.store.sqlite import SQLiteStore
     return SQLiteStore(text, create=create, lock_timeout=lock_timeout, synchronous=synchronous)
+
+
+def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore:
+    try:
+        from auditlog.store.postgres import PostgresStore
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "psycopg":
+            raise
+        from auditlog.errors import StorageError
+        raise StorageError('PostgreSQL logs need psycopg 3: pip install "auditlog[postgres]" '
+                           f'(or "psycopg[binary]"): {exc}') from None
+    return PostgresStore(url, create=create, lock_timeout=lock_timeout)
 
 
 __all__ = ["EventStore", "Head", "Row", "open_store"]

@@ -1,0 +1,260 @@
+"""Commands CI runs: ingest tool outputs, gate a run against its baseline, and the people's
+side of verdicts (override, baseline pin).
+
+Gate exit codes: 0 ALLOW, 10 BLOCK, 11 NEEDS_REVIEW (`--fail-on` chooses which fail).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditlog import errors
+from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option
+from auditlog.render import safe_text
+
+EXIT_BLOCK = 10
+EXIT_NEEDS_REVIEW = 11
+GATE_EXIT_CODES = EXIT_CODES + f"""
+  {EXIT_BLOCK} the gate's verdict is BLOCK
+  {EXIT_NEEDS_REVIEW} the gate's verdict is NEEDS_REVIEW (see --fail-on)"""
+
+
+def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:
+    parsed = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise errors.InvalidInput(option, f"{tag!r} is not KEY=VALUE")
+        parsed[key] = value
+    return parsed
+
+
+# -- ingest ----------------------------------------------------------------------------
+
+
+@cli.group(epilog=EXIT_CODES)
+def ingest() -> None:
+    """Record a run from the files an eval harness wrote (see docs/ingest.md)."""
+
+
+def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--project", "project_id", help="The project id (required for junit; lm-eval: "
+                                                      "defaults to the single task or group)."),
+        click.option("--model", "model_id", help="The model id (default: read from the file; required for junit)."),
+        click.option("--run-id", help="The run id (default: derived from the file, so a re-ingest is a retry)."),
+        click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag the run (repeatable)."),
+        click.option("--print", "print_only", is_flag=True, help="Print the run document instead of appending it."),
+        log_option, lock_option, output_option("text", "json", default="text"),
+    ]):
+        func = option(func)
+    return func
+
+
+def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_timeout: float, output: str,
+            tags: tuple[str, ...], **options: Any) -> None:
+    from auditlog.ingest import SourceFile
+    from auditlog.ingest import ingest as to_document
+    from auditlog.services.documents import read_bytes
+
+    sources = [SourceFile(Path(name).name, read_bytes(name, limit=1 << 31)) for name in files]
+    doc = to_document(kind, sources, tags=parse_tags(tags) or None,
+                      **{k: v for k, v in options.items() if v not in (None, False, ())})
+    if print_only:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
+        receipt = log.record_run(doc)
+    _print_receipt(receipt, output, f", {len(doc.get('items') or [])} items, {len(doc.get('metrics') or {})} metrics")
+
+
+def _print_receipt(receipt: Any, output: str, extra: str = "") -> None:
+    if output == "json":
+        click.echo(json.dumps({"seq": receipt.seq, "hash": receipt.hash, "type": receipt.type,
+                               "subject": receipt.subject, "new": receipt.new}))
+    else:
+        click.echo(safe_text(receipt.describe() + extra, limit=1000))
+
+
+@ingest.command(name="lm-eval", epilog=EXIT_CODES)
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--samples", "samples", multiple=True, type=click.Path(dir_okay=False),
+              help="A per-sample file (samples_<task>_<date>.jsonl, or the legacy <model>_<task>.jsonl); repeatable.")
+@click.option("--primary-metric", help="The per-sample metric used as item score (default: the first in [0, 1]).")
+@_ingest_options
+def ingest_lm_eval(results: str, samples: tuple[str, ...], primary_metric: str | None, **kwargs: Any) -> None:
+    """An lm-evaluation-harness results JSON (0.4.x), with its per-sample files as items."""
+    _record("lm-eval", [results, *samples], primary_metric=primary_metric, **kwargs)
+
+
+@ingest.command(name="inspect", epilog=EXIT_CODES)
+@click.argument("eval_log", type=click.Path(dir_okay=False))
+@click.option("--scorer", help="Which scorer's values are the item scores (default: the first usable one).")
+@click.option("--allow-incomplete", is_flag=True, help="Record a cancelled or errored log too (tagged as such).")
+@_ingest_options
+def ingest_inspect(eval_log: str, scorer: str | None, allow_incomplete: bool, **kwargs: Any) -> None:
+    """An inspect_ai eval log: .json, or .eval (zip; DEFLATE or zstd)."""
+    _record("inspect", [eval_log], scorer=scorer, allow_incomplete=allow_incomplete, **kwargs)
+
+
+@ingest.command(name="junit", epilog=EXIT_CODES)
+@click.argument("report", type=click.Path(dir_okay=False))
+@_ingest_options
+def ingest_junit(report: str, **kwargs: Any) -> None:
+    """A JUnit XML report (pytest, Maven Surefire, ...): each testcase an item."""
+    _record("junit", [report], **kwargs)
+
+
+# -- gate ------------------------------------------------------------------------------
+
+
+def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The policy options `gate` and `append run --gate-against` share."""
+    from auditlog.core.gate import MODES
+    for option in reversed([
+        click.option("--metric", type=click.Choice(["score", "passed"]), default="score", show_default=True,
+                     help="Compare item scores, or pass/fail as 0/1."),
+        click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,
+                     help="How much worse than the baseline still counts as no regression."),
+        click.option("--alpha", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.05,
+                     show_default=True, help="1 - the confidence level of the interval."),
+        click.option("--mode", type=click.Choice(MODES), default="non-inferiority", show_default=True,
+                     help="non-inferiority: ALLOW unless a regression beyond the tolerance is plausible; "
+                          "superiority: ALLOW only a clear improvement."),
+        click.option("--min-items", type=click.IntRange(min=2), default=10, show_default=True,
+                     help="Fewer paired items than this: NEEDS_REVIEW."),
+        click.option("--cluster-key", help="An item extra field whose equal values form a cluster (clustered SE)."),
+        click.option("--fail-on", type=click.Choice(["review", "block", "never"]), default="review", show_default=True,
+                     help="review: exit 10 on BLOCK and 11 on NEEDS_REVIEW; block: only BLOCK fails; never: exit 0."),
+    ]):
+        func = option(func)
+    return func
+
+
+def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--baseline", help="The baseline run id, or 'pinned' for the project's pinned baseline."),
+        click.option("--baseline-latest", is_flag=True,
+                     help="The latest active run of the same project and model (other than this one)."),
+        click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
+                     help="With --baseline-latest: only runs with this tag, e.g. branch=main (repeatable)."),
+        click.option("--projections", "directory", metavar="DIR", help="The projections directory (default: beside the log)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
+             baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str,
+             **policy_options: Any) -> None:
+    """Pick the baseline, gate, record the verdict, print it, exit with the verdict's code."""
+    from auditlog.core.gate import GatePolicy
+
+    base_id, how = resolve_baseline(log, log_path, run_id, baseline, baseline_latest, baseline_tags, directory)
+    result, receipt = log.gate(run_id, base_id, GatePolicy(**policy_options))
+    if output == "json":
+        click.echo(json.dumps({"verdict": result.verdict, "run_id": run_id, "baseline_run_id": base_id,
+                               "baseline_chosen_by": how, "delta": result.delta, "ci_low": result.ci_low,
+                               "ci_high": result.ci_high, "p_value": result.p_value, "n_paired": result.n_paired,
+                               "reason": result.reason, "seq": receipt.seq, "new": receipt.new}, indent=2))
+    else:
+        def fmt(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:+.4f}"
+        click.echo(safe_text(f"baseline: {base_id} ({how})", limit=1000))
+        click.echo(f"delta {fmt(result.delta)}  CI [{fmt(result.ci_low)}, {fmt(result.ci_high)}]  "
+                   f"p {'n/a' if result.p_value is None else f'{result.p_value:.4g}'}  n {result.n_paired}"
+                   + (f"  (+{len(result.only_in_candidate)} only in candidate, "
+                      f"{len(result.only_in_baseline)} only in baseline)"
+                      if result.only_in_candidate or result.only_in_baseline else ""))
+        click.echo(safe_text(f"{result.verdict}: {result.reason}", limit=2000))
+        click.echo(safe_text(receipt.describe(), limit=1000))
+    code = {"BLOCK": EXIT_BLOCK, "NEEDS_REVIEW": EXIT_NEEDS_REVIEW}.get(result.verdict, 0)
+    if fail_on == "never" or (fail_on == "block" and code == EXIT_NEEDS_REVIEW):
+        code = 0
+    if code:
+        sys.exit(code)
+
+
+def resolve_baseline(log: Any, log_path: str, run_id: str, baseline: str | None, latest: bool,
+                     tags: tuple[str, ...], directory: str | None) -> tuple[str, str]:
+    """(baseline run id, how it was chosen)."""
+    if (baseline is not None) == latest:
+        raise errors.InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
+                                                "or --baseline-latest (one of them)")
+    if tags and not latest:
+        raise errors.InvalidInput("--baseline-tag", "goes with --baseline-latest")
+    if baseline is not None and baseline != "pinned":
+        return baseline, "given"
+    import projections
+    candidate = log.run(run_id)
+    view = projections.open(log, directory or projections.default_directory(log_path, log.info().get("log_id")))
+    if baseline == "pinned":
+        pinned = projections.pinned_baseline(view, candidate["project_id"], candidate["model_id"])
+        if pinned is None:
+            raise errors.NotFound(f"no baseline is pinned for project {candidate['project_id']!r} "
+                                  f"(auditlog baseline pin RUN_ID --project ...)")
+        return pinned, "pinned"
+    wanted = parse_tags(tags, "--baseline-tag")
+    runs = projections.list_runs(view, project_id=candidate["project_id"], model_id=candidate["model_id"],
+                                 tags=wanted or None, limit=2)
+    for row in runs:
+        if row["run_id"] != run_id:
+            where = "".join(f", {k}={v}" for k, v in wanted.items())
+            return row["run_id"], f"latest active run of {candidate['project_id']}/{candidate['model_id']}{where}"
+    raise errors.NotFound(f"no earlier active run of project {candidate['project_id']!r} and model "
+                          f"{candidate['model_id']!r}{' with those tags' if wanted else ''} to gate against")
+
+
+@cli.command(epilog=GATE_EXIT_CODES)
+@click.argument("run_id")
+@baseline_options
+@gate_options
+@log_option
+@lock_option
+@output_option("text", "json", default="text")
+def gate(run_id: str, log_path: str, lock_timeout: float, **options: Any) -> None:
+    """Compare RUN_ID with a baseline on their shared items, record the verdict, exit by it.
+
+    Prints the delta, its confidence interval, the p-value, n, the verdict and why.
+    """
+    with open_log(log_path, lock_timeout=lock_timeout) as log:
+        run_gate(log, log_path, run_id, **options)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("verdict_seq", type=int)
+@click.option("--to", "to", required=True, type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]),
+              help="The verdict people decided on.")
+@click.option("--reason", required=True, help="Why: kept in the log forever.")
+@log_option
+@lock_option
+def override(verdict_seq: int, to: str, reason: str, log_path: str, lock_timeout: float) -> None:
+    """Overrule the verdict recorded at VERDICT_SEQ (a new event; the original stays)."""
+    with open_log(log_path, lock_timeout=lock_timeout) as log:
+        click.echo(safe_text(log.override_verdict(verdict_seq, to, reason).describe(), limit=1000))
+
+
+@cli.group(epilog=EXIT_CODES)
+def baseline() -> None:
+    """Pin the run that `gate --baseline pinned` compares against."""
+
+
+@baseline.command(name="pin", epilog=EXIT_CODES)
+@click.argument("run_id")
+@click.option("--project", required=True, help="The project the pin is for (the run must belong to it).")
+@click.option("--model", help="Pin for this model only (default: for every model of the project).")
+@click.option("--reason", help="Why this run is the baseline.")
+@log_option
+@lock_option
+def baseline_pin(run_id: str, project: str, model: str | None, reason: str | None, log_path: str,
+                 lock_timeout: float) -> None:
+    """Make RUN_ID the pinned baseline of a project (and model)."""
+    with open_log(log_path, lock_timeout=lock_timeout) as log:
+        click.echo(safe_text(log.pin_baseline(run_id, project=project, model=model, reason=reason).describe(),
+                             limit=1000))

@@ -1,0 +1,382 @@
+"""PostgreSQL: one log shared by many CI runners on many machines (psycopg 3, no ORM).
+
+Imported only when a postgresql:// location is opened, so SQLite logs never load psycopg.
+
+Writers line up on the head: a write transaction's first statement takes a
+transaction-scoped advisory lock keyed on the log's schema (`pg_advisory_xact_lock`),
+waiting at most the lock timeout (the server's own `lock_timeout`, so a waiter gives
+up by itself: LockTimeout), and only then reads the head. Each writer so continues the
+chain from the previous writer's committed head, and the chain cannot fork; the seq
+primary key refuses a second event at a seq from anything that bypassed the lock. The
+lock lives and dies with the transaction: a killed client's lock goes when the server
+sees its connection close, and its uncommitted batch goes with it.
+
+Plain reads run in autocommit, one statement, one snapshot, so a long-lived reader never
+holds a transaction open. Streams (`rows`, `nodes`) read through server-side cursors in
+one REPEATABLE READ transaction shared by every stream open at once: verify sees the
+events and the Merkle subtrees of the same moment, as SQLite's read transaction gives.
+psycopg's errors become ours at this edge, as one line: StorageError, LockTimeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg
+from psycopg.pq import TransactionStatus
+
+from auditlog.errors import LockTimeout, NotFound, StorageError
+from auditlog.store.pg_errors import one_line, translate, translated
+from auditlog.store.pg_location import parse_location
+from auditlog.store.pg_schema import SCHEMA_VERSION, Statements, create_script, peak_keys, quote_ident, role_script
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
+
+PAGE = 2048
+COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
+CONNECT_TIMEOUT = 10  # seconds, unless the location or $PGCONNECT_TIMEOUT says otherwise
+_cursor_names = itertools.count()
+
+
+class _Reads:
+    """The read half of the protocol, shared by the store and its transactions."""
+
+    _sql: Statements
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        raise NotImplementedError
+
+    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def head(self) -> Head:
+        with translated("cannot read the log"):
+            return _head_of(self._connection().execute(self._sql.head).fetchall())
+
+    def get(self, seq: int) -> Row | None:
+        with translated("cannot read the log"):
+            return self._connection().execute(self._sql.get, (seq,)).fetchone()
+
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+        query, args = self._sql.find, [subject]
+        if types:
+            query, args = query + " AND type = ANY(%s)", [subject, list(types)]
+        with translated("cannot read the log"):
+            return self._connection().execute(query + " ORDER BY seq", args).fetchall()
+
+    def meta(self) -> dict[str, str]:
+        with translated("cannot read the log"):
+            return dict(self._connection().execute(self._sql.meta).fetchall())
+
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+        if until is None:
+            return self._stream(self._sql.rows + " ORDER BY seq", (after,))
+        query, args = self._sql.rows + " AND seq < %s ORDER BY seq", (after, until)
+        if until - after <= PAGE:  # one page (a Merkle peak, a proof's leaves): one round trip, no cursor
+            return self._small(query, args)
+        return self._stream(query, args)
+
+    def _small(self, query: str, args: Sequence[Any]) -> Iterator[Row]:
+        with translated("cannot read the log"):
+            yield from self._connection().execute(query, args, binary=True).fetchall()
+
+    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        levels, indexes = [k[0] for k in keys], [k[1] for k in keys]
+        with translated("cannot read the log"):
+            found = self._connection().execute(self._sql.subtrees, (levels, indexes)).fetchall()
+        return {(level, idx): hash_ for level, idx, hash_ in found}
+
+    def nodes(self) -> Iterator[Node]:
+        return self._stream(self._sql.nodes, ())
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with translated("cannot read the log"):
+            rows = self._connection().execute(self._sql.checkpoints).fetchall()
+        return [StoredCheckpoint(*row) for row in rows]
+
+
+class PostgresStore(_Reads):
+    """An EventStore in one PostgreSQL schema; see the module's docstring for the locking."""
+
+    def __init__(self, url: str, *, create: bool = True, lock_timeout: float = 30.0) -> None:
+        self._where = parse_location(url)
+        self.location = self._where.display
+        self.lock_timeout = lock_timeout
+        self._writers = threading.Lock()  # threads sharing this store take turns on its connection
+        self._streams = 0  # streams open now; the first opens the read snapshot, the last ends it
+        self._snapshot = False
+        self._closed = False
+        self._conn = self._connect()
+        try:
+            with translated(f"cannot open {self.location}"):
+                self.schema = self._where.schema or self._current_schema()
+                self._sql = Statements(self.schema)
+                version = self._version()
+                if version is None:
+                    if not create:
+                        raise NotFound(f"no log at {self.location} (schema {self.schema!r} holds none)")
+                    self._create()
+                    version = self._version()
+            self._check_version(version)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- connecting and the schema ---------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        defaults: dict[str, Any] = {}
+        if "connect_timeout" not in self._where.parameters and "PGCONNECT_TIMEOUT" not in os.environ:
+            defaults["connect_timeout"] = CONNECT_TIMEOUT
+        if "application_name" not in self._where.parameters and "PGAPPNAME" not in os.environ:
+            defaults["application_name"] = "auditlog"
+        try:
+            return psycopg.connect(self._where.conninfo, autocommit=True, **defaults)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
+
+    def _current_schema(self) -> str:
+        schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
+        if schema is None:
+            raise StorageError(f"{self.location}: the connection has no current schema (its search_path names "
+                               "no schema that exists): name one with ?schema=NAME")
+        return schema
+
+    def _version(self) -> int | None:
+        """The schema version, or None where the schema holds no auditlog tables (or does not exist)."""
+        exists = self._conn.execute("SELECT to_regclass(%s)", (self._sql.version_table,)).fetchone()[0]
+        if exists is None:
+            return None
+        return self._conn.execute(self._sql.version).fetchone()[0] or 0
+
+    def _create(self) -> None:
+        """Under the writers' lock, so that many first appends create it once."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            self._lock(conn, self.lock_timeout)
+            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
+                conn.execute(f"CREATE SCHEMA {quote_ident(self.schema)}")
+            if self._version() is None:
+                try:
+                    conn.execute(create_script(self.schema))
+                except (pg.DuplicateTable, pg.DuplicateObject, pg.DuplicateFunction) as exc:
+                    raise StorageError(f"cannot create a log in schema {self.schema!r} of {self.location}: it "
+                                       f"already holds objects auditlog did not make ({one_line(exc)})") from None
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _check_version(self, version: int | None) -> None:
+        if version == SCHEMA_VERSION:
+            return
+        if version is None or version < SCHEMA_VERSION:
+            raise StorageError(f"{self.location} has schema version {version}, this auditlog needs {SCHEMA_VERSION}: "
+                               "PostgreSQL logs are migrated explicitly, never on open (see docs/postgres.md)")
+        raise StorageError(f"{self.location} has schema version {version}, newer than this auditlog "
+                           f"understands ({SCHEMA_VERSION}): upgrade auditlog")
+
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, reconnected if the server dropped it between transactions."""
+        if self._closed:
+            raise StorageError(f"{self.location}: the log is closed")
+        if self._conn.broken or self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        return self._conn if self._streams else self._live()
+
+    def _lock(self, conn: psycopg.Connection[Any], timeout: float, then: str = "SELECT 1",
+              begin: bool = False) -> list[list[Any]]:
+        """The writers' queue: (BEGIN and) take our advisory lock, waiting at most `timeout` seconds,
+        then run the statements `then` and return their rows. One round trip: every value in it is
+        an int of ours."""
+        k1, k2 = self._sql.lock_key
+        if timeout < 0.001:  # lock_timeout 0 would mean "wait for ever"
+            lock = f"SELECT pg_try_advisory_xact_lock({k1}, {k2})"
+        else:
+            lock = f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}; SELECT pg_advisory_xact_lock({k1}, {k2})"
+        cursor = conn.execute(f"{'BEGIN; ' if begin else ''}{lock}; {then}")
+        results = []
+        while True:
+            if cursor.description is not None:
+                results.append(cursor.fetchall())
+            if not cursor.nextset():
+                break
+        if results[0][0][0] is False:
+            raise LockTimeout(f"another writer is appending to {self.location}")
+        return results[1:]
+
+    # -- the protocol ----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, timeout: float | None = None) -> Iterator[_PgTransaction]:
+        timeout = self.lock_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if not self._writers.acquire(timeout=max(timeout, 0)):
+            raise LockTimeout(f"another writer in this process held {self.location} for more than {timeout:g} s")
+        try:
+            if self._streams:
+                raise StorageError(f"cannot write {self.location} while reading it: finish or close the "
+                                   "events iterator first")
+            conn = self._live()
+            try:
+                with translated("cannot write the log"):
+                    tail, head, peaks = self._lock(conn, max(0.0, deadline - time.monotonic()), begin=True,
+                                                   then=f"{self._sql.tail}; {self._sql.head}; {self._sql.peaks}")
+                    yield _PgTransaction(conn, self._sql, _head_of(head), tail, peaks)
+                try:
+                    conn.execute("COMMIT")
+                except psycopg.OperationalError as exc:
+                    raise StorageError(
+                        f"cannot commit to the log: the connection was lost during COMMIT ({one_line(exc)}): the "
+                        "batch may or may not be in the log; appending the same runs or verdicts again is safe "
+                        "(they are idempotent)") from None
+                except psycopg.Error as exc:
+                    raise translate(exc, "cannot commit to the log") from None
+            except BaseException:
+                _rollback(conn)
+                raise
+        finally:
+            self._writers.release()
+
+    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
+        conn = self._connection()
+        with translated("cannot read the log"):
+            if self._streams == 0 and conn.info.transaction_status == TransactionStatus.IDLE:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                self._snapshot = True
+        self._streams += 1
+        try:
+            yield from _fetch(conn, query, args)
+        finally:
+            self._streams -= 1
+            if self._streams == 0 and self._snapshot:
+                self._snapshot = False
+                _rollback(conn)  # a read-only snapshot: ending it is all a commit would do
+
+    def setup_roles(self, writer: str, reader: str) -> str:
+        """Run `role_script` for this log's schema in one transaction; returns the script run."""
+        script = role_script(self.schema, writer, reader)
+        conn = self._live()
+        with translated(f"cannot set up the roles in {self.location}"):
+            try:
+                conn.execute("BEGIN")
+                conn.execute(script)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return script
+
+    def close(self) -> None:
+        self._closed = True
+        self._conn.close()
+
+
+class _PgTransaction(_Reads):
+    """One write transaction, holding the writers' lock; sees its own appends.
+
+    It starts knowing what every append reads next (the events after the last stored
+    subtree, and the stored peaks of the tree), fetched with the head under the lock: the
+    Merkle tree resumes without more round trips while the other writers wait.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], sql: Statements, head: Head, tail: list[Row],
+                 peaks: list[Node]) -> None:
+        self._conn = conn
+        self._sql = sql
+        self._head = head  # read under the lock: no other writer can move it now
+        self._tail = {row[0]: row for row in tail}
+        self._peaks = {(level, idx): hash_ for level, idx, hash_ in peaks}
+        self._looked = peak_keys(head.size)  # absent from _peaks means not stored
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        return self._conn
+
+    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
+        return _fetch(self._conn, query, args)
+
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+        if until is not None and after + 1 < until and all(seq in self._tail for seq in range(after + 1, until)):
+            return iter([self._tail[seq] for seq in range(after + 1, until)])
+        return super().rows(after, until)
+
+    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if keys and self._looked.issuperset(keys):
+            return {key: self._peaks[key] for key in keys if key in self._peaks}
+        return super().subtrees(keys)
+
+    def head(self) -> Head:
+        return self._head
+
+    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+        if not rows:
+            return self._head
+        first, last = rows[0][0], rows[-1][0]
+        if first != self._head.size or last != first + len(rows) - 1:
+            raise StorageError(f"append must continue the log at seq {self._head.size} with contiguous seqs")
+        with translated("cannot write the log"):
+            _insert(self._conn, self._sql.insert, self._sql.copy, rows)
+            if nodes:
+                _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
+        self._head = Head(last + 1, rows[-1][1])
+        return self._head
+
+    def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
+        with translated("cannot write the log"):
+            (id_,) = self._conn.execute(self._sql.checkpoint, (size, root, note, created)).fetchone()
+        return StoredCheckpoint(id_, size, root, note, created)
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with translated("cannot write the log"), self._conn.cursor() as cur:
+            cur.executemany(self._sql.set_meta, list(values.items()))
+
+
+def _head_of(rows: list[Any]) -> Head:
+    return Head(rows[0][0] + 1, rows[0][1]) if rows else Head(0, EMPTY_HASH)
+
+
+def _insert(conn: psycopg.Connection[Any], insert: str, copy: str, rows: Sequence[Sequence[Any]]) -> None:
+    with conn.cursor() as cur:
+        if len(rows) < COPY_FROM:
+            cur.executemany(insert, rows)
+            return
+        with cur.copy(copy) as stream:
+            for row in rows:
+                stream.write_row(row)
+
+
+def _fetch(conn: psycopg.Connection[Any], query: str, args: Sequence[Any]) -> Iterator[Any]:
+    """Page through a server-side cursor: bounded memory however long the log."""
+    cursor = conn.cursor(name=f"auditlog_{next(_cursor_names)}", binary=True)
+    try:
+        with translated("cannot read the log"):
+            cursor.execute(query, args)
+            while page := cursor.fetchmany(PAGE):
+                yield from page
+    finally:
+        if not conn.broken:
+            try:
+                cursor.close()
+            except psycopg.Error:
+                pass
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    if conn.closed or conn.broken or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        pass  # the server has gone: it rolled back for us

@@ -1,0 +1,88 @@
+"""Export runs, items, verdicts or baseline pins as CSV, JSON Lines or Parquet, for tools that are not ours.
+
+The rows exported are chosen by the same run filters as history (`query_runs`): the
+runs selected, the items of those runs, the verdicts on those runs, or the pins of them
+as baselines. Parquet keeps
+the public schema (schema.py) exactly; CSV and JSONL write timestamps as RFC 3339 UTC
+text, and CSV writes maps and lists (metrics, tags, notes) as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from auditlog.errors import InvalidInput
+from projections.queries import query_runs
+from projections.schema import WRITE_OPTIONS
+from projections.tables import timestamp_text
+from projections.view import View, to_records
+
+WHAT = ("runs", "items", "verdicts", "baselines")
+FORMATS = ("csv", "jsonl", "parquet")
+_BATCH = 65_536
+
+
+def select(view: View, what: str, **filters: Any) -> Any:
+    """The rows to export, as a pyarrow Table in seq order."""
+    import pyarrow.compute as pc
+
+    if what not in WHAT:
+        raise InvalidInput("what", f"must be one of {', '.join(WHAT)}, not {what!r}")
+    runs = query_runs(view, newest_first=False, **filters)
+    if what == "runs":
+        return runs
+    if what == "items":
+        everything = runs.num_rows == view.runs.num_rows
+        return view.items(seqs=None if everything else runs.column("seq").to_pylist())
+    chosen = view.verdicts if what == "verdicts" else view.baselines
+    return chosen.filter(pc.is_in(chosen.column("run_id"), value_set=runs.column("run_id")))
+
+
+def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], **filters: Any) -> int:
+    """Write the selected rows to `out` (a path or a binary stream); returns how many."""
+    if fmt not in FORMATS:
+        raise InvalidInput("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    table = select(view, what, **filters)
+    if isinstance(out, (str, Path)):
+        with open(out, "wb") as stream:
+            _write(table, fmt, stream)
+    else:
+        _write(table, fmt, out)
+    return table.num_rows
+
+
+def _write(table: Any, fmt: str, stream: IO[bytes]) -> None:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table.combine_chunks(), stream, **WRITE_OPTIONS)
+    elif fmt == "jsonl":
+        for start in range(0, table.num_rows, _BATCH):
+            rows = to_records(table.slice(start, _BATCH))
+            stream.write("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
+                                 for r in rows).encode("utf-8"))
+    else:
+        import pyarrow.csv as csv
+
+        csv.write_csv(_flat(table), stream)
+    stream.flush()
+
+
+def _flat(table: Any) -> Any:
+    """Timestamps as RFC 3339 text, maps and lists as JSON text: what CSV can carry."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for f, column in zip(table.schema, table.columns):
+        if pa.types.is_timestamp(f.type):
+            column = timestamp_text(column)
+        elif pa.types.is_map(f.type) or pa.types.is_list(f.type):
+            values = column.to_pylist()
+            column = pa.array([None if v is None else json.dumps(dict(v) if pa.types.is_map(f.type) else v,
+                                                                 ensure_ascii=False, sort_keys=True,
+                                                                 separators=(",", ":")) for v in values], pa.string())
+        columns[f.name] = column
+    return pa.table(columns) if columns else table

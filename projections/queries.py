@@ -1,0 +1,218 @@
+"""The questions users ask of history: which runs, one run in full, two runs side by side.
+
+Every function takes a View (one consistent generation; see view.py) and reads
+Parquet, never the event log. Filters run in Arrow, so a history of 100k runs is
+answered in milliseconds; figures are computed in Python where exactness matters
+(math.fsum), so tests can recompute them straightforwardly from the run documents.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from auditlog.errors import InvalidInput
+from projections.view import View, to_records
+
+VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
+
+
+def query_runs(view: View, *, project_id: str | None = None, model_id: str | None = None,
+               since: str | datetime | None = None, until: str | datetime | None = None,
+               verdict: str | None = None, tags: Mapping[str, str] | None = None,
+               experiment_id: str | None = None, include_superseded: bool = False,
+               limit: int | None = None, offset: int = 0, newest_first: bool = True) -> Any:
+    """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
+
+    `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
+    document has none; both bounds are inclusive, and a bare date as `until` means the
+    end of that day. `verdict` matches the latest verdict; `tags` must all match the
+    current tags (annotations merged in). Superseded runs only with include_superseded.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if offset < 0 or (limit is not None and limit < 0):
+        raise InvalidInput("limit/offset", "must not be negative")
+    if verdict is not None and verdict not in VERDICTS:
+        raise InvalidInput("verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+    runs = view.runs
+    keep = []
+    for column, value in (("project_id", project_id), ("model_id", model_id), ("experiment_id", experiment_id),
+                          ("verdict", verdict), ("status", None if include_superseded else "active")):
+        if value is not None:
+            keep.append(pc.equal(runs.column(column), value))
+    if since is not None or until is not None:
+        when = run_time(runs)
+        if since is not None:
+            keep.append(pc.greater_equal(when, pa.scalar(parse_bound("since", since), when.type)))
+        if until is not None:
+            keep.append(pc.less_equal(when, pa.scalar(parse_bound("until", until, end=True), when.type)))
+    for key, value in (tags or {}).items():
+        keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+    selected = runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
+    if newest_first:
+        selected = selected.sort_by([("seq", "descending")])
+    return selected.slice(offset, limit) if limit is not None else selected.slice(offset)
+
+
+def list_runs(view: View, **filters: Any) -> list[dict[str, Any]]:
+    """query_runs as JSON-ready records (timestamps as RFC 3339 text, maps as dicts)."""
+    return to_records(query_runs(view, **filters))
+
+
+def pinned_baseline(view: View, project_id: str, model_id: str | None = None) -> str | None:
+    """The run gates of this project (and model) compare against: the latest pin (highest seq)
+    for that project and model, else the latest project-wide pin (one naming no model);
+    None when nothing is pinned."""
+    pins = [p for p in to_records(view.baselines) if p["project_id"] == project_id]
+    for scope in ([model_id] if model_id is not None else []) + [None]:
+        scoped = [p for p in pins if p["model_id"] == scope]
+        if scoped:
+            return max(scoped, key=lambda p: p["seq"])["run_id"]
+    return None
+
+
+def run_time(runs: Any) -> Any:
+    """A run's time for filters and trends: started_at, else recorded_at."""
+    import pyarrow.compute as pc
+
+    return pc.coalesce(runs.column("started_at"), runs.column("recorded_at"))
+
+
+def parse_bound(name: str, value: str | date | datetime, *, end: bool = False) -> datetime:
+    """A date (YYYY-MM-DD: the start of that day, or its end when `end`) or an RFC 3339 time, in UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time.max if end else time.min)
+    else:
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                parsed = datetime.combine(day, time.max if end else time.min)
+            else:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(name, f"{value!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def days_ago(days: int, now: datetime | None = None) -> datetime:
+    """`days` days before `now` (default: the current time; a naive `now` is UTC)."""
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return now - timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class RunFrame:
+    """One run: its row in the runs table (a record) and its items (a pyarrow Table, document order)."""
+
+    header: dict[str, Any]
+    items: Any
+
+    def item_records(self, failed_only: bool = False) -> list[dict[str, Any]]:
+        records = to_records(self.items)
+        return [r for r in records if not r["passed"]] if failed_only else records
+
+
+def load_run(view: View, run_id: str) -> RunFrame:
+    """A run's header and items; NotFound when there is no such run."""
+    header = view.run_row(run_id)
+    return RunFrame(header, view.items(seqs=[header["seq"]]))
+
+
+@dataclass(frozen=True)
+class FigureDelta:
+    """One figure of two runs: b - a (None when either side lacks it)."""
+
+    name: str
+    a: float | None
+    b: float | None
+    delta: float | None
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    item_id: str
+    change: str  # pass->fail | fail->pass | only in a | only in b
+    passed_a: bool | None
+    passed_b: bool | None
+    score_a: float | None
+    score_b: float | None
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """Run B against run A: every figure's delta (b - a) and what changed per item."""
+
+    run_a: dict[str, Any]
+    run_b: dict[str, Any]
+    figures: list[FigureDelta]  # pass_rate, mean_score, then metrics.<name> for every metric of either run
+    common_items: int  # item ids present in both runs
+    changes: list[ItemChange]  # flips and items in one run only, by item_id
+
+    def ids(self, change: str) -> list[str]:
+        return [c.item_id for c in self.changes if c.change == change]
+
+    @property
+    def pass_to_fail(self) -> list[str]:
+        return self.ids("pass->fail")
+
+    @property
+    def fail_to_pass(self) -> list[str]:
+        return self.ids("fail->pass")
+
+    @property
+    def only_in_a(self) -> list[str]:
+        return self.ids("only in a")
+
+    @property
+    def only_in_b(self) -> list[str]:
+        return self.ids("only in b")
+
+    def figure(self, name: str) -> FigureDelta:
+        return next(f for f in self.figures if f.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(pass_to_fail=self.pass_to_fail, fail_to_pass=self.fail_to_pass,
+                   only_in_a=self.only_in_a, only_in_b=self.only_in_b)
+        return out
+
+
+def compare_runs(view: View, a: str, b: str) -> ComparisonReport:
+    """Compare run `b` with run `a`. A flip is an item (by item_id) in both runs whose `passed`
+    differs; items in one run only are listed apart (they count in their own run's figures)."""
+    run_a, run_b = load_run(view, a), load_run(view, b)
+    ha, hb = run_a.header, run_b.header
+    figures = [FigureDelta(name, ha[name], hb[name], _delta(ha[name], hb[name])) for name in ("pass_rate", "mean_score")]
+    ma, mb = ha["metrics"], hb["metrics"]
+    figures += [FigureDelta(f"metrics.{name}", ma.get(name), mb.get(name), _delta(ma.get(name), mb.get(name)))
+                for name in sorted(set(ma) | set(mb))]
+    items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
+    items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
+    changes = []
+    for item_id in sorted(set(items_a) | set(items_b)):
+        ia, ib = items_a.get(item_id), items_b.get(item_id)
+        if ia is not None and ib is not None:
+            if ia["passed"] == ib["passed"]:
+                continue
+            kind = "pass->fail" if ia["passed"] else "fail->pass"
+        else:
+            kind = "only in a" if ib is None else "only in b"
+        changes.append(ItemChange(item_id, kind, None if ia is None else ia["passed"],
+                                  None if ib is None else ib["passed"], None if ia is None else ia["score"],
+                                  None if ib is None else ib["score"]))
+    return ComparisonReport(ha, hb, figures, len(items_a.keys() & items_b.keys()), changes)
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a

@@ -1,0 +1,135 @@
+"""A View: one generation of the projections, opened for reading.
+
+`open(log, directory)` catches up first (incrementally), then reads the generation
+that state.json names, and only that: files of a generation being written, or of one
+a killed writer left behind, are never read. Queries take a View, so a command that
+asks several questions answers them all from one consistent generation.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from auditlog.errors import NotFound, StorageError
+from projections import build, files
+from projections.files import State
+from projections.schema import arrow_schema
+from projections.tables import to_records
+
+_RETRIES = 3
+
+
+class View:
+    """The runs, items, verdicts and baselines tables of one generation."""
+
+    def __init__(self, directory: str | Path, state: State) -> None:
+        self.directory = Path(directory)
+        self.state = state
+
+    @cached_property
+    def runs(self) -> Any:
+        """The runs table (pyarrow), in seq order."""
+        return self._read(self.state.runs, "runs")
+
+    @cached_property
+    def verdicts(self) -> Any:
+        """The verdicts table (pyarrow), in seq order."""
+        return self._read(self.state.verdicts, "verdicts")
+
+    @cached_property
+    def baselines(self) -> Any:
+        """The baselines table (pyarrow): every baseline pin, in seq order."""
+        return self._read(self.state.baselines, "baselines")
+
+    def items(self, seqs: Any = None, columns: list[str] | None = None) -> Any:
+        """Item rows (pyarrow Table), in seq order; only those of the runs recorded at `seqs` when given.
+
+        Part files whose seq range holds none of `seqs` are not opened, and within a file,
+        row groups are skipped by their seq statistics.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        schema = arrow_schema("items")
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        wanted = None if seqs is None else sorted(set(seqs))
+        read = columns if columns is None or wanted is None or "seq" in columns else [*columns, "seq"]
+        tables = []
+        for part in self.state.items:
+            if wanted is not None and not _overlaps(wanted, part.first_seq, part.last_seq):
+                continue
+            path = self.directory / part.path
+            try:
+                with pq.ParquetFile(path) as pf:
+                    groups = list(range(pf.num_row_groups))
+                    if wanted is not None:
+                        groups = [g for g in groups if _group_overlaps(pf, g, wanted)]
+                    if not groups:
+                        continue
+                    table = pf.read_row_groups(groups, columns=read)
+            except FileNotFoundError:
+                raise _changed(path) from None
+            if wanted is not None:
+                table = table.filter(pc.is_in(table.column("seq"), value_set=pa.array(wanted, pa.int64())))
+            tables.append(table.select(columns) if columns is not None else table)
+        if not tables:
+            return schema.empty_table()
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def run_row(self, run_id: str) -> dict[str, Any]:
+        """One run's row as a record; NotFound if the projections have no such run."""
+        import pyarrow.compute as pc
+
+        found = self.runs.filter(pc.equal(self.runs.column("run_id"), run_id))
+        if found.num_rows == 0:
+            raise NotFound(f"no run {run_id!r} in the log")
+        return to_records(found)[0]
+
+    def _read(self, name: str, table: str) -> Any:
+        return files.read_table(self.directory / name, table)
+
+
+def open(log: build.EventLog, directory: str | Path) -> View:  # noqa: A001 - projections.open(log, dir)
+    """Catch the projections in `directory` up with `log`, and open the result for reading."""
+    directory = Path(directory)
+    for attempt in range(_RETRIES):
+        view = View(directory, build.catch_up(log, directory))
+        try:
+            view.runs  # noqa: B018 - read now, while the generation is surely there
+            return view
+        except StorageError:
+            if attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def open_built(directory: str | Path) -> View:
+    """Open what is in `directory` as it is, without a log (offline reading; may be stale)."""
+    directory = Path(directory)
+    state = files.read_state(directory)
+    if state is None:
+        raise NotFound(f"no projections in {directory}")
+    return View(directory, state)
+
+
+def _overlaps(wanted: list[int], low: int, high: int) -> bool:
+    import bisect
+    i = bisect.bisect_left(wanted, low)
+    return i < len(wanted) and wanted[i] <= high
+
+
+def _group_overlaps(pf: Any, group: int, wanted: list[int]) -> bool:
+    column = pf.schema_arrow.get_field_index("seq")
+    stats = pf.metadata.row_group(group).column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    return _overlaps(wanted, stats.min, stats.max)
+
+
+def _changed(path: Path) -> StorageError:
+    return StorageError(f"{path} disappeared while reading: the projections were compacted or rebuilt "
+                        "meanwhile; run the command again")

@@ -1,0 +1,143 @@
+"""A PostgreSQL client killed with SIGKILL in the middle of a batch: all of it or none of it.
+
+The batch (`with log.writer() as w:` over 300 runs) runs in a subprocess that is killed
+while it records run N (holding the writers' lock, nothing sent yet), right after the
+batch's rows went into the open transaction (before the COMMIT), or after a random delay
+(anywhere, the COMMIT included). The server sees the connection close and rolls back;
+the log must verify, hold every run of the batch or none, and take the next append at once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from auditlog import AuditLog
+from auditlog.core.events import RUN_RECORDED
+
+BATCH = 300
+HANG_GUARD = 60
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from auditlog import AuditLog
+    from auditlog.store import postgres
+
+    url, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+
+    def signal_and_wait():
+        open(marker, "w").close()
+        time.sleep(120)  # the test kills us here
+
+    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
+        append = postgres._PgTransaction.append
+        def append_then_wait(self, *args, **kwargs):
+            head = append(self, *args, **kwargs)
+            signal_and_wait()
+            return head
+        postgres._PgTransaction.append = append_then_wait
+
+    log = AuditLog.open(url)
+    with log.writer() as w:
+        open(marker + ".started", "w").close()
+        for i in range(%d):
+            if mode == "at-run" and i == arg:
+                signal_and_wait()
+            w.record_run({"run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m",
+                          "environment": {"host": "test"}, "metrics": {"accuracy": 0.5, "n": i},
+                          "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0}
+                                    for j in range(20)]})
+    open(marker + ".committed", "w").close()
+""" % BATCH)
+
+
+def _runs_of(url: str, batch: str) -> int:
+    with AuditLog.open(url, create=False) as log:
+        return sum(1 for e in log.events() if e.event.type == RUN_RECORDED and e.event.subject.startswith(batch + "-"))
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the writer exited {proc.returncode} before {path.name}: {proc.stderr.read()}")
+        assert time.monotonic() < deadline, f"the writer never reached {path.name}"
+        time.sleep(0.002)
+
+
+def _kill_batch(url: str, tmp: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
+    """Run one batch in a subprocess, SIGKILL it at the chosen point; True if it had committed."""
+    marker = tmp / f"{batch}.marker"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, url, batch, mode, str(arg), str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if mode == "complete":
+            proc.wait(timeout=HANG_GUARD)
+            assert proc.returncode == 0, proc.stderr.read()
+            return True
+        if mode == "random":
+            _wait_for(Path(f"{marker}.started"), proc)
+            time.sleep(rng.uniform(0, arg / 1000))
+        else:
+            _wait_for(marker, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=HANG_GUARD)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        assert proc.returncode == 0, proc.stderr.read()
+    return Path(f"{marker}.committed").exists()
+
+
+def _check_after_kill(url: str, batch: str, committed: bool, size_before: int) -> int:
+    with AuditLog.open(url, create=False, lock_timeout=10) as log:
+        report = log.verify()
+        assert report.ok, [str(p) for p in report.problems]
+        size = log.head().size
+    count = _runs_of(url, batch)
+    assert count in (0, BATCH), f"{count} of the {BATCH} runs of a killed batch survived"
+    assert count == (BATCH if committed else count)
+    assert size == size_before + count
+    start = time.monotonic()
+    with AuditLog.open(url, create=False, lock_timeout=10) as log:  # the dead client's lock is gone
+        receipt = log.record_run({"run_id": f"after-{batch}", "project_id": "kill", "model_id": "m",
+                                  "environment": {}})
+        assert receipt.new and receipt.seq == size
+        assert time.monotonic() - start < 5
+        report = log.verify()
+        assert report.ok and report.size == size + 1
+        return report.size
+
+
+@pytest.mark.parametrize(("mode", "arg"), [("at-run", 150), ("before-commit", 0)])
+def test_kill_at_a_chosen_point_leaves_none_of_the_batch(pg_admin, pg_url, tmp_path, mode, arg) -> None:
+    with AuditLog.open(pg_url) as log:
+        log.record_run({"run_id": "history", "project_id": "kill", "model_id": "m", "environment": {}})
+        size = log.head().size
+    assert not _kill_batch(pg_url, tmp_path, "batch", mode, arg, random.Random(0))
+    _check_after_kill(pg_url, "batch", False, size)
+    assert _runs_of(pg_url, "batch") == 0
+
+
+def test_kill_after_random_delays_leaves_all_or_none(pg_admin, pg_url, tmp_path) -> None:
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    with AuditLog.open(pg_url) as log:
+        size = log.head().size
+    start = time.monotonic()
+    assert _kill_batch(pg_url, tmp_path, "timing", "complete", 0, rng)
+    duration_ms = max(50, int((time.monotonic() - start) * 1000))
+    size = _check_after_kill(pg_url, "timing", True, size)
+    for round_ in range(3):
+        batch = f"random{round_}"
+        committed = _kill_batch(pg_url, tmp_path, batch, "random", int(duration_ms * 1.2), rng)
+        size = _check_after_kill(pg_url, batch, committed, size)

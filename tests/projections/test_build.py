@@ -1,0 +1,296 @@
+"""Rebuilds are deterministic, catch-up is incremental and equals a rebuild, crashes leave a readable generation,
+and a log rewritten under the projections is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import projections
+from auditlog import AuditLog, IntegrityError, InvalidInput
+from projections import files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def digest(directory: Path) -> dict[str, str]:
+    """Every file's SHA-256, by path relative to `directory` (the lock file aside)."""
+    return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != files.LOCK}
+
+
+def contents(view: projections.View) -> dict[str, list[dict]]:
+    return {"runs": projections.to_records(view.runs), "items": projections.to_records(view.items()),
+            "verdicts": projections.to_records(view.verdicts)}
+
+
+def cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "auditlog", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_rebuild_is_byte_identical_twice_in_place_and_in_another_directory(corpus, log, tmp_path) -> None:
+    first = tmp_path / "a"
+    projections.rebuild(log, first)
+    before = digest(first)
+    assert "state.json" in before and "manifest.json" in before and len(before) == 6
+    projections.rebuild(log, first)
+    assert digest(first) == before, "a second rebuild in place writes the same bytes (and leaves nothing else)"
+    second = tmp_path / "elsewhere" / "b"
+    projections.rebuild(log, second)
+    assert digest(second) == before
+    state = json.loads((first / "state.json").read_text())
+    assert state["position"]["seq"] == log.head().size - 1 and state["log_id"] == log.info()["log_id"]
+    assert not any(k in (first / "state.json").read_text() for k in (str(tmp_path), "built_at", "time"))
+
+
+def test_rebuild_from_two_working_directories_and_out_dirs_is_identical(corpus, view, tmp_path) -> None:
+    outs = []
+    for name in ("one", "two"):
+        cwd = tmp_path / name
+        cwd.mkdir()
+        done = cli("projections", "rebuild", "--log", corpus.db, "--out", f"out-{name}", cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        assert "rebuilt" in done.stdout and f"{len(corpus.runs)} runs" in done.stdout
+        outs.append(digest(cwd / f"out-{name}"))
+    assert outs[0] == outs[1]
+    assert outs[0] == digest(Path(f"{corpus.db}.projections")), "the same bytes as the fixture's own projections"
+
+
+def test_catch_up_after_many_small_appends_equals_a_rebuild(corpus, log_copy, tmp_path) -> None:
+    """Append runs, verdicts, annotations and a supersession a few at a time, catching up in between."""
+    inc = tmp_path / "inc"
+    docs = [dict(d, run_id=d["run_id"] + "-again") for d in corpus.runs[-40:]]
+    with AuditLog.open(log_copy, create=False) as copy:
+        projections.catch_up(copy, inc)
+        for i, doc in enumerate(docs):
+            copy.record_run(doc)
+            if i % 4 == 1:
+                copy.annotate(docs[i - 1]["run_id"], tags={"batch": str(i)}, note=f"n{i}")
+            if i % 6 == 2:
+                recent = copy.record_verdict({"run_id": doc["run_id"], "baseline_run_id": corpus.runs[0]["run_id"],
+                                              "metric": "accuracy", "verdict": "BLOCK"}).seq
+            if i == 30:
+                copy.supersede(corpus.runs[1]["run_id"], by=doc["run_id"], reason="rerun")
+                copy.annotate(corpus.runs[2]["run_id"], tags={"old": "touched"})
+            if i in (7, 20):  # overrule a verdict from before the first catch-up, and a recent one
+                copy.override_verdict(corpus.verdicts[0][0] if i == 7 else recent, "ALLOW", "ok")
+            if i % 3 == 0:
+                projections.catch_up(copy, inc)
+        state = projections.catch_up(copy, inc)
+        assert len(state.items) > 10, "one part per catch-up that added items"
+        full = tmp_path / "full"
+        projections.rebuild(copy, full)
+        assert contents(projections.open_built(inc)) == contents(projections.open_built(full))
+        assert json.loads((inc / "manifest.json").read_text()) == json.loads((full / "manifest.json").read_text())
+        projections.compact(inc)
+        assert digest(inc) == digest(full), "compacted, a caught-up directory is byte-identical to a rebuild"
+
+
+class Recording:
+    """A log that records which events projections ask for."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log, self.calls = log, []
+
+    def head(self):  # noqa: ANN201
+        return self.log.head()
+
+    def events(self, after: int = -1, until: int | None = None):  # noqa: ANN201
+        self.calls.append((after, until))
+        return self.log.events(after=after, until=until)
+
+
+def test_catch_up_reads_only_what_follows_the_saved_position(corpus, log_copy, tmp_path) -> None:
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        state = projections.rebuild(copy, directory)
+        recording = Recording(copy)
+        projections.open(recording, directory)
+        assert recording.calls == [], "up to date: not one event read"
+        copy.record_run(dict(corpus.runs[0], run_id="one-more"))
+        projections.open(recording, directory)
+        bounded = [(a, u) for a, u in recording.calls if u is not None]
+        streams = [a for a, u in recording.calls if u is None]
+        assert streams == [state.seq], "one stream, from the saved position on"
+        assert all(u == a + 2 for a, u in bounded) and len(bounded) <= 2, "single-event reads: genesis and position"
+
+
+def _rewrite(db: Path, seq: int) -> None:
+    """Change the event at `seq` behind the library's back: new bytes, and a hash that matches them."""
+    con = sqlite3.connect(db)
+    con.execute("DROP TRIGGER events_no_update")
+    body = con.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()[0]
+    changed = body.replace(b'"subject":"', b'"subject":"x', 1)
+    assert changed != body
+    con.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?", (changed, hashlib.sha256(changed).hexdigest(), seq))
+    con.commit()
+    con.close()
+
+
+def test_a_log_rewritten_under_the_projections_is_refused_until_rebuilt(corpus, log_copy) -> None:
+    directory = Path(f"{log_copy}.projections")
+    with AuditLog.open(log_copy, create=False) as copy:
+        saved = projections.rebuild(copy, directory)
+    before = digest(directory)
+    _rewrite(log_copy, saved.seq)
+
+    for args in (("history",), ("show", corpus.runs[0]["run_id"]), ("trend", "--project", "gsm8k", "--metric", "f1")):
+        done = cli(*args, "--log", log_copy)
+        assert done.returncode == 1, done
+        assert "rewritten under the projections" in done.stderr and f"seq {saved.seq}" in done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    status = cli("projections", "status", "--log", log_copy, "-o", "json")
+    assert status.returncode == 1 and "rewritten" in json.loads(status.stdout)["problem"]
+    assert digest(directory) == before, "a refused catch-up changes nothing"
+
+    assert cli("projections", "rebuild", "--log", log_copy).returncode == 0
+    done = cli("history", "--log", log_copy, "--all", "-o", "json")
+    assert done.returncode == 0 and len(json.loads(done.stdout)) == len(corpus.runs)
+
+
+def test_another_log_or_a_truncated_one_is_refused(corpus, log_copy, tmp_path) -> None:
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        projections.rebuild(copy, directory)
+    with AuditLog.open(tmp_path / "other.db") as other:
+        other.record_run(corpus.runs[0])
+        with pytest.raises(IntegrityError, match="another log"):
+            projections.catch_up(other, directory)
+    con = sqlite3.connect(log_copy)
+    con.execute("DROP TRIGGER events_no_delete")
+    con.execute("DELETE FROM events WHERE seq > 100")
+    con.commit()
+    con.close()
+    with AuditLog.open(log_copy, create=False) as copy, pytest.raises(IntegrityError, match="truncated"):
+        projections.catch_up(copy, directory)
+
+
+def test_a_killed_rebuild_leaves_the_old_generation_readable(corpus, log_copy, tmp_path) -> None:
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        old = projections.rebuild(copy, directory)
+        old_contents = contents(projections.open_built(directory))
+        with copy.writer() as w:  # more to fold, so the rebuild takes a while and differs
+            for k in range(4):
+                for doc in corpus.runs:
+                    w.record_run(dict(doc, run_id=f"{doc['run_id']}-{k}"))
+    code = ("import sys, projections; from auditlog import AuditLog\n"
+            "projections.rebuild(AuditLog.open(sys.argv[1], create=False), sys.argv[2])")
+    killed = 0
+    for delay in (0.0, 0.05, 0.15, 0.3):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen([sys.executable, "-c", code, str(log_copy), str(directory)], env=env)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(directory.rglob("*.tmp")):  # mid-write
+                time.sleep(delay)
+                break
+            time.sleep(0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        state = files.read_state(directory)
+        if state.seq == old.seq:  # killed before the switch: the old generation, whole
+            assert state == old
+            assert contents(projections.open_built(directory)) == old_contents
+        else:  # it finished: the new generation, whole
+            view = projections.open_built(directory)
+            assert view.runs.num_rows == state.counts["runs"] == 5 * len(corpus.runs)
+        for name in state.files():
+            assert (directory / name).exists()
+    assert killed >= 2, "the rebuild was killed mid-write at least twice"
+    with AuditLog.open(log_copy, create=False) as copy:
+        view = projections.open(copy, directory)  # catch-up carries on from whichever generation is there
+        assert view.runs.num_rows == 5 * len(corpus.runs)
+        projections.rebuild(copy, directory)
+    assert not list(directory.rglob("*.tmp")), "a rebuild sweeps what killed writers left"
+
+
+def test_schema_versions(corpus, log_copy, tmp_path) -> None:
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        projections.rebuild(copy, directory)
+        state = json.loads((directory / "state.json").read_text())
+        older = dict(state, schema_version=0)
+        files.write_bytes(directory / "state.json", json.dumps(older).encode())
+        copy.record_run(dict(corpus.runs[0], run_id="after-upgrade"))
+        assert projections.catch_up(copy, directory).schema_version == 1, "older projections are rebuilt"
+        newer = json.loads((directory / "state.json").read_text())
+        files.write_bytes(directory / "state.json", json.dumps(dict(newer, schema_version=99)).encode())
+        copy.record_run(dict(corpus.runs[0], run_id="after-downgrade"))
+        with pytest.raises(InvalidInput, match="newer auditlog"):
+            projections.catch_up(copy, directory)
+
+
+def test_empty_log_and_missing_files(tmp_path) -> None:
+    with AuditLog.open(tmp_path / "empty.db") as empty:
+        view = projections.open(empty, tmp_path / "p")
+        assert view.runs.num_rows == 0 and view.items().num_rows == 0 and view.state.seq == 0
+        assert projections.list_runs(view) == []
+        (tmp_path / "p" / view.state.runs).unlink()
+        empty.record_run({"run_id": "r", "project_id": "p", "model_id": "m",
+                          "items": [{"item_id": "a", "score": 1, "passed": True}]})
+        with pytest.raises(Exception, match="missing"):
+            projections.catch_up(empty, tmp_path / "p")
+        projections.rebuild(empty, tmp_path / "p")
+        assert projections.list_runs(projections.open(empty, tmp_path / "p"))[0]["pass_rate"] == 1.0
+
+
+def test_concurrent_catch_ups_agree(corpus, log_copy, tmp_path) -> None:
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        projections.rebuild(copy, directory)
+        with copy.writer() as w:
+            for doc in corpus.runs[:50]:
+                w.record_run(dict(doc, run_id=doc["run_id"] + "-c"))
+    code = ("import sys, projections; from auditlog import AuditLog\n"
+            "v = projections.open(AuditLog.open(sys.argv[1], create=False), sys.argv[2]); print(v.runs.num_rows)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(log_copy), str(directory)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert {o.strip() for o, _ in outs} == {str(len(corpus.runs) + 50)}
+    state = files.read_state(directory)
+    assert {p.relative_to(directory).as_posix() for p in directory.rglob("*.parquet")} == state.files()
+
+
+def test_a_catch_up_killed_before_its_state_switch_leaves_the_old_generation(corpus, log_copy, tmp_path,
+                                                                             monkeypatch) -> None:
+    """Everything of the new generation written (parquet, manifest), then a crash instead of state.json."""
+    directory = tmp_path / "p"
+    with AuditLog.open(log_copy, create=False) as copy:
+        old = projections.rebuild(copy, directory)
+        old_contents = contents(projections.open_built(directory))
+        copy.annotate(corpus.runs[3]["run_id"], tags={"late": "yes"})
+        copy.record_run(dict(corpus.runs[4], run_id="after-crash"))
+
+        def crash(*args: object) -> None:
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(files, "write_state", crash)
+            with pytest.raises(KeyboardInterrupt):
+                projections.catch_up(copy, directory)
+        assert files.read_state(directory) == old
+        assert contents(projections.open_built(directory)) == old_contents, "the old generation, whole"
+        assert json.loads((directory / "manifest.json").read_text())["position"]["seq"] > old.seq, "ahead of state"
+
+        projections.catch_up(copy, directory)  # sees a manifest that is not its generation's: writes it whole
+        projections.rebuild(copy, tmp_path / "full")
+    assert (directory / "manifest.json").read_bytes() == (tmp_path / "full" / "manifest.json").read_bytes()
+    assert contents(projections.open_built(directory)) == contents(projections.open_built(tmp_path / "full"))
