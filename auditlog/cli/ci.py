@@ -71,10 +71,10 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)
-    _print_receipt(receipt, output, f", {len(doc.get('items') or [])} items, {len(doc.get('metrics') or {})} metrics")
+    print_receipt(receipt, output, f", {len(doc.get('items') or [])} items, {len(doc.get('metrics') or {})} metrics")
 
 
-def _print_receipt(receipt: Any, output: str, extra: str = "") -> None:
+def print_receipt(receipt: Any, output: str, extra: str = "") -> None:
     if output == "json":
         click.echo(json.dumps({"seq": receipt.seq, "hash": receipt.hash, "type": receipt.type,
                                "subject": receipt.subject, "new": receipt.new}))

@@ -12,6 +12,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, FORMATS, cli, lock_option, log_option, open_log, output_option
+from auditlog.cli.ci import GATE_EXIT_CODES, print_receipt, gate_options, run_gate
 from auditlog.cli.queries import projections_dir
 from auditlog.render import render, safe_text
 
@@ -44,37 +45,51 @@ def append() -> None:
     """Append a run or a verdict document (JSON) to the log."""
 
 
-def _append_command(kind: str) -> Callable[..., Any]:
-    @append.command(name=kind, epilog=EXIT_CODES,
-                    help=f"Append a {kind} document from DOCUMENT (a JSON file, or - for stdin). "
-                         f"See docs/documents.md for its fields.")
-    @click.argument("document", type=click.Path(allow_dash=True))  # a directory: one clear line, exit 2
-    @log_option
-    @lock_option
-    @output_option("text", "json", default="text")
-    def command(document: str, log_path: str, lock_timeout: float, output: str) -> None:
-        from auditlog.core.runs import normalize_run, normalize_verdict
-        from auditlog.services.documents import read_json_document
-        doc = read_json_document(document)
-        # Bad input never writes anything, not even a new log; a verdict names runs, so its log must exist.
-        normalize_run(doc) if kind == "run" else normalize_verdict(doc)
-        with open_log(log_path, create=kind == "run", lock_timeout=lock_timeout) as log:
-            receipt = log.record_run(doc) if kind == "run" else log.record_verdict(doc)
-        _print_receipt(receipt, output)
-
-    return command
+def _read_document(document: str, kind: str) -> Any:
+    """Parse and check a document before any log is opened: bad input never writes anything,
+    not even a new log."""
+    from auditlog.core.runs import normalize_run, normalize_verdict
+    from auditlog.services.documents import read_json_document
+    doc = read_json_document(document)
+    normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+    return doc
 
 
-_append_command("run")
-_append_command("verdict")
+@append.command(name="run", epilog=GATE_EXIT_CODES)
+@click.argument("document", type=click.Path(allow_dash=True))  # a directory: one clear line, exit 2
+@log_option
+@lock_option
+@output_option("text", "json", default="text")
+@click.option("--gate-against", metavar="latest|pinned|RUN_ID",
+              help="Then gate the run: against the latest active run of its project and model, the pinned "
+                   "baseline, or a run id (see auditlog gate); exits by the verdict.")
+@click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
+              help="With --gate-against latest: only baselines with this tag (repeatable).")
+@gate_options
+def append_run(document: str, log_path: str, lock_timeout: float, output: str, gate_against: str | None,
+               baseline_tags: tuple[str, ...], fail_on: str, **policy: Any) -> None:
+    """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields."""
+    doc = _read_document(document, "run")
+    with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
+        receipt = log.record_run(doc)
+        print_receipt(receipt, output)
+        if gate_against:
+            latest = gate_against == "latest"
+            run_gate(log, log_path, receipt.subject, baseline=None if latest else gate_against,
+                     baseline_latest=latest, baseline_tags=baseline_tags, directory=None, output=output,
+                     fail_on=fail_on, **policy)
 
 
-def _print_receipt(receipt: Any, output: str) -> None:
-    if output == "json":
-        click.echo(json.dumps({"seq": receipt.seq, "hash": receipt.hash, "type": receipt.type,
-                               "subject": receipt.subject, "new": receipt.new}))
-    else:
-        click.echo(safe_text(receipt.describe(), limit=1000))
+@append.command(name="verdict", epilog=EXIT_CODES)
+@click.argument("document", type=click.Path(allow_dash=True))
+@log_option
+@lock_option
+@output_option("text", "json", default="text")
+def append_verdict(document: str, log_path: str, lock_timeout: float, output: str) -> None:
+    """Append a verdict document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields."""
+    doc = _read_document(document, "verdict")
+    with open_log(log_path, lock_timeout=lock_timeout) as log:  # a verdict names runs: its log must exist
+        print_receipt(log.record_verdict(doc), output)
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -157,3 +157,20 @@ def test_example_workflows_use_real_commands_and_options(name):
             name_, command, rest = command.resolve_command(ctx, ctx.protected_args + ctx.args)
             ctx = command.make_context(name_, rest, parent=ctx)
         assert ctx.command is command
+
+
+def test_append_run_can_gate_in_the_same_step(tmp_path):
+    docs = {}
+    for run_id, failing in (("base", set()), ("cand", set(range(0, 40, 4)))):
+        items = [{"item_id": f"t{i}", "score": 0.0 if i in failing else 1.0, "passed": i not in failing}
+                 for i in range(40)]
+        docs[run_id] = tmp_path / f"{run_id}.json"
+        docs[run_id].write_text(json.dumps({"run_id": run_id, "project_id": "p", "model_id": "m", "items": items}))
+    assert run(tmp_path, "append", "run", str(docs["base"]), "--log", "e.db").returncode == 0
+    done = run(tmp_path, "append", "run", str(docs["cand"]), "--gate-against", "latest", "--log", "e.db")
+    assert done.returncode == 10, done.stdout + done.stderr
+    assert "run.recorded cand recorded at seq 2" in done.stdout and "baseline: base (latest" in done.stdout
+    retry = run(tmp_path, "append", "run", str(docs["cand"]), "--gate-against", "base", "--log", "e.db")
+    assert retry.returncode == 10 and "already recorded at seq 2" in retry.stdout
+    verdicts = run(tmp_path, "events", "--log", "e.db").stdout.count('"type":"verdict.recorded"')
+    assert verdicts == 1  # the same verdict again is an idempotent retry, not a second event
