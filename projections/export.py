@@ -73,7 +73,6 @@ def _write(table: Any, fmt: str, stream: IO[bytes]) -> None:
 def _flat(table: Any) -> Any:
     """Timestamps as RFC 3339 text, maps and lists as JSON text: what CSV can carry."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns = {}
     for f, column in zip(table.schema, table.columns):

@@ -9,7 +9,6 @@ commands that need them, so `append` and `verify` start fast.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.render import FORMATS, render, safe_text
+from auditlog.render import safe_text
 
 EXIT_CODES = """\b
 Exit codes:
@@ -48,6 +47,17 @@ def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
 def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
     from auditlog.services.log import AuditLog
     return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin)
+
+
+def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:
+    """KEY=VALUE options into a dict; InvalidInput naming the option otherwise."""
+    parsed = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise errors.InvalidInput(option, f"{tag!r} is not KEY=VALUE")
+        parsed[key] = value
+    return parsed
 
 
 @click.group(epilog=EXIT_CODES)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option
+from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.render import safe_text
 
 EXIT_BLOCK = 10
@@ -23,16 +23,6 @@ EXIT_NEEDS_REVIEW = 11
 GATE_EXIT_CODES = EXIT_CODES + f"""
   {EXIT_BLOCK} the gate's verdict is BLOCK
   {EXIT_NEEDS_REVIEW} the gate's verdict is NEEDS_REVIEW (see --fail-on)"""
-
-
-def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:
-    parsed = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key:
-            raise errors.InvalidInput(option, f"{tag!r} is not KEY=VALUE")
-        parsed[key] = value
-    return parsed
 
 
 # -- ingest ----------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, FORMATS, cli, log_option, open_log, output_option
-from auditlog.render import render, safe_text
+from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option, parse_tags
+from auditlog.render import FORMATS, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
                    "verdict", "status", "recorded_at", "seq"]
@@ -59,14 +59,8 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _filters(project: str | None, model: str | None, experiment: str | None, since: str | None, until: str | None,
              verdict: str | None, tags: tuple[str, ...], include_superseded: bool) -> dict[str, Any]:
-    parsed = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key:
-            raise errors.InvalidInput("--tag", f"{tag!r} is not KEY=VALUE")
-        parsed[key] = value
     return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since, "until": until,
-            "verdict": verdict, "tags": parsed, "include_superseded": include_superseded}
+            "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded}
 
 
 @contextmanager

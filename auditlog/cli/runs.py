@@ -4,14 +4,13 @@ history, show and the other queries on the projections are in queries.py."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, FORMATS, cli, lock_option, log_option, open_log, output_option
+from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.cli.ci import GATE_EXIT_CODES, print_receipt, gate_options, run_gate
 from auditlog.cli.queries import projections_dir
 from auditlog.render import render, safe_text
@@ -135,14 +134,8 @@ def supersede(old_run_id: str, new_run_id: str, reason: str, log_path: str, lock
 @lock_option
 def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str, lock_timeout: float) -> None:
     """Add tags or a note to a recorded run."""
-    parsed = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key:
-            raise errors.InvalidInput("--tag", f"{tag!r} is not KEY=VALUE")
-        parsed[key] = value
     with open_log(log_path, lock_timeout=lock_timeout) as log:
-        click.echo(safe_text(log.annotate(run_id, tags=parsed, note=note).describe(), limit=1000))
+        click.echo(safe_text(log.annotate(run_id, tags=parse_tags(tags), note=note).describe(), limit=1000))
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -10,7 +10,6 @@ link after altered bytes, the link after a gap) is not counted again.
 from __future__ import annotations
 
 import hashlib
-from hashlib import sha256
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
