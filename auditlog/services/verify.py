@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditlog.core.chain import ChainScan, Problem
-from auditlog.core.checkpoint import Checkpoint, parse_checkpoint, unverified_note
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services import tree
 
 if TYPE_CHECKING:
+    from auditlog.core.checkpoint import Checkpoint
     from auditlog.services.log import AuditLog
 
 KEEP_PROBLEMS = 100
@@ -87,6 +87,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
 
 def _stored_checkpoints(log: AuditLog, problems: list[Problem]) -> list[tuple[str, Checkpoint]]:
     """The checkpoints kept in the log: their claims are checked; their signatures need keys."""
+    from auditlog.core.checkpoint import parse_checkpoint, unverified_note  # cryptography: only when needed
     found = []
     for stored in log.store.checkpoints():
         label = f"stored checkpoint #{stored.id} (size {stored.size})"
