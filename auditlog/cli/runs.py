@@ -164,6 +164,10 @@ def demo(log_path: str) -> None:
 @log_option
 def migrate(log_path: str) -> None:
     """Migrate the log's schema forward to this version of auditlog (explicit, never automatic)."""
+    if log_path.startswith(("postgresql://", "postgres://")):
+        from auditlog.store.pg_schema import SCHEMA_VERSION
+        raise errors.InvalidInput("--log", f"PostgreSQL logs have had one schema version ({SCHEMA_VERSION}) so far: "
+                                           "there is nothing to migrate")
     from auditlog.store.sqlite import SQLiteStore
     store = SQLiteStore.for_migration(log_path)
     applied = store.migrate()
