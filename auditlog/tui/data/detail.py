@@ -1,0 +1,140 @@
+"""One run in full: its projection row and items, its event, its history, and a proof.
+
+The header and items come from the projections (`projections.load_run`); the run's
+event, environment, actor and history (verdicts, overrides, annotations, supersession)
+come from the log itself (`AuditLog.about`), and the inclusion proof is recomputed from
+the log's Merkle tree and checked against the latest stored checkpoint that covers it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import projections
+from auditlog.core import events as ev
+from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+from auditlog.core.merkle import leaf_hash, verify_inclusion
+from auditlog.errors import AuditLogError
+from auditlog.services.checkpoints import covering_checkpoint
+from auditlog.services.log import AuditLog
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    ts: str
+    type: str
+    summary: str
+    verdict: str | None = None  # ALLOW / BLOCK / NEEDS_REVIEW for verdicts and overrides
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    """The run's event against the latest stored checkpoint that covers it."""
+
+    status: str  # proven | uncovered | failed
+    size: int | None = None
+    signers: tuple[str, ...] = ()
+    root: str | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        if self.status == "proven":
+            return f"proven in checkpoint of size {self.size} signed by {', '.join(self.signers) or 'nobody'}"
+        if self.status == "uncovered":
+            return f"no checkpoint covers this event yet{self.detail}"
+        return f"inclusion proof FAILED against checkpoint of size {self.size}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    header: dict[str, Any]  # the run's row in the runs projection
+    items: list[dict[str, Any]]  # failed first, then document order
+    seq: int
+    event_hash: str
+    hash_ok: bool  # the stored bytes hash to the stored hash, and the projections agree
+    environment: Any = None
+    actor: Any = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    proof: ProofCheck = ProofCheck("uncovered")
+
+    @property
+    def failed(self) -> int:
+        return sum(not item["passed"] for item in self.items)
+
+
+def load_detail(log: AuditLog, view: Any, run_id: str) -> RunDetail:
+    frame = projections.load_run(view, run_id)
+    header = frame.header
+    items = sorted(frame.item_records(), key=lambda item: bool(item["passed"]))  # stable: document order kept
+    seq = header["seq"]
+    sealed = log.event(seq)
+    hash_ok = hashlib.sha256(sealed.body).hexdigest() == sealed.hash == header["event_hash"]
+    environment = actor = None
+    try:
+        envelope = json.loads(sealed.body)
+        actor = envelope.get("actor")
+        environment = envelope.get("data", {}).get("run", {}).get("environment")
+    except (ValueError, AttributeError):
+        hash_ok = False
+    history = [summarize(e) for e in log.about(run_id)]
+    return RunDetail(header, items, seq, sealed.hash, hash_ok, environment, actor, history, check_inclusion(log, seq))
+
+
+def check_inclusion(log: AuditLog, seq: int) -> ProofCheck:
+    """Recompute event `seq`'s inclusion proof and check it against the checkpoint's root."""
+    stored = covering_checkpoint(log, seq)
+    if stored is None:
+        return ProofCheck("uncovered", detail=" (sign one with `auditlog checkpoint --key KEY`)")
+    try:
+        body, signatures = unverified_note(stored.note)
+        checkpoint = parse_checkpoint(body)
+        signers = tuple(s.name for s in signatures)
+        proof = log.inclusion_proof(seq, checkpoint.size)
+        verify_inclusion(leaf_hash(log.event(seq).body), seq, checkpoint.size, proof, checkpoint.root)
+    except AuditLogError as exc:
+        return ProofCheck("failed", stored.size, detail=str(exc))
+    return ProofCheck("proven", checkpoint.size, signers, checkpoint.root.hex())
+
+
+def summarize(sealed: Any) -> HistoryEntry:
+    """One event about a run, in words (the event's own fields; nothing is trusted but shown)."""
+    try:
+        envelope = json.loads(sealed.body)
+        kind, data, ts = envelope["type"], envelope.get("data") or {}, envelope.get("ts", "")
+    except (ValueError, KeyError, TypeError):
+        return HistoryEntry(sealed.seq, "", "?", "the event's bytes are not a readable event (verify the log)")
+    if kind == ev.RUN_RECORDED:
+        return HistoryEntry(sealed.seq, ts, kind, "recorded")
+    if kind == ev.VERDICT_RECORDED:
+        v = data.get("verdict") or {}
+        figures = [f"{v.get('metric', '?')} Δ {_num(v.get('delta'), '+.4f')}"]
+        if v.get("p_value") is not None:
+            figures.append(f"p={_num(v.get('p_value'), '.3g')}")
+        if v.get("ci_low") is not None and v.get("ci_high") is not None:
+            figures.append(f"CI [{_num(v['ci_low'], '.4f')}, {_num(v['ci_high'], '.4f')}]")
+        reason = f": {v['reason']}" if v.get("reason") else ""
+        return HistoryEntry(sealed.seq, ts, kind, f"{v.get('verdict', '?')} against {v.get('baseline_run_id', '?')}, "
+                                                  f"{', '.join(figures)}{reason}", v.get("verdict"))
+    if kind == ev.VERDICT_OVERRIDDEN:
+        return HistoryEntry(sealed.seq, ts, kind, f"override of the verdict at seq {data.get('verdict_seq')}: "
+                                                  f"{data.get('from')} → {data.get('to')}: {data.get('reason', '')}",
+                            data.get("to"))
+    if kind == ev.RUN_ANNOTATED:
+        parts = [f"{k}={v}" for k, v in sorted((data.get("tags") or {}).items())]
+        if data.get("note"):
+            parts.append(f"note: {data['note']}")
+        return HistoryEntry(sealed.seq, ts, kind, "annotated " + "; ".join(parts))
+    if kind == ev.RUN_SUPERSEDED:
+        return HistoryEntry(sealed.seq, ts, kind, f"superseded by {data.get('by')}: {data.get('reason', '')}")
+    if kind == ev.BASELINE_PINNED:
+        return HistoryEntry(sealed.seq, ts, kind, f"pinned as the baseline of {envelope.get('project', '')}"
+                                                  + (f" / {data['model_id']}" if data.get("model_id") else ""))
+    return HistoryEntry(sealed.seq, ts, kind, json.dumps(data, ensure_ascii=False, sort_keys=True)[:200])
+
+
+def _num(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "?"

@@ -1,0 +1,127 @@
+"""Trend: a metric across versions for a project (and a model): a sparkline of the
+averages, a bar per version, and a table of samples, avg, min, max and the last run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Select, Sparkline, Static
+
+from auditlog.tui.data import runs as runs_data
+from auditlog.tui.data import trends
+from auditlog.tui.data.session import describe
+from auditlog.tui.widgets.bar_chart import BarChart
+from auditlog.tui.widgets.cells import line, literal, num
+from auditlog.tui.widgets.lazy_table import Column, LazyTable
+from auditlog.tui.widgets.sources import ListSource
+
+TREND_COLUMNS = (Column("key", "version"), Column("samples", "samples", 7, "right"), Column("avg", "avg", 9, "right"),
+                 Column("min", "min", 9, "right"), Column("max", "max", 9, "right"), Column("last", "last", 9, "right"),
+                 Column("last_run", "last run", 40))
+ALL_MODELS = "*"
+
+
+class TrendScreen(Screen):
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("m", "next_metric", "Next metric")]
+
+    def __init__(self, project: str, model: str | None = None, metric: str = "pass_rate") -> None:
+        super().__init__()
+        self.project, self.model, self.metric, self.by = project, model, metric, "model_version"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        projects, models, metrics = self._choices()
+        with Horizontal(id="trend-controls"):
+            yield Select(projects, prompt="project", allow_blank=False, value=self.project, id="trend-project")
+            yield Select(models, prompt="model", allow_blank=False, value=self.model or ALL_MODELS, id="trend-model")
+            yield Select(metrics, prompt="metric", allow_blank=False, value=self.metric, id="trend-metric")
+            yield Select([(Text(b), b) for b in trends.BY], prompt="by", allow_blank=False, value=self.by,
+                         id="trend-by")
+        yield Static(id="trend-title")
+        yield Sparkline([], id="trend-spark")
+        yield BarChart(id="trend-chart")
+        yield LazyTable(empty="no runs with this metric", id="trend-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.query_one("#trend-table", LazyTable).focus()
+
+    def _choices(self) -> tuple[list[tuple[Text, str]], ...]:
+        """The options of the project, model and metric selects; fixes the current choices to fit them."""
+        view: Any = self.app.view  # type: ignore[attr-defined]
+        projects = runs_data.choices(view, "project_id") or [self.project]
+        if self.project not in projects:
+            self.project = projects[0]
+        models = runs_data.choices(view, "model_id", project_id=self.project)
+        if self.model is not None and self.model not in models:
+            self.model = None
+        metrics = trends.metrics(view, self.project, self.model)
+        if self.metric not in metrics:
+            self.metric = metrics[0]
+        return ([(Text(p), p) for p in projects], [(Text("all models"), ALL_MODELS), *((Text(m), m) for m in models)],
+                [(Text(m), m) for m in metrics])
+
+    def _fill_choices(self) -> None:
+        projects, models, metrics = self._choices()
+        with self.prevent(Select.Changed):
+            self._set("#trend-project", projects, self.project)
+            self._set("#trend-model", models, self.model or ALL_MODELS)
+            self._set("#trend-metric", metrics, self.metric)
+
+    def _set(self, selector: str, options: list[tuple[Text, str]], value: str) -> None:
+        select = self.query_one(selector, Select)
+        select.set_options(options)
+        select.value = value
+
+    def show(self) -> None:
+        view: Any = self.app.view  # type: ignore[attr-defined]
+        scope = f"{self.project} · {self.model or 'all models'}"
+        try:
+            points = trends.trend(view, self.project, self.metric, model=self.model, by=self.by)
+        except Exception as exc:  # InvalidInput (no such metric here) and the like: said on screen
+            failure = describe(exc)
+            self.query_one("#trend-title", Static).update(literal(f"{failure.title}: {failure.detail}", "warn"))
+            points = []
+        else:
+            self.query_one("#trend-title", Static).update(line(
+                (self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · {len(points)} value(s), "
+                                                                      "in the order they first appear in the log"))
+        averages = [p.avg for p in points]
+        self.query_one("#trend-spark", Sparkline).data = averages
+        spec = ".4f" if all(abs(a) <= 10 for a in averages) else ".1f"
+        self.query_one("#trend-chart", BarChart).set_points([(str(p.key), p.avg) for p in points], spec)
+        rows = [[str(p.key) if p.key is not None else "(none)", str(p.samples), num(p.avg, spec), num(p.min, spec),
+                 num(p.max, spec), num(p.last, spec), p.last_run_id] for p in points]
+        self.query_one("#trend-table", LazyTable).set_source(ListSource(TREND_COLUMNS, rows))
+
+    @on(Select.Changed)
+    def _changed(self, event: Select.Changed) -> None:
+        if event.value is Select.NULL:
+            return
+        name = event.select.id
+        if name == "trend-project":
+            self.project = str(event.value)
+        elif name == "trend-model":
+            self.model = None if event.value == ALL_MODELS else str(event.value)
+        elif name == "trend-metric":
+            self.metric = str(event.value)
+        elif name == "trend-by":
+            self.by = str(event.value)
+        self._fill_choices()
+        self.show()
+
+    def action_next_metric(self) -> None:
+        metrics = trends.metrics(self.app.view, self.project, self.model)  # type: ignore[attr-defined]
+        self.metric = metrics[(metrics.index(self.metric) + 1) % len(metrics)] if self.metric in metrics else metrics[0]
+        self._fill_choices()
+        self.show()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,85 @@
+"""Values as display text: numbers, times, hashes, verdicts. Data stays data: every string
+from the log goes through `literal` (Content, never markup) or a LazyTable cell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from textual.content import Content
+
+from auditlog.render import safe_text
+
+VERDICT_ROLE = {"ALLOW": "good", "BLOCK": "bad", "NEEDS_REVIEW": "warn"}
+ROLE_STYLE = {"good": "$text-success", "bad": "bold $text-error", "warn": "$text-warning", "dim": "$text-muted",
+              "strong": "bold", "": ""}
+
+
+def num(value: Any, spec: str = ".4f") -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else str(value)
+    return format(value, spec)
+
+
+def pct(value: Any) -> str:
+    return "—" if not isinstance(value, (int, float)) else f"{100 * value:.1f}%"
+
+
+def signed(value: Any, spec: str = "+.4f") -> str:
+    return num(value, spec)
+
+
+def when(value: Any) -> str:
+    """A time as `YYYY-MM-DD HH:MM` (UTC), from a datetime or RFC 3339 text."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, str) and len(value) >= 16:
+        return value[:10] + " " + value[11:16]
+    return "" if value is None else str(value)
+
+
+def short(digest: Any, n: int = 12) -> str:
+    return str(digest or "")[:n]
+
+
+def verdict_cell(verdict: Any) -> tuple[str, str]:
+    return (verdict, VERDICT_ROLE.get(verdict, "")) if verdict else ("—", "dim")
+
+
+def delta_role(delta: Any) -> str:
+    if not isinstance(delta, (int, float)) or delta == 0:
+        return "dim"
+    return "good" if delta > 0 else "bad"
+
+
+def literal(text: Any, role: str = "", limit: int = 400) -> Content:
+    """A value as Content: shown exactly (control characters escaped), never parsed as markup."""
+    return Content.assemble((safe_text("" if text is None else str(text), limit=limit), ROLE_STYLE.get(role, role)))
+
+
+def line(*parts: str | tuple[str, str]) -> Content:
+    """Content from pieces: a str is literal text, a (text, role) pair is literal text in a role's colour."""
+    pieces: list[str | tuple[str, str]] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            pieces.append((safe_text(part[0], limit=400), ROLE_STYLE.get(part[1], part[1])))
+        else:
+            pieces.append(safe_text(part, limit=400))
+    return Content.assemble(*pieces)
+
+
+def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None) -> Content:
+    """Label / value lines; values literal; a (value, role) pair is coloured."""
+    pairs = list(pairs)
+    width = width or max((len(label) for label, _ in pairs), default=0) + 2
+    rows = []
+    for label, value in pairs:
+        text, role = value if isinstance(value, tuple) else (value, "")
+        rows.append(line((label.ljust(width), "dim"), (safe_text("" if text is None else str(text), 400), role)))
+    return Content("\n").join(rows)
+
+
+def block(text: str, role: str = "", limit: int = 20_000) -> Content:
+    """Several lines, each shown exactly (control characters other than the line breaks escaped)."""
+    return Content("\n").join(literal(part, role, limit=limit) for part in text[:limit].split("\n"))

@@ -1,0 +1,81 @@
+"""Run detail: header, figures, the event and its inclusion proof, history with overrides, items."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from auditlog.services.log import AuditLog
+from auditlog.tui.screens.run import RunScreen
+from auditlog.tui.widgets.lazy_table import LazyTable
+from tui_support import SIZE, app_for, pilot_test, screen_text, settle
+
+
+async def open_run(pilot, run_id: str) -> RunScreen:
+    """Search for the run, then open it with enter, as a user would."""
+    await settle(pilot)
+    app = pilot.app
+    app.screen.query_one("#search", Input).value = run_id
+    await settle(pilot, 0.3)
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, RunScreen) and app.screen.run_id == run_id
+    return app.screen
+
+
+@pilot_test
+async def test_a_run_in_full_with_its_proof_and_history(demo_log):
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, "claude-x::mmlu-pro::v1.2")
+        text = screen_text(app)
+        for expected in ("claude-x::mmlu-pro::v1.2  ·  active", "mmlu-pro", "claude-x 1.2", "exp-demo-001",
+                         "group claude-x", "platform=demo python=3.11", "reviewed=yes", "note 1",
+                         "checked by the eval team", "2026-01-04 09:00 → 2026-01-04 09:42", "71.7%",
+                         "ALLOW (overridden)", "its bytes hash to it ✔",
+                         "✔ proven in checkpoint of size 23 signed by ci.example.org",
+                         "verdict.recorded", "NEEDS_REVIEW against claude-x::mmlu-pro::v1.1",
+                         "verdict.overridden", "NEEDS_REVIEW → ALLOW", "run.annotated"):
+            assert expected in text, expected
+        assert f"seq {screen.detail.seq} · hash {screen.detail.event_hash}" in text
+        items = screen.query_one("#items", LazyTable)
+        first = [items.row(i)[0][0] for i in range(len(items.source))]
+        assert first == ["FAIL"] * screen.detail.failed + ["pass"] * (60 - screen.detail.failed)
+
+
+@pilot_test
+async def test_items_failed_only_and_filtered(demo_log):
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_run(pilot, "claude-x::mmlu-pro::v1.2")
+        items = screen.query_one("#items", LazyTable)
+        assert len(items.source) == 60
+        await pilot.press("f")
+        await settle(pilot)
+        assert len(items.source) == screen.detail.failed == 17
+        assert "17 shown of 60 · 17 failed · failed only" in screen_text(app)
+        await pilot.press("f", "slash", *"0059")
+        await settle(pilot)
+        assert [items.source.key(i) for i in range(len(items.source))] == ["mmlu-pro/0059"]
+        await pilot.press("escape")  # leaves the filter
+        assert isinstance(app.focused, LazyTable)
+        await pilot.press("escape")  # back to the runs
+        await settle(pilot)
+        assert not isinstance(app.screen, RunScreen)
+
+
+@pilot_test
+async def test_an_event_after_the_last_checkpoint_is_not_proven_yet(demo_log):
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "claude-x::mmlu-pro::v1.3-rc1")
+        assert "⚠ no checkpoint covers this event yet" in screen_text(app)
+
+
+@pilot_test
+async def test_a_log_without_checkpoints_says_so(markup_log):
+    with AuditLog.open(markup_log) as log:
+        assert not log.store.checkpoints()
+    app = app_for(markup_log)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "plain-run")
+        assert "no checkpoint covers this event yet" in screen_text(app)

@@ -1,0 +1,123 @@
+"""Verify in a worker: intact, tampered (the first bad seq on screen), cancelled; `--verify`."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from textual.widgets import ProgressBar
+
+from auditlog.services.log import AuditLog
+from auditlog.tui.data import chain
+from auditlog.tui.screens import verify as verify_screen
+from auditlog.tui.screens.runs import RunsScreen
+from auditlog.tui.screens.verify import VerifyScreen
+from tui_support import SIZE, app_for, flip_score, pilot_test, screen_text, settle, small_run, tamper
+
+
+@pilot_test
+async def test_verify_an_intact_log(demo_log):
+    with AuditLog.open(demo_log, create=False) as log:
+        report = log.verify()
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen) and screen.verification.report.ok
+        text = screen_text(app)
+        assert "✔ INTACT" in text and "24 / 24 events checked" in text and "24 events" in text
+        assert report.root in text and report.head in text
+        assert "1 checked (latest covers 23 events)" in text and "ci.example.org" in text
+        bar = screen.query_one(ProgressBar)
+        assert bar.progress == bar.total == 24
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
+
+
+@pilot_test
+async def test_verify_a_tampered_log_names_the_first_bad_seq(demo_log):
+    tamper(demo_log, 7, flip_score)
+    app = app_for(demo_log, verify=True)  # `auditlog tui --verify`
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        assert screen.verification.report.first.seq == 7
+        text = screen_text(app)
+        assert "✘ TAMPERED" in text and "first bad seq 7" in text
+        assert "seq 7: bytes-altered" in text and "the event bytes were changed" in text
+        assert "Events around seq 7" in text
+        around = [line for line in text.splitlines() if "run.recorded" in line]
+        assert [line.split()[0] for line in around] == ["5", "6", "7", "8", "9"]
+        assert "✘ bytes" in next(line for line in around if line.split()[0] == "7")
+
+
+@pilot_test
+async def test_verify_can_be_cancelled(demo_log, monkeypatch):
+    started = threading.Event()
+
+    def slow_verify(location, progress, cancelled):
+        done = 0
+        while not cancelled():
+            done += 4096
+            progress(done, 10**9)
+            started.set()
+            threading.Event().wait(0.01)
+        raise chain.Cancelled(done)
+
+    monkeypatch.setattr(verify_screen.chain, "verify", slow_verify)
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        assert started.wait(5)
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert screen.running and "events checked" in screen_text(app)
+        assert 0 < screen.query_one(ProgressBar).progress < 10**9
+        await pilot.press("escape")  # cancels; a second escape goes back
+        await settle(pilot)
+        assert isinstance(app.screen, VerifyScreen) and not screen.running
+        assert "cancelled after" in screen_text(app) and "nothing was concluded" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
+
+
+def test_the_verification_stops_when_asked(tmp_path):
+    path = tmp_path / "long.db"
+    with AuditLog.open(path, synchronous="OFF") as log, log.writer() as w:
+        for i in range(5000):
+            w.record_run(small_run(f"run-{i}"))
+    seen: list[int] = []
+    with pytest.raises(chain.Cancelled) as stopped:
+        chain.verify(path, lambda done, total: seen.append(done), lambda: bool(seen))
+    assert seen == [0] and stopped.value.done == 4096  # stopped at the first progress report
+    seen.clear()
+    outcome = chain.verify(path, lambda done, total: seen.append(done), lambda: False)
+    assert outcome.report.ok and seen == [0, 4096, 5001]
+
+
+def test_a_tampered_log_can_still_be_browsed_when_its_projections_were_built_before(demo_log):
+    import projections
+
+    with AuditLog.open(demo_log, create=False) as log:
+        projections.open(log, f"{demo_log}.projections")
+    tamper(demo_log, 3, flip_score)
+
+    async def scenario():
+        app = app_for(demo_log)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "16 of 17 runs" in screen_text(app)  # nothing after seq 23 changed
+            await pilot.press("v")
+            await settle(pilot)
+            assert "first bad seq 3" in screen_text(app)
+
+    import asyncio
+    asyncio.run(scenario())
