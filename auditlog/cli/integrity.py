@@ -115,7 +115,7 @@ def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path:
     if not key_path:
         raise errors.InvalidInput("--key", "cosigning needs the witness's private key file")
     signer = load_signer(key_path, key_name)
-    note = click.open_file(note_file).read()
+    note = click.open_file(note_file, "rb").read()  # bytes: a note that is not UTF-8 is refused as malformed
     if log_path:
         with open_log(log_path) as log:
             click.echo(add_signature(note, signer, log), nl=False)

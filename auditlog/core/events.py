@@ -108,7 +108,7 @@ def parse_event(body: bytes) -> Event:
     parse and seal are inverse functions.
     """
     try:
-        obj = json.loads(body)
+        obj = json.loads(body, parse_int=_parse_int)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("event", f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
@@ -120,6 +120,14 @@ def parse_event(body: bytes) -> Event:
     if canonical_bytes(obj) != body:
         raise InvalidInput("event", "bytes are not the RFC 8785 canonical form")
     return event
+
+
+def _parse_int(text: str) -> int | float:
+    """An integer literal beyond +-(2**53 - 1) can only be a float that RFC 8785 wrote without an
+    exponent (1e16 is written 10000000000000000): read it back as that float, so that the bytes
+    re-encode to themselves. A literal no float writes that way stays non-canonical, and is refused."""
+    value = int(text)
+    return float(value) if not -(2**53 - 1) <= value <= 2**53 - 1 else value
 
 
 def check_envelope(event: Event) -> None:

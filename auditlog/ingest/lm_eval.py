@@ -139,7 +139,7 @@ def _model_name(data: Mapping[str, Any]) -> str | None:
 def _roots(data: Mapping[str, Any], rows: Mapping[str, Any]) -> list[str]:
     """Top-level tasks and groups: those that are nobody's subtask."""
     tree = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), dict) else {}
-    children = {c for subtasks in tree.values() if isinstance(subtasks, list) for c in subtasks}
+    children = {c for subtasks in tree.values() if isinstance(subtasks, list) for c in subtasks if isinstance(c, str)}
     names = list(tree) or list(rows)
     return sorted({n for n in names if n not in children})
 

@@ -110,9 +110,11 @@ def load_verifiers(vkeys: list[str]) -> list[Verifier]:
         text = entry
         if "+" not in entry or Path(entry).is_file():
             try:
-                text = Path(entry).read_text().strip()
+                text = Path(entry).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise KeyFileError(f"{entry}: cannot read the verifier key: {exc.strerror or exc}") from None
+            except UnicodeDecodeError as exc:
+                raise KeyFileError(f"{entry}: not a verifier key: not UTF-8 at byte {exc.start}") from None
         verifiers.append(parse_verifier_key(text))
     return verifiers
 

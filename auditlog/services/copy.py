@@ -79,11 +79,18 @@ def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
     with dst.transaction(lock_timeout) as txn:
         _refuse_non_empty(txn, dst.location)
         copier = _Copier(txn, progress)
-        scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=copier.carry_nodes(src.nodes()),
+        # One bound for the rows and the subtrees, taken after the checkpoints: what a writer commits
+        # between the two cursors' snapshots is neither a missing nor an extra subtree.
+        size, beyond = src.head().size, []
+        scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
+                         nodes=copier.carry_nodes(tree.nodes_within(src.nodes(), size, beyond)),
                          stored_level=tree.STORED_LEVEL)
-        for problem in scan.scan(copier.carry_rows(src.rows())):
+        for problem in scan.scan(copier.carry_rows(src.rows(until=size))):
             raise IntegrityError(problem.seq, f"the source fails verification ({problem.kind}: {problem.detail}): "
                                               "nothing was copied")
+        for level, index, _ in tree.orphans(src, beyond):
+            raise IntegrityError(size, f"the source fails verification (merkle: a Merkle subtree (level {level}, "
+                                       f"index {index}) is stored for events the log does not have): nothing was copied")
         copier.flush()
         txn.set_meta(meta)
         for cp in stored:

@@ -8,10 +8,12 @@ a proof at any size costs O(log n) reads, never a rescan.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from auditlog.core import merkle
 from auditlog.core.merkle import Subtree, TreeBuilder, leaf_hash
 from auditlog.errors import InvalidInput, StorageError
-from auditlog.store.protocol import Reader
+from auditlog.store.protocol import Node, Reader
 
 STORED_LEVEL = 4
 
@@ -78,3 +80,22 @@ def _check_size(reader: Reader, size: int) -> None:
     head = reader.head().size
     if not 0 <= size <= head:
         raise InvalidInput("size", f"the log has {head} events; no tree of size {size}")
+
+
+def nodes_within(nodes: Iterator[Node], size: int, beyond: list[Node]) -> Iterator[Node]:
+    """The stored subtrees that cover only events below `size`: a scan bounded to `size` events
+    (verify, copy) reads them beside the events without seeing a writer's later commits. The
+    others go to `beyond`, for `orphans` to check once the scan is done."""
+    for node in nodes:
+        if (node[1] + 1) << node[0] <= size:
+            yield node
+        else:
+            beyond.append(node)
+
+
+def orphans(reader: Reader, beyond: list[Node]) -> list[Node]:
+    """Those of `beyond` that cover events the log does not have even now (a writer's commits do)."""
+    if not beyond:
+        return []
+    head = reader.head().size
+    return [node for node in beyond if (node[1] + 1) << node[0] > head]

@@ -7,7 +7,7 @@ an auditor wants: the first bad seq, and how much else is wrong); use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,14 +69,24 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
             early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
         elif cp.size:
             anchors.setdefault(cp.size, []).append((label, cp.root))
-    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=log.store.nodes(),
-                     stored_level=tree.STORED_LEVEL)
-    rows = log.store.rows()
+    # One bound for both reads, taken after the checkpoints: the events and subtrees a writer
+    # commits between the two cursors' snapshots are neither missing nor extra subtrees.
+    size, beyond = log.store.head().size, []
+    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
+                     nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)
+    rows = log.store.rows(until=size)
     if progress is not None:
         rows = _counting(rows, progress)
     kept: list[Problem] = []
     count = 0
-    for problem in [*early, *scan.scan(rows)]:
+    def problems() -> Iterator[Problem]:  # a generator: a badly damaged log must not fill memory
+        yield from early
+        yield from scan.scan(rows)
+        for level, index, _ in tree.orphans(log.store, beyond):  # only once the scan has filled `beyond`
+            yield Problem(size, "merkle", f"a Merkle subtree (level {level}, index {index}) is stored for "
+                                          "events the log does not have")
+
+    for problem in problems():
         count += 1
         if len(kept) < KEEP_PROBLEMS:
             kept.append(problem)
