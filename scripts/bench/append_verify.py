@@ -464,6 +464,7 @@ def bench_cold(tmp: Path, sizes: Sizes) -> None:
     cli = auditlog_command()
     commands = {
         "python -c pass": ([sys.executable, "-c", "pass"], None),
+        "python -c 'import sqlite3'": ([sys.executable, "-c", "import sqlite3"], None),
         "auditlog append run": ([*cli, "append", "run", str(doc), "--log", str(path)], None),
         "auditlog verify": ([*cli, "verify", "--log", str(path)], None),
         "auditlog append run (captures git environment)": ([*cli, "append", "run", str(bare), "--log", str(path)], REPO),
@@ -484,6 +485,8 @@ def bench_cold(tmp: Path, sizes: Sizes) -> None:
     base = medians["python -c pass"]
     for name in ("auditlog append run", "auditlog verify"):
         ratio_line(f"cold start {name} / python -c pass", medians[name] / base, "<= 5x", medians[name] / base <= 5)
+        ratio_line(f"cold start {name} / python -c 'import sqlite3'", medians[name] / medians["python -c 'import sqlite3'"],
+                   None, None)
     ratio_line("cold start auditlog append run, git captured / python -c pass",
                medians["auditlog append run (captures git environment)"] / base, None, None)
 
