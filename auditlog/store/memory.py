@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from auditlog.errors import LockTimeout, StorageError
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
 
 
 @dataclass
@@ -85,10 +85,9 @@ class _MemoryTransaction(_Reads):
         self._state = state
 
     def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
-        for row in rows:
-            if row[0] != len(self._state.rows):
-                raise StorageError(f"append must continue the log at seq {len(self._state.rows)}, not {row[0]}")
-            self._state.rows.append(tuple(row))  # type: ignore[arg-type]
+        if rows:
+            check_continues(self.head(), rows)
+        self._state.rows.extend(tuple(row) for row in rows)  # type: ignore[misc]
         for level, idx, hash_ in nodes:
             if (level, idx) in self._state.nodes:
                 raise StorageError(f"subtree ({level}, {idx}) is already stored")

@@ -36,7 +36,7 @@ from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.pg_errors import one_line, translate, translated
 from auditlog.store.pg_location import parse_location
 from auditlog.store.pg_schema import SCHEMA_VERSION, Statements, create_script, peak_keys, quote_ident, role_script
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
 
 PAGE = 2048
 COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
@@ -323,14 +323,12 @@ class _PgTransaction(_Reads):
     def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
         if not rows:
             return self._head
-        first, last = rows[0][0], rows[-1][0]
-        if first != self._head.size or last != first + len(rows) - 1:
-            raise StorageError(f"append must continue the log at seq {self._head.size} with contiguous seqs")
+        check_continues(self._head, rows)
         with translated("cannot write the log"):
             _insert(self._conn, self._sql.insert, self._sql.copy, rows)
             if nodes:
                 _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
-        self._head = Head(last + 1, rows[-1][1])
+        self._head = Head(rows[-1][0] + 1, rows[-1][1])
         return self._head
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:

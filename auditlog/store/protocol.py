@@ -40,6 +40,14 @@ class Head:
     hash: str = EMPTY_HASH
 
 
+def check_continues(head: Head, rows: Sequence[Row]) -> None:
+    """Appended rows must continue the head exactly, with contiguous seqs: stores never renumber."""
+    from auditlog.errors import StorageError
+    first, last = rows[0][0], rows[-1][0]
+    if first != head.size or last != first + len(rows) - 1:
+        raise StorageError(f"append must continue the log at seq {head.size} with contiguous seqs")
+
+
 class Reader(Protocol):
     def head(self) -> Head: ...
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.filelock import FileLock
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
 from auditlog.store.schema import SCHEMA_VERSION
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -197,13 +197,11 @@ class _SQLiteTransaction(_Reads):
     def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
         if not rows:
             return self._head
-        first, last = rows[0][0], rows[-1][0]
-        if first != self._head.size or last != first + len(rows) - 1:
-            raise StorageError(f"append must continue the log at seq {self._head.size} with contiguous seqs")
+        check_continues(self._head, rows)
         self._conn.executemany(_INSERT, rows)
         if nodes:
             self._conn.executemany("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", nodes)
-        self._head = Head(last + 1, rows[-1][1])
+        self._head = Head(rows[-1][0] + 1, rows[-1][1])
         return self._head
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
