@@ -66,6 +66,17 @@ class EmptySource:
         return str(index)
 
 
+@dataclass
+class _TableMessage(Message):
+    """What every LazyTable message carries: the table, which is also its `control`."""
+
+    table: LazyTable
+
+    @property
+    def control(self) -> LazyTable:
+        return self.table
+
+
 class LazyTable(ScrollView, can_focus=True):
     """Rows on demand, a cursor, marks (space), a sortable header (click a column)."""
 
@@ -98,40 +109,20 @@ class LazyTable(ScrollView, can_focus=True):
     cursor = reactive(0, always_update=True, repaint=False)
 
     @dataclass
-    class Highlighted(Message):
-        table: LazyTable
+    class Highlighted(_TableMessage):
         index: int
 
-        @property
-        def control(self) -> LazyTable:
-            return self.table
-
     @dataclass
-    class Selected(Message):
-        table: LazyTable
+    class Selected(_TableMessage):
         index: int
 
-        @property
-        def control(self) -> LazyTable:
-            return self.table
-
     @dataclass
-    class HeaderClicked(Message):
-        table: LazyTable
+    class HeaderClicked(_TableMessage):
         column: str
 
-        @property
-        def control(self) -> LazyTable:
-            return self.table
-
     @dataclass
-    class MarksChanged(Message):
-        table: LazyTable
+    class MarksChanged(_TableMessage):
         marks: tuple[str, ...]
-
-        @property
-        def control(self) -> LazyTable:
-            return self.table
 
     def __init__(self, source: RowSource | None = None, *, markable: bool = False, empty: str = "(nothing here)",
                  id: str | None = None, classes: str | None = None) -> None:
