@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from auditlog.errors import LockTimeout, StorageError
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
 
 
 @dataclass
@@ -48,6 +48,16 @@ class _Reads:
         stop = len(rows) if until is None else min(until, len(rows))
         yield from rows[max(after + 1, 0):stop]
 
+    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
+        def inside(seq: int) -> bool:
+            return (since is None or seq >= since) and (until is None or seq < until)
+        seqs = [r[0] for r in self._state.rows if inside(r[0])]
+        nodes = sum(1 for level, idx in self._state.nodes if inside(((idx + 1) << level) - 1))
+        return Tally(len(seqs), min(seqs, default=None), max(seqs, default=None), nodes)
+
+    def schema_problems(self) -> list[str]:
+        return []  # no schema: nothing but this process can reach its state
+
     def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         return {k: self._state.nodes[k] for k in keys if k in self._state.nodes}
 
@@ -62,6 +72,7 @@ class _Reads:
 class MemoryStore(_Reads):
     def __init__(self) -> None:
         self.location = ":memory:"
+        self.lock_timeout = 30.0
         self._state = _State()
         self._lock = threading.Lock()
 

@@ -33,6 +33,23 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """What the database itself counts in a range of seqs, without reading the rows.
+
+    `events`, `min_seq` and `max_seq` are over the events rows with since <= seq < until;
+    `nodes` over the Merkle rows whose last covered event is in that range. A writer
+    compares them with what it wrote before it reports success (rows that vanished, or
+    a trigger that changed them); verify compares them with what its scan read (rows
+    outside the chain, which no ordered read by seq would show).
+    """
+
+    events: int
+    min_seq: int | None
+    max_seq: int | None
+    nodes: int
+
+
+@dataclass(frozen=True)
 class Head:
     """Where the log ends: its size (next seq) and the hash of its last event."""
 
@@ -54,7 +71,8 @@ class Reader(Protocol):
     def get(self, seq: int) -> Row | None: ...
 
     def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        """Events about `subject` (optionally of these types), in seq order."""
+        """Events about `subject` (optionally of these types), in seq order; never a row outside the
+        chain's domain (seq < 0), whatever the table holds."""
         ...
 
     def meta(self) -> dict[str, str]:
@@ -77,6 +95,15 @@ class Reader(Protocol):
         """Stream rows with after < seq (< until), in seq order, in bounded memory."""
         ...
 
+    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
+        """Count the rows in since <= seq < until (None: unbounded), as the database sees them."""
+        ...
+
+    def schema_problems(self) -> list[str]:
+        """Every object of the log's schema that is extra, missing or not as created (a trigger
+        that drops inserts, a rule, a policy that hides rows), one sentence each; [] when exact."""
+        ...
+
 
 class WriteTransaction(Reader, Protocol):
     def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
@@ -94,6 +121,7 @@ class WriteTransaction(Reader, Protocol):
 
 class EventStore(Reader, Protocol):
     location: str
+    lock_timeout: float
 
     def transaction(self, timeout: float) -> AbstractContextManager[WriteTransaction]:
         """Exclusive write access; raises LockTimeout after `timeout` seconds of waiting."""

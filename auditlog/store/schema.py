@@ -7,9 +7,10 @@ is run: never migrated silently. Each migration sets the version it reaches.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATION_SET = "auditlog"
 
 _APPEND_ONLY = """
@@ -18,6 +19,77 @@ BEGIN SELECT RAISE(ABORT, 'auditlog: {table} are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
 BEGIN SELECT RAISE(ABORT, 'auditlog: {table} are append-only'); END;
 """
+
+
+_SIZE = "(SELECT coalesce(max(seq) + 1, 0) FROM events)"
+# Version 2: every insert stays inside the chain's domain. Events only at the head (so never
+# at a negative seq, a gap or a future position); Merkle subtrees only of stored height over
+# events the log has; checkpoints only of a size the log has; meta only its known keys.
+_DOMAINS = f"""
+CREATE TRIGGER events_at_head BEFORE INSERT ON events WHEN NEW.seq IS NOT {_SIZE}
+BEGIN SELECT RAISE(ABORT, 'auditlog: events are appended at the head only'); END;
+CREATE TRIGGER merkle_in_tree BEFORE INSERT ON merkle
+WHEN NEW.level < 4 OR NEW.level > 62 OR NEW.idx < 0 OR NEW.idx >= {_SIZE} >> NEW.level
+BEGIN SELECT RAISE(ABORT, 'auditlog: a Merkle subtree must cover events the log has'); END;
+CREATE TRIGGER checkpoints_in_tree BEFORE INSERT ON checkpoints WHEN NEW.size < 1 OR NEW.size > {_SIZE}
+BEGIN SELECT RAISE(ABORT, 'auditlog: a checkpoint must cover events the log has'); END;
+CREATE TRIGGER meta_known_keys BEFORE INSERT ON meta
+WHEN NEW.key NOT IN ('log_id', 'origin', 'genesis_hash', 'created')
+BEGIN SELECT RAISE(ABORT, 'auditlog: not a meta key of the log'); END;
+"""
+
+# What migrations 0001 and 0002 make, as sqlite_master holds it, white space and identifier
+# quotes taken out (sqlite-utils versions quote differently). `verify` compares a log's schema
+# with this, so an extra trigger (one that drops inserts), a view or a changed table is reported.
+EXPECTED_OBJECTS = {
+    ("table", "_sqlite_migrations"): None,  # sqlite-utils' own: its shape is sqlite-utils' business
+    ("index", "idx__sqlite_migrations_migration_set_name"): None,
+    ("table", "events"): "CREATETABLEevents(seqINTEGERPRIMARYKEY,hashTEXTNOTNULL,tsTEXTNOTNULL,typeTEXTNOTNULL,"
+                         "projectTEXTNOTNULL,subjectTEXTNOTNULL,bodyBLOBNOTNULL)",
+    ("index", "events_by_project"): "CREATEINDEXevents_by_projectONevents(project,type)",
+    ("index", "events_by_subject"): "CREATEINDEXevents_by_subjectONevents(subject,type)",
+    ("index", "events_by_type"): "CREATEINDEXevents_by_typeONevents(type)",
+    ("table", "meta"): "CREATETABLEmeta(keyTEXTPRIMARYKEY,valueTEXTNOTNULL)",
+    ("index", "sqlite_autoindex_meta_1"): "",
+    ("table", "merkle"): "CREATETABLEmerkle(levelINTEGERNOTNULL,idxINTEGERNOTNULL,hashBLOBNOTNULL,"
+                         "PRIMARYKEY(level,idx))WITHOUTROWID",
+    ("table", "checkpoints"): "CREATETABLEcheckpoints(idINTEGERPRIMARYKEY,sizeINTEGERNOTNULL,rootTEXTNOTNULL,"
+                              "noteTEXTNOTNULL,createdTEXTNOTNULL)",
+    ("index", "checkpoints_by_size"): "CREATEINDEXcheckpoints_by_sizeONcheckpoints(size)",
+}
+
+
+def _normal(sql: str | None) -> str:
+    return re.sub(r'[\s"`\[\]]', "", sql or "")
+
+
+def _expected() -> dict[tuple[str, str], str | None]:
+    expected = dict(EXPECTED_OBJECTS)
+    for table in ("events", "meta", "merkle", "checkpoints"):
+        for name, sql in (("no_update", "UPDATE"), ("no_delete", "DELETE")):
+            expected[("trigger", f"{table}_{name}")] = _normal(
+                f"CREATE TRIGGER {table}_{name} BEFORE {sql} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'auditlog: {table} are append-only'); END")
+    for statement in _DOMAINS.strip().split("END;"):
+        if statement.strip():
+            name = statement.split()[2]
+            expected[("trigger", name)] = _normal(statement + "END")
+    return expected
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """Objects extra, missing or changed against what the migrations make (see EXPECTED_OBJECTS)."""
+    found = {(kind, name): _normal(sql) for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")}
+    problems = []
+    for key, sql in sorted(_expected().items()):
+        if key not in found:
+            problems.append(f"the {key[0]} {key[1]} is missing")
+        elif sql is not None and found[key] != sql:
+            problems.append(f"the {key[0]} {key[1]} is not as auditlog created it")
+    for kind, name in sorted(set(found) - set(_expected())):
+        problems.append(f"an extra {kind} {name} is in the database (auditlog made none such: it may hide, drop "
+                        "or change rows)")
+    return problems
 
 
 def _migrations():  # noqa: ANN202 - sqlite_utils is imported here, not at module load
@@ -47,6 +119,11 @@ def _migrations():  # noqa: ANN202 - sqlite_utils is imported here, not at modul
         db["checkpoints"].create_index(["size"], index_name="checkpoints_by_size")
         db.executescript("".join(_APPEND_ONLY.format(table=t) for t in ("events", "meta", "merkle", "checkpoints")))
         db.execute("PRAGMA user_version = 1")
+
+    @migrations(name="0002_domains")
+    def domains(db) -> None:  # noqa: ANN001
+        db.executescript(_DOMAINS)
+        db.execute("PRAGMA user_version = 2")
 
     return migrations
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.filelock import FileLock
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
 from auditlog.store.schema import SCHEMA_VERSION
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _COLUMNS = "seq, hash, ts, type, project, subject, body"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1
 
 
 class _Reads:
@@ -38,10 +39,10 @@ class _Reads:
 
     def get(self, seq: int) -> Row | None:
         with _translated("cannot read the log"):
-            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ? AND seq >= 0", (seq,)).fetchone()
 
     def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ?"
+        sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ? AND seq >= 0"
         if types:
             sql += f" AND type IN ({', '.join('?' * len(types))})"
         with _translated("cannot read the log"):
@@ -62,6 +63,22 @@ class _Reads:
             cursor = self._conn.execute(sql + " ORDER BY seq", args)
             while page := cursor.fetchmany(2048):
                 yield from page
+
+    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
+        low = _LOWEST if since is None else since
+        high = _HIGHEST if until is None else until
+        with _translated("cannot read the log"):
+            events = self._conn.execute("SELECT count(*), min(seq), max(seq) FROM events WHERE seq >= ? AND seq < ?",
+                                        (low, high)).fetchone()
+            # A node's last event is ((idx + 1) << level) - 1; junk keys (negative, too high) count where they fall.
+            (nodes,) = self._conn.execute("SELECT count(*) FROM merkle WHERE ((idx + 1) << level) - 1 >= ? "
+                                          "AND ((idx + 1) << level) - 1 < ?", (low, high)).fetchone()
+        return Tally(events[0], events[1], events[2], nodes)
+
+    def schema_problems(self) -> list[str]:
+        from auditlog.store.schema import schema_problems
+        with _translated("cannot read the log's schema"):
+            return schema_problems(self._conn)
 
     def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         found: dict[tuple[int, int], bytes] = {}
