@@ -7,11 +7,15 @@ tags, latest verdict, overrides) by patching the previous tables, not by re-read
 log; baselines.parquet gets the new pins appended.
 Both end the same way: a new generation whose state.json is written last (see files.py).
 
-Before a catch-up, the event at the saved position must still have the saved hash (and
-the log the saved log id). That hash commits, through the chain, to every event before
-it: if it differs, the log was rewritten under the projections, and the catch-up refuses
-with an IntegrityError instead of folding new events onto a history that is no longer
-the log's. Rebuilding is then an explicit act (`auditlog projections rebuild`).
+Before a catch-up, the event at the saved position must still have the saved hash, its
+bytes must hash to it, the log must have the saved log id, and the log's Merkle root at
+that size must be the root the fold computed from the bodies it hashed. The hash commits,
+through the chain, to every event before it, and the root to every event's bytes and to
+the stored subtree hashes proofs are made from: if either differs, the log was changed
+under the projections, and the catch-up refuses with an IntegrityError instead of folding
+new events onto a history that is no longer the log's. Rebuilding is then an explicit act
+(`auditlog projections rebuild`). The events folded are hashed and linked one by one
+(fold.py), so every generation reflects a chain checked from its genesis.
 
 Everything written is a function of the log alone (events in seq order, no clock, no
 paths, fixed writer options), so two rebuilds of one log are byte-identical.
@@ -27,6 +31,7 @@ from typing import Any, Protocol
 
 from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
+from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
 from projections import files, manifest
 from projections.files import ZERO_HASH, Part, PartWriter, State
@@ -39,9 +44,11 @@ from projections.tables import table_from_rows
 class EventLog(Protocol):
     """What projections need of a log: AuditLog has it, and so can any store's reader."""
 
-    def events(self, after: int = -1) -> Iterable[SealedEvent]: ...
+    def events(self, after: int = -1, until: int | None = None) -> Iterable[SealedEvent]: ...
 
     def head(self) -> Any: ...  # .size (number of events) and .hash (the last event's hash)
+
+    def root(self, size: int | None = None) -> bytes: ...  # RFC 9162 root of the first `size` events
 
 
 def catch_up(log: EventLog, directory: str | Path) -> State:
@@ -52,8 +59,9 @@ def catch_up(log: EventLog, directory: str | Path) -> State:
     """
     directory = Path(directory)
     state = files.read_state(directory)
-    if state is not None and _current(state, log.head()):
-        return state  # the common case: no lock, no write
+    if state is not None and state.schema_version == SCHEMA_VERSION and _current(state, log.head()):
+        check_position(log, state)  # the common case: O(log n) reads, no lock, no write
+        return state
     with files.locked(directory):
         state = files.read_state(directory)  # another writer may have caught up meanwhile
         if state is not None and state.schema_version > SCHEMA_VERSION:
@@ -94,7 +102,7 @@ def compact(directory: str | Path) -> State:
             writer = PartWriter(directory)
             try:
                 for part in state.items:
-                    with pq.ParquetFile(directory / part.path) as pf:
+                    with pq.ParquetFile(files.verified_bytes(directory / part.path)) as pf:
                         for i in range(pf.num_row_groups):
                             writer.add_table(pf.read_row_group(i))
                 merged = writer.finish(state.items[0].first_seq, state.items[-1].last_seq)
@@ -135,14 +143,17 @@ def check_position(log: EventLog, state: State) -> None:
                                         f"{state.seq} is not the one they were built from (saved hash "
                                         f"{state.hash}, the log has {found}); check the log with `auditlog "
                                         "verify`, then rebuild them with `auditlog projections rebuild`")
+    root = log.root(state.seq + 1).hex()
+    if root != state.root:
+        raise IntegrityError(state.seq, f"the log was changed under the projections: its Merkle root at size "
+                                        f"{state.seq + 1} is {root}, but the events the projections folded hash "
+                                        f"to {state.root} (event bytes or stored subtree hashes were altered); "
+                                        "check the log with `auditlog verify`")
 
 
 def event_at(log: EventLog, seq: int) -> SealedEvent | None:
-    """One event, reading one row when the log can bound the read (AuditLog's `until`)."""
-    try:
-        stream = log.events(after=seq - 1, until=seq + 1)
-    except TypeError:
-        stream = log.events(after=seq - 1)
+    """One event, reading one row."""
+    stream = log.events(after=seq - 1, until=seq + 1)
     try:
         for sealed in stream:
             return sealed if sealed.seq == seq else None
@@ -188,8 +199,9 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     runs = RunsBuilder(old_runs, *_old_manifest(directory, previous))
     items = PartWriter(directory)
     try:
+        tree = TreeBuilder.from_peaks(after + 1, [bytes.fromhex(p) for p in previous.peaks]) if previous else TreeBuilder()
         batch = fold_events(log.events(after=after), after=after, prev_hash=previous.hash if previous else ZERO_HASH,
-                            is_recorded=_KnownRuns(old_runs), runs=runs, items=items)
+                            tree=tree, is_recorded=_KnownRuns(old_runs), runs=runs, items=items)
         part = items.finish(after + 1, batch.last_seq)
     except BaseException:
         items.abandon()
@@ -221,7 +233,8 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
         baselines_name, n_baselines = files.write_table(directory, "baselines", baselines), baselines.num_rows
 
     parts: tuple[Part, ...] = (previous.items if previous else ()) + ((part,) if part else ())
-    state = State(log_id=log_id, seq=batch.last_seq, hash=batch.last_hash, runs=runs_name, verdicts=verdicts_name,
+    state = State(log_id=log_id, seq=batch.last_seq, hash=batch.last_hash, root=tree.root().hex(),
+                  peaks=tuple(p.hex() for p in tree.peak_hashes()), runs=runs_name, verdicts=verdicts_name,
                   baselines=baselines_name, items=parts,
                   counts={"runs": table.num_rows, "items": sum(p.rows for p in parts), "verdicts": n_verdicts,
                           "baselines": n_baselines})

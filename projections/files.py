@@ -2,14 +2,18 @@
 
     <dir>/state.json                      the current generation: position, files, counts
     <dir>/manifest.json                   one flat record per run (git-friendly)
-    <dir>/runs-<sha256:16>.parquet        one row per run
-    <dir>/verdicts-<sha256:16>.parquet    one row per verdict
-    <dir>/baselines-<sha256:16>.parquet   one row per baseline pin
-    <dir>/items/part-<first>-<last>-<sha256:16>.parquet   item rows of events first..last
+    <dir>/runs-<sha256>.parquet           one row per run
+    <dir>/verdicts-<sha256>.parquet       one row per verdict
+    <dir>/baselines-<sha256>.parquet      one row per baseline pin
+    <dir>/items/part-<first>-<last>-<sha256>.parquet   item rows of events first..last
 
 Parquet files are named by the SHA-256 of their bytes: a file is never overwritten
 with other content, so the previous generation stays readable while the next one is
-written, and two rebuilds of the same log name the same files. Every file is written
+written, and two rebuilds of the same log name the same files. Readers hash every file
+before they use it and refuse one whose bytes are not those its name says (a file
+rewritten in place). state.json also records the position's Merkle root and the tree's
+peaks, computed by the fold from the bodies it hashed, so that a catch-up can check the
+log still has, at that size, the tree the projections were built from. Every file is written
 to a temporary name, flushed and renamed; state.json is replaced last, so a reader
 that reads only what state.json names sees one consistent generation, whenever the
 writer was killed. The previous generation's files are deleted only after that.
@@ -39,13 +43,16 @@ STATE = "state.json"
 MANIFEST = "manifest.json"
 ITEMS = "items"
 LOCK = ".lock"
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 1: no root or peaks; such a state is rebuilt on the next catch-up
 ZERO_HASH = "0" * 64
 _TMP = ".tmp"
-_RUNS = re.compile(r"runs-[0-9a-f]{16}\.parquet")
-_VERDICTS = re.compile(r"verdicts-[0-9a-f]{16}\.parquet")
-_BASELINES = re.compile(r"baselines-[0-9a-f]{16}\.parquet")
-_PART = re.compile(rf"{ITEMS}/part-\d{{12}}-\d{{12}}-[0-9a-f]{{16}}\.parquet")
+_RUNS = re.compile(r"runs-[0-9a-f]{64}\.parquet")
+_VERDICTS = re.compile(r"verdicts-[0-9a-f]{64}\.parquet")
+_BASELINES = re.compile(r"baselines-[0-9a-f]{64}\.parquet")
+_PART = re.compile(rf"{ITEMS}/part-\d{{12}}-\d{{12}}-[0-9a-f]{{64}}\.parquet")
+_DIGEST = re.compile(r"-([0-9a-f]{64})\.parquet\Z")
+_HEX32 = re.compile(r"[0-9a-f]{64}\Z")
+_LOG_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 
 def default_directory(log_location: str | os.PathLike[str], log_id: str | None = None) -> str:
@@ -55,8 +62,12 @@ def default_directory(log_location: str | os.PathLike[str], log_id: str | None =
     location = os.fspath(log_location)
     if "://" not in location:
         return f"{location}.projections"
+    if log_id is None or not _LOG_ID.match(log_id):
+        # The id comes from the database: a hostile value ("../../x") must not steer files anywhere.
+        raise InvalidInput("log_id", f"{log_id!r} is not a log id (32 hex digits): check the log with "
+                           "`auditlog verify`, or name the directory with --projections")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "auditlog", "projections", log_id or "unknown-log")
+    return os.path.join(cache, "auditlog", "projections", log_id)
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class State:
     log_id: str
     seq: int  # the last event applied; -1 before any
     hash: str  # its event hash
+    root: str  # hex RFC 9162 root of events 0..seq, as the fold computed it from their bytes
+    peaks: tuple[str, ...]  # hex hashes of the tree's peaks at that size: the fold resumes from them
     runs: str
     verdicts: str
     baselines: str
@@ -89,7 +102,7 @@ class State:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": STATE_FORMAT, "schema_version": self.schema_version, "log_id": self.log_id,
-            "position": {"seq": self.seq, "hash": self.hash},
+            "position": {"seq": self.seq, "hash": self.hash, "root": self.root, "peaks": list(self.peaks)},
             "files": {"runs": self.runs, "verdicts": self.verdicts, "baselines": self.baselines,
                       "manifest": MANIFEST,
                       "items": [{"path": p.path, "first_seq": p.first_seq, "last_seq": p.last_seq, "rows": p.rows}
@@ -101,8 +114,13 @@ class State:
     def from_json(cls, obj: dict[str, Any]) -> State:
         """Parse state.json; every file it names must have one of our names (it is read, and
         later deleted: a doctored state must not make us touch anything else)."""
-        files = obj["files"]
-        state = cls(log_id=obj["log_id"], seq=obj["position"]["seq"], hash=obj["position"]["hash"],
+        files, position = obj["files"], obj["position"]
+        if obj.get("format") == 1:  # no tree recorded: catch_up rebuilds (schema_version 0 is older than any)
+            position, obj = {**position, "root": "", "peaks": []}, {**obj, "schema_version": 0}
+        peaks = tuple(position["peaks"])
+        if not all(isinstance(p, str) and _HEX32.match(p) for p in peaks):
+            raise ValueError("its tree peaks are not hex hashes")
+        state = cls(log_id=obj["log_id"], seq=position["seq"], hash=position["hash"], root=position["root"], peaks=peaks,
                     runs=files["runs"], verdicts=files["verdicts"], baselines=files["baselines"],
                     items=tuple(Part(p["path"], p["first_seq"], p["last_seq"], p["rows"]) for p in files["items"]),
                     counts=dict(obj.get("counts", {})), schema_version=obj["schema_version"])
@@ -124,7 +142,7 @@ def read_state(directory: Path) -> State | None:
         raise StorageError(f"cannot read {directory / STATE}: {exc.strerror or exc}") from None
     try:
         obj = json.loads(text)
-        if obj.get("format") != STATE_FORMAT:
+        if obj.get("format") not in (1, STATE_FORMAT):
             raise InvalidInput(str(directory / STATE), f"unknown state format {obj.get('format')!r}: "
                                "rebuild with `auditlog projections rebuild`")
         return State.from_json(obj)
@@ -279,7 +297,7 @@ def read_table(path: Path, table: str) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        with pq.ParquetFile(path) as pf:
+        with pq.ParquetFile(verified_bytes(path)) as pf:
             data = pf.read()
     except FileNotFoundError:
         raise StorageError(f"{path} is missing (deleted by hand, or a compaction or rebuild ran meanwhile): "
@@ -293,6 +311,21 @@ def read_table(path: Path, table: str) -> Any:
                            f"{SCHEMA_VERSION}): rebuild with `auditlog projections rebuild`") from None
 
 
+def verified_bytes(path: Path) -> Any:
+    """The file's bytes (a pyarrow buffer) once they hash to the digest in its name; StorageError if
+    not: a file rewritten in place is never served. FileNotFoundError passes through."""
+    import pyarrow as pa
+
+    named = _DIGEST.search(path.name)
+    with open(path, "rb") as f:
+        data = f.read()
+    if named is None or hashlib.sha256(data).hexdigest() != named[1]:
+        raise StorageError(f"{path} does not hash to the digest in its name: it was changed after it was "
+                           "written; rebuild with `auditlog projections rebuild` (and check the log with "
+                           "`auditlog verify`)")
+    return pa.py_buffer(data)
+
+
 def _settle(tmp: Path, directory: Path, prefix: str) -> str:
     """Flush `tmp` to disk and rename it to its content-addressed name."""
     digest = hashlib.sha256()
@@ -300,7 +333,7 @@ def _settle(tmp: Path, directory: Path, prefix: str) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
         os.fsync(f.fileno())
-    name = f"{prefix}-{digest.hexdigest()[:16]}.parquet"
+    name = f"{prefix}-{digest.hexdigest()}.parquet"
     target = directory / name
     if target.exists():  # same name, same bytes: a previous generation already holds it
         tmp.unlink()

@@ -8,14 +8,17 @@ returns a `Batch`: the verdict and baseline rows, and the events that change row
 (annotations, supersessions, verdicts, overrides), applied afterwards with
 `apply_changes` and `apply_overrides`. Nothing here touches a file or a store.
 
-Event bodies are decoded with orjson (json.loads without it), not re-validated: checking the log is
-`verify`'s job. What the fold does check costs nothing: seqs are contiguous and each
-event's `prev` names the hash of the one before, so a batch continues exactly the
-chain the projections were built from.
+Event bodies are decoded with orjson (json.loads without it). The fold checks the chain as it
+goes, so that nothing it folds is unverified: seqs are contiguous, every body is hashed and
+must give the stored hash, and each event's `prev` names the hash the fold computed for the
+one before. It also grows the Merkle tree over the bodies it hashed, so the root the
+projections record is one they computed, not one the store claims. (That the bodies are
+canonical events is `verify`'s full check; the fold reads the envelope members it uses.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -26,9 +29,11 @@ from typing import Any, Protocol
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import SealedEvent
+from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_NO_NODES = 64  # TreeBuilder.extend returns no completed subtree this high: only the root is wanted
 _UTC_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?(?:Z|\+00:00)\Z")
 try:
     from orjson import loads as _loads
@@ -98,20 +103,35 @@ def canonical_text(value: Any) -> str | None:
     return None if value is None else canonical_bytes(value).decode("utf-8")
 
 
-def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str,
+def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tree: TreeBuilder,
                 is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink) -> Batch:
     """Fold the events after seq `after` (whose hash is `prev_hash`): new run rows to `runs`,
-    their items to `items`, the rest into the returned Batch.
+    their items to `items`, the rest into the returned Batch; `tree` (at size after + 1) grows
+    by their leaf hashes.
 
     `is_recorded(run_id)` says whether a run is already in the tables: a run id is
     recorded once (the first event counts; the writer refuses a second one anyway).
-    Raises IntegrityError when the events do not continue the chain.
+    Raises IntegrityError when the events do not continue the chain, or a body does not
+    hash to its stored hash.
     """
+    if tree.size != after + 1:
+        raise ValueError(f"the tree has {tree.size} leaves; the fold starts after seq {after}")
     batch = Batch(after=after, last_seq=after, last_hash=prev_hash)
     seen: set[str] = set()
     expected = after + 1
+    sha256 = hashlib.sha256
+    leaves: list[bytes] = []
     for sealed in events:
         seq = sealed.seq
+        body = sealed.body
+        computed = sha256(body).hexdigest()
+        if computed != sealed.hash:
+            raise IntegrityError(seq, f"the event's bytes hash to {computed}, not to its stored hash "
+                                      f"{sealed.hash}: the log was altered; check it with `auditlog verify`")
+        leaves.append(sha256(b"\x00" + body).digest())
+        if len(leaves) >= 4096:
+            tree.extend(leaves, _NO_NODES)
+            leaves = []
         try:
             obj = _loads(sealed.body)  # orjson: the same values as json.loads, about 3x faster
             type_, prev, data = obj["type"], obj["prev"], obj["data"]
@@ -146,8 +166,9 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str,
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise IntegrityError(seq, f"not a valid {type_} event ({type(exc).__name__}: {exc}): check the log "
                                       "with `auditlog verify`") from None
-        batch.last_seq, batch.last_hash = seq, sealed.hash
+        batch.last_seq, batch.last_hash = seq, computed
         expected += 1
+    tree.extend(leaves, _NO_NODES)
     return batch
 
 

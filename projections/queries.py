@@ -1,7 +1,7 @@
 """The questions users ask of history: which runs, one run in full, two runs side by side.
 
 Every function takes a View (one consistent generation; see view.py) and reads
-Parquet, never the event log. Filters run in Arrow, so a history of 100k runs is
+Parquet; the only reads of the event log are the View's confirmation of every run handed out. Filters run in Arrow, so a history of 100k runs is
 answered in milliseconds; figures are computed in Python where exactness matters
 (math.fsum), so tests can recompute them straightforwardly from the run documents.
 """
@@ -24,13 +24,15 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                since: str | datetime | None = None, until: str | datetime | None = None,
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
-               limit: int | None = None, offset: int = 0, newest_first: bool = True) -> Any:
+               limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True) -> Any:
     """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
 
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
     document has none; both bounds are inclusive, and a bare date as `until` means the
     end of that day. `verdict` matches the latest verdict; `tags` must all match the
     current tags (annotations merged in). Superseded runs only with include_superseded.
+    Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
+    that to a caller that confirms what it shows, page by page (the TUI).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -56,7 +58,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     selected = runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
     if newest_first:
         selected = selected.sort_by([("seq", "descending")])
-    return selected.slice(offset, limit) if limit is not None else selected.slice(offset)
+    selected = selected.slice(offset, limit) if limit is not None else selected.slice(offset)
+    return view.confirm(selected) if confirm else selected
 
 
 def list_runs(view: View, **filters: Any) -> list[dict[str, Any]]:

@@ -4,15 +4,21 @@
 that state.json names, and only that: files of a generation being written, or of one
 a killed writer left behind, are never read. Queries take a View, so a command that
 asks several questions answers them all from one consistent generation.
+
+A View opened on a log confirms every run a query hands out (`confirm`): the log must
+still hold, at the run's seq, bytes that hash to the hash the fold recorded for them. So
+a run's figures are shown only while the event they were computed from is in the log as
+it was folded; an event altered since fails the query loudly instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from auditlog.errors import NotFound, StorageError
+from auditlog.errors import IntegrityError, NotFound, StorageError
 from projections import build, files
 from projections.files import State
 from projections.schema import arrow_schema
@@ -24,9 +30,29 @@ _RETRIES = 3
 class View:
     """The runs, items, verdicts and baselines tables of one generation."""
 
-    def __init__(self, directory: str | Path, state: State) -> None:
+    def __init__(self, directory: str | Path, state: State, log: build.EventLog | None = None) -> None:
         self.directory = Path(directory)
         self.state = state
+        self.log = log  # None: opened without a log (open_built), nothing to confirm against
+
+    @property
+    def size(self) -> int:
+        """The number of events the projections folded: the verified tree's size."""
+        return self.state.seq + 1
+
+    def confirm(self, runs: Any) -> Any:
+        """Raise IntegrityError unless every run of `runs` (a table with seq, event_hash and run_id)
+        is still in the log as folded; returns `runs`. See the module's docstring."""
+        if self.log is None or runs.num_rows == 0:
+            return runs
+        for seq, expected, run_id in zip(runs.column("seq").to_pylist(), runs.column("event_hash").to_pylist(),
+                                         runs.column("run_id").to_pylist()):
+            event = build.event_at(self.log, seq)
+            if event is None or hashlib.sha256(event.body).hexdigest() != expected:
+                raise IntegrityError(seq, f"run {run_id!r}: the log no longer holds the event its figures were "
+                                          f"folded from (bytes that hash to {expected}): the log was changed "
+                                          "after the projections were built; check it with `auditlog verify`")
+        return runs
 
     @cached_property
     def runs(self) -> Any:
@@ -64,7 +90,7 @@ class View:
                 continue
             path = self.directory / part.path
             try:
-                with pq.ParquetFile(path) as pf:
+                with pq.ParquetFile(files.verified_bytes(path)) as pf:
                     groups = list(range(pf.num_row_groups))
                     if wanted is not None:
                         groups = [g for g in groups if _group_overlaps(pf, g, wanted)]
@@ -87,7 +113,7 @@ class View:
         found = self.runs.filter(pc.equal(self.runs.column("run_id"), run_id))
         if found.num_rows == 0:
             raise NotFound(f"no run {run_id!r} in the log")
-        return to_records(found)[0]
+        return to_records(self.confirm(found))[0]
 
     def _read(self, name: str, table: str) -> Any:
         return files.read_table(self.directory / name, table)
@@ -97,7 +123,7 @@ def open(log: build.EventLog, directory: str | Path) -> View:  # noqa: A001 - pr
     """Catch the projections in `directory` up with `log`, and open the result for reading."""
     directory = Path(directory)
     for attempt in range(_RETRIES):
-        view = View(directory, build.catch_up(log, directory))
+        view = View(directory, build.catch_up(log, directory), log)
         try:
             view.runs  # noqa: B018 - read now, while the generation is surely there
             return view

@@ -9,6 +9,7 @@ commits everything; an exception anywhere commits nothing.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator, Mapping
@@ -22,7 +23,7 @@ from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
-from auditlog.errors import Conflict, InvalidInput, NotFound
+from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from auditlog.services import tree
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head, open_store
@@ -110,18 +111,18 @@ class AuditLog:
         row = self.store.get(seq)
         if row is None:
             raise NotFound(f"no event at seq {seq} (the log has {self.head().size})")
-        return SealedEvent(row[0], row[1], row[6])
+        return _checked(SealedEvent(row[0], row[1], row[6]))
 
     def about(self, subject: str, *types: str) -> list[SealedEvent]:
         """Every event whose subject is `subject` (a run id), oldest first."""
-        return [SealedEvent(r[0], r[1], r[6]) for r in self.store.find(subject, types)]
+        return [_checked(SealedEvent(r[0], r[1], r[6])) for r in self.store.find(subject, types)]
 
     def run(self, run_id: str) -> dict[str, Any]:
         """The run document as recorded; NotFound when the log has no such run."""
         found = self.store.find(run_id, (ev.RUN_RECORDED,))
         if not found:
             raise NotFound(f"no run {run_id!r} in {self.store.location}")
-        return SealedEvent(found[0][0], found[0][1], found[0][6]).event.data["run"]
+        return _checked(SealedEvent(found[0][0], found[0][1], found[0][6])).event.data["run"]
 
     # -- writing -----------------------------------------------------------------
 
@@ -208,11 +209,14 @@ class Writer:
         self._nodes: list[tuple[int, int, bytes]] = []
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
         self._head = Head(0)
+        self._first = 0  # the seq of this transaction's first append
+        self._written_nodes = 0
 
     def __enter__(self) -> Writer:
         with ExitStack() as stack:  # anything raised here leaves the transaction, rolled back
             self._txn = stack.enter_context(self._log.store.transaction(self._log._lock_timeout))
             self._head = self._txn.head()
+            self._first = self._head.size
             if self._head.size == 0:
                 raise NotFound(f"{self._log.store.location} has no genesis event: open it with AuditLog.open")
             self._tree = tree.builder_at(self._txn, self._head.size)
@@ -223,6 +227,7 @@ class Writer:
         if exc_type is None:
             try:
                 self._flush()
+                self._confirm()
             except BaseException as error:
                 self._transaction.__exit__(type(error), error, error.__traceback__)
                 raise
@@ -295,7 +300,7 @@ class Writer:
             raise InvalidInput("--to", f"must be one of {', '.join(VERDICTS)}, not {to!r}")
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("--reason", "say why the verdict is overridden")
-        original = SealedEvent(row[0], row[1], row[6]).event.data["verdict"]["verdict"]
+        original = _checked(SealedEvent(row[0], row[1], row[6])).event.data["verdict"]["verdict"]
         data = {"verdict_seq": verdict_seq, "from": original, "to": to, "reason": reason}
         return self._append(ev.VERDICT_OVERRIDDEN, row[4], row[5], data, "")
 
@@ -303,7 +308,7 @@ class Writer:
                      reason: str | None = None) -> Receipt:
         """Name the run that gates of this project (and model) compare against from now on."""
         row = self._run_row(run_id, "RUN_ID")
-        run = SealedEvent(row[0], row[1], row[6]).event.data["run"]
+        run = _checked(SealedEvent(row[0], row[1], row[6])).event.data["run"]
         if run["project_id"] != project:
             raise InvalidInput("--project", f"run {run_id!r} belongs to project {run['project_id']!r}")
         if model is not None and run["model_id"] != model:
@@ -321,7 +326,7 @@ class Writer:
         if known is None:
             known = self._recorded[(type_, subject)] = []
             for seq, hash_, _ts, _type, _project, _subject, body in self._txn.find(subject, (type_,)):
-                data = SealedEvent(seq, hash_, body).event.data
+                data = _checked(SealedEvent(seq, hash_, body)).event.data
                 known.append((data.get("document_sha256", ""), Receipt(seq, hash_, type_, subject, new=False)))
         return known
 
@@ -345,7 +350,7 @@ class Writer:
 
     def _data(self, receipt: Receipt) -> dict[str, Any]:
         row = self._row_at(receipt.seq)
-        return SealedEvent(row[0], row[1], row[6]).event.data
+        return _checked(SealedEvent(row[0], row[1], row[6])).event.data
 
     def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
                 encoded_data: bytes | None = None) -> Receipt:
@@ -370,7 +375,35 @@ class Writer:
     def _flush(self) -> None:
         if self._pending:
             self._txn.append(self._pending, self._nodes)
+            self._written_nodes += len(self._nodes)
             self._pending, self._nodes = [], []
+
+    def _confirm(self) -> None:
+        """Before success is reported: the database holds, in this transaction, exactly what was
+        written (a trigger or rule that drops or changes inserts is caught here, not by a later verify)."""
+        first, head = self._first, self._head
+        if head.size == first:
+            return
+        tally = self._txn.tally(since=first)
+        last = self._txn.get(head.size - 1)
+        expected = (head.size - first, first, head.size - 1, self._written_nodes)
+        if ((tally.events, tally.min_seq, tally.max_seq, tally.nodes) != expected or last is None
+                or last[1] != head.hash or hashlib.sha256(last[6]).hexdigest() != head.hash):
+            raise IntegrityError(first, f"the database did not keep what was written (asked for events {first}.."
+                                        f"{head.size - 1} and {self._written_nodes} Merkle rows; it holds "
+                                        f"{tally.events} events from seq {tally.min_seq} to {tally.max_seq} and "
+                                        f"{tally.nodes} Merkle rows, head {'ok' if last and last[1] == head.hash else 'wrong'}): "
+                                        "something in the database drops or changes inserts (a trigger or rule "
+                                        "auditlog did not make?); nothing was written; run `auditlog verify`")
+
+
+def _checked(sealed: SealedEvent) -> SealedEvent:
+    """A stored event whose bytes hash to its stored hash; IntegrityError otherwise. A decision
+    (already recorded? which project?) is never made from bytes the chain does not vouch for."""
+    if hashlib.sha256(sealed.body).hexdigest() != sealed.hash:
+        raise IntegrityError(sealed.seq, "the stored event's bytes do not hash to its stored hash: the log was "
+                                         "altered; nothing was written; check it with `auditlog verify`")
+    return sealed
 
 
 @functools.lru_cache(maxsize=1)

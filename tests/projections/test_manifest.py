@@ -45,10 +45,11 @@ def test_strings_are_escaped_exactly(tmp_path) -> None:
         log.record_run(doc)
         log.annotate(doc["run_id"], tags={"note": "del\x7f"})
         view = projections.open(log, tmp_path / "p")
+        listed = projections.list_runs(view)  # while the log is open: the view confirms runs against it
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text(encoding="utf-8"))
     [record] = manifest["runs"]
     assert record["run_id"] == doc["run_id"] and record["model_version"] == doc["model_version"]
     assert {k[5:]: v for k, v in record.items() if k.startswith("tags.")} == {**tricky, "note": "del\x7f"}
     assert {k[8:]: v for k, v in record.items() if k.startswith("metrics.")} == doc["metrics"]
-    assert projections.list_runs(view)[0]["tags"] == {**tricky, "note": "del\x7f"}
+    assert listed[0]["tags"] == {**tricky, "note": "del\x7f"}
     assert len((tmp_path / "p" / "manifest.json").read_bytes().split(b"\n")) == 4, "one line per run"

@@ -3,7 +3,8 @@
 `select` filters and sorts the runs table in Arrow (milliseconds for 100k runs) and
 returns a Selection: a pyarrow table holding only the displayed columns. Rows become
 Python objects only a page at a time (`rows(start, stop)`), when the screen shows them,
-so opening a history of any size costs one filter and one sort, never 100k rows.
+so opening a history of any size costs one filter and one sort, never 100k rows. Each
+page is confirmed against the log as it is shown (View.confirm), not the whole selection.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ SORTS = {
     "recorded": "seq",
 }
 SHOWN = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score", "verdict",
-         "status", "seq"]
+         "status", "seq", "event_hash"]
 SEARCHED = ("run_id", "project_id", "model_id", "experiment_id")
 
 
@@ -47,15 +48,19 @@ class SortOrder:
 class Selection:
     """The filtered, sorted runs: a length, and rows on demand."""
 
-    def __init__(self, table: Any, total: int) -> None:
+    def __init__(self, table: Any, total: int, view: Any = None) -> None:
         self.table = table
         self.total = total  # runs in the projections before filtering
+        self._view = view  # confirms each page shown
 
     def __len__(self) -> int:
         return self.table.num_rows
 
     def rows(self, start: int, stop: int) -> list[dict[str, Any]]:
-        return self.table.slice(start, max(stop - start, 0)).to_pylist()
+        page = self.table.slice(start, max(stop - start, 0))
+        if self._view is not None:
+            self._view.confirm(page)
+        return page.to_pylist()
 
     def run_id(self, index: int) -> str:
         return self.table.column("run_id")[index].as_py()
@@ -72,7 +77,7 @@ def select(view: Any, run_filter: RunFilter = RunFilter(), order: SortOrder = So
 
     verdict = run_filter.verdict if run_filter.verdict in VERDICTS else None
     table = projections.query_runs(view, project_id=run_filter.project, model_id=run_filter.model, verdict=verdict,
-                                   include_superseded=run_filter.include_superseded)
+                                   include_superseded=run_filter.include_superseded, confirm=False)
     if run_filter.verdict == NO_VERDICT:
         table = table.filter(pc.is_null(table.column("verdict")))
     if run_filter.search.strip():
@@ -85,7 +90,7 @@ def select(view: Any, run_filter: RunFilter = RunFilter(), order: SortOrder = So
         table = table.sort_by([(column, direction), ("seq", "descending")])
     elif not order.descending:
         table = table.sort_by([("seq", "ascending")])
-    return Selection(table, view.runs.num_rows)
+    return Selection(table, view.runs.num_rows, view)
 
 
 def choices(view: Any, column: str, **where: str | None) -> list[str]:
