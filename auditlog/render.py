@@ -1,8 +1,15 @@
 """Records to text: table, json, jsonl, csv. Pure; shared by the CLI (and the TUI).
 
-Strings are data: in a table every control character (an ANSI escape, a newline)
-is shown escaped, so a run id cannot repaint a reviewer's terminal. JSON, JSONL
-and CSV keep values exact.
+Strings are data. Some characters are never written raw, so that a value can neither
+repaint a reviewer's terminal nor display as another: C0 controls (an ANSI escape, a
+newline), DEL, C1 controls (U+0080..U+009F, U+009B is a CSI), the bidirectional
+controls U+202A..U+202E and U+2066..U+2069, and the direction marks U+200E, U+200F and
+U+061C ("safe\u202egnp.exe" would show as "safeexe.png").
+
+- table and CSV (read by people, in terminals and spreadsheets): shown escaped, as
+  `\x1b`, `\n`, `\x85`, `\u202e`; a table also cuts long values.
+- JSON and JSONL: written as JSON escapes (`\u202e`), so the values stay exact
+  (`json.loads` gives them back) while every other character, "é" or an emoji, stays raw.
 """
 
 from __future__ import annotations
@@ -15,7 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "jsonl", "csv")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The characters never written raw (keep in step with auditlog.core.runs, which refuses them in ids).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What json.dumps(ensure_ascii=False) leaves raw of them (it escapes C0 itself)...
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# ... and the same characters as UTF-8 in JSON bytes (each a whole character: in valid UTF-8,
+# 0xC2, 0xD8 and 0xE2 only ever start one).
+_JSON_RAW_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 _MAX_CELL = 60
 
 
@@ -23,9 +36,9 @@ def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str
     """The whole output as one string, ending in a newline unless empty."""
     columns = list(columns or _columns(records))
     if fmt == "json":
-        return json.dumps([dict(r) for r in records], indent=2, ensure_ascii=False) + "\n"
+        return json_text([dict(r) for r in records], indent=2) + "\n"
     if fmt == "jsonl":
-        return "".join(json.dumps(dict(r), ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
+        return "".join(json_text(dict(r), separators=(",", ":")) + "\n" for r in records)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -50,9 +63,47 @@ def table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def safe_text(value: str, limit: int = _MAX_CELL) -> str:
-    """Escape control characters and cut long values, for display only."""
-    text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+    """Escape control and bidirectional characters and cut long values, for display only."""
+    text = escape_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape_text(value: str) -> str:
+    """`value` with the characters that are never written raw shown as `\x1b`, `\x85`, `\u202e`."""
+    return _CONTROL.sub(_escape, value) if _CONTROL.search(value) else value
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """json.dumps(value, ensure_ascii=False, **options), with C1, DEL and bidirectional controls
+    written as \\u escapes: exact for json.loads, and harmless on a terminal."""
+    return escape_json(json.dumps(value, ensure_ascii=False, **options))
+
+
+def escape_json(text: str) -> str:
+    """JSON text with the raw C1, DEL and bidirectional controls in it written as \\u escapes (same value)."""
+    return _JSON_RAW.sub(_json_escape, text) if _JSON_RAW.search(text) else text
+
+
+def escape_json_bytes(body: bytes) -> bytes:
+    """escape_json for UTF-8 JSON bytes (an event's canonical bytes): the same JSON value, other bytes
+    only where such a character was."""
+    if not _JSON_RAW_UTF8.search(body):
+        return body
+    return _JSON_RAW_UTF8.sub(lambda m: _json_escape_char(m.group().decode("utf-8")).encode("ascii"), body)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return _json_escape_char(match.group())
+
+
+def _json_escape_char(char: str) -> str:
+    # Inside a JSON string only (JSON's own syntax is ASCII), and never after a lone backslash
+    # (json.dumps writes a backslash as two), so the escape decodes to the same character.
+    return f"\\u{ord(char):04x}"
 
 
 def _cell(value: Any) -> str:
@@ -66,8 +117,11 @@ def _cell(value: Any) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
+    """A CSV field: strings escaped as in a table (a spreadsheet or `cat` shows them), not cut."""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return escape_text(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True))
+    if isinstance(value, str):
+        return escape_text(value)
     return "" if value is None else value
 
 

@@ -16,7 +16,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
-from auditlog.render import safe_text
+from auditlog.render import json_text, safe_text
 
 EXIT_BLOCK = 10
 EXIT_NEEDS_REVIEW = 11
@@ -57,7 +57,7 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
     doc = to_document(kind, sources, tags=parse_tags(tags) or None,
                       **{k: v for k, v in options.items() if v not in (None, False, ())})
     if print_only:
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json_text(doc, indent=2))
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)

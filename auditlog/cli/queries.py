@@ -17,7 +17,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option, parse_tags
-from auditlog.render import FORMATS, render, safe_text
+from auditlog.render import FORMATS, json_text, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
                    "verdict", "status", "recorded_at", "seq"]
@@ -113,7 +113,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
         doc = {"run": run, "current": frame.header, "events": related}
         if items is not None:
             doc["items"] = items
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json_text(doc, indent=2))
     elif output in ("jsonl", "csv"):
         rows = items if items is not None else [{**e, "data": json.dumps(e["data"], sort_keys=True, ensure_ascii=False),
                                                  "actor": json.dumps(e["actor"], sort_keys=True, ensure_ascii=False)}
@@ -168,7 +168,7 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     figures = [asdict(f) for f in report.figures]
     changes = [asdict(c) for c in report.changes]
     if output == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_text(report.to_json(), indent=2))
     elif output != "table":
         _echo(changes if item_rows else figures, output)
     else:
@@ -218,7 +218,7 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     with _view(log_path, directory) as (_, view):
         summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded)
     if output == "json":
-        click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_text(summary.to_json(), indent=2))
         return
     records = []
     for row in summary.rows:

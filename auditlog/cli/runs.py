@@ -13,7 +13,7 @@ from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.cli.ci import GATE_EXIT_CODES, print_receipt, gate_options, run_gate
 from auditlog.cli.queries import projections_dir
-from auditlog.render import render, safe_text
+from auditlog.render import escape_json_bytes, render, safe_text
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -36,7 +36,7 @@ def init(log_path: str, origin: str | None) -> None:
     if existed and origin and info.get("origin") != origin:
         raise errors.Conflict(f"{log_path} already exists with origin {info.get('origin')!r}")
     state = "already exists" if existed else "created"
-    click.echo(f"log {log_path} {state}: log id {info['log_id']}, origin {info['origin']}")
+    click.echo(safe_text(f"log {log_path} {state}: log id {info['log_id']}, origin {info['origin']}", limit=2000))
 
 
 @cli.group(epilog=EXIT_CODES)
@@ -97,14 +97,18 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
 @output_option("jsonl", "table", default="jsonl")
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
-    """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}."""
+    """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}.
+
+    C1, DEL and bidirectional control characters in an event are written as JSON \\u escapes
+    (the same JSON value: parse and re-canonicalise to hash it); the table escapes them too."""
     with open_log(log_path) as log:
         until = after + 1 + limit if limit is not None else None
         out = sys.stdout.buffer
         rows = []
         for sealed in log.events(after=after, until=until):
             if output == "jsonl":
-                out.write(b'{"seq":%d,"hash":"%s","event":%s}\n' % (sealed.seq, sealed.hash.encode(), sealed.body))
+                out.write(b'{"seq":%d,"hash":"%s","event":%s}\n' % (sealed.seq, sealed.hash.encode(),
+                                                                      escape_json_bytes(sealed.body)))
             else:
                 e = sealed.event
                 rows.append({"seq": sealed.seq, "ts": e.ts, "type": e.type, "project": e.project,

@@ -36,7 +36,12 @@ VERDICT_KEYS = frozenset({
     "verdict", "policy", "reason",
 })
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Refused in identifiers: C0 controls, DEL, C1 controls, and the invisible characters that
+# change the order text is shown in (bidi embeddings, overrides and isolates; LRM, RLM, ALM):
+# with them an id displays as another ("safe\u202egnp.exe" shows as "safeexe.png").
+# Keep in step with auditlog.render, which shows the same characters escaped.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_DIRECTION_MARKS = frozenset("\u061c\u200e\u200f")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
@@ -167,16 +172,33 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
 
 
 def check_identifier(value: Any, path: str) -> str:
-    """Ids are non-empty strings without control characters, at most MAX_ID_LENGTH long."""
+    """Ids are non-empty strings of at most MAX_ID_LENGTH characters, without control characters
+    (C0, DEL, C1) or bidirectional controls and direction marks."""
     if not isinstance(value, str):
         raise InvalidInput(path, f"must be a string, not {_kind(value)}")
     if not value.strip():
         raise InvalidInput(path, "must not be empty")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInput(path, f"is {len(value)} characters long; at most {MAX_ID_LENGTH}")
-    if _CONTROL.search(value):
-        raise InvalidInput(path, "must not contain control characters")
+    found = _CONTROL.search(value)
+    if found:
+        raise InvalidInput(path, _refused_character(found.group()))
     return value
+
+
+def _refused_character(char: str) -> str:
+    """Why an id cannot hold `char`: its code point, its Unicode name when it has one, its kind."""
+    import unicodedata  # only on the error path
+    name = unicodedata.name(char, "")
+    code = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+    if char in _DIRECTION_MARKS:
+        return (f"contains {code}, an invisible direction mark: it changes how the text around it is shown, "
+                "so ids must not contain it")
+    if ord(char) >= 0x202A:
+        return (f"contains {code}, a bidirectional control: it makes an id display as another, "
+                "so ids must not contain it")
+    kind = "a C1 control character" if 0x80 <= ord(char) <= 0x9F else "a control character"
+    return f"contains {code}, {kind}: ids must not contain control characters"
 
 
 def check_tags(tags: Any, path: str) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 Run ids, model names, versions, tags, metric names and item errors carry ANSI escape
 sequences, control characters, Rich/Textual markup, SQL quotes, path separators, '..'
-and 100k characters. Tables print them escaped (no raw ESC, BEL or CR byte reaches the
-terminal); csv, jsonl and parquet exports keep them exact; `prove` writes only inside
+and 100k characters; free text (versions, tag values, metric names, item errors) also
+carries C1 and bidirectional controls, which ids refuse (tests/hostile/test_identifiers.py).
+Tables print them escaped (no raw ESC, BEL, CR, CSI or RLO reaches the terminal); csv,
+jsonl and parquet exports keep them exact; `prove` writes only inside
 its --out directory whatever the run id; a file that is not UTF-8 is one clear line and
 exit 2 for every command that reads one.
 """
@@ -25,14 +27,16 @@ OSC = "\x1b]0;owned\x07"
 HUGE = "x" * 100_000
 RUN_IDS = ["[red]markup[/red]", "[@click=app.quit]quit[/]", "'; DROP TABLE events; --", "../../escaped",
            "/abs/evil", "a/../../b", "..", "C:\\windows\\evil", "x" * 512, "plain-run"]
-RAW_CONTROL = (b"\x1b", b"\x07", b"\x9b", b"\r", b"\x00")
+BIDI = "safe\u202egnp.exe \u2066iso\u2069 \u200f"
+C1 = "next\x85line csi\x9b2J"
+RAW_CONTROL = (b"\x1b", b"\x07", b"\x9b", b"\r", b"\x00", b"\xc2\x85", b"\xe2\x80\xae", b"\xe2\x81\xa6", b"\xe2\x80\x8f")
 
 
 def _doc(run_id: str, i: int) -> dict[str, Any]:
     return s.run_doc(
         run_id, project="hostile", model="[bold]acme[/bold]'\"", version=f"{ESC}v{i}",
         seed=i, tags={"owner": OSC, "markup": "[@click=app.quit]x[/]", "sql": "' OR 1=1 --", "path": "../../x",
-                      "huge": HUGE if i == 0 else "small", "ctl": "tab\there\nnew\rcr\x00nul"},
+                      "huge": HUGE if i == 0 else "small", "ctl": "tab\there\nnew\rcr\x00nul", "bidi": BIDI, "c1": C1},
         metrics={"accuracy": 0.5, f"{ESC}metric": 0.25},
         dataset={"name": f"ds{OSC}", "version": "../v1"},
     )
@@ -77,7 +81,7 @@ def test_history_table_shows_markup_literally_and_cuts_huge_cells(hostile: dict[
 
 
 def test_a_refused_hostile_argument_is_one_escaped_line(hostile: dict[str, Any]) -> None:
-    for run_id in (ESC, OSC, HUGE, "nul\x01"):
+    for run_id in (ESC, OSC, HUGE, "nul\x01", BIDI, C1):
         result = s.cli("annotate", run_id, "--note", "n", "--log", hostile["db"])
         assert result.code in (2, 3), str(result)
         _no_raw_control(result)

@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Input, Select, Static
 from auditlog.tui.data import runs as data
 from auditlog.tui.data.session import behind, describe, load_view, open_log
 from auditlog.tui.messages import ProjectionsFailed, ProjectionsLoading, ProjectionsReady
-from auditlog.tui.widgets.cells import line, literal
+from auditlog.tui.widgets.cells import line, literal, option
 from auditlog.tui.widgets.lazy_table import LazyTable
 from auditlog.tui.widgets.sources import RunsSource
 
@@ -133,7 +133,7 @@ class RunsScreen(Screen):
         select = self.query_one(selector, Select)
         current = select.value
         with self.prevent(Select.Changed):  # the filter keeps its value; nothing to refresh
-            select.set_options([(Text(v), v) for v in values])
+            select.set_options([(option(v), v) for v in values])
             if current in values:
                 select.value = current
 

@@ -17,7 +17,7 @@ from auditlog.tui.data import runs as runs_data
 from auditlog.tui.data import trends
 from auditlog.tui.data.session import describe
 from auditlog.tui.widgets.bar_chart import BarChart
-from auditlog.tui.widgets.cells import line, literal, num
+from auditlog.tui.widgets.cells import line, literal, num, option
 from auditlog.tui.widgets.lazy_table import Column, LazyTable
 from auditlog.tui.widgets.sources import ListSource
 
@@ -65,8 +65,8 @@ class TrendScreen(Screen):
         metrics = trends.metrics(view, self.project, self.model)
         if self.metric not in metrics:
             self.metric = metrics[0]
-        return ([(Text(p), p) for p in projects], [(Text("all models"), ALL_MODELS), *((Text(m), m) for m in models)],
-                [(Text(m), m) for m in metrics])
+        return ([(option(p), p) for p in projects], [(Text("all models"), ALL_MODELS), *((option(m), m) for m in models)],
+                [(option(m), m) for m in metrics])
 
     def _fill_choices(self) -> None:
         projects, models, metrics = self._choices()

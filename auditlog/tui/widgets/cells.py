@@ -1,5 +1,6 @@
 """Values as display text: numbers, times, hashes, verdicts. Data stays data: every string
-from the log goes through `literal` (Content, never markup) or a LazyTable cell."""
+from the log goes through `literal` (Content, never markup), `option` or a LazyTable cell,
+and so through render.safe_text (control and bidirectional characters shown escaped)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from rich.text import Text
 from textual.content import Content
 
 from auditlog.render import safe_text
@@ -78,6 +80,11 @@ def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None) -> Conten
         text, role = value if isinstance(value, tuple) else (value, "")
         rows.append(line((label.ljust(width), "dim"), (safe_text("" if text is None else str(text), 400), role)))
     return Content("\n").join(rows)
+
+
+def option(text: Any, limit: int = 80) -> Text:
+    """A Select option's prompt: literal (a Text, never markup), control characters escaped."""
+    return Text(safe_text("" if text is None else str(text), limit=limit))
 
 
 def block(text: str, role: str = "", limit: int = 20_000) -> Content:
