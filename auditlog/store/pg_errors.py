@@ -38,6 +38,16 @@ def translate(exc: psycopg.Error, doing: str) -> StorageError:
                             "nothing of this transaction was written")
     if isinstance(exc, pg.InsufficientPrivilege):
         return StorageError(f"{doing}: {text} (this role may not do that: see `auditlog db setup-roles`)")
+    if isinstance(exc, pg.CheckViolation):
+        why = {"events_in_domain": "an event's seq must not be negative",
+               "meta_known_keys": "meta takes only the keys log_id, origin, genesis_hash and created",
+               "merkle_in_tree": "a Merkle subtree must be of a stored level (4 to 62) with an index >= 0",
+               "checkpoints_in_tree": "a checkpoint's size must be at least 1"}.get(exc.diag.constraint_name or "", text)
+        return StorageError(f"{doing}: {why}; nothing of this transaction was written")
+    if isinstance(exc, pg.RaiseException) and (exc.diag.message_primary or "").startswith("auditlog: "):
+        # Our schema's triggers refuse what would leave the chain's domain; their message is one line.
+        return StorageError(f"{doing}: {one_line(exc.diag.message_primary[len('auditlog: '):])}; nothing of this "
+                            "transaction was written")
     if isinstance(exc, pg.UniqueViolation):
         table = exc.diag.table_name or ""
         why = {"events": "another writer stored an event at this seq without taking auditlog's lock",

@@ -2,14 +2,17 @@
 
 Imported only when a postgresql:// location is opened, so SQLite logs never load psycopg.
 
-Writers line up on the head: a write transaction's first statement takes a
-transaction-scoped advisory lock keyed on the log's schema (`pg_advisory_xact_lock`),
-waiting at most the lock timeout (the server's own `lock_timeout`, so a waiter gives
-up by itself: LockTimeout), and only then reads the head. Each writer so continues the
-chain from the previous writer's committed head, and the chain cannot fork; the seq
-primary key refuses a second event at a seq from anything that bypassed the lock. The
-lock lives and dies with the transaction: a killed client's lock goes when the server
-sees its connection close, and its uncommitted batch goes with it.
+Writers line up on the head: a write transaction's first statement locks the one row of
+the log's `auditlog_writer_lock` table (`SELECT ... FOR UPDATE`, which needs an UPDATE
+privilege that only writers have, so a reader cannot stall them), waiting at most the
+lock timeout (the server's own `lock_timeout`, so a waiter gives up by itself:
+LockTimeout), and only then reads the head. Each writer so continues the chain from the
+previous writer's committed head, and the chain cannot fork; the seq primary key and the
+schema's row triggers refuse an event anywhere but at the head from anything that bypassed
+the lock. The lock lives and dies with the transaction: a killed client's lock goes when
+the server sees its connection close, and its uncommitted batch goes with it. Creating a
+log (no lock table yet) and migrating one from version 1 take the transaction-scoped
+advisory lock that version 1 writers queued on.
 
 Plain reads run in autocommit, one statement, one snapshot, so a long-lived reader never
 holds a transaction open. Streams (`rows`, `nodes`) read through server-side cursors in
@@ -35,8 +38,9 @@ from psycopg.pq import TransactionStatus
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.pg_errors import one_line, translate, translated
 from auditlog.store.pg_location import parse_location
-from auditlog.store.pg_schema import SCHEMA_VERSION, Statements, create_script, peak_keys, quote_ident, role_script
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, check_continues
+from auditlog.store.pg_schema import (META_KEYS, SCHEMA_VERSION, TABLES_V1, Statements, compare_catalog,
+                                      create_script, migration_script, peak_keys, quote_ident, role_script)
+from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
 
 PAGE = 2048
 COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
@@ -102,11 +106,28 @@ class _Reads:
             rows = self._connection().execute(self._sql.checkpoints).fetchall()
         return [StoredCheckpoint(*row) for row in rows]
 
+    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
+        with translated("cannot read the log"):
+            events, low, high, nodes = self._connection().execute(
+                self._sql.tally, self._sql.bounds(since, until)).fetchone()
+        return Tally(events, low, high, nodes)
+
+    def schema_problems(self) -> list[str]:
+        """The schema's catalog against what create_script makes (pg_schema.expected_catalog), in one
+        query: tables and columns, constraints, indexes, triggers (and whether enabled), functions
+        (their exact source), sequences, views, rules, policies, row-level security, types, operators."""
+        schema = self._sql.schema
+        with translated("cannot read the log's schema"):
+            rows = self._connection().execute(self._sql.catalog, {"schema": schema}).fetchall()
+        quoted = rows[0][1]
+        return compare_catalog(schema, quoted, [tuple(row) for row in rows[1:]])
+
 
 class PostgresStore(_Reads):
     """An EventStore in one PostgreSQL schema; see the module's docstring for the locking."""
 
-    def __init__(self, url: str, *, create: bool = True, lock_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, create: bool = True, lock_timeout: float = 30.0,
+                 check_version: bool = True) -> None:
         self._where = parse_location(url)
         self.location = self._where.display
         self.lock_timeout = lock_timeout
@@ -125,10 +146,16 @@ class PostgresStore(_Reads):
                         raise NotFound(f"no log at {self.location} (schema {self.schema!r} holds none)")
                     self._create()
                     version = self._version()
-            self._check_version(version)
+            if check_version:
+                self._check_version(version)
         except BaseException:
             self._conn.close()
             raise
+
+    @classmethod
+    def for_migration(cls, url: str, lock_timeout: float = 30.0) -> PostgresStore:
+        """Open an existing log whatever its schema version, to migrate it (as the tables' owner)."""
+        return cls(url, create=False, lock_timeout=lock_timeout, check_version=False)
 
     # -- connecting and the schema ---------------------------------------------------
 
@@ -162,7 +189,7 @@ class PostgresStore(_Reads):
         conn = self._conn
         try:
             conn.execute("BEGIN")
-            self._lock(conn, self.lock_timeout)
+            self._advisory_lock(conn, self.lock_timeout)
             if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
                 conn.execute(f"CREATE SCHEMA {quote_ident(self.schema)}")
             if self._version() is None:
@@ -181,7 +208,8 @@ class PostgresStore(_Reads):
             return
         if version is None or version < SCHEMA_VERSION:
             raise StorageError(f"{self.location} has schema version {version}, this auditlog needs {SCHEMA_VERSION}: "
-                               "PostgreSQL logs are migrated explicitly, never on open (see docs/postgres.md)")
+                               "PostgreSQL logs are migrated explicitly, never on open: run `auditlog migrate "
+                               "--log URL` as the owner of the log's tables (see docs/postgres.md)")
         raise StorageError(f"{self.location} has schema version {version}, newer than this auditlog "
                            f"understands ({SCHEMA_VERSION}): upgrade auditlog")
 
@@ -198,24 +226,90 @@ class PostgresStore(_Reads):
 
     def _lock(self, conn: psycopg.Connection[Any], timeout: float, then: str = "SELECT 1",
               begin: bool = False) -> list[list[Any]]:
-        """The writers' queue: (BEGIN and) take our advisory lock, waiting at most `timeout` seconds,
+        """The writers' queue: (BEGIN and) lock the lock table's row, waiting at most `timeout` seconds,
         then run the statements `then` and return their rows. One round trip: every value in it is
         an int of ours."""
-        k1, k2 = self._sql.lock_key
         if timeout < 0.001:  # lock_timeout 0 would mean "wait for ever"
-            lock = f"SELECT pg_try_advisory_xact_lock({k1}, {k2})"
+            lock = self._sql.lock_nowait
         else:
-            lock = f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}; SELECT pg_advisory_xact_lock({k1}, {k2})"
-        cursor = conn.execute(f"{'BEGIN; ' if begin else ''}{lock}; {then}")
+            lock = f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}; {self._sql.lock_wait}"
+        try:
+            cursor = conn.execute(f"{'BEGIN; ' if begin else ''}{lock}; {then}")
+        except pg.LockNotAvailable:
+            if timeout < 0.001:
+                raise LockTimeout(f"another writer is appending to {self.location}") from None
+            raise
         results = []
         while True:
             if cursor.description is not None:
                 results.append(cursor.fetchall())
             if not cursor.nextset():
                 break
-        if results[0][0][0] is False:
-            raise LockTimeout(f"another writer is appending to {self.location}")
+        if not results[0]:
+            raise StorageError(f"{self.location}: the writers' lock row is missing from the log's "
+                               "auditlog_writer_lock table, so writers cannot queue (run auditlog verify)")
         return results[1:]
+
+    def _advisory_lock(self, conn: psycopg.Connection[Any], timeout: float) -> None:
+        """Creation's (and version 1's) queue: the transaction-scoped advisory lock keyed on the schema."""
+        k1, k2 = self._sql.lock_key
+        if timeout < 0.001:
+            if not conn.execute(f"SELECT pg_try_advisory_xact_lock({k1}, {k2})").fetchone()[0]:
+                raise LockTimeout(f"another writer is creating or migrating {self.location}")
+            return
+        conn.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+        conn.execute(f"SELECT pg_advisory_xact_lock({k1}, {k2})")
+
+    def migrate(self) -> list[str]:
+        """Bring a version 1 log to this version, in one transaction, as the tables' owner, holding both
+        the version 1 writers' advisory lock and every table's lock; returns the migrations applied.
+        The events, Merkle rows, meta and checkpoints are left as they are: same bytes, same root."""
+        conn = self._live()
+        with translated(f"cannot migrate {self.location}"):
+            try:
+                conn.execute("BEGIN")
+                self._advisory_lock(conn, self.lock_timeout)
+                version = self._version()
+                if version is None:
+                    raise NotFound(f"no log at {self.location} (schema {self.schema!r} holds none)")
+                if version > SCHEMA_VERSION:
+                    self._check_version(version)
+                steps = migration_script(self.schema, version)
+                if steps:
+                    self._check_migratable()
+                for _, script in steps:
+                    conn.execute(script)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return [name for name, _ in steps]
+
+    def _check_migratable(self) -> None:
+        """As the tables' owner, with them locked: nothing in them lies outside version 2's domain."""
+        s = quote_ident(self.schema)
+        owners = self._conn.execute(
+            "SELECT c.relname, pg_get_userbyid(c.relowner), pg_has_role(c.relowner, 'USAGE') FROM pg_class c "
+            "WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s) AND c.relname = ANY(%s) "
+            "ORDER BY c.relname", (self.schema, list(TABLES_V1))).fetchall()
+        for table, owner, ours in owners:
+            if not ours:
+                raise StorageError(f"cannot migrate {self.location}: run it as the owner of the log's tables "
+                                   f"({owner} owns {table})")
+        self._conn.execute(f"LOCK TABLE {', '.join(f'{s}.{t}' for t in TABLES_V1)} IN EXCLUSIVE MODE")
+        keys = ", ".join(f"'{key}'" for key in META_KEYS)
+        strays = self._conn.execute(
+            f"SELECT (SELECT count(*) FROM {s}.events WHERE seq < 0), "
+            f"(SELECT count(*) FROM {s}.meta WHERE key NOT IN ({keys})), "
+            f"(SELECT count(*) FROM {s}.merkle WHERE level < 4 OR level > 62 OR idx < 0), "
+            f"(SELECT count(*) FROM {s}.checkpoints WHERE size < 1)").fetchone()
+        what = ("events rows at a negative seq", "meta rows with a key auditlog never writes",
+                "Merkle rows of no stored level or a negative index", "checkpoints of a size below 1")
+        found = [f"{count} {label}" for count, label in zip(strays, what) if count]
+        if found:
+            raise StorageError(f"cannot migrate {self.location}: its tables hold rows outside any log auditlog "
+                               f"writes ({', '.join(found)}): auditlog verify reports them; they were never part "
+                               "of the log, and the tables' owner must remove them before migrating")
 
     # -- the protocol ----------------------------------------------------------------
 

@@ -8,8 +8,11 @@ import threading
 import pytest
 
 from auditlog.errors import LockTimeout, StorageError
+import base64
+from auditlog.core.events import envelope_tail
+from auditlog.core.merkle import TreeBuilder, leaf_hash, root_from_leaf_hashes
 from auditlog.store.memory import MemoryStore
-from auditlog.store.protocol import EMPTY_HASH, Head
+from auditlog.store.protocol import EMPTY_HASH, Head, Tally
 from auditlog.store.sqlite import SQLiteStore
 
 
@@ -26,13 +29,34 @@ def store(request, tmp_path):
     s.close()
 
 
-def make_rows(start: int, count: int, subject: str = "run-a", type_: str = "run.recorded"):
+def make_rows(start: int, count: int, subject: str = "run-a", type_: str = "run.recorded", prev: str | None = None):
+    """Real chain rows: each body ends with the envelope tail of its columns and its predecessor's hash
+    (as a PostgreSQL schema checks), and hashes right. `prev` is the hash before `start`; by default
+    that of make_rows(0, start), so calls with the default subject and type continue each other."""
+    if prev is None:
+        prev = make_rows(0, start)[-1][1] if start else EMPTY_HASH
     rows = []
     for seq in range(start, start + count):
-        body = b'{"n":%d,"raw":"\x00\xff"}' % seq  # arbitrary bytes: stored exactly
-        rows.append((seq, hashlib.sha256(body).hexdigest(), "2026-01-01T00:00:00.000000Z", type_,
-                     "proj", subject, body))
+        ts = "2026-01-01T00:00:00.000000Z"
+        # arbitrary bytes before the tail: stored exactly
+        body = b'{"actor":{},"data":{"n":%d,"raw":"\x00\xff"}' % seq + envelope_tail(prev, "proj", seq, subject, ts,
+                                                                                     type_)
+        prev = hashlib.sha256(body).hexdigest()
+        rows.append((seq, prev, ts, type_, "proj", subject, body))
     return rows
+
+
+def chain(*parts: tuple[int, str, str]):
+    """make_rows for consecutive (count, subject, type) parts, linked to each other from seq 0."""
+    rows: list = []
+    for count, subject, type_ in parts:
+        rows += make_rows(len(rows), count, subject, type_, prev=rows[-1][1] if rows else EMPTY_HASH)
+    return rows
+
+
+def subtree_nodes(rows, upto: int):
+    """The stored Merkle subtrees (level >= 4) over rows[:upto], in completion order."""
+    return TreeBuilder().extend((leaf_hash(r[6]) for r in rows[:upto]), min_level=4)
 
 
 def test_empty_store_has_empty_head(store):
@@ -82,8 +106,7 @@ def test_transaction_sees_its_own_writes(store):
 
 def test_find_by_subject_and_type(store):
     with store.transaction(5) as txn:
-        txn.append(make_rows(0, 2, subject="a") + make_rows(2, 1, subject="b", type_="run.annotated")
-                   + make_rows(3, 1, subject="a", type_="verdict.recorded"))
+        txn.append(chain((2, "a", "run.recorded"), (1, "b", "run.annotated"), (1, "a", "verdict.recorded")))
     assert [r[0] for r in store.find("a")] == [0, 1, 3]
     assert [r[0] for r in store.find("a", ("verdict.recorded",))] == [3]
     assert [r[0] for r in store.find("b", ("run.recorded", "run.annotated"))] == [2]
@@ -122,25 +145,48 @@ def test_a_second_writer_times_out(store):
 
 
 def test_subtree_hashes_round_trip_in_completion_order(store):
-    nodes = [(4, 0, b"\x00" * 32), (4, 1, b"\x01" * 32), (5, 0, b"\xff" * 32)]
+    rows = make_rows(0, 33)
+    nodes = subtree_nodes(rows, 32)
+    assert [(level, idx) for level, idx, _ in nodes] == [(4, 0), (4, 1), (5, 0)]
     with store.transaction(5) as txn:
-        txn.append(make_rows(0, 32), nodes)
-    assert store.subtrees([(4, 0), (5, 0), (6, 0)]) == {(4, 0): b"\x00" * 32, (5, 0): b"\xff" * 32}
+        txn.append(rows[:32], nodes)
+    assert store.subtrees([(4, 0), (5, 0), (6, 0)]) == {(4, 0): nodes[0][2], (5, 0): nodes[2][2]}
     assert store.subtrees([]) == {}
     assert [tuple(n) for n in store.nodes()] == nodes  # by last leaf covered, then level
     with pytest.raises(StorageError), store.transaction(5) as txn:
-        txn.append(make_rows(32, 1), [(4, 0, b"\x02" * 32)])  # a stored subtree is never replaced
-    assert store.head().size == 32 and store.subtrees([(4, 0)]) == {(4, 0): b"\x00" * 32}
+        txn.append(rows[32:], [(4, 0, nodes[1][2])])  # a stored subtree is never replaced
+    assert store.head().size == 32 and store.subtrees([(4, 0)]) == {(4, 0): nodes[0][2]}
+
+
+def _note(origin: str, size: int, root: bytes, signature: str) -> str:
+    """A checkpoint note: the C2SP tlog-checkpoint body (origin, size, base64 root), then a signature line."""
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n\n{signature}\n"
 
 
 def test_checkpoints_round_trip_oldest_first(store):
+    rows = make_rows(0, 3)
+    roots = {size: root_from_leaf_hashes(leaf_hash(r[6]) for r in rows[:size]) for size in (2, 3)}
     with store.transaction(5) as txn:
-        txn.append(make_rows(0, 3))
-        first = txn.add_checkpoint(2, "ab" * 32, "note one\n", "2026-01-01T00:00:00.000000Z")
-        second = txn.add_checkpoint(3, "cd" * 32, "note two\n", "2026-01-02T00:00:00.000000Z")
+        txn.append(rows)
+        txn.set_meta({"origin": "example.org/log"})
+        first = txn.add_checkpoint(2, roots[2].hex(), _note("example.org/log", 2, roots[2], "note one"),
+                                   "2026-01-01T00:00:00.000000Z")
+        second = txn.add_checkpoint(3, roots[3].hex(), _note("example.org/log", 3, roots[3], "note two"),
+                                    "2026-01-02T00:00:00.000000Z")
     assert first.id < second.id
     assert store.checkpoints() == [first, second]
-    assert (second.size, second.root, second.note) == (3, "cd" * 32, "note two\n")
+    assert (second.size, second.root, second.note) == (3, roots[3].hex(), _note("example.org/log", 3, roots[3],
+                                                                                "note two"))
+
+
+def test_tally_counts_what_the_store_holds(store):
+    rows = make_rows(0, 40)
+    with store.transaction(5) as txn:
+        txn.append(rows, subtree_nodes(rows, 40))
+    assert store.tally() == Tally(40, 0, 39, 3)
+    assert store.tally(16, 32) == Tally(16, 16, 31, 2)  # (4, 1) and (5, 0) end at seq 31
+    assert store.tally(40) == Tally(0, None, None, 0)
+    assert store.schema_problems() == []
 
 
 def test_rows_stream_long_logs_completely_in_order(store):

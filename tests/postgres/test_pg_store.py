@@ -35,7 +35,7 @@ def test_first_open_creates_the_schema_with_its_version(pg_admin, pg_url) -> Non
     with AuditLog.open(pg_url, origin="example.org/pg") as log:
         assert log.head().size == 1 and log.info()["origin"] == "example.org/pg"
     schema = s.schema_of(pg_url)
-    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema').fetchall() == [(1,)]
+    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema').fetchall() == [(2,)]
     triggers = {r[0] for r in pg_admin.execute(
         "SELECT event_object_table FROM information_schema.triggers WHERE trigger_schema = %s", (schema,))}
     assert triggers == set(TABLES)
@@ -47,7 +47,8 @@ def test_server_refuses_update_delete_truncate_even_for_a_superuser(pg_admin, pg
     with AuditLog.open(pg_url) as log:
         log.record_run(s.run_doc("r1"))
     schema = s.schema_of(pg_url)
-    column = {"events": "seq", "meta": "value", "merkle": "hash", "checkpoints": "note", "auditlog_schema": "version"}
+    column = {"events": "seq", "meta": "value", "merkle": "hash", "checkpoints": "note", "auditlog_schema": "version",
+              "auditlog_writer_lock": "id"}
     for table in TABLES:
         name = f'"{schema}".{table}'
         for sql in (f"UPDATE {name} SET {column[table]} = {column[table]}", f"DELETE FROM {name}", f"TRUNCATE {name}"):
@@ -78,11 +79,11 @@ def test_open_without_create_finds_no_log_and_makes_nothing(pg_admin, pg_url) ->
 
 def test_newer_and_older_schema_versions_are_refused(pg_admin, pg_url, monkeypatch) -> None:
     PostgresStore(pg_url).close()
-    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 2)
-    with pytest.raises(StorageError, match="schema version 1, this auditlog needs 2"):
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 3)
+    with pytest.raises(StorageError, match="schema version 2, this auditlog needs 3: .*auditlog migrate"):
         PostgresStore(pg_url)
     monkeypatch.undo()
-    pg_admin.execute(f'INSERT INTO "{s.schema_of(pg_url)}".auditlog_schema (version) VALUES (2)')
+    pg_admin.execute(f'INSERT INTO "{s.schema_of(pg_url)}".auditlog_schema (version) VALUES (3)')
     with pytest.raises(StorageError, match="newer than this auditlog understands"):
         PostgresStore(pg_url)
 

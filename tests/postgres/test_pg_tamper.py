@@ -88,9 +88,16 @@ def test_verify_names_the_same_first_bad_seq_as_on_sqlite(pg_admin, pg_url, temp
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("BEGIN")
-        for trigger in ("events_no_update", "events_no_delete", "merkle_no_delete"):
+        # Dropped for the tampering and made again after it, as the PostgreSQL side disables and
+        # re-enables its triggers: the schema is as created, only the rows are not.
+        names = ("events_no_update", "events_no_delete", "events_at_head", "merkle_no_delete")
+        saved = conn.execute(f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                             f"({', '.join('?' * len(names))})", names).fetchall()
+        for trigger in names:
             conn.execute(f"DROP TRIGGER {trigger}")
         tamper(_sqlite_executor(conn))
+        for (sql,) in saved:
+            conn.execute(sql)
         conn.execute("COMMIT")
     finally:
         conn.close()
