@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -130,17 +131,36 @@ def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the evidence files.")
 @key_option
 @name_option
+@click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
+              help="The log's verifier key (or a file holding it): a stored checkpoint is used only if it "
+                   "verifies under it. Repeatable; implied by --key.")
+@click.option("--force", is_flag=True, help="Replace evidence files that already exist (default: refuse, exit 5).")
 def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_path: str | None,
-          key_name: str | None) -> None:
+          key_name: str | None, vkeys: tuple[str, ...], force: bool) -> None:
     """Write offline evidence for a run: its exact event bytes (.event) and a C2SP tlog-proof (.tlog-proof).
 
-    Uses the latest stored checkpoint that covers the event, or signs a new one with --key.
+    Uses the latest stored checkpoint that covers the event, once its signature checks out
+    under --vkey (or --key's own key); with --key it first signs a new one. The files are
+    named after the run id plus a hash of it (unique per run), written atomically, and
+    never replace existing files unless --force.
     """
     from auditlog.core import events as ev
-    from auditlog.services.checkpoints import covering_checkpoint, evidence_for, load_signer, safe_file_stem
+    from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+    from auditlog.services.checkpoints import (
+        checked_covering_checkpoint,
+        evidence_for,
+        evidence_stem,
+        load_signer,
+        load_verifiers,
+        write_evidence,
+    )
 
     if (run_id is None) == (seq is None):
         raise errors.InvalidInput("RUN_ID/--seq", "name a run id or an event --seq (one of them)")
+    verifiers = load_verifiers(list(vkeys))
+    signer = load_signer(key_path, key_name) if key_path else None
+    if signer is not None:
+        verifiers.append(signer.verifier())
     with open_log(log_path) as log:
         if run_id is not None:
             found = log.about(run_id, ev.RUN_RECORDED)
@@ -149,39 +169,55 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
             seq = found[0].seq
         else:
             log.event(seq)
-        stored = covering_checkpoint(log, seq)
-        if stored is None or key_path:
-            if not key_path:
-                raise errors.NotFound(f"no stored checkpoint covers seq {seq}: give --key to sign one")
-            log.checkpoint(load_signer(key_path, key_name))
-            stored = covering_checkpoint(log, seq)
+        if signer is not None:
+            log.checkpoint(signer)
+        stored = checked_covering_checkpoint(log, seq, verifiers)
+        if stored is None:
+            raise errors.NotFound(f"no stored checkpoint covers seq {seq}: give --key to sign one")
         evidence = evidence_for(log, seq, stored)
-    out = Path(out_dir)
-    stem = safe_file_stem(run_id if run_id is not None else f"seq-{seq}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.event").write_bytes(evidence.event_bytes)
-        (out / f"{stem}.tlog-proof").write_text(evidence.proof.to_text())
-    except OSError as exc:
-        raise errors.StorageError(f"cannot write evidence to {out}: {exc.strerror or exc}") from None
-    click.echo(f"{out / stem}.event\n{out / stem}.tlog-proof\n"
-               f"seq {seq} proven in the checkpoint of size {stored.size} (root {stored.root})")
+    stem = evidence_stem(run_id) if run_id is not None else f"seq-{seq}"
+    event_path, proof_path = write_evidence(Path(out_dir), stem, evidence, force=force)
+    origin = parse_checkpoint(unverified_note(stored.note)[0]).origin
+    trusted = [v.vkey for v in verifiers if any((s.name, s.key_id) == (v.name, v.key_id)
+                                                 for s in unverified_note(stored.note)[1])]
+    command = ["auditlog", "verify-proof", str(event_path), str(proof_path), "--origin", origin,
+               *(a for vkey in dict.fromkeys(trusted) for a in ("--vkey", vkey))]
+    for line in (str(event_path), str(proof_path),
+                 f"seq {seq} proven in the checkpoint of size {stored.size} (root {stored.root})",
+                 f"check it with: {shlex.join(command)}"):
+        click.echo(safe_text(line, limit=4000))
 
 
 @cli.command(name="verify-proof", epilog=EXIT_CODES)
 @click.argument("event_file", type=click.Path(dir_okay=False, exists=True))
 @click.argument("proof_file", type=click.Path(dir_okay=False, exists=True))
 @vkey_option
-@click.option("--origin", help="Also require the checkpoint to be for this log origin.")
+@click.option("--origin", help="The origin of the log the evidence must come from (required, or --trust).")
+@click.option("--trust", "trust_file", type=click.Path(dir_okay=False),
+              help="A pinned trust file: lines 'origin ORIGIN' and 'vkey VKEY' (instead of --origin and --vkey).")
 @output_option("text", "json", default="text")
-def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origin: str | None, output: str) -> None:
-    """Check evidence offline: signature(s), inclusion proof, event bytes. No log, no network."""
-    from auditlog.core.evidence import verify_evidence
-    from auditlog.services.checkpoints import load_verifiers
+def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origin: str | None,
+                 trust_file: str | None, output: str) -> None:
+    """Check evidence offline: signature(s), origin, inclusion proof, event bytes. No log, no network.
 
-    if not vkeys:
+    The expected origin is required (--origin, or a --trust file): the same key may sign
+    checkpoints of several logs, and evidence from another of them must not pass.
+    """
+    from auditlog.core.evidence import verify_evidence
+    from auditlog.services.checkpoints import load_trust, load_verifiers
+
+    trusted = []
+    if trust_file is not None:
+        if origin is not None:
+            raise errors.InvalidInput("--origin", "give --origin or --trust, not both: the trust file names the origin")
+        trust = load_trust(trust_file)
+        origin, trusted = trust.origin, list(trust.verifiers)
+    if not vkeys and not trusted:
         raise errors.InvalidInput("--vkey", "verifying evidence needs at least one trusted verifier key")
-    verifiers = load_verifiers(list(vkeys))
+    if origin is None:
+        raise errors.InvalidInput("--origin", "give the expected log origin (--origin ORIGIN, or --trust FILE): "
+                                  "otherwise evidence from another log signed by the same key would pass")
+    verifiers = trusted + load_verifiers(list(vkeys))
     try:
         proof_text = Path(proof_file).read_bytes().decode("utf-8")
     except UnicodeDecodeError:

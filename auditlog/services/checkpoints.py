@@ -8,8 +8,12 @@ The verifier key is the signed-note form `name+hex(key id)+base64(0x01 || public
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import os
 import re
+import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +25,22 @@ from auditlog.core.checkpoint import (
     Verifier,
     add_signatures,
     is_valid_key_name,
+    open_checkpoint,
     parse_checkpoint,
     parse_verifier_key,
     sign_checkpoint,
     unverified_note,
 )
 from auditlog.core.evidence import TlogProof
-from auditlog.errors import InvalidInput, KeyFileError, NotFound, StorageError, VerificationError
+from auditlog.errors import (
+    Conflict,
+    InvalidInput,
+    KeyFileError,
+    NotFound,
+    SignatureError,
+    StorageError,
+    VerificationError,
+)
 from auditlog.services import tree
 from auditlog.services.log import utc_now
 from auditlog.store.protocol import StoredCheckpoint
@@ -43,7 +56,12 @@ _NAME_LINE = re.compile(r"name: (\S+)\n")
 
 
 def generate_key(name: str, out: Path) -> tuple[Path, Path]:
-    """Write `out` (private, 0600) and `out` with suffix .vkey; refuse to overwrite either."""
+    """Write `out` (private, 0600) and `out` with suffix .vkey (0644); refuse to overwrite either.
+
+    Both files are created exclusively and never through a symbolic link (O_CREAT | O_EXCL |
+    O_NOFOLLOW): a link at either path, even a dangling one, is refused and nothing is written
+    through it. If the .vkey cannot be created, the private key just written is removed again.
+    """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -51,7 +69,9 @@ def generate_key(name: str, out: Path) -> tuple[Path, Path]:
         raise InvalidInput("--name", "a key name is non-empty, without '+' or white space")
     vkey_path = out.with_suffix(".vkey")
     for path in (out, vkey_path):
-        if path.exists():
+        if path.is_symlink():
+            raise InvalidInput(str(path), "is a symbolic link: not writing a key through it")
+        if os.path.lexists(path):
             raise InvalidInput(str(path), "already exists: not overwriting a key")
     private_key = Ed25519PrivateKey.generate()
     signer = Signer(name, private_key)
@@ -59,14 +79,35 @@ def generate_key(name: str, out: Path) -> tuple[Path, Path]:
     encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
                   else serialization.NoEncryption())
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    created: list[Path] = []
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(f"name: {name}\n".encode() + pem)
-        vkey_path.write_text(signer.verifier_key() + "\n")
-    except OSError as exc:
-        raise StorageError(f"cannot write the key: {exc.strerror or exc}") from None
+        _write_exclusive(out, f"name: {name}\n".encode() + pem, 0o600, created)
+        _write_exclusive(vkey_path, (signer.verifier_key() + "\n").encode(), 0o644, created)
+    except BaseException as exc:
+        for path in created:  # nothing half-made stays
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if isinstance(exc, FileExistsError):
+            raise InvalidInput(str(exc.filename or out), "already exists (or is a link): not overwriting a key "
+                               "or writing through a link") from None
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+            raise InvalidInput(str(exc.filename or out), "is a symbolic link: not writing a key through it") from None
+        if isinstance(exc, OSError):
+            raise StorageError(f"cannot write the key: {exc.strerror or exc}") from None
+        raise
     return out, vkey_path
+
+
+def _write_exclusive(path: Path, data: bytes, mode: int, created: list[Path]) -> None:
+    """Create `path` (never an existing file, never through a link), write `data`, fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+    created.append(path)
+    with os.fdopen(fd, "wb") as f:
+        if mode == 0o600:
+            os.fchmod(f.fileno(), mode)  # whatever the umask: the owner can read, nobody else
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_signer(path: str | os.PathLike[str], name: str | None = None) -> Signer:
@@ -92,6 +133,11 @@ def load_signer(path: str | os.PathLike[str], name: str | None = None) -> Signer
     try:
         key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
     except TypeError:
+        # cryptography raises TypeError both for an encrypted key without a password and for
+        # a password given with an unencrypted key: which one it is depends on the variable.
+        if passphrase:
+            raise KeyFileError(f"{path} is not encrypted, but ${PASSPHRASE_VARIABLE} is set: unset it, or "
+                               "re-create the key with a passphrase") from None
         raise KeyFileError(f"{path}: the key is encrypted: set ${PASSPHRASE_VARIABLE}") from None
     except ValueError as exc:
         reason = "wrong passphrase" if "password" in str(exc).lower() else "not a PKCS#8 PEM private key"
@@ -117,6 +163,55 @@ def load_verifiers(vkeys: list[str]) -> list[Verifier]:
                 raise KeyFileError(f"{entry}: not a verifier key: not UTF-8 at byte {exc.start}") from None
         verifiers.append(parse_verifier_key(text))
     return verifiers
+
+
+@dataclass(frozen=True)
+class Trust:
+    """A pinned trust file: the one origin evidence must be for, and the keys that may sign it."""
+
+    origin: str
+    verifiers: tuple[Verifier, ...]
+
+
+def load_trust(path: str | os.PathLike[str]) -> Trust:
+    """Read a trust file: UTF-8 lines `origin ORIGIN` (exactly one) and `vkey VKEY` (one or more).
+
+    Blank lines and lines starting with '#' are ignored; anything else is refused, naming
+    the line. A vkey here is the key itself (name+hex+base64), not a file name, so the
+    file is all an auditor has to pin.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such trust file") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the trust file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise KeyFileError(f"{path}: not a trust file: not UTF-8 at byte {exc.start}") from None
+    origins: list[str] = []
+    verifiers: list[Verifier] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, value = line.partition(" ")
+        value = value.strip()
+        where = f"{path} line {number}"
+        if word == "origin" and value and not any(c.isspace() for c in value):
+            origins.append(value)
+        elif word == "vkey" and value:
+            try:
+                verifiers.append(parse_verifier_key(value))
+            except (KeyFileError, InvalidInput) as exc:
+                raise KeyFileError(f"{where}: {exc}") from None
+        else:
+            raise KeyFileError(f"{where}: expected 'origin ORIGIN' or 'vkey NAME+HEX+BASE64'")
+    if len(origins) != 1:
+        raise KeyFileError(f"{path}: a trust file names exactly one 'origin' line, found {len(origins)}")
+    if not verifiers:
+        raise KeyFileError(f"{path}: a trust file names at least one 'vkey' line")
+    return Trust(origins[0], tuple(verifiers))
 
 
 # -- checkpoints ---------------------------------------------------------------------
@@ -162,6 +257,36 @@ def covering_checkpoint(log: AuditLog, seq: int) -> StoredCheckpoint | None:
     return covering[-1] if covering else None
 
 
+def checked_covering_checkpoint(log: AuditLog, seq: int, verifiers: list[Verifier]) -> StoredCheckpoint | None:
+    """The latest stored checkpoint covering `seq`, once its signature and claim are checked.
+
+    Stored checkpoints sit in a table beside the events that whoever holds the file can
+    write, so evidence is only made from one that verifies under `verifiers` (the log's
+    key), is for this log's origin, and whose size and root are this log's. Anything
+    else is refused, naming the checkpoint and why; an older one is not tried instead.
+    """
+    stored = covering_checkpoint(log, seq)
+    if stored is None:
+        return None
+    label = f"stored checkpoint #{stored.id} (size {stored.size}, made {stored.created})"
+    if not verifiers:
+        raise InvalidInput("--vkey/--key", f"cannot check the signature of the {label}: give the log's verifier "
+                           "key with --vkey (or its private key with --key), or make a fresh checkpoint with --key")
+    origin = log.info().get("origin")
+    try:
+        checkpoint = open_checkpoint(stored.note, verifiers, origin=origin)
+    except (VerificationError, InvalidInput) as exc:
+        raise SignatureError(f"refusing the {label}: {exc}") from None
+    if checkpoint.size != stored.size or checkpoint.root.hex() != stored.root:
+        raise SignatureError(f"refusing the {label}: its signed note says size {checkpoint.size}, "
+                             f"root {checkpoint.root.hex()}")
+    try:
+        check_against_log(log, checkpoint)
+    except VerificationError as exc:
+        raise VerificationError(f"refusing the {label}: {exc}") from None
+    return stored
+
+
 @dataclass(frozen=True)
 class Evidence:
     event_bytes: bytes
@@ -176,6 +301,70 @@ def evidence_for(log: AuditLog, seq: int, stored: StoredCheckpoint) -> Evidence:
 
 
 def safe_file_stem(text: str) -> str:
-    """A file name that stays inside its directory whatever the run id holds."""
+    """A file name that stays inside its directory whatever the run id holds (not unique: see evidence_stem)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "event"
     return stem[:150]
+
+
+def evidence_stem(run_id: str) -> str:
+    """The evidence files' name for a run: the cleaned run id, '-', 12 hex of SHA-256(run id).
+
+    Cleaning alone maps many run ids to one name (`x::y` and `x:y`, `..` and `.`); the hash
+    of the exact run id keeps every run's files apart.
+    """
+    digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{safe_file_stem(run_id)[:120]}-{digest}"
+
+
+def write_evidence(out: Path, stem: str, evidence: Evidence, *, force: bool = False) -> tuple[Path, Path]:
+    """Write DIR/STEM.event and DIR/STEM.tlog-proof atomically; refuse to replace either unless `force`.
+
+    Each file is written to a fresh temporary name in DIR, synced, then linked into place
+    (which fails if the name exists, a symbolic link included) or, with `force`, renamed
+    over it (which replaces a link, never writes through it). A reader never sees half a file.
+    """
+    files = [(out / f"{stem}.event", evidence.event_bytes),
+             (out / f"{stem}.tlog-proof", evidence.proof.to_text().encode("utf-8"))]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not force:
+            for path, _ in files:
+                if os.path.lexists(path):
+                    raise Conflict(f"{path} already exists: not overwriting evidence (give --force to replace it)")
+        placed: list[Path] = []
+        for path, data in files:
+            temporary = out / f".{stem}.{secrets.token_hex(6)}.tmp"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                if force:
+                    os.replace(temporary, path)
+                else:
+                    try:
+                        os.link(temporary, path, follow_symlinks=False)
+                    except FileExistsError:
+                        for done in placed:  # created a moment ago by this call: take it back
+                            with contextlib.suppress(OSError):
+                                done.unlink()
+                        raise Conflict(f"{path} already exists: not overwriting evidence "
+                                       "(give --force to replace it)") from None
+                placed.append(path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
+        _fsync_directory(out)
+    except OSError as exc:
+        raise StorageError(f"cannot write evidence to {out}: {exc.strerror or exc}") from None
+    return files[0][0], files[1][0]
+
+
+def _fsync_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

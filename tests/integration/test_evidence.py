@@ -34,6 +34,7 @@ LOG_KEY = "ci.example.org"
 WITNESS_KEY = "witness.example"
 RUN = "run-7"  # recorded at seq 8 (seq 0 is the genesis)
 RUN_SEQ = 8
+RUN_STEM = f"{RUN}-{hashlib.sha256(RUN.encode()).hexdigest()[:12]}"  # evidence files: cleaned run id + hash
 SNEAKY = ["../../outside/run", "a/../../b/..", "/abs/path", ".."]  # run ids that look like paths
 
 ALTERED = "the event bytes or the proof were altered"
@@ -85,12 +86,16 @@ def evidence(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     """A checkpointed log and the evidence for RUN, made once: (work, .event, .tlog-proof)."""
     work = copy_work(template, tmp_path_factory.mktemp("proved"))
     s.ok("checkpoint", "--key", work.key, "--log", work.db)
-    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "evidence")
-    return work, work.dir / "evidence" / f"{RUN}.event", work.dir / "evidence" / f"{RUN}.tlog-proof"
+    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "evidence", "--vkey", work.vkey)
+    return work, work.dir / "evidence" / f"{RUN_STEM}.event", work.dir / "evidence" / f"{RUN_STEM}.tlog-proof"
 
 
-def verify_proof(event: Path, proof: Path, *vkeys: Path | str, extra: tuple[str, ...] = ()) -> s.Result:
+def verify_proof(event: Path, proof: Path, *vkeys: Path | str, extra: tuple[str, ...] = (),
+                 origin: str | None = ORIGIN) -> s.Result:
+    """verify-proof with --origin ORIGIN unless `origin` is None (or --origin/--trust is in `extra`)."""
     args = [a for v in vkeys for a in ("--vkey", v)]
+    if origin is not None and "--origin" not in extra and "--trust" not in extra:
+        args += ["--origin", origin]
     result = s.cli("verify-proof", event, proof, *args, *extra)
     assert "Traceback" not in result.err, str(result)
     return result
@@ -123,10 +128,11 @@ def test_prove_with_a_key_signs_a_checkpoint(work: Work) -> None:
     assert f"seq {RUN_SEQ} proven in the checkpoint of size {SIZE}" in result.out
     [stored] = s.ok("checkpoints", "--log", work.db, "--output", "json").json()
     assert stored["size"] == SIZE and stored["signers"] == LOG_KEY
-    proof_text = (work.dir / "out" / f"{RUN}.tlog-proof").read_text()
+    proof_text = (work.dir / "out" / f"{RUN_STEM}.tlog-proof").read_text()
     assert proof_text.startswith(f"c2sp.org/tlog-proof@v1\nindex {RUN_SEQ}\n")
     assert proof_text.endswith("\n\n" + _stored_note(work)), "the stored checkpoint, verbatim"
-    assert verify_proof(work.dir / "out" / f"{RUN}.event", work.dir / "out" / f"{RUN}.tlog-proof", work.vkey).code == 0
+    assert verify_proof(work.dir / "out" / f"{RUN_STEM}.event", work.dir / "out" / f"{RUN_STEM}.tlog-proof",
+                        work.vkey).code == 0
 
 
 def _stored_note(work: Work) -> str:
@@ -141,19 +147,19 @@ def test_prove_uses_the_latest_covering_checkpoint(work: Work) -> None:
     s.ok("checkpoint", "--key", work.key, "--log", work.db)
     with AuditLog.open(work.db, create=False) as log:
         log.record_run(s.run_doc("after-the-checkpoint"))
-    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "out")
-    text = (work.dir / "out" / f"{RUN}.tlog-proof").read_text()
+    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "out", "--vkey", work.vkey)
+    text = (work.dir / "out" / f"{RUN_STEM}.tlog-proof").read_text()
     assert f"\n\n{ORIGIN}\n{SIZE}\n" in text  # the checkpoint of 40, not a new one of 41
     assert len(s.ok("checkpoints", "--log", work.db, "--output", "json").json()) == 1
     # the new run is in no checkpoint yet
-    fails_with(s.cli("prove", "after-the-checkpoint", "--log", work.db, "--out", work.dir / "out"),
+    fails_with(s.cli("prove", "after-the-checkpoint", "--log", work.db, "--out", work.dir / "out", "--vkey", work.vkey),
                f"no stored checkpoint covers seq {SIZE}", code=3)
 
 
 def test_prove_by_seq(evidence: tuple[Work, Path, Path], tmp_path: Path) -> None:
     work = evidence[0]
     for seq in (0, 15, 16, SIZE - 1):
-        out = s.ok("prove", "--seq", seq, "--log", work.db, "--out", tmp_path).out
+        out = s.ok("prove", "--seq", seq, "--log", work.db, "--out", tmp_path, "--vkey", work.vkey).out
         assert f"seq {seq} proven" in out
         result = verify_proof(tmp_path / f"seq-{seq}.event", tmp_path / f"seq-{seq}.tlog-proof", work.vkey,
                               extra=("--output", "json"))
@@ -212,6 +218,7 @@ def test_verify_proof_names_the_run_and_the_checkpoint(evidence: tuple[Work, Pat
 def test_verify_proof_needs_a_vkey(evidence: tuple[Work, Path, Path]) -> None:
     _, event, proof = evidence
     fails_with(verify_proof(event, proof), "--vkey", code=2)
+    fails_with(verify_proof(event, proof, origin=None), "--vkey", code=2)
 
 
 def test_verify_proof_with_an_unrelated_key(evidence: tuple[Work, Path, Path]) -> None:
@@ -224,8 +231,8 @@ def test_log_and_witness_keys(work: Work) -> None:
     cp = work.dir / "cp.txt"
     cp.write_text(_stored_note(work))
     s.ok("cosign", cp, "--key", work.witness_key, "--log", work.db)  # kept in the log: the latest covering one
-    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "out")
-    event, proof = work.dir / "out" / f"{RUN}.event", work.dir / "out" / f"{RUN}.tlog-proof"
+    s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "out", "--vkey", work.witness_vkey)
+    event, proof = work.dir / "out" / f"{RUN_STEM}.event", work.dir / "out" / f"{RUN_STEM}.tlog-proof"
     assert proof.read_text().count("\n— ") == 2
     both = verify_proof(event, proof, work.vkey, work.witness_vkey, extra=("--output", "json"))
     assert both.code == 0 and both.json()["signers"] == [LOG_KEY, WITNESS_KEY]
