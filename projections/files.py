@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.core.encoding import canonical_bytes
-from auditlog.errors import InvalidInput, LockTimeout, StorageError
+from auditlog.errors import InvalidInput, LockTimeout, StorageError, VerificationError
 from projections.schema import ROW_GROUP_ROWS, SCHEMA_VERSION, WRITE_OPTIONS, arrow_schema
 
 STATE = "state.json"
@@ -312,18 +312,22 @@ def read_table(path: Path, table: str) -> Any:
 
 
 def verified_bytes(path: Path) -> Any:
-    """The file's bytes (a pyarrow buffer) once they hash to the digest in its name; StorageError if
-    not: a file rewritten in place is never served. FileNotFoundError passes through."""
+    """The file's bytes (a pyarrow buffer) once they hash to the digest in its name; VerificationError
+    (exit 1) if not: a file rewritten in place is never served. FileNotFoundError passes through."""
     import pyarrow as pa
 
     named = _DIGEST.search(path.name)
-    with open(path, "rb") as f:
-        data = f.read()
-    if named is None or hashlib.sha256(data).hexdigest() != named[1]:
-        raise StorageError(f"{path} does not hash to the digest in its name: it was changed after it was "
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    # Read by Arrow into memory it owns (a Python bytes object under Arrow tables can outlive the
+    # interpreter's teardown and abort the process at exit), hashed in place.
+    with pa.OSFile(str(path)) as f:
+        data = f.read_buffer()
+    if named is None or hashlib.sha256(memoryview(data)).hexdigest() != named[1]:
+        raise VerificationError(f"{path} does not hash to the digest in its name: it was changed after it was "
                            "written; rebuild with `auditlog projections rebuild` (and check the log with "
                            "`auditlog verify`)")
-    return pa.py_buffer(data)
+    return data
 
 
 def _settle(tmp: Path, directory: Path, prefix: str) -> str:
@@ -335,12 +339,20 @@ def _settle(tmp: Path, directory: Path, prefix: str) -> str:
         os.fsync(f.fileno())
     name = f"{prefix}-{digest.hexdigest()}.parquet"
     target = directory / name
-    if target.exists():  # same name, same bytes: a previous generation already holds it
+    if target.exists() and _sha256_of(target) == digest.hexdigest():  # a previous generation holds these bytes
         tmp.unlink()
     else:
         os.replace(tmp, target)
         _fsync_dir(directory)
     return name
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def remove_files(directory: Path, names: set[str]) -> None:

@@ -62,9 +62,13 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
     for path, kind, rows in listing:
         try:
             size = (directory / path).stat().st_size
+            if path != files.MANIFEST:
+                files.verified_bytes(directory / path)
         except FileNotFoundError:
             size = None
             problem = problem or f"{directory / path} is missing: rebuild with `auditlog projections rebuild`"
+        except AuditLogError as error:
+            problem = problem or str(error)
         found.append({"path": path, "kind": kind, "rows": rows, "bytes": size})
     behind = max(head.size - 1 - state.seq, 0) if problem is None else 0
     advice = None

@@ -13,6 +13,7 @@ it was folded; an event altered since fails the query loudly instead.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +35,13 @@ class View:
         self.directory = Path(directory)
         self.state = state
         self.log = log  # None: opened without a log (open_built), nothing to confirm against
+
+    def using(self, log: build.EventLog) -> View:
+        """The same generation (tables already read are shared), confirming against `log`: for a
+        thread with a connection of its own."""
+        clone = copy.copy(self)
+        clone.log = log
+        return clone
 
     @property
     def size(self) -> int:

@@ -143,11 +143,14 @@ def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
              baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str,
              **policy_options: Any) -> None:
-    """Pick the baseline, gate, record the verdict, print it, exit with the verdict's code."""
+    """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code."""
+    from auditlog.app.gating import BaselineChoice, gate
+    from auditlog.app.verified import open_view
     from auditlog.core.gate import GatePolicy
 
-    base_id, how = resolve_baseline(log, log_path, run_id, baseline, baseline_latest, baseline_tags, directory)
-    result, receipt = log.gate(run_id, base_id, GatePolicy(**policy_options))
+    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"))
+    result, chosen, receipt = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options))
+    base_id, how = chosen.run_id, chosen.how
     if output == "json":
         click.echo(json.dumps({"verdict": result.verdict, "run_id": run_id, "baseline_run_id": base_id,
                                "baseline_chosen_by": how, "delta": result.delta, "ci_low": result.ci_low,
@@ -169,36 +172,6 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
         code = 0
     if code:
         sys.exit(code)
-
-
-def resolve_baseline(log: Any, log_path: str, run_id: str, baseline: str | None, latest: bool,
-                     tags: tuple[str, ...], directory: str | None) -> tuple[str, str]:
-    """(baseline run id, how it was chosen)."""
-    if (baseline is not None) == latest:
-        raise errors.InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
-                                                "or --baseline-latest (one of them)")
-    if tags and not latest:
-        raise errors.InvalidInput("--baseline-tag", "goes with --baseline-latest")
-    if baseline is not None and baseline != "pinned":
-        return baseline, "given"
-    import projections
-    candidate = log.run(run_id)
-    view = projections.open(log, directory or projections.default_directory(log_path, log.info().get("log_id")))
-    if baseline == "pinned":
-        pinned = projections.pinned_baseline(view, candidate["project_id"], candidate["model_id"])
-        if pinned is None:
-            raise errors.NotFound(f"no baseline is pinned for project {candidate['project_id']!r} "
-                                  f"(auditlog baseline pin RUN_ID --project ...)")
-        return pinned, "pinned"
-    wanted = parse_tags(tags, "--baseline-tag")
-    runs = projections.list_runs(view, project_id=candidate["project_id"], model_id=candidate["model_id"],
-                                 tags=wanted or None, limit=2)
-    for row in runs:
-        if row["run_id"] != run_id:
-            where = "".join(f", {k}={v}" for k, v in wanted.items())
-            return row["run_id"], f"latest active run of {candidate['project_id']}/{candidate['model_id']}{where}"
-    raise errors.NotFound(f"no earlier active run of project {candidate['project_id']!r} and model "
-                          f"{candidate['model_id']!r}{' with those tags' if wanted else ''} to gate against")
 
 
 @cli.command(epilog=GATE_EXIT_CODES)

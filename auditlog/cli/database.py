@@ -86,15 +86,3 @@ def setup_roles(log_path: str, writer_role: str, reader_role: str, schema: str |
         click.echo(f"roles {writer_role} (append) and {reader_role} (read) set up for {store.location}")
     finally:
         store.close()
-
-
-def migrate_postgres(log_path: str) -> list[str]:
-    """`auditlog migrate` for a postgresql:// log: its schema brought to this version in one transaction,
-    as the tables' owner, under the writers' lock; the events, hashes and root stay as they are.
-    Returns the migrations applied ([] when the schema is up to date)."""
-    from auditlog.store.postgres import PostgresStore
-    store = PostgresStore.for_migration(log_path)
-    try:
-        return store.migrate()
-    finally:
-        store.close()

@@ -44,14 +44,13 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
         anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
                    for name in checkpoint_files]
         progress = _progress_printer(log.head().size) if output == "text" and sys.stderr.isatty() else None
-        report = log.verify(progress=progress, checkpoints=anchors)
+        report = log.verify(progress=progress, checkpoints=anchors, verifiers=verifiers)
     if progress is not None:
         click.echo("\r\033[K", nl=False, err=True)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     elif report.ok:
-        click.echo(f"ok: {report.size} events, chain intact, root {report.root}, "
-                   f"{report.checkpoints_checked} checkpoint(s) consistent, head {report.head}")
+        click.echo(report.summary())
     else:
         for problem in report.problems[:10]:
             click.echo(safe_text(str(problem), limit=400))
@@ -95,13 +94,17 @@ def checkpoint(log_path: str, key_path: str | None, key_name: str | None) -> Non
 @log_option
 @output_option("table", "json", "jsonl", "csv")
 def checkpoints(log_path: str, output: str) -> None:
-    """List the checkpoints kept in the log: size, root, signers, time (signatures not checked here)."""
+    """List the checkpoints kept in the log: size, root, the signers their notes name, time.
+
+    Signatures are not checked here: `claimed_signers` is what each note says, not a proof
+    (`auditlog verify --vkey KEY` checks them)."""
     from auditlog.core.checkpoint import unverified_note
     with open_log(log_path) as log:
         stored = log.store.checkpoints()
-    records = [{"id": c.id, "size": c.size, "root": c.root, "signers": " ".join(s.name for s in unverified_note(c.note)[1]),
-                "created": c.created} for c in stored]
-    click.echo(render(records, output, ["id", "size", "root", "signers", "created"]), nl=False)
+    records = [{"id": c.id, "size": c.size, "root": c.root,
+                "claimed_signers": " ".join(s.name for s in unverified_note(c.note)[1]), "created": c.created}
+               for c in stored]
+    click.echo(render(records, output, ["id", "size", "root", "claimed_signers", "created"]), nl=False)
 
 
 @cli.command(epilog=EXIT_CODES)

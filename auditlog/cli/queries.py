@@ -32,8 +32,8 @@ def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def projections_dir(log: Any, log_path: str, directory: str | None) -> str:
     """--projections, else the default for this log."""
-    import projections
-    return directory or projections.default_directory(log_path, log.info().get("log_id"))
+    from auditlog.app.verified import projections_directory
+    return projections_directory(log, log_path, directory)
 
 
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,11 +102,12 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
 
     With --output jsonl or csv, prints the items (with --items) or the events."""
     import projections
+    from auditlog.app.verified import verified_events_about, verified_run
     with_items = with_items or failed
     with _view(log_path, directory) as (log, view):
-        run = log.run(run_id)
+        _, run = verified_run(log, view, run_id)
         related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
-                    "data": e.event.data} for e in log.about(run_id)]
+                    "data": e.event.data} for e in verified_events_about(log, view, run_id)]
         frame = projections.load_run(view, run_id)
     items = frame.item_records(failed_only=failed) if with_items else None
     if output == "json":
@@ -163,7 +164,10 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     pass->fail or fail->pass, items in one run only."""
     import projections
     from dataclasses import asdict
-    with _view(log_path, directory) as (_, view):
+    from auditlog.app.verified import verified_run
+    with _view(log_path, directory) as (log, view):
+        for run_id in (run_a, run_b):
+            verified_run(log, view, run_id)  # its event is the one folded, and in the verified tree
         report = projections.compare_runs(view, run_a, run_b)
     figures = [asdict(f) for f in report.figures]
     changes = [asdict(c) for c in report.changes]
@@ -300,7 +304,8 @@ def _print_status(report: Any) -> None:
         click.echo(f"not built: {report.behind} events to apply")
     else:
         where = f"seq {report.position} ({report.position_hash[:12]})"
-        lag = "up to date" if report.behind == 0 else f"{report.behind} events behind, stale since {report.stale_since}"
+        lag = ("not usable: see the problem below" if report.problem else "up to date" if report.behind == 0
+               else f"{report.behind} events behind, stale since {report.stale_since}")
         click.echo(f"position: {where}: {lag}")
         click.echo(f"schema version: {report.schema_version}; " + ", ".join(f"{v} {k}" for k, v in report.counts.items()))
         click.echo(render(report.files, "table", ["path", "kind", "rows", "bytes"]), nl=False)

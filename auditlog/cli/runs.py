@@ -99,13 +99,16 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
     """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}.
 
+    Each event is checked as it is printed (its bytes hash to its hash and link to the event
+    before it): at the first that does not, the command stops with exit 1 naming its seq.
+
     C1, DEL and bidirectional control characters in an event are written as JSON \\u escapes
     (the same JSON value: parse and re-canonicalise to hash it); the table escapes them too."""
     with open_log(log_path) as log:
         until = after + 1 + limit if limit is not None else None
         out = sys.stdout.buffer
         rows = []
-        for sealed in log.events(after=after, until=until):
+        for sealed in log.linked_events(after=after, until=until):
             if output == "jsonl":
                 out.write(b'{"seq":%d,"hash":"%s","event":%s}\n' % (sealed.seq, sealed.hash.encode(),
                                                                       escape_json_bytes(sealed.body)))
@@ -168,14 +171,8 @@ def demo(log_path: str) -> None:
 @log_option
 def migrate(log_path: str) -> None:
     """Migrate the log's schema forward to this version of auditlog (explicit, never automatic)."""
-    if log_path.startswith(("postgresql://", "postgres://")):
-        from auditlog.store.pg_schema import SCHEMA_VERSION
-        raise errors.InvalidInput("--log", f"PostgreSQL logs have had one schema version ({SCHEMA_VERSION}) so far: "
-                                           "there is nothing to migrate")
-    from auditlog.store.sqlite import SQLiteStore
-    store = SQLiteStore.for_migration(log_path)
-    applied = store.migrate()
-    store.close()
+    from auditlog.store import migrate as migrate_store
+    applied = migrate_store(log_path)
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

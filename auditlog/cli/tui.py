@@ -16,7 +16,12 @@ from auditlog.cli.base import EXIT_CODES, cli, log_option
               help="Open on the Verify screen: check every hash, link, Merkle subtree and checkpoint first.")
 @click.option("--projections", "directory", metavar="DIR",
               help="The projections directory (default: <log>.projections beside a log file).")
-def tui(log_path: str, start_verify: bool, directory: str | None) -> None:
+@click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="A signed checkpoint the log must extend, for the Verify screen (as `auditlog verify`). Repeatable.")
+@click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
+              help="A trusted verifier key: checks --checkpoint files and the stored checkpoints. Repeatable.")
+def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_files: tuple[str, ...],
+        vkeys: tuple[str, ...]) -> None:
     """Browse the log in the terminal: runs, a run's detail and proof, compare, trends, verify, events.
 
     Keys: enter opens a run, space marks one and c compares two, t shows a trend, v verifies
@@ -28,6 +33,15 @@ def tui(log_path: str, start_verify: bool, directory: str | None) -> None:
         if (exc.name or "").split(".")[0] not in {"textual", "rich"}:
             raise
         raise errors.InvalidInput("tui", f"the terminal UI needs textual (pip install 'textual>=8'): {exc}") from None
-    code = run(log_path, projections_dir=directory, verify=start_verify)
+    from pathlib import Path
+
+    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.checkpoints import load_verifiers
+    from auditlog.tui.data.chain import Trust
+    if checkpoint_files and not vkeys:
+        raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
+    verifiers = tuple(load_verifiers(list(vkeys)))
+    anchors = tuple((f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files)
+    code = run(log_path, projections_dir=directory, verify=start_verify, trust=Trust(anchors, verifiers))
     if code:
         sys.exit(code)

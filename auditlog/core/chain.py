@@ -2,8 +2,9 @@
 
 A stored row is (seq, hash, ts, type, project, subject, body): the hashed bytes
 plus the columns a store indexes. The scan recomputes every hash, checks every
-link and seq, and checks the columns against the bytes, in one pass and constant
-memory. It reports each problem once: a consequence of an earlier problem (the
+link and seq, checks the columns against the bytes, and checks every body in full
+(one canonical event: strict JSON, exactly the envelope's members), in one pass and
+constant memory. It reports each problem once: a consequence of an earlier problem (the
 link after altered bytes, the link after a gap) is not counted again.
 """
 
@@ -13,7 +14,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from auditlog.core.events import LOG_CREATED, ZERO_HASH, envelope_tail, parse_event
+from auditlog.core.events import LOG_CREATED, ZERO_HASH, check_event_bytes, envelope_tail, parse_event
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 
@@ -87,6 +88,12 @@ class ChainScan:
                 problem = self._diagnose(seq, body, prev, (ts, type_, project, subject), after_gap)
                 if problem is not None:
                     yield problem
+            else:
+                try:
+                    check_event_bytes(body)
+                except InvalidInput as exc:
+                    yield Problem(seq, "malformed", f"the stored bytes are not one canonical event ({exc}): "
+                                                    "parsers could read them differently")
             if seq == 0:
                 problem = self._check_genesis(body, computed)
                 if problem is not None:

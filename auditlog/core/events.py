@@ -17,6 +17,11 @@ from typing import Any
 from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import InvalidInput
 
+try:  # the fast strict check's parser; parse_event's stdlib json is the reference
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = json.loads
+
 FORMAT = 1
 ZERO_HASH = "0" * 64
 
@@ -120,6 +125,25 @@ def parse_event(body: bytes) -> Event:
     if canonical_bytes(obj) != body:
         raise InvalidInput("event", "bytes are not the RFC 8785 canonical form")
     return event
+
+
+def check_event_bytes(body: bytes) -> None:
+    """Raise InvalidInput unless `body` is exactly one canonical event: JSON, an object with the
+    envelope's members and no others, each obeying `check_envelope`, in RFC 8785 form.
+
+    Re-encoding the parsed value must give the same bytes, which also refuses duplicate
+    members (a parser keeps one of them; the re-encoding then differs), white space, escapes
+    JCS would not write, and any other way two parsers could read one body differently. The
+    fast path parses with orjson; anything it cannot settle is decided by `parse_event`.
+    """
+    try:
+        obj = _fast_loads(body)
+        if type(obj) is dict and len(obj) == len(_ENVELOPE_KEYS) and canonical_bytes(obj) == body:
+            check_envelope(Event(**obj))
+            return
+    except (ValueError, TypeError, InvalidInput):
+        pass  # parse_event names the reason (or accepts what the fast path could not, such as 2**53 + 1.0)
+    parse_event(body)
 
 
 def _parse_int(text: str) -> int | float:

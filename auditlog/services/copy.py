@@ -127,16 +127,21 @@ class _Copier:
             yield node
 
     def flush(self, keep: int = 0) -> None:
-        """Hand over the rows (but the last `keep`) and every subtree read so far.
+        """Hand over the rows (but the last `keep`) and the subtrees read so far that cover only them.
 
-        The scan checks subtrees lazily, up to 4,096 rows late, and a store takes subtree
-        hashes only with rows: keeping a row back leaves some to carry the last of them.
+        The scan checks subtrees lazily, up to 4,096 rows late, and reads the next stored one
+        ahead of the tree; a store takes a subtree hash only with or after the rows it covers
+        (its schema refuses one over events it does not have). Keeping a row back leaves some
+        rows to carry the last subtrees.
         """
         rows = self._rows[:len(self._rows) - keep]
         if rows:
-            self._txn.append(rows, self._nodes)
+            size = rows[-1][0] + 1
+            ready = [n for n in self._nodes if (n[1] + 1) << n[0] <= size]
+            self._txn.append(rows, ready)
             self._done += len(rows)
-            self._rows, self._nodes = self._rows[len(rows):], []
+            self._rows = self._rows[len(rows):]
+            self._nodes = [n for n in self._nodes if (n[1] + 1) << n[0] > size]
             if self._progress is not None:
                 self._progress(self._done)
 

@@ -107,6 +107,32 @@ class AuditLog:
         for seq, hash_, _ts, _type, _project, _subject, body in self.store.rows(after, until):
             yield SealedEvent(seq, hash_, body)
 
+    def linked_events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
+        """`events`, each checked as it is read: its bytes hash to its stored hash, and they end with
+        the envelope its columns and the previous event's hash give (so it links to the one before).
+        IntegrityError at the first that does not: what is handed out is the chain, or nothing more."""
+        prev = ev.ZERO_HASH
+        if after >= 0:
+            before = self.store.get(after)
+            if before is None:
+                return
+            prev = _checked(SealedEvent(before[0], before[1], before[6])).hash
+        expected = after + 1
+        for seq, hash_, ts, type_, project, subject, body in self.store.rows(after, until):
+            if seq != expected:
+                raise IntegrityError(expected, "the log has no event at this seq (events were removed): check it "
+                                               "with `auditlog verify`")
+            _checked(SealedEvent(seq, hash_, body))
+            try:
+                linked = body.endswith(ev.envelope_tail(prev, project, seq, subject, ts, type_))
+            except TypeError:  # a column that is not text
+                linked = False
+            if not linked:
+                raise IntegrityError(seq, "the event does not link to the one before it, or its columns disagree "
+                                          "with its bytes: check the log with `auditlog verify`")
+            prev, expected = hash_, seq + 1
+            yield SealedEvent(seq, hash_, body)
+
     def event(self, seq: int) -> SealedEvent:
         row = self.store.get(seq)
         if row is None:
@@ -155,19 +181,11 @@ class AuditLog:
         with self.writer() as w:
             return w.pin_baseline(run_id, project=project, model=model, reason=reason)
 
-    def gate(self, run_id: str, baseline_run_id: str, policy=None):  # noqa: ANN001, ANN201
-        """Compare a run with its baseline (auditlog.core.gate) and record the verdict.
-
-        Returns (GateResult, Receipt). The verdict event carries the policy and the evidence.
-        """
-        from auditlog.core.gate import gate, verdict_document
-        result = gate(self.run(run_id), self.run(baseline_run_id), policy)
-        return result, self.record_verdict(verdict_document(result, run_id=run_id, baseline_run_id=baseline_run_id))
-
-    def verify(self, progress=None, checkpoints=()):  # noqa: ANN001, ANN201 - see services.verify
-        """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked."""
+    def verify(self, progress=None, checkpoints=(), verifiers=()):  # noqa: ANN001, ANN201 - see services.verify
+        """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked;
+        stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too."""
         from auditlog.services.verify import verify_log
-        return verify_log(self, progress=progress, checkpoints=checkpoints)
+        return verify_log(self, progress=progress, checkpoints=checkpoints, verifiers=verifiers)
 
     # -- the Merkle tree -----------------------------------------------------------
 

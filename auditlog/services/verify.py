@@ -3,23 +3,32 @@
 `AuditLog.verify()` returns a report and never raises on tamper (a report is what
 an auditor wants: the first bad seq, and how much else is wrong); use
 `report.raise_for_problems()` where an exception is wanted.
+
+Besides the scan (every hash, link, body, indexed column and Merkle subtree), verify
+accounts for every row the database holds (a row outside 0..size-1 is never read by a
+scan in seq order, but a look-up could find it), compares the schema with the one
+auditlog creates (an extra trigger can drop appends) and every metadata value with the
+genesis event. The report says what that proves and what it does not: see `summary`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditlog.core.chain import ChainScan, Problem
+from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services import tree
 
 if TYPE_CHECKING:
-    from auditlog.core.checkpoint import Checkpoint
+    from auditlog.core.checkpoint import Checkpoint, Verifier
     from auditlog.services.log import AuditLog
 
 KEEP_PROBLEMS = 100
+META_KEYS = ("created", "genesis_hash", "log_id", "origin")
 
 
 @dataclass(frozen=True)
@@ -30,13 +39,21 @@ class VerifyReport:
     root: str
     log_id: str | None
     origin: str | None
-    checkpoints_checked: int = 0
+    checkpoints_checked: int = 0  # checkpoints whose signature a trusted key checked, and the chain extends
     problem_count: int = 0
     problems: tuple[Problem, ...] = field(default=())  # the first KEEP_PROBLEMS
+    anchors: tuple[str, ...] = ()  # one line per signature-checked checkpoint: which, what size, signed by whom
+    stored_unchecked: int = 0  # stored checkpoints whose claims agree with the chain; signatures not checked
 
     @property
     def ok(self) -> bool:
         return self.problem_count == 0
+
+    @property
+    def anchored(self) -> bool:
+        """A checkpoint signed by a key the caller trusts covers part of the log (so truncation and
+        rewrites of that part by the log's holder are excluded)."""
+        return self.checkpoints_checked > 0
 
     @property
     def first(self) -> Problem | None:
@@ -46,25 +63,49 @@ class VerifyReport:
         if self.first is not None:
             raise IntegrityError(self.first.seq, f"{self.first.kind}: {self.first.detail}")
 
+    def summary(self) -> str:
+        """What was proven, in words that claim no more than that (the CLI and the TUI print it)."""
+        if not self.ok:
+            first = self.first
+            return (f"FAILED: {self.problem_count} problem(s); the first at seq {first.seq}: {first.kind}: "
+                    f"{first.detail}")
+        said = (f"ok: {self.size} events, root {self.root}, head {self.head}: internally consistent (every "
+                "hash, link, body and Merkle subtree recomputed; every row accounted for; schema and metadata "
+                "as created)")
+        if self.stored_unchecked:
+            said += (f"; {self.stored_unchecked} stored checkpoint(s) agree with it, their signatures not "
+                     "checked (pass --vkey to check them)")
+        if self.anchored:
+            return said + "; " + "; ".join(self.anchors)
+        return said + (". No checkpoint from outside the log was checked, so truncation or a rewrite by its "
+                       "holder cannot be excluded: keep checkpoints elsewhere and pass --checkpoint FILE --vkey KEY")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "log": self.location, "size": self.size, "head": self.head, "root": self.root,
             "log_id": self.log_id, "origin": self.origin, "checkpoints_checked": self.checkpoints_checked,
+            "anchored": self.anchored, "anchors": list(self.anchors), "stored_unchecked": self.stored_unchecked,
+            "summary": self.summary(),
             "problem_count": self.problem_count, "first_bad_seq": self.first.seq if self.first else None,
             "problems": [{"seq": p.seq, "kind": p.kind, "detail": p.detail} for p in self.problems],
         }
 
 
 def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
-               checkpoints: Sequence[tuple[str, Checkpoint]] = ()) -> VerifyReport:
-    """Recompute every hash, link, seq, indexed column and Merkle subtree; check the genesis,
-    every checkpoint stored in the log and the given (already signature-checked) `checkpoints`."""
+               checkpoints: Sequence[tuple[str, Checkpoint]] = (),
+               verifiers: Sequence[Verifier] = ()) -> VerifyReport:
+    """Recompute every hash, link, seq, body, indexed column and Merkle subtree; account for every
+    row; check the schema, the metadata, the genesis, every checkpoint stored in the log and the
+    given (already signature-checked) `checkpoints`. Stored checkpoints whose signatures
+    `verifiers` (trusted keys) check count as anchors; the others' claims are checked only."""
     meta = log.store.meta()
     origin = meta.get("origin")
-    early: list[Problem] = []
+    early: list[Problem] = [Problem(0, "schema", text) for text in log.store.schema_problems()]
     anchors: dict[int, list[tuple[str, bytes]]] = {}
-    stored = _stored_checkpoints(log, early)
-    for label, cp in [*stored, *checkpoints]:
+    stored, signed = _stored_checkpoints(log, early, verifiers)
+    lines = [f"extends {label} (size {cp.size}, signed by {', '.join(names)})" for label, cp, names in signed]
+    lines += [f"extends {label} (size {cp.size}, signature checked)" for label, cp in checkpoints]
+    for label, cp in [*stored, *((label, cp) for label, cp, _ in signed), *checkpoints]:
         if cp.origin != origin:
             early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
         elif cp.size:
@@ -72,6 +113,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     # One bound for both reads, taken after the checkpoints: the events and subtrees a writer
     # commits between the two cursors' snapshots are neither missing nor extra subtrees.
     size, beyond = log.store.head().size, []
+    early += _unaccounted_rows(log)
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                      nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)
     rows = log.store.rows(until=size)
@@ -85,6 +127,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
         for level, index, _ in tree.orphans(log.store, beyond):  # only once the scan has filled `beyond`
             yield Problem(size, "merkle", f"a Merkle subtree (level {level}, index {index}) is stored for "
                                           "events the log does not have")
+        if scan.size:
+            yield from _meta_problems(log, meta)
 
     for problem in problems():
         count += 1
@@ -92,25 +136,73 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
             kept.append(problem)
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
-                        len(stored) + len(checkpoints), count, tuple(kept))
+                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored))
 
 
-def _stored_checkpoints(log: AuditLog, problems: list[Problem]) -> list[tuple[str, Checkpoint]]:
-    """The checkpoints kept in the log: their claims are checked; their signatures need keys."""
+def _unaccounted_rows(log: AuditLog) -> list[Problem]:
+    """The database's own count of events at negative seqs must be 0: such a row sits outside the
+    chain, where no scan by seq sees it (rows missing inside 0..size-1 are the scan's gaps)."""
+    outside = log.store.tally(until=0)
+    if outside.events == 0:
+        return []
+    return [Problem(0, "outside-chain", f"the events table holds {outside.events} row(s) at negative seqs (lowest "
+                                        f"{outside.min_seq}), outside the chain, where look-ups could find them: "
+                                        "they were inserted behind auditlog's back")]
+
+
+def _meta_problems(log: AuditLog, meta: dict[str, str]) -> Iterator[Problem]:
+    """Every value recorded beside the events must be what the genesis event says."""
+    if sorted(meta) != sorted(META_KEYS):
+        yield Problem(0, "metadata", f"the log's metadata keys are {sorted(meta)}, expected {list(META_KEYS)}")
+    row = log.store.get(0)
+    if row is None:
+        return
+    try:
+        genesis = SealedEvent(row[0], row[1], row[6]).event
+    except AuditLogError:
+        return  # the scan reported the genesis already
+    if genesis.type != LOG_CREATED or hashlib.sha256(row[6]).hexdigest() != meta.get("genesis_hash"):
+        return  # a replaced genesis is reported as such; its metadata differing is its consequence
+    for key in ("log_id", "origin", "created"):
+        if key in meta and meta[key] != genesis.data.get(key):
+            yield Problem(0, "metadata", f"the log's metadata says {key} = {meta[key]!r}, but its genesis event "
+                                         f"says {genesis.data.get(key)!r}")
+
+
+def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Sequence[Verifier]):  # noqa: ANN202
+    """The checkpoints kept in the log, as (unchecked, signed): unchecked ones' claims are checked
+    against the chain, but only a signature by one of `verifiers` makes one an anchor."""
     from auditlog.core.checkpoint import parse_checkpoint, unverified_note  # cryptography: only when needed
-    found = []
+    unchecked, signed = [], []
     for stored in log.store.checkpoints():
-        label = f"stored checkpoint #{stored.id} (size {stored.size})"
+        label = f"stored checkpoint #{stored.id}"
         try:
-            body, _signatures = unverified_note(stored.note)
+            body, signatures = unverified_note(stored.note)
             checkpoint = parse_checkpoint(body)
         except AuditLogError as exc:
             problems.append(Problem(0, "checkpoint", f"{label} is not a valid checkpoint note: {exc}"))
             continue
         if checkpoint.size != stored.size or checkpoint.root.hex() != stored.root:
             problems.append(Problem(0, "checkpoint", f"{label}: its columns disagree with its note"))
-        found.append((label, checkpoint))
-    return found
+        names = signed_by(stored.note, verifiers) if verifiers else []
+        if names:
+            signed.append((label, checkpoint, names))
+        else:
+            unchecked.append((f"{label} (signature not checked)", checkpoint))
+    return unchecked, signed
+
+
+def signed_by(note: str, verifiers: Sequence[Verifier]) -> list[str]:
+    """The names of the trusted keys whose valid signatures the note carries ([] if none)."""
+    from auditlog.core.checkpoint import open_note
+    names = []
+    for verifier in verifiers:
+        try:
+            open_note(note.encode("utf-8"), [verifier])
+        except AuditLogError:
+            continue
+        names.append(verifier.name)
+    return names
 
 
 def _counting(rows, progress):  # noqa: ANN001, ANN202

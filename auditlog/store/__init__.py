@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from auditlog.store.protocol import EventStore, Head, Row
 
@@ -25,6 +26,22 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True, lock_ti
     return SQLiteStore(text, create=create, lock_timeout=lock_timeout, synchronous=synchronous)
 
 
+def migrate(location: str | os.PathLike[str]) -> list[str]:
+    """Bring the log's schema forward to this version (explicit, never on open); the events, their
+    hashes and the root stay as they are. Returns the migrations applied ([] when up to date)."""
+    text = os.fspath(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        from auditlog.store.postgres import PostgresStore
+        store: Any = PostgresStore.for_migration(text)
+    else:
+        from auditlog.store.sqlite import SQLiteStore
+        store = SQLiteStore.for_migration(text)
+    try:
+        return store.migrate()
+    finally:
+        store.close()
+
+
 def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore:
     try:
         from auditlog.store.postgres import PostgresStore
@@ -37,4 +54,4 @@ def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore
     return PostgresStore(url, create=create, lock_timeout=lock_timeout)
 
 
-__all__ = ["EventStore", "Head", "Row", "open_store"]
+__all__ = ["EventStore", "Head", "Row", "migrate", "open_store"]

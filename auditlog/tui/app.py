@@ -37,8 +37,9 @@ class AuditLogApp(App[int]):
     ]
 
     def __init__(self, location: str | os.PathLike[str], *, projections_dir: str | None = None,
-                 verify: bool = False) -> None:
+                 verify: bool = False, trust: Any = None) -> None:
         super().__init__()
+        self.trust = trust  # auditlog.tui.data.chain.Trust: checkpoints and keys brought from outside
         self.location = os.fspath(location)
         self.projections_dir = projections_dir
         self.start_with_verify = verify
@@ -93,8 +94,9 @@ class AuditLogApp(App[int]):
             self.push_screen(EventsScreen())
 
 
-def run(location: str | os.PathLike[str], *, projections_dir: str | None = None, verify: bool = False) -> int:
+def run(location: str | os.PathLike[str], *, projections_dir: str | None = None, verify: bool = False,
+        trust: Any = None) -> int:
     """Run the TUI in this terminal; returns the exit code (3 when there was no log to show)."""
-    app = AuditLogApp(location, projections_dir=projections_dir, verify=verify)
+    app = AuditLogApp(location, projections_dir=projections_dir, verify=verify, trust=trust)
     app.run()
     return app.return_code or 0

@@ -147,11 +147,12 @@ def test_prove_writes_only_inside_its_directory(hostile: dict[str, Any], tmp_pat
     db = work / "evals.db"
     db.write_bytes(hostile["db"].read_bytes())
     s.ok("keygen", "--name", "ci.example", "--out", work / "ci.key")
-    s.ok("checkpoint", "--key", work / "ci.key", "--log", db)
+    note = s.ok("checkpoint", "--key", work / "ci.key", "--log", db).out
+    origin = note.splitlines()[0]
     before = _files_under(tmp_path)
     for i, run_id in enumerate(RUN_IDS):
         out_dir = nested / f"out{i}"
-        result = s.ok("prove", run_id, "--out", out_dir, "--log", db, cwd=nested)
+        result = s.ok("prove", run_id, "--out", out_dir, "--log", db, "--vkey", work / "ci.vkey", cwd=nested)
         _no_raw_control(result)
         written = _files_under(tmp_path) - before
         assert written and all(out_dir in p.parents for p in written), (run_id, written)
@@ -159,7 +160,7 @@ def test_prove_writes_only_inside_its_directory(hostile: dict[str, Any], tmp_pat
         assert len(written) == 2 and all(len(p.name) < 200 for p in written)
         before |= written
         event, proof = sorted(written, key=lambda p: p.suffix)
-        assert s.cli("verify-proof", event, proof, "--vkey", work / "ci.vkey").code == 0
+        assert s.cli("verify-proof", event, proof, "--vkey", work / "ci.vkey", "--origin", origin).code == 0
 
 
 # -- invalid UTF-8 in files ---------------------------------------------------------------------

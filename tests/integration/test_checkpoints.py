@@ -33,6 +33,7 @@ from auditlog.core.events import Event, parse_event, seal
 from auditlog.core.merkle import TreeBuilder, leaf_hash, verify_consistency
 from auditlog.errors import ProofError
 from auditlog.services.checkpoints import load_signer
+from tampering import as_holder
 
 try:
     from . import cli_support as s
@@ -120,13 +121,6 @@ def flip_signature_byte(note: str, line: int = 0) -> str:
 # --- tampering behind the library's back ---------------------------------------------------
 
 
-def _unlocked(db: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("BEGIN")
-    for table in ("events", "merkle", "checkpoints"):
-        for what in ("update", "delete"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{what}")
-    return conn
 
 
 def rebuild_merkle(conn: sqlite3.Connection) -> None:
@@ -141,8 +135,7 @@ def rebuild_merkle(conn: sqlite3.Connection) -> None:
 
 def rewrite_history(db: Path, start: int = 5, *, drop_stored_checkpoints: bool = False) -> None:
     """Change the run at `start`, then re-hash and re-link every later event: a new, self-consistent chain."""
-    conn = _unlocked(db)
-    try:
+    with as_holder(db) as conn:
         rows = conn.execute("SELECT seq, hash, body FROM events ORDER BY seq").fetchall()
         prev = rows[start - 1][1]
         for seq, _hash, body in rows[start:]:
@@ -156,22 +149,15 @@ def rewrite_history(db: Path, start: int = 5, *, drop_stored_checkpoints: bool =
         rebuild_merkle(conn)
         if drop_stored_checkpoints:
             conn.execute("DELETE FROM checkpoints")
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def truncate(db: Path, keep: int, *, drop_stored_checkpoints: bool = False) -> None:
     """Remove the events from seq `keep` on, and the subtree hashes that covered them."""
-    conn = _unlocked(db)
-    try:
+    with as_holder(db) as conn:
         conn.execute("DELETE FROM events WHERE seq >= ?", (keep,))
         conn.execute("DELETE FROM merkle WHERE ((idx + 1) << level) > ?", (keep,))
         if drop_stored_checkpoints:
             conn.execute("DELETE FROM checkpoints")
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 # --- keygen ------------------------------------------------------------------------------------
@@ -215,14 +201,15 @@ def test_checkpoint_opens_under_the_vkey_and_is_listed(work: Work) -> None:
     assert stored.note == note and stored.size == SIZE and stored.root == checkpoint.root.hex()
 
     listed = s.ok("checkpoints", "--log", work.db, "--output", "json").json()
-    assert [(c["id"], c["size"], c["root"], c["signers"]) for c in listed] == [(1, SIZE, checkpoint.root.hex(), LOG_KEY)]
+    assert [(c["id"], c["size"], c["root"], c["claimed_signers"]) for c in listed] == [(1, SIZE, checkpoint.root.hex(), LOG_KEY)]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", listed[0]["created"])
     table = s.ok("checkpoints", "--log", work.db).out
     assert LOG_KEY in table and f"{SIZE}" in table
 
     text, report = work.verify("--checkpoint", cp, "--vkey", work.vkey)
     assert text.code == 0 and report["ok"] and report["checkpoints_checked"] == 2  # the stored one and cp.txt
-    assert "2 checkpoint(s) consistent" in text.out
+    assert f"signed by {LOG_KEY}" in text.out and f"extends checkpoint {cp}" in text.out
+    assert "cannot be excluded" not in text.out, "anchored by checkpoints a trusted key signed"
     # the vkey can also be given inline instead of as a file
     assert s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", verifier.vkey).code == 0
 
@@ -370,7 +357,7 @@ def test_cosign_with_the_log_checks_it_and_keeps_the_note(work: Work) -> None:
     cp = work.checkpoint()
     result = s.ok("cosign", cp, "--key", work.witness_key, "--log", work.db)
     listed = s.ok("checkpoints", "--log", work.db, "--output", "json").json()
-    assert [c["signers"] for c in listed] == [LOG_KEY, f"{LOG_KEY} {WITNESS_KEY}"]
+    assert [c["claimed_signers"] for c in listed] == [LOG_KEY, f"{LOG_KEY} {WITNESS_KEY}"]
     with work.log() as log:
         assert log.store.checkpoints()[-1].note == result.out
 

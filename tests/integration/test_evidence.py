@@ -127,7 +127,7 @@ def test_prove_with_a_key_signs_a_checkpoint(work: Work) -> None:
     result = s.ok("prove", RUN, "--log", work.db, "--out", work.dir / "out", "--key", work.key)
     assert f"seq {RUN_SEQ} proven in the checkpoint of size {SIZE}" in result.out
     [stored] = s.ok("checkpoints", "--log", work.db, "--output", "json").json()
-    assert stored["size"] == SIZE and stored["signers"] == LOG_KEY
+    assert stored["size"] == SIZE and stored["claimed_signers"] == LOG_KEY
     proof_text = (work.dir / "out" / f"{RUN_STEM}.tlog-proof").read_text()
     assert proof_text.startswith(f"c2sp.org/tlog-proof@v1\nindex {RUN_SEQ}\n")
     assert proof_text.endswith("\n\n" + _stored_note(work)), "the stored checkpoint, verbatim"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tampering import as_holder
 from auditlog.core.events import Event, parse_event, seal
 
 try:
@@ -54,16 +55,9 @@ def db(template: Path, tmp_path: Path) -> Path:
 
 @contextmanager
 def tampering(db: Path) -> Iterator[sqlite3.Connection]:
-    """A raw connection with the append-only triggers dropped, committed on exit."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("BEGIN")
-        for name in ("events_no_update", "events_no_delete"):
-            conn.execute(f"DROP TRIGGER {name}")
+    """A raw connection with auditlog's triggers dropped (put back on exit, as an attacker would), committed on exit."""
+    with as_holder(db) as conn:
         yield conn
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def row(conn: sqlite3.Connection, seq: int) -> tuple:
@@ -211,7 +205,6 @@ def test_replace_the_genesis(db: Path) -> None:
 def test_replace_the_genesis_and_what_is_recorded_beside_it(db: Path) -> None:
     """An attacker who also rewrites the meta table: seq 1 no longer links to seq 0."""
     with tampering(db) as conn:
-        conn.execute("DROP TRIGGER meta_no_update")
         seq, _hash, ts, type_, project, subject, body = row(conn, 0)
         genesis = parse_event(body)
         data = dict(genesis.data, log_id="f" * 32)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tampering import as_holder
 from auditlog import AuditLog
 from auditlog.services.checkpoints import generate_key, load_signer
 from auditlog.store.postgres import PostgresStore
@@ -71,15 +72,14 @@ def test_sqlite_to_postgres_to_sqlite_is_byte_identical(pg_admin, pg_url, sqlite
     # The checkpoint signed on the SQLite log verifies against the PostgreSQL copy, and still
     # does once the copy has grown (it anchors a prefix of the tree).
     out = s.ok("verify", "--log", pg_url, "--checkpoint", checkpoint, "--vkey", vkey).out
-    assert out.startswith("ok: 44 events") and "2 checkpoint(s) consistent" in out
+    assert out.startswith("ok: 44 events") and "extends checkpoint" in out and "cannot be excluded" not in out
     s.ok("append", "run", s.write_json(tmp_path / "more.json", s.run_doc("more")), "--log", pg_url)
     assert s.ok("verify", "--log", pg_url, "--checkpoint", checkpoint, "--vkey", vkey).out.startswith("ok: 45 events")
 
 
 def test_a_source_that_fails_verification_is_not_copied(pg_admin, pg_url, sqlite_log, tmp_path: Path) -> None:
     db = sqlite_log[0]
-    with sqlite3.connect(db, isolation_level=None) as conn:
-        conn.execute("DROP TRIGGER events_no_update")
+    with as_holder(db) as conn:
         body = conn.execute("SELECT body FROM events WHERE seq = 5").fetchone()[0]
         conn.execute("UPDATE events SET body = ? WHERE seq = 5", (body.replace(b"acme-7b", b"acme-8b"),))
     new_file = tmp_path / "c.db"

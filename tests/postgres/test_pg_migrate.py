@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.cli.database import migrate_postgres
 from auditlog.core.merkle import leaf_hash, root_from_leaf_hashes
 from auditlog.errors import StorageError
 from auditlog.services.log import AuditLog
+from auditlog.store import migrate as migrate_postgres
 from auditlog.store.postgres import PostgresStore
 
 try:
@@ -26,7 +26,7 @@ RELEASE_LOG = FIXTURES / "release-0.1.0.sqlite"  # a log release 0.1.0 made (SQL
 
 
 def _release_log() -> dict[str, list]:
-    conn = sqlite3.connect(f"file:{RELEASE_LOG}?mode=ro", uri=True)  # read-only: the fixture stays as it is
+    conn = sqlite3.connect(f"file:{RELEASE_LOG}?mode=ro&immutable=1", uri=True)  # the fixture stays as it is, no -shm
     try:
         return {"events": conn.execute("SELECT seq, hash, ts, type, project, subject, body FROM events "
                                        "ORDER BY seq").fetchall(),
@@ -61,7 +61,8 @@ def test_a_version_1_log_migrates_with_the_same_bytes_hashes_and_root(pg_admin, 
     with pytest.raises(StorageError, match="schema version 1, this auditlog needs 2: .*auditlog migrate"):
         PostgresStore(pg_url)
 
-    assert migrate_postgres(pg_url) == ["0002_domains"]
+    done = s.cli("migrate", "--log", pg_url)  # the command users run
+    assert done.code == 0 and done.out.strip() == "applied: 0002_domains", str(done)
     assert migrate_postgres(pg_url) == []  # up to date: nothing more to do
 
     rows = log["events"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import projections
+from tampering import as_holder
 from auditlog import AuditLog, IntegrityError, InvalidInput
 from projections import files
 
@@ -135,14 +136,11 @@ def test_catch_up_reads_only_what_follows_the_saved_position(corpus, log_copy, t
 
 def _rewrite(db: Path, seq: int) -> None:
     """Change the event at `seq` behind the library's back: new bytes, and a hash that matches them."""
-    con = sqlite3.connect(db)
-    con.execute("DROP TRIGGER events_no_update")
-    body = con.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()[0]
-    changed = body.replace(b'"subject":"', b'"subject":"x', 1)
-    assert changed != body
-    con.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?", (changed, hashlib.sha256(changed).hexdigest(), seq))
-    con.commit()
-    con.close()
+    with as_holder(db) as con:
+        body = con.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()[0]
+        changed = body.replace(b'"subject":"', b'"subject":"x', 1)
+        assert changed != body
+        con.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?", (changed, hashlib.sha256(changed).hexdigest(), seq))
 
 
 def test_a_log_rewritten_under_the_projections_is_refused_until_rebuilt(corpus, log_copy) -> None:
@@ -174,11 +172,8 @@ def test_another_log_or_a_truncated_one_is_refused(corpus, log_copy, tmp_path) -
         other.record_run(corpus.runs[0])
         with pytest.raises(IntegrityError, match="another log"):
             projections.catch_up(other, directory)
-    con = sqlite3.connect(log_copy)
-    con.execute("DROP TRIGGER events_no_delete")
-    con.execute("DELETE FROM events WHERE seq > 100")
-    con.commit()
-    con.close()
+    with as_holder(log_copy) as con:
+        con.execute("DELETE FROM events WHERE seq > 100")
     with AuditLog.open(log_copy, create=False) as copy, pytest.raises(IntegrityError, match="truncated"):
         projections.catch_up(copy, directory)
 

@@ -112,3 +112,22 @@ def test_copies_taken_mid_write_verify_up_to_a_prefix(tmp_path: Path) -> None:
     # does not belong with the main file copied before; both are reported, never taken for ok.
     for kind, seen in outcomes.items():
         assert any(o.startswith("ok") for o in seen), f"no {kind} copy verified: {seen}"
+
+
+def test_a_copy_longer_than_its_chunks_carries_every_subtree_after_the_events_it_covers(tmp_path: Path) -> None:
+    """The scan reads stored subtrees ahead of the events; the destination's schema refuses a subtree
+    over events it does not have yet, so the copier must hand each over only after its events."""
+    from auditlog.services.copy import CHUNK
+    src, dst = tmp_path / "src.db", tmp_path / "dst.db"
+    with AuditLog.open(src) as log:
+        with log.writer() as w:
+            for i in range(2 * CHUNK + 100):
+                w.record_run({"project_id": "p", "model_id": "m", "run_id": f"r{i}",
+                              "items": [{"item_id": "a", "score": 1.0, "passed": True}]})
+        root = log.root().hex()
+    done = subprocess.run([sys.executable, "-m", "auditlog", "copy", str(src), str(dst)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with AuditLog.open(dst, create=False) as copy:
+        report = copy.verify()
+        assert report.ok and report.root == root

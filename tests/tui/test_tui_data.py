@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import projections
+from auditlog.errors import IntegrityError
 from auditlog.services.log import AuditLog
 from auditlog.tui.data import detail, runs, trends
 from tui_support import flip_score, small_run, tamper
@@ -69,7 +70,14 @@ def test_detail_and_its_inclusion_proof(opened):
     log, view = opened
     run = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2")
     assert run.hash_ok and run.proof.status == "proven"
-    assert run.proof.describe() == "proven in checkpoint of size 23 signed by ci.example.org"
+    assert run.proof.describe() == ("proven in checkpoint of size 23; its note names ci.example.org, signature not "
+                                    "checked (start the TUI with --vkey KEY to check it)")
+    from auditlog.core.checkpoint import Signer
+    from tui_support import SIGNER_SEED
+    trusted = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2", [Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()])
+    assert trusted.proof.describe() == "proven in checkpoint of size 23 signed by ci.example.org (signature checked)"
+    stranger = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2", [Signer.from_seed("ci.example.org", bytes(32)).verifier()])
+    assert "signature not checked" in stranger.proof.describe(), "a key that did not sign it vouches for nothing"
     assert [e.type for e in run.history] == ["run.recorded", "verdict.recorded", "verdict.overridden",
                                              "run.annotated"]
     assert run.history[2].verdict == "ALLOW" and "NEEDS_REVIEW → ALLOW" in run.history[2].summary
@@ -83,9 +91,10 @@ def test_a_proof_fails_when_the_bytes_changed(demo_log):
         view = projections.open(log, f"{demo_log}.projections")
     tamper(demo_log, 3, flip_score)
     with AuditLog.open(demo_log, create=False) as log:
-        run = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2")
-    assert not run.hash_ok
-    assert run.proof.status == "failed" and "FAILED against checkpoint of size 23" in run.proof.describe()
+        view.log = log
+        with pytest.raises(IntegrityError, match="seq 3"):  # the figures are not shown at all
+            detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2")
+    assert detail.check_inclusion(AuditLog.open(demo_log, create=False), 3).status == "failed"
 
 
 def test_history_of_every_event_type_reads_as_words(tmp_path):

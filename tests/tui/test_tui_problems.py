@@ -57,7 +57,7 @@ async def test_an_empty_log(tmp_path):
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("v")
         await settle(pilot)
-        assert "✔ INTACT" in screen_text(app) and "1 events" in screen_text(app)
+        assert "✔ INTERNALLY CONSISTENT" in screen_text(app) and "1 events" in screen_text(app)
         await pilot.press("escape", "e")
         await settle(pilot)
         assert "log.created" in screen_text(app)
@@ -77,7 +77,7 @@ async def test_projections_of_another_log_are_refused_with_advice(demo_log, tmp_
         assert "built from another log" in text and "auditlog projections rebuild" in text
         await pilot.press("v")  # the log itself is fine
         await settle(pilot)
-        assert isinstance(app.screen, VerifyScreen) and "✔ INTACT" in screen_text(app)
+        assert isinstance(app.screen, VerifyScreen) and "✔ INTERNALLY CONSISTENT" in screen_text(app)
 
 
 @pilot_test

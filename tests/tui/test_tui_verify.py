@@ -28,9 +28,12 @@ async def test_verify_an_intact_log(demo_log):
         screen = app.screen
         assert isinstance(screen, VerifyScreen) and screen.verification.report.ok
         text = screen_text(app)
-        assert "✔ INTACT" in text and "24 / 24 events checked" in text and "24 events" in text
+        assert "✔ INTERNALLY CONSISTENT" in text and "24 / 24 events checked" in text and "24 events" in text
+        assert "INTACT" not in text, "no checkpoint from outside was checked: it does not say more"
+        assert "truncation or a rewrite by its holder cannot be" in text and "excluded" in text
         assert report.root in text and report.head in text
-        assert "1 checked (latest covers 23 events)" in text and "ci.example.org" in text
+        assert "0 with a signature a trusted key checked; 1 stored whose signatures were not checked" in text
+        assert "ci.example.org" not in text, "a signer is not named as if its signature were checked"
         bar = screen.query_one(ProgressBar)
         assert bar.progress == bar.total == 24
         await pilot.press("escape")
@@ -60,7 +63,7 @@ async def test_verify_a_tampered_log_names_the_first_bad_seq(demo_log):
 async def test_verify_can_be_cancelled(demo_log, monkeypatch):
     started = threading.Event()
 
-    def slow_verify(location, progress, cancelled):
+    def slow_verify(location, progress, cancelled, trust=None):
         done = 0
         while not cancelled():
             done += 4096
@@ -114,10 +117,58 @@ def test_a_tampered_log_can_still_be_browsed_when_its_projections_were_built_bef
         app = app_for(demo_log)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            assert "16 of 17 runs" in screen_text(app)  # nothing after seq 23 changed
+            text = screen_text(app)
+            assert "16 of 17 runs" in text  # nothing after seq 23 changed
+            row = next(line for line in text.splitlines() if "claude-x::mmlu-pro::v1.2" in line)
+            assert "NOT VERIFIED" in row and "%" not in row, "the altered run's figures are not shown"
             await pilot.press("v")
             await settle(pilot)
             assert "first bad seq 3" in screen_text(app)
 
     import asyncio
     asyncio.run(scenario())
+
+
+def _trust(checkpoint_text: str | None = None) -> chain.Trust:
+    """What `auditlog tui --vkey K [--checkpoint F]` hands the app: the fixture's genuine key."""
+    from auditlog.core.checkpoint import Signer, open_checkpoint
+    from tui_support import SIGNER_SEED
+    verifier = Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()
+    anchors = () if checkpoint_text is None else (("checkpoint cp.txt", open_checkpoint(checkpoint_text, [verifier])),)
+    return chain.Trust(anchors, (verifier,))
+
+
+@pilot_test
+async def test_verify_with_a_trusted_key_is_anchored_by_the_stored_checkpoint(demo_log):
+    app = app_for(demo_log, verify=True, trust=_trust())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✔ INTACT, ANCHORED" in text and "signed by ci.example.org" in text, text
+        assert "cannot be" not in text
+
+
+@pilot_test
+async def test_a_rewritten_log_with_a_forged_stored_checkpoint_is_not_intact(demo_log, tmp_path):
+    """The holder rewrites the whole log and signs a stored checkpoint with a key of their own.
+    Alone, the TUI says no more than "internally consistent, not anchored"; with the auditor's
+    checkpoint and key, it says the log was rewritten."""
+    from auditlog.core.checkpoint import Signer
+    with AuditLog.open(demo_log, create=False) as log:
+        genuine = next(c.note for c in log.store.checkpoints())
+    forged = tmp_path / "forged.db"
+    with AuditLog.open(forged, origin="demo.auditlog.local/evals") as log:
+        for i in range(24):
+            log.record_run(small_run(f"forged-{i}"))
+        log.checkpoint(Signer.from_seed("ci.example.org", bytes(32)))  # same name, the forger's key
+    app = app_for(forged, verify=True, trust=_trust())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "INTACT" not in text and "✔ INTERNALLY CONSISTENT" in text and "cannot be" in text, text
+    app = app_for(forged, verify=True, trust=_trust(genuine))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✘ TAMPERED" in text and "INTACT" not in text, text
+        assert "history was rewritten after it was checkpointed" in text or "origin" in text, text

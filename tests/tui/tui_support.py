@@ -13,10 +13,12 @@ from typing import Any
 
 from rich.console import Console
 
+from tampering import as_holder
 from auditlog.tui.app import AuditLogApp
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO = FIXTURES / "demo.sqlite"
+SIGNER_SEED = bytes(range(32))  # the seed fixtures/build_fixture.py signs the demo's checkpoint with
 SIZE = (120, 36)
 MARKUP_ID = "[red]x[/red][@click=app.quit]q[/] [b]"
 
@@ -55,13 +57,9 @@ def screen_text(app: Any) -> str:
 
 def tamper(db: Path, seq: int, change: Callable[[bytes], bytes]) -> None:
     """Rewrite one event's bytes behind the library's back (the append-only trigger dropped first)."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+    with as_holder(db) as conn:
         (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()
         conn.execute("UPDATE events SET body = ? WHERE seq = ?", (change(body), seq))
-    finally:
-        conn.close()
 
 
 def flip_score(body: bytes) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tampering import as_holder
 from auditlog import AuditLog, InvalidInput, NotFound, StorageError
 from auditlog.core import merkle
 from auditlog.core.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -282,12 +283,8 @@ def test_a_missing_subtree_row_is_reported_not_guessed(tmp_path: Path) -> None:
     with AuditLog.open(db, origin="example.org/tree") as log:
         build_in_batches(log, [40])
         root = log.root(40)
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("DROP TRIGGER merkle_no_delete")
+    with as_holder(db) as conn:
         conn.execute("DELETE FROM merkle WHERE level = 4 AND idx = 1")
-    finally:
-        conn.close()
     with AuditLog.open(db, create=False) as log:
         with pytest.raises(StorageError, match=r"subtree \(4, 1\) is not stored"):
             log.inclusion_proof(3, 40)
@@ -305,12 +302,8 @@ def test_a_wrong_subtree_row_is_caught_by_verify(tmp_path: Path) -> None:
     with AuditLog.open(db, origin="example.org/tree") as log:
         build_in_batches(log, [40])
         assert log.verify().ok
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("DROP TRIGGER merkle_no_update")
+    with as_holder(db) as conn:
         conn.execute("UPDATE merkle SET hash = ? WHERE level = 5 AND idx = 0", (bytes(32),))
-    finally:
-        conn.close()
     with AuditLog.open(db, create=False) as log:
         report = log.verify()
         assert report.problem_count == 1

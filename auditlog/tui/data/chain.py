@@ -81,6 +81,14 @@ class Cancelled(Exception):
 
 
 @dataclass(frozen=True)
+class Trust:
+    """Checkpoints (label, Checkpoint) whose signatures were checked, and trusted verifier keys."""
+
+    checkpoints: tuple[Any, ...] = ()
+    verifiers: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class Checkpoints:
     count: int
     signers: tuple[str, ...]  # key names on the stored notes (signatures need the verifier keys to check)
@@ -95,9 +103,12 @@ class Verification:
 
 
 def verify(location: str | os.PathLike[str], progress: Callable[[int, int], None],
-           cancelled: Callable[[], bool]) -> Verification:
+           cancelled: Callable[[], bool], trust: Trust | None = None) -> Verification:
     """Verify the log at `location` on a connection of its own. `progress(done, total)` is
-    called as events are checked; when `cancelled()` turns true, raise Cancelled."""
+    called as events are checked; when `cancelled()` turns true, raise Cancelled. `trust`
+    holds what the user brought from outside the log (checkpoints, verifier keys), as
+    `auditlog verify --checkpoint --vkey` takes them."""
+    trust = trust or Trust()
     with AuditLog.open(location, create=False) as log:
         total = log.head().size
         progress(0, total)
@@ -107,7 +118,7 @@ def verify(location: str | os.PathLike[str], progress: Callable[[int, int], None
                 raise Cancelled(done)
             progress(done, total)
 
-        report = log.verify(progress=tick)
+        report = log.verify(progress=tick, checkpoints=trust.checkpoints, verifiers=trust.verifiers)
         if cancelled():
             raise Cancelled(report.size)
         progress(report.size, max(total, report.size))

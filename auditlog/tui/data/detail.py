@@ -4,12 +4,15 @@ The header and items come from the projections (`projections.load_run`); the run
 event, environment, actor and history (verdicts, overrides, annotations, supersession)
 come from the log itself (`AuditLog.about`), and the inclusion proof is recomputed from
 the log's Merkle tree and checked against the latest stored checkpoint that covers it.
+That checkpoint's signers are named as checked only when a trusted key (`--vkey`) checked
+them; otherwise as what the note claims.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ from auditlog.core.merkle import leaf_hash, verify_inclusion
 from auditlog.errors import AuditLogError
 from auditlog.services.checkpoints import covering_checkpoint
 from auditlog.services.log import AuditLog
+from auditlog.services.verify import signed_by
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,17 @@ class ProofCheck:
 
     status: str  # proven | uncovered | failed
     size: int | None = None
-    signers: tuple[str, ...] = ()
+    signers: tuple[str, ...] = ()  # names whose signatures a trusted key checked
     root: str | None = None
     detail: str = ""
+    claimed: tuple[str, ...] = ()  # names the note carries, signatures not checked
 
     def describe(self) -> str:
+        if self.status == "proven" and self.signers:
+            return f"proven in checkpoint of size {self.size} signed by {', '.join(self.signers)} (signature checked)"
         if self.status == "proven":
-            return f"proven in checkpoint of size {self.size} signed by {', '.join(self.signers) or 'nobody'}"
+            return (f"proven in checkpoint of size {self.size}; its note names {', '.join(self.claimed) or 'no one'}, "
+                    "signature not checked (start the TUI with --vkey KEY to check it)")
         if self.status == "uncovered":
             return f"no checkpoint covers this event yet{self.detail}"
         return f"inclusion proof FAILED against checkpoint of size {self.size}: {self.detail}"
@@ -66,7 +74,8 @@ class RunDetail:
         return sum(not item["passed"] for item in self.items)
 
 
-def load_detail(log: AuditLog, view: Any, run_id: str) -> RunDetail:
+def load_detail(log: AuditLog, view: Any, run_id: str, verifiers: Sequence[Any] = ()) -> RunDetail:
+    view = view.using(log)
     frame = projections.load_run(view, run_id)
     header = frame.header
     items = sorted(frame.item_records(), key=lambda item: bool(item["passed"]))  # stable: document order kept
@@ -81,23 +90,26 @@ def load_detail(log: AuditLog, view: Any, run_id: str) -> RunDetail:
     except (ValueError, AttributeError):
         hash_ok = False
     history = [summarize(e) for e in log.about(run_id)]
-    return RunDetail(header, items, seq, sealed.hash, hash_ok, environment, actor, history, check_inclusion(log, seq))
+    return RunDetail(header, items, seq, sealed.hash, hash_ok, environment, actor, history,
+                     check_inclusion(log, seq, verifiers))
 
 
-def check_inclusion(log: AuditLog, seq: int) -> ProofCheck:
-    """Recompute event `seq`'s inclusion proof and check it against the checkpoint's root."""
+def check_inclusion(log: AuditLog, seq: int, verifiers: Sequence[Any] = ()) -> ProofCheck:
+    """Recompute event `seq`'s inclusion proof and check it against the checkpoint's root;
+    the checkpoint's signatures are checked with `verifiers` (trusted keys), when given."""
     stored = covering_checkpoint(log, seq)
     if stored is None:
         return ProofCheck("uncovered", detail=" (sign one with `auditlog checkpoint --key KEY`)")
     try:
         body, signatures = unverified_note(stored.note)
         checkpoint = parse_checkpoint(body)
-        signers = tuple(s.name for s in signatures)
+        claimed = tuple(s.name for s in signatures)
         proof = log.inclusion_proof(seq, checkpoint.size)
         verify_inclusion(leaf_hash(log.event(seq).body), seq, checkpoint.size, proof, checkpoint.root)
     except AuditLogError as exc:
         return ProofCheck("failed", stored.size, detail=str(exc))
-    return ProofCheck("proven", checkpoint.size, signers, checkpoint.root.hex())
+    signers = tuple(signed_by(stored.note, verifiers)) if verifiers else ()
+    return ProofCheck("proven", checkpoint.size, signers, checkpoint.root.hex(), claimed=claimed)
 
 
 def summarize(sealed: Any) -> HistoryEntry:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import projections
+from auditlog.errors import AuditLogError
 
 VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 NO_VERDICT = "none"
@@ -57,10 +58,18 @@ class Selection:
         return self.table.num_rows
 
     def rows(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """The rows start..stop; a run whose event is no longer what was folded comes back with its
+        figures blanked and `problem` saying why (its row is shown as not verified, never its figures)."""
         page = self.table.slice(start, max(stop - start, 0))
+        records = page.to_pylist()
         if self._view is not None:
-            self._view.confirm(page)
-        return page.to_pylist()
+            for i, record in enumerate(records):
+                try:
+                    self._view.confirm(page.slice(i, 1))
+                except AuditLogError as exc:
+                    records[i] = {**dict.fromkeys(record), "run_id": record["run_id"], "seq": record["seq"],
+                                  "status": "active", "problem": str(exc)}
+        return records
 
     def run_id(self, index: int) -> str:
         return self.table.column("run_id")[index].as_py()

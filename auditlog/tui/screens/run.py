@@ -63,7 +63,7 @@ class RunScreen(Screen):
         app: Any = self.app
         try:
             with open_log(app.location) as log:
-                detail = load_detail(log, app.view, self.run_id)
+                detail = load_detail(log, app.view, self.run_id, app.trust.verifiers if app.trust else ())
         except Exception as exc:  # shown on screen, by type
             self.post_message(DetailFailed(describe(exc)))
             return

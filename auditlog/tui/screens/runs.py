@@ -115,7 +115,7 @@ class RunsScreen(Screen):
     def on_projections_ready(self, message: ProjectionsReady) -> None:
         app: Any = self.app
         self.loaded = message.loaded
-        app.view = message.loaded.view
+        app.view = message.loaded.view.using(app.audit)  # the worker's connection is closed: confirm on the app's
         self.query_one("#runs-problem").display = False
         table = self.query_one(LazyTable)
         table.loading = False

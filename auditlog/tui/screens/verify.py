@@ -1,10 +1,12 @@
-"""Verify: recompute every hash, link and Merkle subtree and check the stored checkpoints,
-in a thread worker on a connection of its own, with a progress bar and a live count.
+"""Verify: recompute every hash, link, body and Merkle subtree, account for every row and
+check the schema, the metadata and the checkpoints, in a thread worker on a connection of
+its own, with a progress bar and a live count.
 
-Escape (or x) cancels a running verification; r runs it again. The result says either
-that the log is intact (size, root, head, checkpoints checked, their signers) or where it
-is not: the first bad seq, what is wrong there, every problem found, and the events
-around the first one with their hashes and links.
+Escape (or x) cancels a running verification; r runs it again. The result says what the
+CLI's `auditlog verify` says, in substance: internally consistent, and anchored only by
+checkpoints whose signatures a trusted key checked (`auditlog tui --checkpoint --vkey`); or
+where it is not: the first bad seq, what is wrong there, every problem found, and the
+events around the first one with their hashes and links.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class VerifyScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         app: Any = self.app
-        what = ": recompute every event's hash and link, every stored Merkle subtree, every stored checkpoint"
+        what = ": recompute every event's hash, link and body and every Merkle subtree; account for every row"
         yield Static(line(("Verify ", "strong"), (display_name(app.location), "strong"), what), id="verify-title")
         yield ProgressBar(total=None, show_eta=False, id="verify-progress")
         yield Static(id="verify-count")
@@ -93,7 +95,7 @@ class VerifyScreen(Screen):
                     self.post_message(VerifyProgress(done, total))
 
         try:
-            outcome = chain.verify(app.location, progress, lambda: worker.is_cancelled)
+            outcome = chain.verify(app.location, progress, lambda: worker.is_cancelled, app.trust)
         except chain.Cancelled as stop:
             self.post_message(VerifyStopped(stop.done))
             return
@@ -125,15 +127,23 @@ class VerifyScreen(Screen):
         self._count(line((f"{report.size:,}", "strong"), f" / {report.size:,} events checked"))
         result = self.query_one("#verify-result", Static)
         result.display = True
-        checkpoints = (f"{report.checkpoints_checked} checked" + (f" (latest covers {v.checkpoints.latest_size} events)"
-                       if v.checkpoints.latest_size is not None else ""))
-        signers = ", ".join(v.checkpoints.signers) or "—"
+        stored = v.checkpoints.count
+        checkpoints = (f"{report.checkpoints_checked} with a signature a trusted key checked; "
+                       f"{report.stored_unchecked} stored whose signatures were not checked" if stored or report.anchored
+                       else "none")
         common = [("size", f"{report.size:,} events"), ("root", report.root), ("head", report.head),
-                  ("checkpoints", checkpoints),
-                  ("signed by", f"{signers} (as named in the notes; signatures need `auditlog verify --vkey`)")]
+                  ("checkpoints", checkpoints)]
         if report.ok:
-            verdict = line(("✔ INTACT", "good"), ": every hash, link, seq, Merkle subtree and checkpoint checks out")
-            result.update(Content("\n").join([verdict, fields(common)]))
+            checked = ": every hash, link, body, Merkle subtree, row, schema and metadata checks out"
+            if report.anchored:
+                verdict = line(("✔ INTACT, ANCHORED", "good"), checked)
+                anchors = [("anchored by", "; ".join(report.anchors))]
+            else:
+                verdict = line(("✔ INTERNALLY CONSISTENT", "good"), checked)
+                anchors = [("not anchored", ("no checkpoint from outside the log was checked, so truncation or a "
+                                             "rewrite by its holder cannot be excluded: run with --checkpoint FILE "
+                                             "--vkey KEY", "warn"))]
+            result.update(Content("\n").join([verdict, fields(common + anchors)]))
             return
         first = report.first
         verdict = line(("✘ TAMPERED", "bad"), f": {report.problem_count} problem(s); first bad seq ",

@@ -33,6 +33,9 @@ class RunsSource:
     def rows(self, start: int, stop: int) -> list[list[Cell]]:
         out = []
         for r in self.selection.rows(start, stop):
+            if r.get("problem"):  # not verified: no figure of it is shown
+                out.append(["", "", "", "", ("✘", "bad"), ("—", "bad"), ("NOT VERIFIED", "bad"), r["run_id"]])
+                continue
             cells: list[Cell] = [when(r["time"]), r["project_id"], r["model_id"], r["model_version"] or "",
                                  pct(r["pass_rate"]), num(r["mean_score"], ".3f"), verdict_cell(r["verdict"]),
                                  r["run_id"]]

@@ -1,0 +1,75 @@
+"""Gate a run against its baseline, deciding only from what the verified chain holds.
+
+Choosing the baseline (given, pinned, or the latest comparable run) reads the projections;
+the gate itself reads both run documents through `verified.verified_run`, after the
+catch-up has verified every event since the last verified point. A log that fails any of
+that raises IntegrityError, and no verdict is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditlog.app.verified import verified_run
+from auditlog.errors import InvalidInput, NotFound
+from auditlog.services.log import AuditLog, Receipt
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The run a gate compares against, and how it was chosen (said in the output)."""
+
+    run_id: str
+    how: str
+
+
+@dataclass(frozen=True)
+class BaselineChoice:
+    """What the user asked for: a run id or "pinned" (`given`), or the latest comparable run."""
+
+    given: str | None = None
+    latest: bool = False
+    tags: Mapping[str, str] | None = None
+
+
+def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice) -> Baseline:
+    """The baseline run for `candidate` (the run document of `run_id`)."""
+    import projections
+
+    if (choice.given is not None) == choice.latest:
+        raise InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
+                                         "or --baseline-latest (one of them)")
+    if choice.tags and not choice.latest:
+        raise InvalidInput("--baseline-tag", "goes with --baseline-latest")
+    if choice.given is not None and choice.given != "pinned":
+        return Baseline(choice.given, "given")
+    project, model = candidate["project_id"], candidate["model_id"]
+    if choice.given == "pinned":
+        pinned = projections.pinned_baseline(view, project, model)
+        if pinned is None:
+            raise NotFound(f"no baseline is pinned for project {project!r} (auditlog baseline pin RUN_ID --project ...)")
+        return Baseline(pinned, "pinned")
+    wanted = dict(choice.tags or {})
+    for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None, limit=2):
+        if row["run_id"] != run_id:
+            where = "".join(f", {k}={v}" for k, v in wanted.items())
+            return Baseline(row["run_id"], f"latest active run of {project}/{model}{where}")
+    raise NotFound(f"no earlier active run of project {project!r} and model {model!r}"
+                   f"{' with those tags' if wanted else ''} to gate against")
+
+
+def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None) -> tuple[Any, Baseline, Receipt]:
+    """Gate `run_id` (auditlog.core.gate) and record the verdict; returns (GateResult, Baseline, Receipt).
+
+    `view` is the log's projections, caught up (auditlog.app.verified.open_view)."""
+    from auditlog.core.gate import gate as decide
+    from auditlog.core.gate import verdict_document
+
+    _, candidate = verified_run(log, view, run_id)
+    baseline = resolve_baseline(view, candidate, run_id, choice)
+    _, base = verified_run(log, view, baseline.run_id)
+    result = decide(candidate, base, policy)
+    receipt = log.record_verdict(verdict_document(result, run_id=run_id, baseline_run_id=baseline.run_id))
+    return result, baseline, receipt
