@@ -34,16 +34,6 @@ def stem(run_id: str) -> str:
     return f"{cleaned[:120]}-{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
 
 
-def one_line_error(result: s.Result, code: int, *needles: str) -> str:
-    assert result.code == code, str(result)
-    assert "Traceback" not in result.err, str(result)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("auditlog: error: "), str(result)
-    for needle in needles:
-        assert needle in lines[0], str(result)
-    return lines[0]
-
-
 def make_log(db: Path, origin: str, run_ids: list[str]) -> None:
     s.ok("init", "--origin", origin, "--log", db)
     for i, run_id in enumerate(run_ids):
@@ -75,10 +65,10 @@ def test_evidence_from_another_log_with_the_same_key_is_refused(two_logs: Path) 
     event_b, proof_b = evidence(two_logs, "b")
     vkey = two_logs / "ci.vkey"
     # the expected origin given: log B's evidence is not log A's
-    line = one_line_error(s.cli("verify-proof", event_b, proof_b, "--vkey", vkey, "--origin", ORIGIN_A), 1)
+    line = s.one_line_error(s.cli("verify-proof", event_b, proof_b, "--vkey", vkey, "--origin", ORIGIN_A), 1)
     assert ORIGIN_A in line and ORIGIN_B in line
     # no expected origin at all: refused before anything is accepted, saying what is missing and why
-    line = one_line_error(s.cli("verify-proof", event_b, proof_b, "--vkey", vkey), 2, "--origin", "--trust",
+    line = s.one_line_error(s.cli("verify-proof", event_b, proof_b, "--vkey", vkey), 2, "--origin", "--trust",
                           "another log signed by the same key")
     # the same evidence is fine for the log it is from
     assert s.ok("verify-proof", event_b, proof_b, "--vkey", vkey, "--origin", ORIGIN_B).out.startswith("ok: ")
@@ -95,10 +85,10 @@ def test_a_trust_file_pins_origin_and_key(two_logs: Path, tmp_path: Path) -> Non
     event_b, proof_b = evidence(two_logs, "b")
     report = s.ok("verify-proof", event_a, proof_a, "--trust", trust_a, "-o", "json").json()
     assert (report["origin"], report["subject"], report["signers"]) == (ORIGIN_A, "shared-run", [KEY])
-    line = one_line_error(s.cli("verify-proof", event_b, proof_b, "--trust", trust_a), 1)
+    line = s.one_line_error(s.cli("verify-proof", event_b, proof_b, "--trust", trust_a), 1)
     assert ORIGIN_A in line and ORIGIN_B in line
     # --origin and --trust together: which one counts would be a guess
-    one_line_error(s.cli("verify-proof", event_a, proof_a, "--trust", trust_a, "--origin", ORIGIN_A), 2, "--trust")
+    s.one_line_error(s.cli("verify-proof", event_a, proof_a, "--trust", trust_a, "--origin", ORIGIN_A), 2, "--trust")
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -115,7 +105,7 @@ def test_a_malformed_trust_file_is_one_clear_line(two_logs: Path, tmp_path: Path
     trust.write_bytes(data.encode("latin-1") if "\xff" in data else data.encode())
     event_a, proof_a = evidence(two_logs, "a")
     result = s.cli("verify-proof", event_a, proof_a, "--trust", trust)
-    one_line_error(result, 2, str(trust), needle)
+    s.one_line_error(result, 2, str(trust), needle)
     assert result.stdout == b""
 
 
@@ -167,12 +157,12 @@ def test_prove_refuses_to_overwrite_evidence(colliding: Path, tmp_path: Path) ->
     event, proof = Path(first.out.splitlines()[0]), Path(first.out.splitlines()[1])
     before = (event.read_bytes(), proof.read_bytes())
     event.write_bytes(b"an auditor's annotated copy")
-    one_line_error(s.cli("prove", "x::y", "--log", db, "--out", out, "--vkey", vkey), 5, str(event),
+    s.one_line_error(s.cli("prove", "x::y", "--log", db, "--out", out, "--vkey", vkey), 5, str(event),
                    "already exists", "--force")
     assert event.read_bytes() == b"an auditor's annotated copy" and proof.read_bytes() == before[1]
     # only the proof there: the event file is not written either (no half pair)
     event.unlink()
-    one_line_error(s.cli("prove", "x::y", "--log", db, "--out", out, "--vkey", vkey), 5, str(proof))
+    s.one_line_error(s.cli("prove", "x::y", "--log", db, "--out", out, "--vkey", vkey), 5, str(proof))
     assert not event.exists() and sorted(p.name for p in out.iterdir()) == [proof.name]
     # --force replaces both
     s.ok("prove", "x::y", "--log", db, "--out", out, "--vkey", vkey, "--force")
@@ -186,7 +176,7 @@ def test_prove_never_writes_through_a_link_in_the_way(colliding: Path, tmp_path:
     target = tmp_path / "elsewhere.event"
     link = out / f"{stem('x:y')}.event"
     link.symlink_to(target)  # dangling
-    one_line_error(s.cli("prove", "x:y", "--log", db, "--out", out, "--vkey", vkey), 5, "already exists")
+    s.one_line_error(s.cli("prove", "x:y", "--log", db, "--out", out, "--vkey", vkey), 5, "already exists")
     assert not target.exists() and link.is_symlink()
     s.ok("prove", "x:y", "--log", db, "--out", out, "--vkey", vkey, "--force")
     assert not target.exists() and not link.is_symlink()  # the link replaced, nothing written where it pointed
@@ -224,7 +214,7 @@ def lone_log(tmp_path: Path) -> Path:
 def test_prove_without_a_key_to_check_the_stored_checkpoint_says_so(lone_log: Path) -> None:
     s.ok("checkpoint", "--key", lone_log / "ci.key", "--log", lone_log / "evals.db")
     before = s.fingerprint(lone_log / "evals.db")
-    one_line_error(s.cli("prove", "run-1", "--log", lone_log / "evals.db", "--out", lone_log / "out"), 2,
+    s.one_line_error(s.cli("prove", "run-1", "--log", lone_log / "evals.db", "--out", lone_log / "out"), 2,
                    "stored checkpoint #1", "--vkey", "--key")
     assert not (lone_log / "out").exists() and s.fingerprint(lone_log / "evals.db") == before
 
@@ -235,7 +225,7 @@ def test_prove_refuses_a_stored_checkpoint_signed_by_another_key(lone_log: Path)
     size, root = _root(db)
     forger = Signer.generate(KEY)  # same name, other key: looks right in `auditlog checkpoints`
     _store_checkpoint(db, sign_checkpoint(Checkpoint(ORIGIN_A, size, root), [forger]))
-    one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey", lone_log / "ci.vkey"),
+    s.one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey", lone_log / "ci.vkey"),
                    1, "refusing the stored checkpoint #2", "no valid signature by a known key")
     assert not (lone_log / "out").exists()
     # with --key, a fresh checkpoint by the log's key is made and used instead
@@ -248,7 +238,7 @@ def test_prove_refuses_a_stored_checkpoint_with_a_broken_signature(lone_log: Pat
     body, _, signature = note.rpartition("\n\n")
     flipped = signature[:-10] + ("A" if signature[-10] != "A" else "B") + signature[-9:]
     _store_checkpoint(db, f"{body}\n\n{flipped}")
-    one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey", lone_log / "ci.vkey"),
+    s.one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey", lone_log / "ci.vkey"),
                    1, "refusing the stored checkpoint #2", f"bad signature by {KEY}")
     assert not (lone_log / "out").exists()
 
@@ -259,7 +249,7 @@ def test_prove_refuses_a_stored_checkpoint_of_another_log(lone_log: Path) -> Non
     size, root = _root(db)
     from auditlog.services.checkpoints import load_signer
     _store_checkpoint(db, sign_checkpoint(Checkpoint(ORIGIN_B, size, root), [load_signer(lone_log / "ci.key")]))
-    line = one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey",
+    line = s.one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey",
                                 lone_log / "ci.vkey"), 1, "refusing the stored checkpoint #1")
     assert ORIGIN_A in line and ORIGIN_B in line
     assert not (lone_log / "out").exists()
@@ -275,7 +265,7 @@ def test_keygen_does_not_follow_a_dangling_symlink(tmp_path: Path, at: str) -> N
     key, vkey = tmp_path / "ci.key", tmp_path / "ci.vkey"
     link = vkey if at == "vkey" else key
     link.symlink_to(target)
-    one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(link), "symbolic link")
+    s.one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(link), "symbolic link")
     assert not target.exists(), "written through the link"
     assert link.is_symlink()
     other = key if at == "vkey" else vkey
@@ -304,13 +294,13 @@ def test_keygen_over_an_existing_file_is_refused(tmp_path: Path) -> None:
     """A regression guard: a plain file at either name (or a link to one) is never replaced."""
     key, vkey = tmp_path / "ci.key", tmp_path / "ci.vkey"
     vkey.write_text("mine\n")
-    one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(vkey), "already exists")
+    s.one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(vkey), "already exists")
     assert vkey.read_text() == "mine\n" and not key.exists()
     vkey.unlink()
     real = tmp_path / "real.key"
     real.write_text("precious\n")
     key.symlink_to(real)
-    one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(key))
+    s.one_line_error(s.cli("keygen", "--name", KEY, "--out", key), 2, str(key))
     assert real.read_text() == "precious\n" and not vkey.exists()
 
 
@@ -323,7 +313,7 @@ def test_an_unencrypted_key_with_a_passphrase_set_gives_the_true_reason(lone_log
     before = s.fingerprint(db)
     for args in (["checkpoint", "--key", lone_log / "ci.key", "--log", db],
                  ["prove", "run-1", "--key", lone_log / "ci.key", "--log", db, "--out", lone_log / "out"]):
-        line = one_line_error(s.cli(*args, env=env), 2, f"{lone_log / 'ci.key'} is not encrypted",
+        line = s.one_line_error(s.cli(*args, env=env), 2, f"{lone_log / 'ci.key'} is not encrypted",
                               "$AUDITLOG_KEY_PASSPHRASE is set")
         assert "the key is encrypted" not in line
     assert s.fingerprint(db) == before and not (lone_log / "out").exists()

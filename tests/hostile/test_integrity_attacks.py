@@ -41,12 +41,7 @@ def log_path(tmp_path: Path) -> Path:
 
 def loud(result: cli_support.Result, *words: str) -> None:
     """Failed with exit 1 and one clear line (no traceback) that says these words."""
-    assert result.code == 1, str(result)
-    assert "Traceback" not in result.err, str(result)
-    lines = [line for line in result.err.splitlines() if line.strip()]
-    assert len(lines) == 1, str(result)
-    for word in words:
-        assert word in lines[0], str(result)
+    cli_support.one_line_error(result, 1, *words)
 
 
 def tamper(db: Path, *statements: str, args: tuple = ()) -> None:

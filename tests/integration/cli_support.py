@@ -65,6 +65,17 @@ def ok(*args: Any, **kwargs: Any) -> Result:
     return result
 
 
+def one_line_error(result: Result, code: int, *needles: str) -> str:
+    """The CLI failed the documented way: exit `code`, one line on stderr naming these words, no traceback."""
+    assert result.code == code, str(result)
+    assert "Traceback" not in result.err, str(result)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("auditlog: error: "), str(result)
+    for needle in needles:
+        assert needle in lines[0], str(result)
+    return lines[0]
+
+
 def fingerprint(db: Path) -> dict[str, str | None]:
     """SHA-256 of the database file and of its WAL (None when absent): equal means byte-for-byte unchanged."""
     out: dict[str, str | None] = {}

@@ -97,16 +97,6 @@ def work(template: Path, tmp_path: Path) -> Work:
                 tmp_path / "witness.key", tmp_path / "witness.vkey")
 
 
-def one_line_error(result: s.Result, code: int, *needles: str) -> str:
-    assert result.code == code, str(result)
-    assert "Traceback" not in result.err, str(result)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("auditlog: error: "), str(result)
-    for needle in needles:
-        assert needle in lines[0], str(result)
-    return lines[0]
-
-
 def flip_signature_byte(note: str, line: int = 0) -> str:
     """Flip one bit of the Ed25519 signature (not the key id) in the line-th signature line."""
     body, _, sigs = note.partition("\n\n")
@@ -179,10 +169,10 @@ def test_keygen_writes_a_private_key_0600_and_a_vkey(tmp_path: Path) -> None:
 
 def test_keygen_refuses_to_overwrite(work: Work) -> None:
     before = (work.key.read_bytes(), work.vkey.read_bytes())
-    one_line_error(s.cli("keygen", "--name", "other", "--out", work.key), 2, "already exists")
+    s.one_line_error(s.cli("keygen", "--name", "other", "--out", work.key), 2, "already exists")
     assert (work.key.read_bytes(), work.vkey.read_bytes()) == before
     work.key.rename(work.dir / "moved.key")  # the .vkey alone is enough to refuse
-    one_line_error(s.cli("keygen", "--name", "other", "--out", work.key), 2, "ci.vkey", "already exists")
+    s.one_line_error(s.cli("keygen", "--name", "other", "--out", work.key), 2, "ci.vkey", "already exists")
     assert not work.key.exists() and work.vkey.read_bytes() == before[1]
 
 
@@ -216,7 +206,7 @@ def test_checkpoint_opens_under_the_vkey_and_is_listed(work: Work) -> None:
 
 def test_a_checkpoint_needs_a_vkey_to_be_checked(work: Work) -> None:
     cp = work.checkpoint()
-    one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp), 2, "--vkey")
+    s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp), 2, "--vkey")
 
 
 def test_the_log_may_grow_after_a_checkpoint(work: Work) -> None:
@@ -301,7 +291,7 @@ def test_a_checkpoint_for_another_origin(work: Work) -> None:
         note = sign_checkpoint(Checkpoint("example.org/other-log", SIZE, log.root()), [signer])
     (work.dir / "other.txt").write_text(note)
     text, report = work.verify("--checkpoint", work.dir / "other.txt", "--vkey", work.vkey)
-    one_line_error(text, 1, "'example.org/other-log'", repr(ORIGIN))
+    s.one_line_error(text, 1, "'example.org/other-log'", repr(ORIGIN))
 
 
 def test_a_checkpoint_signed_by_an_unknown_key(work: Work) -> None:
@@ -310,24 +300,24 @@ def test_a_checkpoint_signed_by_an_unknown_key(work: Work) -> None:
         note = sign_checkpoint(Checkpoint(ORIGIN, SIZE, log.root()), [stranger])
     (work.dir / "stranger.txt").write_text(note)
     text, _ = work.verify("--checkpoint", work.dir / "stranger.txt", "--vkey", work.vkey)
-    one_line_error(text, 1, "no valid signature by a known key", LOG_KEY)
+    s.one_line_error(text, 1, "no valid signature by a known key", LOG_KEY)
     # both keys known: the message lists them
     text, _ = work.verify("--checkpoint", work.dir / "stranger.txt", "--vkey", work.vkey, "--vkey", work.witness_vkey)
-    one_line_error(text, 1, f"known: {LOG_KEY}, {WITNESS_KEY}")
+    s.one_line_error(text, 1, f"known: {LOG_KEY}, {WITNESS_KEY}")
 
 
 def test_a_bad_signature_by_a_known_key(work: Work) -> None:
     cp = work.checkpoint()
     cp.write_text(flip_signature_byte(cp.read_text()))
     text, _ = work.verify("--checkpoint", cp, "--vkey", work.vkey)
-    one_line_error(text, 1, f"bad signature by {LOG_KEY}")
+    s.one_line_error(text, 1, f"bad signature by {LOG_KEY}")
 
 
 def test_an_altered_checkpoint_body(work: Work) -> None:
     cp = work.checkpoint()
     cp.write_text(cp.read_text().replace(f"\n{SIZE}\n", f"\n{SIZE - 1}\n", 1))
     text, _ = work.verify("--checkpoint", cp, "--vkey", work.vkey)
-    one_line_error(text, 1, f"bad signature by {LOG_KEY}")
+    s.one_line_error(text, 1, f"bad signature by {LOG_KEY}")
 
 
 # --- cosigning -------------------------------------------------------------------------------
@@ -349,7 +339,7 @@ def test_a_witness_cosigns(work: Work) -> None:
     assert [sig.name for sig in opened.signatures] == [LOG_KEY, WITNESS_KEY]
     # the witness's signature alone does not vouch for the log's: flipping it fails under the witness key
     cp2.write_text(flip_signature_byte(note, line=1))
-    one_line_error(work.verify("--checkpoint", cp2, "--vkey", work.witness_vkey)[0], 1, f"bad signature by {WITNESS_KEY}")
+    s.one_line_error(work.verify("--checkpoint", cp2, "--vkey", work.witness_vkey)[0], 1, f"bad signature by {WITNESS_KEY}")
     assert work.verify("--checkpoint", cp2, "--vkey", work.vkey)[0].code == 0  # ignores what it does not know
 
 
@@ -367,7 +357,7 @@ def test_cosign_refuses_a_checkpoint_that_does_not_match_the_log(work: Work) -> 
     rewrite_history(work.db, 5, drop_stored_checkpoints=True)
     before = s.fingerprint(work.db)
     result = s.cli("cosign", cp, "--key", work.witness_key, "--log", work.db)
-    one_line_error(result, 1, f"first {SIZE} events do not have the checkpoint's root")
+    s.one_line_error(result, 1, f"first {SIZE} events do not have the checkpoint's root")
     assert result.stdout == b"" and s.fingerprint(work.db) == before
 
     signer = load_signer(work.key)
@@ -377,7 +367,7 @@ def test_cosign_refuses_a_checkpoint_that_does_not_match_the_log(work: Work) -> 
                                      ("big.txt", Checkpoint(ORIGIN, SIZE + 5, root), f"covers {SIZE + 5} events")]:
         (work.dir / name).write_text(sign_checkpoint(checkpoint, [signer]))
         result = s.cli("cosign", work.dir / name, "--key", work.witness_key, "--log", work.db)
-        one_line_error(result, 1, needle)
+        s.one_line_error(result, 1, needle)
         assert result.stdout == b"" and s.fingerprint(work.db) == before
 
 
@@ -409,7 +399,7 @@ def test_key_file_errors(work: Work, damage, needle: str) -> None:  # noqa: ANN0
     key = damage(work)
     before = s.fingerprint(work.db)
     result = s.cli("checkpoint", "--key", key, "--log", work.db)
-    one_line_error(result, 2, str(key), needle)
+    s.one_line_error(result, 2, str(key), needle)
     assert result.stdout == b"" and s.fingerprint(work.db) == before
     assert s.ok("checkpoints", "--log", work.db, "--output", "json").json() == []
 
@@ -431,7 +421,7 @@ def test_passphrases(tmp_path: Path, work: Work) -> None:
     for environment, needle in [(s.clean_env(AUDITLOG_KEY_PASSPHRASE="wrong horse"), "wrong passphrase"),
                                 (unset, "the key is encrypted: set $AUDITLOG_KEY_PASSPHRASE")]:
         result = s.cli("checkpoint", "--key", tmp_path / "locked.key", "--log", work.db, env=environment)
-        one_line_error(result, 2, "locked.key", needle)
+        s.one_line_error(result, 2, "locked.key", needle)
         assert result.stdout == b"" and s.fingerprint(work.db) == before
     note = s.ok("checkpoint", "--key", tmp_path / "locked.key", "--log", work.db, env=env).out
     assert open_checkpoint(note, [parse_verifier_key((tmp_path / "locked.vkey").read_text().strip())]).size == SIZE
@@ -461,12 +451,12 @@ def test_malformed_vkeys(work: Work, variant: str) -> None:
         if given == bad and "+" not in bad:
             continue  # without a '+' it is taken for a file name
         result = s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", given)
-        one_line_error(result, 2, "verifier key", needle)
+        s.one_line_error(result, 2, "verifier key", needle)
 
 
 def test_a_missing_vkey_file(work: Work) -> None:
     cp = work.checkpoint()
-    one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", work.dir / "nope.vkey"), 2,
+    s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", work.dir / "nope.vkey"), 2,
                    "nope.vkey", "cannot read the verifier key")
 
 
@@ -497,8 +487,8 @@ def test_prove_consistency(work: Work, m: int, n: int | None) -> None:
 
 
 def test_prove_consistency_bad_arguments(work: Work) -> None:
-    one_line_error(s.cli("prove-consistency", "--from", 30, "--to", 20, "--log", work.db), 2, "--from")
-    one_line_error(s.cli("prove-consistency", "--from", 5, "--to", SIZE + 1, "--log", work.db), 2,
+    s.one_line_error(s.cli("prove-consistency", "--from", 30, "--to", 20, "--log", work.db), 2, "--from")
+    s.one_line_error(s.cli("prove-consistency", "--from", 5, "--to", SIZE + 1, "--log", work.db), 2,
                    f"no tree of size {SIZE + 1}")
     result = s.cli("prove-consistency", "--from", 0, "--log", work.db)
     assert result.code == 2 and "Traceback" not in result.err
