@@ -116,7 +116,7 @@ class AuditLog:
             before = self.store.get(after)
             if before is None:
                 return
-            prev = _checked(SealedEvent(before[0], before[1], before[6])).hash
+            prev = _sealed(before).hash
         expected = after + 1
         for seq, hash_, ts, type_, project, subject, body in self.store.rows(after, until):
             if seq != expected:
@@ -137,18 +137,18 @@ class AuditLog:
         row = self.store.get(seq)
         if row is None:
             raise NotFound(f"no event at seq {seq} (the log has {self.head().size})")
-        return _checked(SealedEvent(row[0], row[1], row[6]))
+        return _sealed(row)
 
     def about(self, subject: str, *types: str) -> list[SealedEvent]:
         """Every event whose subject is `subject` (a run id), oldest first."""
-        return [_checked(SealedEvent(r[0], r[1], r[6])) for r in self.store.find(subject, types)]
+        return [_sealed(r) for r in self.store.find(subject, types)]
 
     def run(self, run_id: str) -> dict[str, Any]:
         """The run document as recorded; NotFound when the log has no such run."""
         found = self.store.find(run_id, (ev.RUN_RECORDED,))
         if not found:
             raise NotFound(f"no run {run_id!r} in {self.store.location}")
-        return _checked(SealedEvent(found[0][0], found[0][1], found[0][6])).event.data["run"]
+        return _sealed(found[0]).event.data["run"]
 
     # -- writing -----------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class Writer:
             raise InvalidInput("--to", f"must be one of {', '.join(VERDICTS)}, not {to!r}")
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("--reason", "say why the verdict is overridden")
-        original = _checked(SealedEvent(row[0], row[1], row[6])).event.data["verdict"]["verdict"]
+        original = _sealed(row).event.data["verdict"]["verdict"]
         data = {"verdict_seq": verdict_seq, "from": original, "to": to, "reason": reason}
         return self._append(ev.VERDICT_OVERRIDDEN, row[4], row[5], data, "")
 
@@ -326,7 +326,7 @@ class Writer:
                      reason: str | None = None) -> Receipt:
         """Name the run that gates of this project (and model) compare against from now on."""
         row = self._run_row(run_id, "RUN_ID")
-        run = _checked(SealedEvent(row[0], row[1], row[6])).event.data["run"]
+        run = _sealed(row).event.data["run"]
         if run["project_id"] != project:
             raise InvalidInput("--project", f"run {run_id!r} belongs to project {run['project_id']!r}")
         if model is not None and run["model_id"] != model:
@@ -368,7 +368,7 @@ class Writer:
 
     def _data(self, receipt: Receipt) -> dict[str, Any]:
         row = self._row_at(receipt.seq)
-        return _checked(SealedEvent(row[0], row[1], row[6])).event.data
+        return _sealed(row).event.data
 
     def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
                 encoded_data: bytes | None = None) -> Receipt:
@@ -415,9 +415,13 @@ class Writer:
                                         "auditlog did not make?); nothing was written; run `auditlog verify`")
 
 
+def _sealed(row: Row) -> SealedEvent:
+    """The stored event of a row, once its bytes hash to its stored hash; IntegrityError otherwise.
+    A decision (already recorded? which project?) is never made from bytes the chain does not vouch for."""
+    return _checked(SealedEvent(row[0], row[1], row[6]))
+
+
 def _checked(sealed: SealedEvent) -> SealedEvent:
-    """A stored event whose bytes hash to its stored hash; IntegrityError otherwise. A decision
-    (already recorded? which project?) is never made from bytes the chain does not vouch for."""
     if hashlib.sha256(sealed.body).hexdigest() != sealed.hash:
         raise IntegrityError(sealed.seq, "the stored event's bytes do not hash to its stored hash: the log was "
                                          "altered; nothing was written; check it with `auditlog verify`")
