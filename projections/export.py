@@ -4,7 +4,9 @@ The rows exported are chosen by the same run filters as history (`query_runs`): 
 runs selected, the items of those runs, the verdicts on those runs, or the pins of them
 as baselines. Parquet keeps
 the public schema (schema.py) exactly; CSV and JSONL write timestamps as RFC 3339 UTC
-text, and CSV writes maps and lists (metrics, tags, notes) as JSON text.
+text, and CSV writes maps and lists (metrics, tags, notes) as JSON text. JSONL writes C1,
+DEL and bidirectional control characters as JSON \\u escapes (the values stay exact); CSV and
+Parquet keep every string byte for byte, for the tools that read them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from auditlog.errors import InvalidInput
+from auditlog.render import json_text  # C1, DEL and bidirectional controls escaped: the same values
 from projections.queries import query_runs
 from projections.schema import WRITE_OPTIONS
 from projections.tables import timestamp_text
@@ -61,8 +64,7 @@ def _write(table: Any, fmt: str, stream: IO[bytes]) -> None:
     elif fmt == "jsonl":
         for start in range(0, table.num_rows, _BATCH):
             rows = to_records(table.slice(start, _BATCH))
-            stream.write("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                                 for r in rows).encode("utf-8"))
+            stream.write("".join(json_text(r, separators=(",", ":")) + "\n" for r in rows).encode("utf-8"))
     else:
         import pyarrow.csv as csv
 

@@ -109,6 +109,8 @@ def _check_records(records: list[dict[str, Any]], docs: list[dict[str, Any]]) ->
 def test_jsonl_export_keeps_strings_exact(hostile: dict[str, Any]) -> None:
     out = s.ok("export", "--format", "jsonl", "--log", hostile["db"]).stdout
     _check_records([json.loads(line) for line in out.splitlines()], hostile["docs"])
+    raw = out.decode("utf-8")
+    assert "\\u202e" in raw and "\u202e" not in raw and "\x85" not in raw, "JSON output escapes them; values exact"
 
 
 def test_csv_export_keeps_strings_exact(hostile: dict[str, Any]) -> None:
