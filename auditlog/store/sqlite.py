@@ -237,7 +237,8 @@ def _translated(doing: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         message = str(exc)
-        if "locked" in message or "busy" in message:
+        # By SQLite's primary result code (the low byte of an extended one), never by message text.
+        if ((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             raise LockTimeout(f"{doing}: another process kept the database busy for longer than the lock "
                               "timeout (a writer that is not auditlog, or a long-running reader)") from None
         raise StorageError(f"{doing}: {message}") from None
