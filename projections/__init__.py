@@ -12,7 +12,6 @@ imported by the functions that use it, never by importing this package.
 
 from projections.build import catch_up, compact, rebuild
 from projections.export import export
-from projections.files import default_directory
 from projections.queries import (
     ComparisonReport,
     FigureDelta,
@@ -28,6 +27,7 @@ from projections.schema import SCHEMA_VERSION
 from projections.status import Status, status
 from projections.trends import ABRow, ABSummary, TrendPoint, ab_summary, trend
 from projections.view import View, open, open_built, to_records
+from projections.disk import default_directory
 
 
 __all__ = [

@@ -5,7 +5,7 @@ events after the saved position: it writes their items as one new part file, and
 rewrites runs.parquet and verdicts.parquet (small, and their rows change: status,
 tags, latest verdict, overrides) by patching the previous tables, not by re-reading the
 log; baselines.parquet gets the new pins appended.
-Both end the same way: a new generation whose state.json is written last (see files.py).
+Both end the same way: a new generation whose state.json is written last (see state.py).
 
 Before a catch-up, the event at the saved position must still have the saved hash, its
 bytes must hash to it, the log must have the saved log id, and the log's Merkle root at
@@ -33,12 +33,14 @@ from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
-from projections import files, manifest
-from projections.files import ZERO_HASH, Part, PartWriter, State
+from projections import manifest
 from projections.fold import fold_events
 from projections.schema import SCHEMA_VERSION
 from projections.generation import RunsBuilder, verdicts_table
 from projections.tables import table_from_rows
+from projections.disk import locked, read_table, remove_files, sweep, verified_bytes, write_bytes, write_table
+from projections.parts import PartWriter
+from projections.state import MANIFEST, Part, State, ZERO_HASH, read_state, write_state
 
 
 class EventLog(Protocol):
@@ -58,12 +60,12 @@ def catch_up(log: EventLog, directory: str | Path) -> State:
     no longer holds the events the projections were built from.
     """
     directory = Path(directory)
-    state = files.read_state(directory)
+    state = read_state(directory)
     if state is not None and state.schema_version == SCHEMA_VERSION and _current(state, log.head()):
         check_position(log, state)  # the common case: O(log n) reads, no lock, no write
         return state
-    with files.locked(directory):
-        state = files.read_state(directory)  # another writer may have caught up meanwhile
+    with locked(directory):
+        state = read_state(directory)  # another writer may have caught up meanwhile
         if state is not None and state.schema_version > SCHEMA_VERSION:
             raise InvalidInput(str(directory), f"was built by a newer auditlog (schema version "
                                f"{state.schema_version}): upgrade, or `auditlog projections rebuild`")
@@ -78,21 +80,21 @@ def catch_up(log: EventLog, directory: str | Path) -> State:
 def rebuild(log: EventLog, directory: str | Path) -> State:
     """Rebuild the projections from the whole log, whatever is in `directory` (explicit, never automatic)."""
     directory = Path(directory)
-    with files.locked(directory):
+    with locked(directory):
         try:
-            previous = files.read_state(directory)
+            previous = read_state(directory)
         except (InvalidInput, StorageError):
             previous = None  # a damaged state is what a rebuild is for
         state = _advance(log, directory, None, cleanup=previous.files() if previous else set())
-        files.sweep(directory, keep=state.files())
+        sweep(directory, keep=state.files())
         return state
 
 
 def compact(directory: str | Path) -> State:
     """Merge the item part files into one; nothing else changes. Returns the new state."""
     directory = Path(directory)
-    with files.locked(directory):
-        state = files.read_state(directory)
+    with locked(directory):
+        state = read_state(directory)
         if state is None:
             raise InvalidInput(str(directory), "no projections here yet: build them first "
                                "(`auditlog projections rebuild`, or any query)")
@@ -102,7 +104,7 @@ def compact(directory: str | Path) -> State:
             writer = PartWriter(directory)
             try:
                 for part in state.items:
-                    with pq.ParquetFile(files.verified_bytes(directory / part.path)) as pf:
+                    with pq.ParquetFile(verified_bytes(directory / part.path)) as pf:
                         for i in range(pf.num_row_groups):
                             writer.add_table(pf.read_row_group(i))
                 merged = writer.finish(state.items[0].first_seq, state.items[-1].last_seq)
@@ -114,9 +116,9 @@ def compact(directory: str | Path) -> State:
                 raise
             old = state
             state = State(**{**vars(old), "items": (merged,)})
-            files.write_state(directory, state)
-            files.remove_files(directory, old.files() - state.files())
-        files.sweep(directory, keep=state.files())
+            write_state(directory, state)
+            remove_files(directory, old.files() - state.files())
+        sweep(directory, keep=state.files())
         return state
 
 
@@ -195,7 +197,7 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     import pyarrow as pa
 
     after = previous.seq if previous else -1
-    old_runs = files.read_table(directory / previous.runs, "runs") if previous else None
+    old_runs = read_table(directory / previous.runs, "runs") if previous else None
     runs = RunsBuilder(old_runs, *_old_manifest(directory, previous))
     items = PartWriter(directory)
     try:
@@ -209,28 +211,28 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     log_id = previous.log_id if previous else (batch.log_id or "")
 
     table = runs.finish(batch.changes)
-    runs_name = previous.runs if previous and not runs.modified else files.write_table(directory, "runs", table)
+    runs_name = previous.runs if previous and not runs.modified else write_table(directory, "runs", table)
     head = manifest.header(log_id, batch.last_seq, batch.last_hash)
-    files.write_bytes(directory / files.MANIFEST, runs.manifest(head), durable=False)
+    write_bytes(directory / MANIFEST, runs.manifest(head), durable=False)
 
     verdicts = None  # None: unchanged
     if previous is None:
         verdicts = verdicts_table(None, batch.verdicts, batch.changes, always=True)
     elif batch.verdicts or any(c.type == ev.VERDICT_OVERRIDDEN for c in batch.changes):
-        old_verdicts = files.read_table(directory / previous.verdicts, "verdicts")
+        old_verdicts = read_table(directory / previous.verdicts, "verdicts")
         verdicts = verdicts_table(old_verdicts, batch.verdicts, batch.changes)
     if verdicts is None:
         verdicts_name, n_verdicts = previous.verdicts, previous.counts.get("verdicts", 0)
     else:
-        verdicts_name, n_verdicts = files.write_table(directory, "verdicts", verdicts), verdicts.num_rows
+        verdicts_name, n_verdicts = write_table(directory, "verdicts", verdicts), verdicts.num_rows
 
     if previous and not batch.baselines:  # append-only
         baselines_name, n_baselines = previous.baselines, previous.counts.get("baselines", 0)
     else:
         baselines = table_from_rows(batch.baselines, "baselines")
         if previous:
-            baselines = pa.concat_tables([files.read_table(directory / previous.baselines, "baselines"), baselines])
-        baselines_name, n_baselines = files.write_table(directory, "baselines", baselines), baselines.num_rows
+            baselines = pa.concat_tables([read_table(directory / previous.baselines, "baselines"), baselines])
+        baselines_name, n_baselines = write_table(directory, "baselines", baselines), baselines.num_rows
 
     parts: tuple[Part, ...] = (previous.items if previous else ()) + ((part,) if part else ())
     state = State(log_id=log_id, seq=batch.last_seq, hash=batch.last_hash, root=tree.root().hex(),
@@ -238,8 +240,8 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
                   baselines=baselines_name, items=parts,
                   counts={"runs": table.num_rows, "items": sum(p.rows for p in parts), "verdicts": n_verdicts,
                           "baselines": n_baselines})
-    files.write_state(directory, state)
-    files.remove_files(directory, ((previous.files() if previous else set()) | cleanup) - state.files())
+    write_state(directory, state)
+    remove_files(directory, ((previous.files() if previous else set()) | cleanup) - state.files())
     return state
 
 
@@ -248,7 +250,7 @@ def _old_manifest(directory: Path, previous: State | None) -> tuple[bytes | None
     if previous is None:
         return None, b""
     try:
-        data = (directory / files.MANIFEST).read_bytes()
+        data = (directory / MANIFEST).read_bytes()
     except OSError:
         data = None
     return data, manifest.header(previous.log_id, previous.seq, previous.hash)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import AuditLogError
-from projections import build, files
+from projections import build
+from projections.disk import verified_bytes
+from projections.state import MANIFEST, read_state
 
 COMPACT_AFTER = 32  # item parts beyond which status suggests `projections compact`
 
@@ -45,7 +47,7 @@ class Status:
 def status(log: build.EventLog, directory: str | Path) -> Status:
     directory = Path(directory)
     head = log.head()
-    state = files.read_state(directory)
+    state = read_state(directory)
     if state is None:
         return Status(str(directory), False, head.size, head.hash, None, None, head.size, _ts(log, 0), None,
                       advice="not built yet: any query builds them, or `auditlog projections rebuild`")
@@ -56,14 +58,14 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
         problem = str(error)
     listing = [(state.runs, "runs", state.counts.get("runs")), (state.verdicts, "verdicts", state.counts.get("verdicts")),
                (state.baselines, "baselines", state.counts.get("baselines")),
-               (files.MANIFEST, "manifest", state.counts.get("runs")),
+               (MANIFEST, "manifest", state.counts.get("runs")),
                *((p.path, "items", p.rows) for p in state.items)]
     found = []
     for path, kind, rows in listing:
         try:
             size = (directory / path).stat().st_size
-            if path != files.MANIFEST:
-                files.verified_bytes(directory / path)
+            if path != MANIFEST:
+                verified_bytes(directory / path)
         except FileNotFoundError:
             size = None
             problem = problem or f"{directory / path} is missing: rebuild with `auditlog projections rebuild`"

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import IntegrityError, NotFound, StorageError
-from projections import build, files
-from projections.files import State
+from projections import build
 from projections.schema import arrow_schema
 from projections.tables import to_records
+from projections.disk import read_table, verified_bytes
+from projections.state import State, read_state
 
 _RETRIES = 3
 
@@ -98,7 +99,7 @@ class View:
                 continue
             path = self.directory / part.path
             try:
-                with pq.ParquetFile(files.verified_bytes(path)) as pf:
+                with pq.ParquetFile(verified_bytes(path)) as pf:
                     groups = list(range(pf.num_row_groups))
                     if wanted is not None:
                         groups = [g for g in groups if _group_overlaps(pf, g, wanted)]
@@ -124,7 +125,7 @@ class View:
         return to_records(self.confirm(found))[0]
 
     def _read(self, name: str, table: str) -> Any:
-        return files.read_table(self.directory / name, table)
+        return read_table(self.directory / name, table)
 
 
 def open(log: build.EventLog, directory: str | Path) -> View:  # noqa: A001 - projections.open(log, dir)
@@ -144,7 +145,7 @@ def open(log: build.EventLog, directory: str | Path) -> View:  # noqa: A001 - pr
 def open_built(directory: str | Path) -> View:
     """Open what is in `directory` as it is, without a log (offline reading; may be stale)."""
     directory = Path(directory)
-    state = files.read_state(directory)
+    state = read_state(directory)
     if state is None:
         raise NotFound(f"no projections in {directory}")
     return View(directory, state)

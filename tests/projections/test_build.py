@@ -19,7 +19,8 @@ import pytest
 import projections
 from tampering import as_holder
 from auditlog import AuditLog, IntegrityError, InvalidInput
-from projections import files
+from projections.disk import LOCK, write_bytes
+from projections.state import read_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def digest(directory: Path) -> dict[str, str]:
     """Every file's SHA-256, by path relative to `directory` (the lock file aside)."""
     return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != files.LOCK}
+            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != LOCK}
 
 
 def contents(view: projections.View) -> dict[str, list[dict]]:
@@ -203,7 +204,7 @@ def test_a_killed_rebuild_leaves_the_old_generation_readable(corpus, log_copy, t
             proc.send_signal(signal.SIGKILL)
             killed += 1
         proc.wait()
-        state = files.read_state(directory)
+        state = read_state(directory)
         if state.seq == old.seq:  # killed before the switch: the old generation, whole
             assert state == old
             assert contents(projections.open_built(directory)) == old_contents
@@ -226,11 +227,11 @@ def test_schema_versions(corpus, log_copy, tmp_path) -> None:
         projections.rebuild(copy, directory)
         state = json.loads((directory / "state.json").read_text())
         older = dict(state, schema_version=0)
-        files.write_bytes(directory / "state.json", json.dumps(older).encode())
+        write_bytes(directory / "state.json", json.dumps(older).encode())
         copy.record_run(dict(corpus.runs[0], run_id="after-upgrade"))
         assert projections.catch_up(copy, directory).schema_version == 1, "older projections are rebuilt"
         newer = json.loads((directory / "state.json").read_text())
-        files.write_bytes(directory / "state.json", json.dumps(dict(newer, schema_version=99)).encode())
+        write_bytes(directory / "state.json", json.dumps(dict(newer, schema_version=99)).encode())
         copy.record_run(dict(corpus.runs[0], run_id="after-downgrade"))
         with pytest.raises(InvalidInput, match="newer auditlog"):
             projections.catch_up(copy, directory)
@@ -265,7 +266,7 @@ def test_concurrent_catch_ups_agree(corpus, log_copy, tmp_path) -> None:
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert {o.strip() for o, _ in outs} == {str(len(corpus.runs) + 50)}
-    state = files.read_state(directory)
+    state = read_state(directory)
     assert {p.relative_to(directory).as_posix() for p in directory.rglob("*.parquet")} == state.files()
 
 
@@ -283,10 +284,10 @@ def test_a_catch_up_killed_before_its_state_switch_leaves_the_old_generation(cor
             raise KeyboardInterrupt
 
         with monkeypatch.context() as m:
-            m.setattr(files, "write_state", crash)
+            m.setattr(projections.build, "write_state", crash)  # the name build.py switches generations with
             with pytest.raises(KeyboardInterrupt):
                 projections.catch_up(copy, directory)
-        assert files.read_state(directory) == old
+        assert read_state(directory) == old
         assert contents(projections.open_built(directory)) == old_contents, "the old generation, whole"
         assert json.loads((directory / "manifest.json").read_text())["position"]["seq"] > old.seq, "ahead of state"
 

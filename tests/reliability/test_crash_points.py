@@ -29,7 +29,7 @@ import pytest
 
 import projections
 from auditlog import AuditLog
-from projections import files
+from projections.state import State, read_state
 
 SEED = int(os.environ.get("AUDITLOG_CRASH_SEED", "20240611"))
 ROUNDS = {"append": 20, "checkpoint": 15, "rebuild": 15}
@@ -94,7 +94,7 @@ def _run_and_kill(argv: list[str], delay: float | None) -> bool:
     return True
 
 
-def _check(world: World, checkpoints_before: int, old_state: files.State | None, kind: str) -> files.State:
+def _check(world: World, checkpoints_before: int, old_state: State | None, kind: str) -> State:
     """The invariants after a kill; returns the projections' state after the next append and catch-up."""
     with AuditLog.open(world.db, create=False, lock_timeout=10) as log:
         report = log.verify()
@@ -112,7 +112,7 @@ def _check(world: World, checkpoints_before: int, old_state: files.State | None,
             assert counts.get(batch) == BATCH, f"committed batch {batch} lost"
     assert checkpoints_before <= stored <= checkpoints_before + 1
 
-    state = files.read_state(world.projections)
+    state = read_state(world.projections)
     assert state is not None
     for name in state.files():
         assert (world.projections / name).exists(), f"state.json names {name}, which is missing"
@@ -166,7 +166,7 @@ def test_fifty_random_kill_points(world: World) -> None:
 
     plan = [kind for kind, n in ROUNDS.items() for _ in range(n)]
     rng.shuffle(plan)
-    state = files.read_state(world.projections)
+    state = read_state(world.projections)
     with AuditLog.open(world.db, create=False) as log:
         state = projections.catch_up(log, world.projections)
     outcomes: dict[str, list[int]] = {kind: [0, 0] for kind in ROUNDS}  # [killed, completed]
