@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlog.core.events import ZERO_HASH  # noqa: F401 - re-exported: the position before any event
 from auditlog.errors import InvalidInput, StorageError
 from projections.disk import ITEMS, write_bytes
 from projections.schema import SCHEMA_VERSION
@@ -29,7 +30,6 @@ from projections.schema import SCHEMA_VERSION
 STATE = "state.json"
 MANIFEST = "manifest.json"
 STATE_FORMAT = 2  # 1: no root or peaks; such a state is rebuilt on the next catch-up
-ZERO_HASH = "0" * 64
 _RUNS = re.compile(r"runs-[0-9a-f]{64}\.parquet")
 _VERDICTS = re.compile(r"verdicts-[0-9a-f]{64}\.parquet")
 _BASELINES = re.compile(r"baselines-[0-9a-f]{64}\.parquet")

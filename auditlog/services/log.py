@@ -91,7 +91,7 @@ class AuditLog:
 
     @property
     def _lock_timeout(self) -> float:
-        return getattr(self.store, "lock_timeout", 30.0)
+        return self.store.lock_timeout
 
     # -- reading -----------------------------------------------------------------
 

@@ -13,12 +13,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from auditlog.core.events import ZERO_HASH as EMPTY_HASH  # the one all-zero hash: an empty log's head
+
 # (seq, hash, ts, type, project, subject, body): the same shape as auditlog.core.chain.Row
 Row = tuple[int, str, str, str, str, str, bytes]
 # (level, index, hash) of a complete Merkle subtree; see auditlog.core.merkle
 Node = tuple[int, int, bytes]
-
-EMPTY_HASH = "0" * 64
 
 
 @dataclass(frozen=True)

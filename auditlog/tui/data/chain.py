@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditlog.core.checkpoint import unverified_note
+from auditlog.core.events import ZERO_HASH
 from auditlog.errors import AuditLogError
 from auditlog.services.log import AuditLog
 
@@ -44,7 +45,7 @@ def event_rows(log: AuditLog, start: int, stop: int) -> list[EventRow]:
         if sealed.seq >= start:
             rows.append(row)
     if start == 0 and rows:
-        rows[0] = _replace_link(rows[0], rows[0].prev == "0" * 64)
+        rows[0] = _replace_link(rows[0], rows[0].prev == ZERO_HASH)
     return rows
 
 
