@@ -1,5 +1,6 @@
 """Issue 12 on PostgreSQL, as the schema's owner (or a superuser) would attack it: bodies that
-parse two ways, appends that vanish, reads after an event changed, metadata that lies.
+parse two ways, appends that vanish, reads after an event changed, metadata that lies; and what
+verify, prove, verify-proof and append say of a PostgreSQL log (classes 5, 7, 8).
 
 The writer role's side (what the server refuses it) is test_pg_hostile.py; here the attacker
 can disable triggers, so it is detection that is tested, through the real CLI.
@@ -93,3 +94,37 @@ def test_metadata_is_checked_against_the_genesis(pg_admin, pg_url, tmp_path) -> 
     history = s.cli("history", "--log", pg_url, env=_env(tmp_path))  # the cache path is never built from it
     assert history.code == 2 and "is not a log id" in history.err, str(history)
     assert not (tmp_path / "tmp").exists()
+
+
+def test_verify_says_what_it_proved_and_trusts_only_a_given_key(pg_admin, pg_url, tmp_path) -> None:
+    _log(pg_url, tmp_path)
+    out = s.ok("verify", "--log", pg_url).out
+    assert "internally consistent" in out and "cannot be excluded" in out
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "ci.key")
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "forger.key")  # the same name, another key
+    s.ok("checkpoint", "--key", tmp_path / "forger.key", "--log", pg_url)
+    out = s.ok("verify", "--log", pg_url, "--vkey", tmp_path / "ci.vkey").out
+    assert "signed by" not in out and "cannot be excluded" in out and "signatures not checked" in out
+    refused = s.cli("prove", "base", "--log", pg_url, "--vkey", tmp_path / "ci.vkey", "--out", tmp_path / "ev")
+    assert refused.code == 1 and "stored checkpoint" in refused.err, str(refused)
+
+
+def test_evidence_needs_the_expected_origin(pg_admin, pg_url, tmp_path) -> None:
+    _log(pg_url, tmp_path)
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "ci.key")
+    note = s.ok("checkpoint", "--key", tmp_path / "ci.key", "--log", pg_url).out
+    s.ok("prove", "base", "--log", pg_url, "--vkey", tmp_path / "ci.vkey", "--out", tmp_path / "ev")
+    event, proof = sorted((tmp_path / "ev").iterdir(), key=lambda p: p.suffix)
+    assert s.cli("verify-proof", event, proof, "--vkey", tmp_path / "ci.vkey").code == 2
+    assert s.cli("verify-proof", event, proof, "--vkey", tmp_path / "ci.vkey", "--origin", "other.example/log").code == 1
+    s.ok("verify-proof", event, proof, "--vkey", tmp_path / "ci.vkey", "--origin", note.splitlines()[0])
+
+
+def test_a_deceptive_run_id_is_refused_and_nothing_written(pg_admin, pg_url, tmp_path) -> None:
+    _log(pg_url, tmp_path)
+    schema = s.schema_of(pg_url)
+    before = pg_admin.execute(f'SELECT count(*) FROM "{schema}".events').fetchone()[0]
+    doc = s.write_json(tmp_path / "bidi.json", s.run_doc("safe\u202egnp.exe"))
+    line = s.one_line_error(s.cli("append", "run", doc, "--log", pg_url), 2)
+    assert "U+202E" in line and "run_id" in line, line
+    assert pg_admin.execute(f'SELECT count(*) FROM "{schema}".events').fetchone()[0] == before
