@@ -22,7 +22,7 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from auditlog.services import tree
 from auditlog.services.environment import capture_actor, capture_environment
