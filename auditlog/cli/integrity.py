@@ -98,7 +98,7 @@ def checkpoints(log_path: str, output: str) -> None:
 
     Signatures are not checked here: `claimed_signers` is what each note says, not a proof
     (`auditlog verify --vkey KEY` checks them)."""
-    from auditlog.core.checkpoint import unverified_note
+    from auditlog.core.note import unverified_note
     with open_log(log_path) as log:
         stored = log.store.checkpoints()
     records = [{"id": c.id, "size": c.size, "root": c.root,
@@ -148,7 +148,8 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
     never replace existing files unless --force.
     """
     from auditlog.core import events as ev
-    from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+    from auditlog.core.checkpoint import parse_checkpoint
+    from auditlog.core.note import unverified_note
     from auditlog.services.checkpoints import (
         checked_covering_checkpoint,
         evidence_for,

@@ -19,16 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditlog.core.checkpoint import (
-    Checkpoint,
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
+from auditlog.core.note import (
     Signer,
     Verifier,
     add_signatures,
     is_valid_key_name,
-    open_checkpoint,
-    parse_checkpoint,
     parse_verifier_key,
-    sign_checkpoint,
     unverified_note,
 )
 from auditlog.core.evidence import TlogProof

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from hostile_support import cli_support as s
 
-from auditlog.core.checkpoint import Checkpoint, Signer, sign_checkpoint
+from auditlog.core.checkpoint import Checkpoint, sign_checkpoint
+from auditlog.core.note import Signer
 
 KEY = "ci.example.org"
 ORIGIN_A, ORIGIN_B = "a.example.org/evals", "b.example.org/evals"
@@ -189,7 +190,8 @@ def test_prove_never_writes_through_a_link_in_the_way(colliding: Path, tmp_path:
 def _store_checkpoint(db: Path, note: str) -> None:
     """Write a note into the log's checkpoint table, as someone holding the file could."""
     from auditlog import AuditLog
-    from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+    from auditlog.core.checkpoint import parse_checkpoint
+    from auditlog.core.note import unverified_note
 
     checkpoint = parse_checkpoint(unverified_note(note)[0])
     with AuditLog.open(db, create=False) as log:
