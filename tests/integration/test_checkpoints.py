@@ -27,7 +27,7 @@ from auditlog.core.merkle import TreeBuilder, leaf_hash
 from auditlog.core.note import Signer, open_note, parse_verifier_key
 from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import ProofError
-from auditlog.services.checkpoints import load_signer
+from auditlog.services.keys import load_signer
 from tampering import as_holder
 
 try:
