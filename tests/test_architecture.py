@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grimp
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pyarrow", "textual", "sqlite_utils", "pandas", "numpy", "rich")
 
@@ -25,6 +28,78 @@ def test_core_modules_are_pure_in_a_fresh_interpreter():
             "print(' '.join(sorted(m for m in ('sqlite3', 'click', 'sqlite_utils', 'pyarrow', 'textual') if m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["auditlog.evals", "auditlog.ingest"])
+def test_evals_and_ingest_are_pure_in_a_fresh_interpreter(package: str):
+    """As the core: importing every module of the eval domain or the parsers loads nothing of the kind."""
+    code = (f"import sys, pkgutil, importlib, {package} as c\n"
+            f"for m in pkgutil.iter_modules(c.__path__): importlib.import_module('{package}.' + m.name)\n"
+            "print(' '.join(sorted(m for m in ('sqlite3', 'click', 'sqlite_utils', 'pyarrow', 'textual') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert done.stdout.strip() == ""
+
+
+def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """The strongly connected components (more than one module, or a module importing itself) of `graph`."""
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+    for start in edges:  # Tarjan's algorithm, iteratively (no recursion limit to mind)
+        if start in index:
+            continue
+        work = [(start, iter(edges[start]))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(edges[child])))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in edges[node]:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def test_no_import_cycles_among_the_project_modules():
+    """No module imports, directly or through others, a module that imports it back.
+
+    Imports inside functions count (they run, only later); imports under `if TYPE_CHECKING:` do
+    not (they never run): `services/verify.py` names `AuditLog` in its signatures, which
+    `AuditLog.verify` calls. The layers contract in pyproject.toml keeps the packages apart;
+    this keeps the modules inside each package apart as well.
+    """
+    graph = grimp.build_graph("auditlog", "projections", exclude_type_checking_imports=True)
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles():
+    graph = grimp.ImportGraph()
+    for module in ("a", "a.x", "a.y", "a.z", "a.w"):
+        graph.add_module(module)
+    graph.add_import(importer="a.x", imported="a.y")
+    graph.add_import(importer="a.y", imported="a.z")
+    graph.add_import(importer="a.z", imported="a.x")
+    graph.add_import(importer="a.w", imported="a.x")
+    assert import_cycles(graph) == [["a.x", "a.y", "a.z"]]
 
 
 def test_cli_module_loads_nothing_heavy():

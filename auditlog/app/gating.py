@@ -61,11 +61,11 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
 
 
 def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None) -> tuple[Any, Baseline, Receipt]:
-    """Gate `run_id` (auditlog.core.gate) and record the verdict; returns (GateResult, Baseline, Receipt).
+    """Gate `run_id` (auditlog.evals.gate) and record the verdict; returns (GateResult, Baseline, Receipt).
 
     `view` is the log's projections, caught up (auditlog.app.verified.open_view)."""
-    from auditlog.core.gate import gate as decide
-    from auditlog.core.gate import verdict_document
+    from auditlog.evals.gate import gate as decide
+    from auditlog.evals.gate import verdict_document
 
     _, candidate = verified_run(log, view, run_id)
     baseline = resolve_baseline(view, candidate, run_id, choice)

@@ -14,7 +14,8 @@ from typing import Any
 
 from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
-from auditlog.core.merkle import leaf_hash, verify_inclusion
+from auditlog.core.merkle import leaf_hash
+from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import IntegrityError, InvalidInput, NotFound, ProofError
 from auditlog.services.log import AuditLog
 

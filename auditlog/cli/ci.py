@@ -106,7 +106,7 @@ def ingest_junit(report: str, **kwargs: Any) -> None:
 
 def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The policy options `gate` and `append run --gate-against` share."""
-    from auditlog.core.gate import MODES
+    from auditlog.evals.gate import MODES
     for option in reversed([
         click.option("--metric", type=click.Choice(["score", "passed"]), default="score", show_default=True,
                      help="Compare item scores, or pass/fail as 0/1."),
@@ -146,7 +146,7 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
     """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code."""
     from auditlog.app.gating import BaselineChoice, gate
     from auditlog.app.verified import open_view
-    from auditlog.core.gate import GatePolicy
+    from auditlog.evals.gate import GatePolicy
 
     choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"))
     result, chosen, receipt = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options))

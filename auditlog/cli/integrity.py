@@ -34,7 +34,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     Exit 1, naming the first bad seq and why, if anything is wrong.
     """
     from auditlog.core.checkpoint import open_checkpoint
-    from auditlog.services.checkpoints import load_verifiers
+    from auditlog.services.keys import load_verifiers
 
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
@@ -71,7 +71,7 @@ def _progress_printer(total: int) -> Callable[[int], None]:
               help="Where to write the private key; the verifier key goes beside it with suffix .vkey.")
 def keygen(name: str, out: str) -> None:
     """Make an Ed25519 signing key (PKCS#8 PEM, mode 0600) and its verifier key."""
-    from auditlog.services.checkpoints import generate_key
+    from auditlog.services.keys import generate_key
     key_path, vkey_path = generate_key(name, Path(out))
     click.echo(f"private key: {key_path} (keep it secret)\nverifier key: {vkey_path}: {vkey_path.read_text().strip()}")
 
@@ -82,7 +82,7 @@ def keygen(name: str, out: str) -> None:
 @name_option
 def checkpoint(log_path: str, key_path: str | None, key_name: str | None) -> None:
     """Sign the log's current tree (C2SP checkpoint), keep it in the log, print the note."""
-    from auditlog.services.checkpoints import load_signer
+    from auditlog.services.keys import load_signer
     if not key_path:
         raise errors.InvalidInput("--key", "a checkpoint is signed: give the private key file")
     signer = load_signer(key_path, key_name)
@@ -98,7 +98,7 @@ def checkpoints(log_path: str, output: str) -> None:
 
     Signatures are not checked here: `claimed_signers` is what each note says, not a proof
     (`auditlog verify --vkey KEY` checks them)."""
-    from auditlog.core.checkpoint import unverified_note
+    from auditlog.core.note import unverified_note
     with open_log(log_path) as log:
         stored = log.store.checkpoints()
     records = [{"id": c.id, "size": c.size, "root": c.root,
@@ -115,7 +115,7 @@ def checkpoints(log_path: str, output: str) -> None:
 def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path: str | None) -> None:
     """Add a witness signature to a checkpoint note; prints the note with all signatures."""
     from auditlog.services.checkpoints import cosign as add_signature
-    from auditlog.services.checkpoints import load_signer
+    from auditlog.services.keys import load_signer
     if not key_path:
         raise errors.InvalidInput("--key", "cosigning needs the witness's private key file")
     signer = load_signer(key_path, key_name)
@@ -148,15 +148,15 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
     never replace existing files unless --force.
     """
     from auditlog.core import events as ev
-    from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+    from auditlog.core.checkpoint import parse_checkpoint
+    from auditlog.core.note import unverified_note
     from auditlog.services.checkpoints import (
         checked_covering_checkpoint,
         evidence_for,
         evidence_stem,
-        load_signer,
-        load_verifiers,
         write_evidence,
     )
+    from auditlog.services.keys import load_signer, load_verifiers
 
     if (run_id is None) == (seq is None):
         raise errors.InvalidInput("RUN_ID/--seq", "name a run id or an event --seq (one of them)")
@@ -207,7 +207,7 @@ def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origi
     checkpoints of several logs, and evidence from another of them must not pass.
     """
     from auditlog.core.evidence import verify_evidence
-    from auditlog.services.checkpoints import load_trust, load_verifiers
+    from auditlog.services.keys import load_trust, load_verifiers
 
     trusted = []
     if trust_file is not None:

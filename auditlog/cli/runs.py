@@ -47,7 +47,7 @@ def append() -> None:
 def _read_document(document: str, kind: str) -> Any:
     """Parse and check a document before any log is opened: bad input never writes anything,
     not even a new log."""
-    from auditlog.core.runs import normalize_run, normalize_verdict
+    from auditlog.evals.runs import normalize_run, normalize_verdict
     from auditlog.services.documents import read_json_document
     doc = read_json_document(document)
     normalize_run(doc) if kind == "run" else normalize_verdict(doc)

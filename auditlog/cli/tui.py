@@ -36,7 +36,7 @@ def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_fil
     from pathlib import Path
 
     from auditlog.core.checkpoint import open_checkpoint
-    from auditlog.services.checkpoints import load_verifiers
+    from auditlog.services.keys import load_verifiers
     from auditlog.tui.data.chain import Trust
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")

@@ -1,1 +1,2 @@
-"""The pure core: events, canonical encoding, chain, Merkle tree, checkpoints. No I/O."""
+"""The pure core, for the auditor: events, canonical encoding, chain, Merkle tree and proofs,
+signed notes, checkpoints, evidence. No I/O."""

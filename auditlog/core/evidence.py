@@ -14,9 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditlog.core.checkpoint import Checkpoint, Verifier, open_checkpoint, open_note
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint
 from auditlog.core.events import Event, parse_event
-from auditlog.core.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from auditlog.core.merkle import HASH_SIZE, leaf_hash
+from auditlog.core.note import Verifier, open_note
+from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import InvalidInput, ProofError
 
 HEADER = "c2sp.org/tlog-proof@v1"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from auditlog.core.runs import check_tags, config_fingerprint, normalize_run
+from auditlog.evals.runs import check_tags, config_fingerprint, normalize_run
 from auditlog.errors import InvalidInput
 
 

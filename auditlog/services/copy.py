@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditlog.core.chain import ChainScan
-from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+from auditlog.core.checkpoint import parse_checkpoint
+from auditlog.core.note import unverified_note
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, StorageError
 from auditlog.services import tree
 from auditlog.store import EventStore, open_store

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from auditlog.core.gate import GatePolicy, gate, verdict_document
+from auditlog.evals.gate import GatePolicy, gate, verdict_document
 from auditlog.services.log import AuditLog, Receipt
 
 PROJECTS = {"mmlu-pro": 60, "humaneval-lite": 40, "safety-refusals": 30}

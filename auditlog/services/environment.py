@@ -1,4 +1,4 @@
-"""Capture where a run was made and who appends: the I/O half of core.provenance.
+"""Capture where a run was made and who appends: the I/O half of evals.provenance.
 
 Read once per process and cached: CI calls append many times, and a batch of
 100k runs must not ask git 100k times.
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Any
 
-from auditlog.core.provenance import actor_from_environ, ci_from_environ
+from auditlog.evals.provenance import actor_from_environ, ci_from_environ
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,22 +12,27 @@ import functools
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from auditlog.services import tree
+from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head, open_store
 from auditlog.store.protocol import Row, WriteTransaction
+
+if TYPE_CHECKING:
+    from auditlog.core.checkpoint import Checkpoint
+    from auditlog.core.note import Signer, Verifier
+    from auditlog.services.verify import VerifyReport
 
 DEFAULT_LOG = "auditlog.db"
 _FLUSH_EVERY = 2000
@@ -36,10 +41,6 @@ _FLUSH_EVERY = 2000
 def default_location() -> str:
     """`$AUDITLOG_DB`, else ./auditlog.db."""
     return os.environ.get("AUDITLOG_DB") or DEFAULT_LOG
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"  # +00:00 -> Z
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ class AuditLog:
         with self.writer() as w:
             return w.pin_baseline(run_id, project=project, model=model, reason=reason)
 
-    def verify(self, progress=None, checkpoints=(), verifiers=()):  # noqa: ANN001, ANN201 - see services.verify
+    def verify(self, progress: Callable[[int], None] | None = None, checkpoints: Sequence[tuple[str, Checkpoint]] = (),
+               verifiers: Sequence[Verifier] = ()) -> VerifyReport:
         """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked;
         stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too."""
         from auditlog.services.verify import verify_log
@@ -201,7 +203,7 @@ class AuditLog:
         """RFC 9162 proof that the tree of `size1` events is a prefix of the tree of `size2`."""
         return tree.consistency_proof(self.store, size1, self.head().size if size2 is None else size2)
 
-    def checkpoint(self, signer) -> str:  # noqa: ANN001 - a core.checkpoint.Signer
+    def checkpoint(self, signer: Signer) -> str:
         """Sign the current tree as a C2SP checkpoint, keep it in the log, return the note."""
         from auditlog.services.checkpoints import make_checkpoint
         return make_checkpoint(self, signer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditlog.core import merkle
+from auditlog.core import merkle, proof
 from auditlog.core.merkle import Subtree, TreeBuilder, leaf_hash
 from auditlog.errors import InvalidInput, StorageError
 from auditlog.store.protocol import Node, Reader
@@ -59,21 +59,21 @@ def root(reader: Reader, size: int) -> bytes:
     _check_size(reader, size)
     get = SubtreeHashes(reader)
     get.prefetch(merkle.peaks(size))
-    return merkle.root_at(size, get)
+    return proof.root_at(size, get)
 
 
 def inclusion_proof(reader: Reader, index: int, size: int) -> list[bytes]:
     _check_size(reader, size)
     get = SubtreeHashes(reader)
-    get.prefetch(merkle.inclusion_subtrees(index, size))
-    return merkle.inclusion_proof(index, size, get)
+    get.prefetch(proof.inclusion_subtrees(index, size))
+    return proof.inclusion_proof(index, size, get)
 
 
 def consistency_proof(reader: Reader, size1: int, size2: int) -> list[bytes]:
     _check_size(reader, size2)
     get = SubtreeHashes(reader)
-    get.prefetch(merkle.consistency_subtrees(size1, size2))
-    return merkle.consistency_proof(size1, size2, get)
+    get.prefetch(proof.consistency_subtrees(size1, size2))
+    return proof.consistency_proof(size1, size2, get)
 
 
 def _check_size(reader: Reader, size: int) -> None:

@@ -24,7 +24,8 @@ from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services import tree
 
 if TYPE_CHECKING:
-    from auditlog.core.checkpoint import Checkpoint, Verifier
+    from auditlog.core.checkpoint import Checkpoint
+    from auditlog.core.note import Verifier
     from auditlog.services.log import AuditLog
 
 KEEP_PROBLEMS = 100
@@ -172,7 +173,8 @@ def _meta_problems(log: AuditLog, meta: dict[str, str]) -> Iterator[Problem]:
 def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Sequence[Verifier]):  # noqa: ANN202
     """The checkpoints kept in the log, as (unchecked, signed): unchecked ones' claims are checked
     against the chain, but only a signature by one of `verifiers` makes one an anchor."""
-    from auditlog.core.checkpoint import parse_checkpoint, unverified_note  # cryptography: only when needed
+    from auditlog.core.checkpoint import parse_checkpoint  # cryptography: only when needed
+    from auditlog.core.note import unverified_note
     unchecked, signed = [], []
     for stored in log.store.checkpoints():
         label = f"stored checkpoint #{stored.id}"
@@ -194,7 +196,7 @@ def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Seque
 
 def signed_by(note: str, verifiers: Sequence[Verifier]) -> list[str]:
     """The names of the trusted keys whose valid signatures the note carries ([] if none)."""
-    from auditlog.core.checkpoint import open_note
+    from auditlog.core.note import open_note
     names = []
     for verifier in verifiers:
         try:

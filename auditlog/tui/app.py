@@ -83,7 +83,7 @@ class AuditLogApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(sections()))
 
     def action_verify(self) -> None:
         if self.audit is not None and not isinstance(self.screen, VerifyScreen):
@@ -92,6 +92,19 @@ class AuditLogApp(App[int]):
     def action_events(self) -> None:
         if self.audit is not None and not isinstance(self.screen, EventsScreen):
             self.push_screen(EventsScreen())
+
+
+def sections() -> list[tuple[str, list]]:
+    """(title, bindings) for the app and every screen, in the order a reader meets them: what help shows."""
+    from auditlog.tui.screens.compare import CompareScreen
+    from auditlog.tui.screens.run import RunScreen
+    from auditlog.tui.screens.trend import TrendScreen
+    from auditlog.tui.widgets.lazy_table import LazyTable
+
+    return [("Everywhere", AuditLogApp.BINDINGS), ("Tables", LazyTable.BINDINGS), ("Runs", RunsScreen.BINDINGS),
+            ("Run detail", RunScreen.BINDINGS), ("Compare", CompareScreen.BINDINGS),
+            ("Trend", TrendScreen.BINDINGS), ("Verify", VerifyScreen.BINDINGS), ("Events", EventsScreen.BINDINGS),
+            ("Help", HelpScreen.BINDINGS)]
 
 
 def run(location: str | os.PathLike[str], *, projections_dir: str | None = None, verify: bool = False,

@@ -50,9 +50,10 @@ except ImportError:  # running from a checkout that is not installed
 
 from auditlog import AuditLog
 from auditlog.core import events as ev
-from auditlog.core import merkle
-from auditlog.core.checkpoint import Signer, open_checkpoint
+from auditlog.core import merkle, verify_proof
+from auditlog.core.checkpoint import open_checkpoint
 from auditlog.core.events import Event, seal
+from auditlog.core.note import Signer
 from auditlog.services import tree
 
 FULL_SIZE = 1_000_000
@@ -148,10 +149,10 @@ def run(size: int, samples: int, repeats: int, tmp: Path) -> None:
         # a fast wrong answer is no answer: check a sample against the pure verifiers
         for _ in range(20):
             seq, n = rng.randrange(size), size
-            merkle.verify_inclusion(merkle.leaf_hash(log.event(seq).body), seq, n, log.inclusion_proof(seq), root)
+            verify_proof.verify_inclusion(merkle.leaf_hash(log.event(seq).body), seq, n, log.inclusion_proof(seq), root)
             n2 = rng.randint(2, size)
             m2 = rng.randint(1, n2 - 1)
-            merkle.verify_consistency(m2, n2, log.consistency_proof(m2, n2), log.root(m2), log.root(n2))
+            verify_proof.verify_consistency(m2, n2, log.consistency_proof(m2, n2), log.root(m2), log.root(n2))
         note = log.store.checkpoints()[-1].note
         checkpoint = open_checkpoint(note, [signer.verifier()])
         if (checkpoint.size, checkpoint.root) != (size, root):

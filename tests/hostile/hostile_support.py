@@ -29,7 +29,7 @@ NASTY = [
     "lone \ud800 surrogate", "%s%n%x", "${HOME}", "$(reboot)", "`id`", "c1\x85next\x9bcsi",
     "\u2067isolate\u2069", "mark\u200f", "élan",
 ]
-# Refused in ids (auditlog.core.runs): C0 controls, DEL, C1 controls, bidirectional controls and
+# Refused in ids (auditlog.evals.runs): C0 controls, DEL, C1 controls, bidirectional controls and
 # the direction marks LRM, RLM, ALM. Those strings stay fine as free text (notes, tag values).
 REFUSED_IN_IDS = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
                                      *range(0x202A, 0x202F), *range(0x2066, 0x206A)]))

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from hostile_support import cli_support as s
 
-from auditlog.core.checkpoint import Checkpoint, Signer, sign_checkpoint
+from auditlog.core.checkpoint import Checkpoint, sign_checkpoint
+from auditlog.core.note import Signer
 
 KEY = "ci.example.org"
 ORIGIN_A, ORIGIN_B = "a.example.org/evals", "b.example.org/evals"
@@ -189,7 +190,8 @@ def test_prove_never_writes_through_a_link_in_the_way(colliding: Path, tmp_path:
 def _store_checkpoint(db: Path, note: str) -> None:
     """Write a note into the log's checkpoint table, as someone holding the file could."""
     from auditlog import AuditLog
-    from auditlog.core.checkpoint import parse_checkpoint, unverified_note
+    from auditlog.core.checkpoint import parse_checkpoint
+    from auditlog.core.note import unverified_note
 
     checkpoint = parse_checkpoint(unverified_note(note)[0])
     with AuditLog.open(db, create=False) as log:
@@ -247,7 +249,7 @@ def test_prove_refuses_a_stored_checkpoint_of_another_log(lone_log: Path) -> Non
     """Signed by the right key, for the right size and root, but naming another origin."""
     db = lone_log / "evals.db"
     size, root = _root(db)
-    from auditlog.services.checkpoints import load_signer
+    from auditlog.services.keys import load_signer
     _store_checkpoint(db, sign_checkpoint(Checkpoint(ORIGIN_B, size, root), [load_signer(lone_log / "ci.key")]))
     line = s.one_line_error(s.cli("prove", "run-1", "--log", db, "--out", lone_log / "out", "--vkey",
                                 lone_log / "ci.vkey"), 1, "refusing the stored checkpoint #1")
@@ -278,7 +280,7 @@ def test_keygen_removes_the_private_key_if_the_vkey_cannot_be_made(tmp_path: Pat
     import os
 
     from auditlog.errors import InvalidInput
-    from auditlog.services import checkpoints
+    from auditlog.services import keys as checkpoints
 
     target = tmp_path / "planted"
     (tmp_path / "ci.vkey").symlink_to(target)

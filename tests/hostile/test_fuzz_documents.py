@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlog import AuditLog, Conflict, InvalidInput
-from auditlog.core.runs import normalize_verdict, prepare_run
+from auditlog.evals.runs import normalize_verdict, prepare_run
 from auditlog.services.environment import capture_environment
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True, database=None,

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlog import InvalidInput
-from auditlog.core.runs import normalize_run
+from auditlog.evals.runs import normalize_run
 from auditlog.ingest import SourceFile, parse_inspect, parse_junit, parse_lm_eval
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,

@@ -105,7 +105,7 @@ def test_a_rearranged_note_is_refused(keys: Path, tmp_path: Path, damage: str) -
 
 def test_a_duplicated_signature_line_is_not_two_signers(keys: Path, tmp_path: Path) -> None:
     """The same signature twice counts once (as Go's note package has it): never a second signer."""
-    from auditlog.core.checkpoint import open_note, parse_verifier_key
+    from auditlog.core.note import open_note, parse_verifier_key
     body, sigs = _body_sigs((keys / "cp.txt").read_text())
     doubled = _join(body, [sigs[0], sigs[0]])
     verifiers = [parse_verifier_key((keys / f"{k}.vkey").read_text().strip()) for k in ("ci", "witness")]

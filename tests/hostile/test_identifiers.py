@@ -23,8 +23,8 @@ from hostile_support import REFUSED_IN_IDS
 from hostile_support import cli_support as s
 
 from auditlog import AuditLog, InvalidInput
-from auditlog.core import runs as core_runs
-from auditlog.core.runs import check_identifier, prepare_run
+from auditlog.evals import runs as core_runs
+from auditlog.evals.runs import check_identifier, prepare_run
 from auditlog.render import escape_json_bytes, json_text, render, safe_text
 
 ROOT = Path(__file__).resolve().parents[2]

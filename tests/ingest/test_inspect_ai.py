@@ -13,7 +13,7 @@ import zlib
 import pytest
 from ingest_support import source
 
-from auditlog.core.runs import normalize_run
+from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput
 from auditlog.ingest import SourceFile, ingest, parse_inspect
 from auditlog.ingest.inspect_ai import to_float

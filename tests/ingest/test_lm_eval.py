@@ -7,7 +7,7 @@ import json
 import pytest
 from ingest_support import source
 
-from auditlog.core.runs import normalize_run
+from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput
 from auditlog.ingest import SourceFile, ingest, parse_lm_eval
 

@@ -21,18 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.core.checkpoint import (
-    Checkpoint,
-    Signer,
-    open_checkpoint,
-    open_note,
-    parse_verifier_key,
-    sign_checkpoint,
-)
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from auditlog.core.events import Event, parse_event, seal
-from auditlog.core.merkle import TreeBuilder, leaf_hash, verify_consistency
+from auditlog.core.merkle import TreeBuilder, leaf_hash
+from auditlog.core.note import Signer, open_note, parse_verifier_key
+from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import ProofError
-from auditlog.services.checkpoints import load_signer
+from auditlog.services.keys import load_signer
 from tampering import as_holder
 
 try:

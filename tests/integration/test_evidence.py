@@ -19,8 +19,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditlog.core.checkpoint import parse_verifier_key
 from auditlog.core.evidence import verify_evidence
+from auditlog.core.note import parse_verifier_key
 from auditlog.errors import AuditLogError
 
 try:

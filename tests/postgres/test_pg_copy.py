@@ -10,7 +10,7 @@ import pytest
 
 from tampering import as_holder
 from auditlog import AuditLog
-from auditlog.services.checkpoints import generate_key, load_signer
+from auditlog.services.keys import generate_key, load_signer
 from auditlog.store.postgres import PostgresStore
 
 try:

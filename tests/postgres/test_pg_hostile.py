@@ -24,7 +24,7 @@ from psycopg.pq import TransactionStatus
 
 from auditlog.core.events import envelope_tail
 from auditlog.core.merkle import TreeBuilder, leaf_hash
-from auditlog.core.checkpoint import Signer, sign_note
+from auditlog.core.note import Signer, sign_note
 from auditlog.services.log import AuditLog
 from auditlog.store.pg_schema import TABLES, Statements
 from auditlog.store.postgres import PostgresStore

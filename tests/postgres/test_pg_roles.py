@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from auditlog import AuditLog
-from auditlog.services.checkpoints import generate_key
+from auditlog.services.keys import generate_key
 
 try:
     from . import pg_support as s

@@ -14,7 +14,7 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import Event, parse_event, seal
-from auditlog.services.checkpoints import generate_key, load_signer
+from auditlog.services.keys import generate_key, load_signer
 from auditlog.services.copy import copy_log
 
 try:

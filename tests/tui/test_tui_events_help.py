@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from auditlog.services.log import AuditLog
+from auditlog.tui.app import sections
 from auditlog.tui.data.chain import event_rows
 from auditlog.tui.screens.events import EventsScreen
-from auditlog.tui.screens.help import HelpScreen, sections
+from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.widgets.lazy_table import PAGE, LazyTable
 from tui_support import SIZE, app_for, flip_score, pilot_test, screen_text, settle, small_run, tamper
 

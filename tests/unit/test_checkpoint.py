@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from auditlog.core.checkpoint import (
-    Checkpoint,
-    Signer,
-    add_signatures,
-    key_id,
-    open_checkpoint,
-    open_note,
-    parse_checkpoint,
-    parse_signer_key,
-    parse_verifier_key,
-    sign_checkpoint,
-    sign_note,
-)
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
 from auditlog.core.merkle import leaf_hash
+from auditlog.core.note import Signer, add_signatures, key_id, open_note, parse_signer_key, parse_verifier_key, sign_note
 from auditlog.errors import InvalidInput, KeyFileError, SignatureError
 
 # --- Known answers from github.com/golang/mod, sumdb/note/note_test.go (TestNewVerifier,

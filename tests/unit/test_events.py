@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from auditlog.core.chain import ChainScan, verify_rows
 from auditlog.core.events import ZERO_HASH, Event, envelope_tail, parse_event, seal
-from auditlog.core.provenance import actor_from_environ, ci_from_environ
+from auditlog.evals.provenance import actor_from_environ, ci_from_environ
 from auditlog.errors import IntegrityError, InvalidInput
 
 TS = "2026-01-01T00:00:00.000000Z"

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from auditlog.core.gate import (ALLOW, BLOCK, NEEDS_REVIEW, GatePolicy, gate, verdict_document)
-from auditlog.core.stats import mcnemar_exact, t_cdf, t_ppf, t_sf, t_two_sided_p
-from auditlog.core.runs import normalize_verdict
+from auditlog.evals.gate import (ALLOW, BLOCK, NEEDS_REVIEW, GatePolicy, gate, verdict_document)
+from auditlog.evals.stats import mcnemar_exact, t_cdf, t_ppf, t_sf, t_two_sided_p
+from auditlog.evals.runs import normalize_verdict
 from auditlog.errors import InvalidInput
 
 RTOL = 1e-9

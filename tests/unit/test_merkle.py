@@ -10,24 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditlog.core import merkle
-from auditlog.core.merkle import (
-    EMPTY_ROOT,
-    TreeBuilder,
+from auditlog.core.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash, node_hash, peaks, root_from_leaf_hashes
+from auditlog.core.proof import (
     consistency_nodes,
     consistency_proof,
     consistency_subtrees,
     inclusion_nodes,
     inclusion_proof,
     inclusion_subtrees,
-    leaf_hash,
-    node_hash,
-    peaks,
     root_at,
-    root_from_inclusion_proof,
-    root_from_leaf_hashes,
-    verify_consistency,
-    verify_inclusion,
 )
+from auditlog.core.verify_proof import root_from_inclusion_proof, verify_consistency, verify_inclusion
 from auditlog.errors import InvalidInput, ProofError
 
 try:

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from auditlog.core.runs import config_fingerprint, document_sha256, normalize_run, normalize_verdict
+from auditlog.evals.runs import config_fingerprint, document_sha256, normalize_run, normalize_verdict
 from auditlog.errors import InvalidInput
 
 GOOD = {

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from tampering import as_holder
-from auditlog import AuditLog, InvalidInput, NotFound, StorageError
+from auditlog import AuditLog, InvalidInput, NotFound, ProofError, StorageError
 from auditlog.core import merkle
-from auditlog.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+from auditlog.core.merkle import leaf_hash
+from auditlog.core.verify_proof import verify_consistency, verify_inclusion
 from auditlog.services import tree
 from auditlog.store.memory import MemoryStore
 
@@ -158,9 +159,9 @@ def test_inclusion_proofs_large(large: tuple[AuditLog, list[bytes]]) -> None:
 def test_inclusion_proof_fails_for_another_leaf(large: tuple[AuditLog, list[bytes]]) -> None:
     log, leaves = large
     proof = log.inclusion_proof(100, 400)
-    with pytest.raises(merkle.ProofError):
+    with pytest.raises(ProofError):
         verify_inclusion(leaves[101], 100, 400, proof, log.root(400))
-    with pytest.raises(merkle.ProofError):
+    with pytest.raises(ProofError):
         verify_inclusion(leaves[100], 101, 400, proof, log.root(400))
 
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auditlog.core.checkpoint import unverified_note
 from auditlog.core.events import ZERO_HASH
+from auditlog.core.note import unverified_note
 from auditlog.errors import AuditLogError
 from auditlog.services.log import AuditLog
 

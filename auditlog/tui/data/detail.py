@@ -18,8 +18,10 @@ from typing import Any
 
 import projections
 from auditlog.core import events as ev
-from auditlog.core.checkpoint import parse_checkpoint, unverified_note
-from auditlog.core.merkle import leaf_hash, verify_inclusion
+from auditlog.core.checkpoint import parse_checkpoint
+from auditlog.core.merkle import leaf_hash
+from auditlog.core.note import unverified_note
+from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import AuditLogError
 from auditlog.services.checkpoints import covering_checkpoint
 from auditlog.services.log import AuditLog

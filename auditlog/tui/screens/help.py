@@ -1,6 +1,12 @@
-"""Help: every key of every screen, read from the screens' own BINDINGS (so it cannot drift)."""
+"""Help: every key of every screen, from the sections the app hands it (so it cannot drift).
+
+The app builds the sections from the screens' own BINDINGS (`auditlog.tui.app.sections`);
+this screen only lays them out, and imports no screen and not the app.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,29 +21,18 @@ ABOUT = ("Strings from the log are shown exactly as recorded (never as markup). 
          "Textual's dark and light themes; ctrl+p opens the command palette (every theme).")
 
 
-def sections() -> list[tuple[str, list]]:
-    """(title, bindings) for the app and every screen, in the order a reader meets them."""
-    from auditlog.tui.app import AuditLogApp
-    from auditlog.tui.screens.compare import CompareScreen
-    from auditlog.tui.screens.events import EventsScreen
-    from auditlog.tui.screens.run import RunScreen
-    from auditlog.tui.screens.runs import RunsScreen
-    from auditlog.tui.screens.trend import TrendScreen
-    from auditlog.tui.screens.verify import VerifyScreen
-    from auditlog.tui.widgets.lazy_table import LazyTable
-
-    return [("Everywhere", AuditLogApp.BINDINGS), ("Tables", LazyTable.BINDINGS), ("Runs", RunsScreen.BINDINGS),
-            ("Run detail", RunScreen.BINDINGS), ("Compare", CompareScreen.BINDINGS),
-            ("Trend", TrendScreen.BINDINGS), ("Verify", VerifyScreen.BINDINGS), ("Events", EventsScreen.BINDINGS),
-            ("Help", HelpScreen.BINDINGS)]
-
-
 class HelpScreen(ModalScreen):
+    """Shows `sections`: (title, bindings) pairs, in the order a reader meets them."""
+
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close help")]
+
+    def __init__(self, sections: Sequence[tuple[str, list]]) -> None:
+        super().__init__()
+        self.sections = list(sections)
 
     def compose(self) -> ComposeResult:
         lines: list[Content] = []
-        for title, bindings in sections():
+        for title, bindings in self.sections:
             lines.append(line((title, "strong")))
             grouped: dict[tuple[str, str], list[str]] = {}
             for binding in Binding.make_bindings(bindings):

@@ -8,7 +8,7 @@ independent (several epochs of one sample, questions of one passage). Items foun
 in one run only are reported, never silently dropped.
 
 Standard library only (an auditor reads this without numpy): the t distribution
-and McNemar's test are in auditlog.core.stats.
+and McNemar's test are in auditlog.evals.stats.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from auditlog.core.stats import mcnemar_exact, t_ppf, t_two_sided_p
+from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 from auditlog.errors import InvalidInput
 
 ALLOW, BLOCK, NEEDS_REVIEW = "ALLOW", "BLOCK", "NEEDS_REVIEW"
@@ -242,7 +242,7 @@ def _lookup(extra: Any, key: str) -> Any:
 
 def verdict_document(result: GateResult, *, run_id: str | None = None,
                      baseline_run_id: str | None = None) -> dict[str, Any]:
-    """The `verdict.recorded` document (accepted by auditlog.core.runs.normalize_verdict).
+    """The `verdict.recorded` document (accepted by auditlog.evals.runs.normalize_verdict).
 
     `policy` holds the policy parameters plus `method` and `evidence` (n, se, df, the
     unmatched counts, McNemar): the verdict document has no other place for them, and an
