@@ -139,17 +139,20 @@ COLUMNS = "seq, hash, ts, type, project, subject, body"
 
 def clone_events_table(source: Path, target: Path) -> sqlite3.Connection:
     """A fresh database whose events table is defined exactly as auditlog's (table, indexes,
-    triggers, copied from sqlite_master), in WAL mode with synchronous=FULL."""
+    triggers, copied from sqlite_master), in WAL mode with synchronous=FULL, holding the
+    source's genesis row (the triggers take events at the head only: the timed rows are 1..n)."""
     with sqlite3.connect(source) as src:
         statements = [sql for (sql,) in src.execute(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL "
             "ORDER BY type = 'table' DESC, rowid")]
+        genesis = stored_rows(src, 0, 0)
     src.close()
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     for sql in statements:
         conn.execute(sql)
+    conn.executemany(f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", genesis)
     return conn
 
 
