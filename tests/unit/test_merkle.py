@@ -30,10 +30,7 @@ from auditlog.core.merkle import (
 )
 from auditlog.errors import InvalidInput, ProofError
 
-try:
-    from . import merkle_reference as ref
-except ImportError:  # tests/unit is not a package: pytest puts this directory on sys.path
-    import merkle_reference as ref
+from . import merkle_reference as ref
 
 
 def h(hex_string: str) -> bytes:
