@@ -13,8 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -22,42 +20,11 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 BATCH = 300
+ITEMS = 20
 HANG_GUARD = 60
-
-WRITER = textwrap.dedent("""
-    import sys, time
-    from auditlog import AuditLog
-    from auditlog.store import postgres
-
-    url, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-
-    def signal_and_wait():
-        open(marker, "w").close()
-        time.sleep(120)  # the test kills us here
-
-    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
-        append = postgres._PgTransaction.append
-        def append_then_wait(self, *args, **kwargs):
-            head = append(self, *args, **kwargs)
-            signal_and_wait()
-            return head
-        postgres._PgTransaction.append = append_then_wait
-
-    log = AuditLog.open(url)
-    with log.writer() as w:
-        open(marker + ".started", "w").close()
-        for i in range(%d):
-            if mode == "at-run" and i == arg:
-                signal_and_wait()
-            w.record_run({"run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m",
-                          "environment": {"host": "test"}, "metrics": {"accuracy": 0.5, "n": i},
-                          "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0}
-                                    for j in range(20)]})
-    open(marker + ".committed", "w").close()
-""" % BATCH)
-
 
 def _runs_of(url: str, batch: str) -> int:
     with AuditLog.open(url, create=False) as log:
@@ -76,8 +43,8 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
 def _kill_batch(url: str, tmp: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
     """Run one batch in a subprocess, SIGKILL it at the chosen point; True if it had committed."""
     marker = tmp / f"{batch}.marker"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, url, batch, mode, str(arg), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(workers.command("batch", url, batch, BATCH, ITEMS, mode, arg, marker),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
     try:
         if mode == "complete":
             proc.wait(timeout=HANG_GUARD)

@@ -17,8 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,45 +24,11 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 BATCH = 1000
+ITEMS = 30  # ~3 KB per event: the batch spills uncommitted pages into the WAL
 HANG_GUARD = 60
-
-WRITER = textwrap.dedent("""
-    import os, sys, time
-    from auditlog import AuditLog
-    from auditlog.store import sqlite as sqlite_store
-
-    path, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-
-    def signal_and_wait():
-        open(marker, "w").close()
-        time.sleep(120)  # the test kills us here
-
-    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
-        append = sqlite_store._SQLiteTransaction.append
-        def append_then_wait(self, *args, **kwargs):
-            head = append(self, *args, **kwargs)
-            signal_and_wait()
-            return head
-        sqlite_store._SQLiteTransaction.append = append_then_wait
-
-    log = AuditLog.open(path)
-    with log.writer() as w:
-        open(marker + ".started", "w").close()
-        for i in range(%d):
-            if mode == "at-run" and i == arg:
-                signal_and_wait()
-            w.record_run({
-                "run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m", "model_version": batch,
-                "environment": {"host": "test"}, "config": {"i": i},
-                "metrics": {"accuracy": 0.5, "f1": 0.25, "n": i},
-                "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0,
-                           "latency_ms": 10.5 + j, "tokens": 100 + j} for j in range(30)],
-            })
-    open(marker + ".committed", "w").close()
-""" % BATCH)
-
 
 def _runs_of(path: Path, batch: str) -> int:
     with AuditLog.open(path, create=False) as log:
@@ -83,8 +47,8 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
 def _kill_batch(path: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
     """Run one batch in a subprocess and SIGKILL it at the chosen point; True if it had committed."""
     marker = path.parent / f"{batch}.marker"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), batch, mode, str(arg), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(workers.command("batch", path, batch, BATCH, ITEMS, mode, arg, marker),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
     try:
         if mode == "complete":
             proc.wait(timeout=HANG_GUARD)
