@@ -20,6 +20,7 @@ from tests.support import workers
 WRITERS = 16
 APPENDS = 50
 HANG_GUARD = 120
+pytestmark = pytest.mark.slow
 
 def _release_together(commands: list[list[str]], tmp: Path, phases: list[str]) -> list[subprocess.CompletedProcess]:
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)

@@ -25,6 +25,7 @@ from tests.support import workers
 BATCH = 300
 ITEMS = 20
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
 def _runs_of(url: str, batch: str) -> int:
     with AuditLog.open(url, create=False) as log:

@@ -24,6 +24,7 @@ from tests.support import workers
 WRITERS = 8
 APPENDS = 50
 HANG_GUARD = 120  # seconds: a subprocess that takes longer than this is stuck, not slow
+pytestmark = pytest.mark.slow
 _BESIDE = Path(sys.executable).parent / "auditlog"
 CLI = str(_BESIDE) if _BESIDE.exists() else (shutil.which("auditlog") or "auditlog")
 

@@ -23,12 +23,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from auditlog import AuditLog
+import pytest
 
+from auditlog import AuditLog
 from tests.integration import cli_support as s
 
 COPIES = 8  # of each kind
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
 WRITER = textwrap.dedent("""
     import os, sys

@@ -37,6 +37,7 @@ SEED = int(os.environ.get("AUDITLOG_CRASH_SEED", "20240611"))
 ROUNDS = {"append": 20, "checkpoint": 15, "rebuild": 15}
 BATCH = 300
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
 ITEMS = 25
 

@@ -31,6 +31,7 @@ from tests.support import workers
 BATCH = 1000
 ITEMS = 30  # ~3 KB per event: the batch spills uncommitted pages into the WAL
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
 def _runs_of(path: Path, batch: str) -> int:
     with AuditLog.open(path, create=False) as log:

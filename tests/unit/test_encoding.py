@@ -169,6 +169,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(json_values)
 def test_matches_rfc8785_and_the_reference_encoder(value: object) -> None:
