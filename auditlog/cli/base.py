@@ -60,20 +60,33 @@ def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:
     return parsed
 
 
-@click.group(epilog=EXIT_CODES)
+class AuditLogGroup(click.Group):
+    """The root group: an AuditLogError from any command becomes one line on stderr and its exit code.
+
+    Mapped here, inside click, so that `CliRunner().invoke(cli, ...)` exits exactly as the installed
+    command does; anything else is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except errors.AuditLogError as exc:
+            click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=AuditLogGroup, epilog=EXIT_CODES)
 @click.version_option(package_name="auditlog")
 def cli() -> None:
     """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
 
 
-def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def _handle_process_signals(func: Callable[..., Any]) -> Callable[..., Any]:
+    """What only the process meets: an interrupt or a closed pipe that escapes click's own handling."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except errors.AuditLogError as exc:
-            click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
-            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("auditlog: interrupted", err=True)
             sys.exit(130)
@@ -83,4 +96,4 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-main = _handle_errors(cli)
+main = _handle_process_signals(cli)

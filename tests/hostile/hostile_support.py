@@ -9,15 +9,14 @@ rather than on JSON that is refused at its first key.
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
+from tests.integration import cli_support  # noqa: F401 - re-exported for the test modules
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-import cli_support  # noqa: E402,F401 - re-exported for the test modules
 
 EVAL_OUTPUTS = (ROOT / ".." / "shared" / "data" / "eval-outputs").resolve()
 

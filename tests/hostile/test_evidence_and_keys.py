@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from hostile_support import cli_support as s
+from .hostile_support import cli_support as s
 
 from auditlog.core.checkpoint import Checkpoint, sign_checkpoint
 from auditlog.core.note import Signer

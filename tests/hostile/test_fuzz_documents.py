@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_support import cli_support as s
-from hostile_support import db_fingerprint, run_document, top_level, verdict_document
+from .hostile_support import cli_support as s
+from .hostile_support import db_fingerprint, run_document, top_level, verdict_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

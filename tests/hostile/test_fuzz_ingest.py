@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_support import EVAL_OUTPUTS, NASTY, json_value
+from .hostile_support import EVAL_OUTPUTS, NASTY, json_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

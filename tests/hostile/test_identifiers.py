@@ -13,21 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_support import REFUSED_IN_IDS
-from hostile_support import cli_support as s
+from .hostile_support import REFUSED_IN_IDS
+from .hostile_support import cli_support as s
 
 from auditlog import AuditLog, InvalidInput
 from auditlog.evals import runs as core_runs
 from auditlog.evals.runs import check_identifier, prepare_run
 from auditlog.render import escape_json_bytes, json_text, render, safe_text
 
-ROOT = Path(__file__).resolve().parents[2]
 
 C1 = ["\x85", "\x9b", "\x80", "\x9f"]
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
@@ -353,8 +351,7 @@ def test_render_helpers() -> None:
 
 def _tui_support() -> Any:
     pytest.importorskip("textual")
-    sys.path.insert(0, str(ROOT / "tests" / "tui"))
-    import tui_support
+    from tests.tui import tui_support
     return tui_support
 
 

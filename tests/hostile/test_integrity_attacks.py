@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_support import cli_support
+from .hostile_support import cli_support
 from auditlog import AuditLog
 from auditlog.core.encoding import canonical_bytes
 

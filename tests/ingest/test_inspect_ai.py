@@ -11,7 +11,7 @@ import zipfile
 import zlib
 
 import pytest
-from ingest_support import source
+from .ingest_support import source
 
 from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ingest_support import source
+from .ingest_support import source
 
 from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput

@@ -1,6 +1,7 @@
-"""Shared helpers for the integration tests: run the real CLI in a subprocess, fingerprint a log.
+"""Shared helpers for the integration tests: the CLI (tests.support.cli, re-exported), documents,
+a log's fingerprint.
 
-Not a conftest: plain functions, imported by the test modules of this directory.
+Not a conftest: plain functions, imported by the test modules.
 """
 
 from __future__ import annotations
@@ -8,72 +9,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TIMEOUT = 60
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8")
-
-    @property
-    def err(self) -> str:
-        return self.stderr.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out[:3000]}\n--- stderr\n{self.err[:3000]}"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
-    env.update(extra)
-    return env
-
-
-def cli(*args: Any, input: bytes | str | None = None, cwd: Path | str | None = None,
-        env: dict[str, str] | None = None, python_flags: tuple[str, ...] = (), timeout: float = TIMEOUT) -> Result:
-    """`python -m auditlog ARGS` in a fresh process; AUDITLOG_DB is unset unless `env` sets it."""
-    if isinstance(input, str):
-        input = input.encode("utf-8")
-    done = subprocess.run(
-        [sys.executable, *python_flags, "-m", "auditlog", *map(str, args)],
-        input=input if input is not None else b"",
-        capture_output=True, cwd=cwd, env=env if env is not None else clean_env(), timeout=timeout, check=False,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-def ok(*args: Any, **kwargs: Any) -> Result:
-    result = cli(*args, **kwargs)
-    assert result.code == 0, str(result)
-    assert "Traceback" not in result.err, str(result)
-    return result
-
-
-def one_line_error(result: Result, code: int, *needles: str) -> str:
-    """The CLI failed the documented way: exit `code`, one line on stderr naming these words, no traceback."""
-    assert result.code == code, str(result)
-    assert "Traceback" not in result.err, str(result)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("auditlog: error: "), str(result)
-    for needle in needles:
-        assert needle in lines[0], str(result)
-    return lines[0]
+from tests.support.cli import TIMEOUT, Result, clean_env, cli, ok, one_line_error, run_process  # noqa: F401 - re-exported
 
 
 def fingerprint(db: Path) -> dict[str, str | None]:

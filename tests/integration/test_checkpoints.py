@@ -9,13 +9,10 @@ commands in subprocesses. History is rewritten behind the library's back with sq
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,18 +25,14 @@ from auditlog.core.note import Signer, open_note, parse_verifier_key
 from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import ProofError
 from auditlog.services.keys import load_signer
-from tampering import as_holder
+from tests.tampering import as_holder
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 ORIGIN = "example.org/evals"
 SIZE = 40
 LOG_KEY = "ci.example.org"
 WITNESS_KEY = "witness.example"
-BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "proofs.py"
 
 
 @dataclass
@@ -492,9 +485,10 @@ def test_prove_consistency_bad_arguments(work: Work) -> None:
 # --- the proofs benchmark ----------------------------------------------------------------------
 
 
-def test_proofs_benchmark_quick_run_prints_its_ratios(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+@pytest.mark.bench
+def test_proofs_benchmark_quick_run_prints_its_ratios(quick_runs) -> None:  # noqa: ANN001
+    done = quick_runs.benchmarks["proofs"]  # scripts/bench/proofs.py --quick, run once (tests/support/bench.py)
+    tmp_path = quick_runs.cwd
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Traceback" not in done.stderr
     ratios = [line for line in done.stdout.splitlines() if line.lstrip().startswith("ratio ")]

@@ -1,5 +1,6 @@
-"""CI as a user runs it: subprocesses only. A full script, the gate's exit codes, the
-verdict events, and the example workflows checked against the real CLI."""
+"""CI as a user runs it. A full script under bash (real processes), the gate's exit codes
+and the verdict events (in-process, as the installed command exits), and the example
+workflows checked against the real CLI."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from auditlog.cli import cli
+from tests.support.cli import cli as run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -72,8 +74,8 @@ def test_a_ci_script_records_gates_verifies_and_checkpoints(tmp_path, failing, e
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditlog", *args], cwd=tmp_path, env=env(),
-                          capture_output=True, text=True)
+    done = run_cli(*args, cwd=tmp_path, env=env())
+    return subprocess.CompletedProcess(args, done.code, done.out, done.err)
 
 
 @pytest.fixture

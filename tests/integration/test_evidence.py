@@ -23,10 +23,7 @@ from auditlog.core.evidence import verify_evidence
 from auditlog.core.note import parse_verifier_key
 from auditlog.errors import AuditLogError
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 ORIGIN = "example.org/evals"
 SIZE = 40

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 HEAVY = ("pyarrow", "textual", "sqlite_utils", "pandas", "numpy")
 

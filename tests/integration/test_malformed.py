@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 BASE_RUN = s.run_doc("base-run")
 

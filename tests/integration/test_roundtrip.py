@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 import rfc8785
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 ORIGIN = "example.org/evals"
 ZERO = "0" * 64

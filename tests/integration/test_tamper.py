@@ -17,13 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tampering import as_holder
+from tests.tampering import as_holder
 from auditlog.core.events import Event, parse_event, seal
 
-try:
-    from . import cli_support as s
-except ImportError:  # tests/integration is not a package: pytest puts this directory on sys.path
-    import cli_support as s
+from . import cli_support as s
 
 SIZE = 12
 COLUMNS = "seq, hash, ts, type, project, subject, body"

@@ -1,4 +1,4 @@
-"""Helpers for the PostgreSQL tests: the real CLI in a subprocess, documents, raw SQL access.
+"""Helpers for the PostgreSQL tests: the CLI (tests.support.cli, re-exported), documents, raw SQL access.
 
 Not a conftest: plain functions, imported by the test modules of this directory. The
 server fixtures (`pg_admin`, `pg_url`: a fresh schema per test) are in tests/conftest.py.
@@ -7,56 +7,24 @@ server fixtures (`pg_admin`, `pg_url`: a fresh schema per test) are in tests/con
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from auditlog.store.pg_location import parse_location
+from tests.support import cli as support
+from tests.support.cli import TIMEOUT, Result, clean_env, cli, ok, run_process  # noqa: F401 - re-exported
 
-TIMEOUT = 60
 COLUMNS = "seq, hash, ts, type, project, subject, body"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out[:3000]}\n--- stderr\n{self.err[:3000]}"
-
-
-def cli(*args: Any, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> Result:
-    """`python -m auditlog ARGS` in a fresh process, without $AUDITLOG_DB."""
-    base = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
-    done = subprocess.run([sys.executable, "-m", "auditlog", *map(str, args)], capture_output=True, text=True,
-                          env={**base, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL)
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-def ok(*args: Any, **kwargs: Any) -> Result:
-    result = cli(*args, **kwargs)
-    assert result.code == 0 and "Traceback" not in result.err, str(result)
-    return result
 
 
 def one_line_error(result: Result, code: int) -> str:
     """The CLI failed the documented way: exit `code`, one line on stderr, nothing on stdout."""
-    assert result.code == code, str(result)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("auditlog: error: "), str(result)
-    assert "Traceback" not in result.err and result.out == "", str(result)
-    return lines[0]
+    line = support.one_line_error(result, code)
+    assert result.out == "", str(result)
+    return line
 
 
 def run_doc(run_id: str, project: str = "mmlu-pro", *, seed: int = 0, n_items: int = 4) -> dict[str, Any]:

@@ -12,10 +12,7 @@ import hashlib
 
 from auditlog import AuditLog
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 
 def _log(pg_url: str, tmp_path) -> None:  # noqa: ANN001

@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "stores.py"
+pytestmark = pytest.mark.bench
 
 
 def test_stores_benchmark_quick_run_prints_every_ratio(pg_admin, pg_server) -> None:

@@ -14,10 +14,7 @@ from pathlib import Path
 from auditlog import AuditLog
 from auditlog.store.postgres import PostgresStore
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 
 def _imported(stderr: str) -> set[str]:
@@ -40,7 +37,7 @@ def test_a_postgres_location_without_psycopg_says_what_to_install() -> None:
             "from auditlog.cli import main\n"
             "sys.argv = ['auditlog', 'verify', '--log', 'postgresql://nobody@127.0.0.1:1/none']\n"
             "main()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=s.TIMEOUT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=s.TIMEOUT)
     line = s.one_line_error(s.Result(done.returncode, done.stdout, done.stderr), 4)
     assert 'pip install "auditlog[postgres]"' in line
 

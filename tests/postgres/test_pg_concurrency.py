@@ -8,8 +8,6 @@ event may be lost, the Merkle tree must verify, and no process may print anythin
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -17,39 +15,16 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 WRITERS = 16
 APPENDS = 50
 HANG_GUARD = 120
-
-WORKER = textwrap.dedent("""
-    import os, sys, time
-    from auditlog import AuditLog
-    url, tmp, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-
-    def barrier(name):
-        open(os.path.join(tmp, f"{name}-{worker}"), "w").close()
-        deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(tmp, name)):
-            if time.monotonic() > deadline:
-                sys.exit(f"barrier {name} never opened")
-            time.sleep(0.001)
-
-    barrier("open")
-    log = AuditLog.open(url, origin="example.org/concurrency")
-    barrier("append")
-    for i in range(count):
-        log.record_run({
-            "run_id": f"w{worker}-r{i}", "project_id": "concurrency", "model_id": f"model-{worker}",
-            "environment": {"worker": worker}, "metrics": {"accuracy": i / count},
-            "items": [{"item_id": f"q{j}", "score": (i + j) % 2 * 1.0, "passed": (i + j) % 2 == 1} for j in range(5)],
-        })
-    log.close()
-""")
-
+pytestmark = pytest.mark.slow
 
 def _release_together(commands: list[list[str]], tmp: Path, phases: list[str]) -> list[subprocess.CompletedProcess]:
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cmd in commands]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
+             for cmd in commands]
     try:
         for phase in phases:
             deadline = time.monotonic() + HANG_GUARD
@@ -74,7 +49,8 @@ def _release_together(commands: list[list[str]], tmp: Path, phases: list[str]) -
 
 
 def test_sixteen_processes_fifty_appends_each_into_one_fresh_log(pg_admin, pg_url, tmp_path: Path) -> None:
-    commands = [[sys.executable, "-c", WORKER, pg_url, str(tmp_path), str(k), str(APPENDS)] for k in range(WRITERS)]
+    commands = [workers.command("appender", pg_url, tmp_path, k, APPENDS, 0, "example.org/concurrency")
+                for k in range(WRITERS)]
 
     results = _release_together(commands, tmp_path, ["open", "append"])
 

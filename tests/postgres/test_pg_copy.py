@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tampering import as_holder
+from tests.tampering import as_holder
 from auditlog import AuditLog
 from auditlog.services.keys import generate_key, load_signer
 from auditlog.store.postgres import PostgresStore
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 TABLES = {"events": "seq", "merkle": "level, idx", "meta": "key", "checkpoints": "id"}
 

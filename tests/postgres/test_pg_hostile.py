@@ -29,10 +29,7 @@ from auditlog.services.log import AuditLog
 from auditlog.store.pg_schema import TABLES, Statements
 from auditlog.store.postgres import PostgresStore
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 TS = "2026-02-03T04:05:06.000007Z"
 NASTY = ["", "plain", '"quoted"', "back\\slash", "/slash", "\x01\x07\x08\t\n\x0b\x0c\r\x1b\x1f", "\x7f",

@@ -2,8 +2,8 @@
 
 The batch (`with log.writer() as w:` over 300 runs) runs in a subprocess that is killed
 while it records run N (holding the writers' lock, nothing sent yet), right after the
-batch's rows went into the open transaction (before the COMMIT), or after a random delay
-(anywhere, the COMMIT included). The server sees the connection close and rolls back;
+batch's rows went into the open transaction (before the COMMIT), or at a random one of the
+progress points the writer counts (anywhere, the COMMIT included; not a timer). The server sees the connection close and rolls back;
 the log must verify, hold every run of the batch or none, and take the next append at once.
 """
 
@@ -13,8 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -22,42 +20,12 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 BATCH = 300
+ITEMS = 20
 HANG_GUARD = 60
-
-WRITER = textwrap.dedent("""
-    import sys, time
-    from auditlog import AuditLog
-    from auditlog.store import postgres
-
-    url, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-
-    def signal_and_wait():
-        open(marker, "w").close()
-        time.sleep(120)  # the test kills us here
-
-    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
-        append = postgres._PgTransaction.append
-        def append_then_wait(self, *args, **kwargs):
-            head = append(self, *args, **kwargs)
-            signal_and_wait()
-            return head
-        postgres._PgTransaction.append = append_then_wait
-
-    log = AuditLog.open(url)
-    with log.writer() as w:
-        open(marker + ".started", "w").close()
-        for i in range(%d):
-            if mode == "at-run" and i == arg:
-                signal_and_wait()
-            w.record_run({"run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m",
-                          "environment": {"host": "test"}, "metrics": {"accuracy": 0.5, "n": i},
-                          "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0}
-                                    for j in range(20)]})
-    open(marker + ".committed", "w").close()
-""" % BATCH)
-
+pytestmark = pytest.mark.slow
 
 def _runs_of(url: str, batch: str) -> int:
     with AuditLog.open(url, create=False) as log:
@@ -76,16 +44,21 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
 def _kill_batch(url: str, tmp: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
     """Run one batch in a subprocess, SIGKILL it at the chosen point; True if it had committed."""
     marker = tmp / f"{batch}.marker"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, url, batch, mode, str(arg), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if mode == "random":  # `arg` is an uninterrupted batch's length in progress points; a few past it complete
+        argv = workers.command("stop-at", rng.randint(1, int(arg * 1.2)), "batch", url, batch, BATCH, ITEMS,
+                               "complete", 0, marker)
+    else:
+        argv = workers.command("batch", url, batch, BATCH, ITEMS, mode, arg, marker)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
     try:
         if mode == "complete":
             proc.wait(timeout=HANG_GUARD)
             assert proc.returncode == 0, proc.stderr.read()
             return True
-        if mode == "random":
-            _wait_for(Path(f"{marker}.started"), proc)
-            time.sleep(rng.uniform(0, arg / 1000))
+        if mode == "random":  # stopped at a progress point it counted (tests.support.workers stop-at)
+            for line in proc.stdout:
+                if line.startswith("stopped "):
+                    break
         else:
             _wait_for(marker, proc)
         os.kill(proc.pid, signal.SIGKILL)
@@ -97,6 +70,15 @@ def _kill_batch(url: str, tmp: Path, batch: str, mode: str, arg: int, rng: rando
     if proc.returncode != -signal.SIGKILL:
         assert proc.returncode == 0, proc.stderr.read()
     return Path(f"{marker}.committed").exists()
+
+
+def _count_batch(url: str, tmp: Path, batch: str) -> tuple[bool, int]:
+    """One uninterrupted batch, its progress points counted: (committed, points)."""
+    marker = tmp / f"{batch}.marker"
+    done = subprocess.run(workers.command("stop-at", 0, "batch", url, batch, BATCH, ITEMS, "complete", 0, marker),
+                          capture_output=True, text=True, env=workers.ENV, timeout=HANG_GUARD)
+    assert done.returncode == 0, done.stderr
+    return Path(f"{marker}.committed").exists(), int(done.stdout.split()[-1])
 
 
 def _check_after_kill(url: str, batch: str, committed: bool, size_before: int) -> int:
@@ -133,11 +115,10 @@ def test_kill_after_random_delays_leaves_all_or_none(pg_admin, pg_url, tmp_path)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     with AuditLog.open(pg_url) as log:
         size = log.head().size
-    start = time.monotonic()
-    assert _kill_batch(pg_url, tmp_path, "timing", "complete", 0, rng)
-    duration_ms = max(50, int((time.monotonic() - start) * 1000))
+    committed, points = _count_batch(pg_url, tmp_path, "timing")
+    assert committed
     size = _check_after_kill(pg_url, "timing", True, size)
     for round_ in range(3):
         batch = f"random{round_}"
-        committed = _kill_batch(pg_url, tmp_path, batch, "random", int(duration_ms * 1.2), rng)
+        committed = _kill_batch(pg_url, tmp_path, batch, "random", points, rng)
         size = _check_after_kill(pg_url, batch, committed, size)

@@ -15,10 +15,7 @@ from auditlog.services.log import AuditLog
 from auditlog.store import migrate as migrate_postgres
 from auditlog.store.postgres import PostgresStore
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 V1_SCHEMA = FIXTURES / "pg_schema_v1.sql"  # create_script of release 0.1.0, saved before version 2

@@ -12,10 +12,7 @@ import pytest
 from auditlog import AuditLog
 from auditlog.services.keys import generate_key
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 
 @pytest.fixture

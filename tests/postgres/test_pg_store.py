@@ -16,10 +16,7 @@ from auditlog.store.pg_location import parse_location
 from auditlog.store.pg_schema import TABLES
 from auditlog.store.postgres import PostgresStore
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 
 def test_location_parameters_and_hidden_password() -> None:

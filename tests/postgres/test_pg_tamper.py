@@ -17,10 +17,7 @@ from auditlog.core.events import Event, parse_event, seal
 from auditlog.services.keys import generate_key, load_signer
 from auditlog.services.copy import copy_log
 
-try:
-    from . import pg_support as s
-except ImportError:  # tests/postgres is not a package: pytest puts this directory on sys.path
-    import pg_support as s
+from . import pg_support as s
 
 SIZE = 40
 Execute = Callable[[str, tuple], list]  # SQL with %s placeholders -> rows

@@ -6,14 +6,11 @@ Tests that append to a log work on a copy (`log_copy`), so the shared log never 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from corpus import Corpus, expected_runs, make_corpus  # noqa: E402
+from .corpus import Corpus, expected_runs, make_corpus
 
 
 @pytest.fixture(scope="session")

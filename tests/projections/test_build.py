@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import projections
-from tampering import as_holder
+from tests.support.cli import cli
+from tests.tampering import as_holder
 from auditlog import AuditLog, IntegrityError, InvalidInput
 from projections.disk import LOCK, write_bytes
 from projections.state import read_state
@@ -34,13 +35,6 @@ def digest(directory: Path) -> dict[str, str]:
 def contents(view: projections.View) -> dict[str, list[dict]]:
     return {"runs": projections.to_records(view.runs), "items": projections.to_records(view.items()),
             "verdicts": projections.to_records(view.verdicts)}
-
-
-def cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "auditlog", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_rebuild_is_byte_identical_twice_in_place_and_in_another_directory(corpus, log, tmp_path) -> None:
@@ -64,8 +58,8 @@ def test_rebuild_from_two_working_directories_and_out_dirs_is_identical(corpus, 
         cwd = tmp_path / name
         cwd.mkdir()
         done = cli("projections", "rebuild", "--log", corpus.db, "--out", f"out-{name}", cwd=cwd)
-        assert done.returncode == 0, done.stderr
-        assert "rebuilt" in done.stdout and f"{len(corpus.runs)} runs" in done.stdout
+        assert done.code == 0, done.err
+        assert "rebuilt" in done.out and f"{len(corpus.runs)} runs" in done.out
         outs.append(digest(cwd / f"out-{name}"))
     assert outs[0] == outs[1]
     assert outs[0] == digest(Path(f"{corpus.db}.projections")), "the same bytes as the fixture's own projections"
@@ -153,16 +147,16 @@ def test_a_log_rewritten_under_the_projections_is_refused_until_rebuilt(corpus, 
 
     for args in (("history",), ("show", corpus.runs[0]["run_id"]), ("trend", "--project", "gsm8k", "--metric", "f1")):
         done = cli(*args, "--log", log_copy)
-        assert done.returncode == 1, done
-        assert "rewritten under the projections" in done.stderr and f"seq {saved.seq}" in done.stderr
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert done.code == 1, done
+        assert "rewritten under the projections" in done.err and f"seq {saved.seq}" in done.err
+        assert "Traceback" not in done.err and len(done.err.strip().splitlines()) == 1
     status = cli("projections", "status", "--log", log_copy, "-o", "json")
-    assert status.returncode == 1 and "rewritten" in json.loads(status.stdout)["problem"]
+    assert status.code == 1 and "rewritten" in json.loads(status.out)["problem"]
     assert digest(directory) == before, "a refused catch-up changes nothing"
 
-    assert cli("projections", "rebuild", "--log", log_copy).returncode == 0
+    assert cli("projections", "rebuild", "--log", log_copy).code == 0
     done = cli("history", "--log", log_copy, "--all", "-o", "json")
-    assert done.returncode == 0 and len(json.loads(done.stdout)) == len(corpus.runs)
+    assert done.code == 0 and len(json.loads(done.out)) == len(corpus.runs)
 
 
 def test_another_log_or_a_truncated_one_is_refused(corpus, log_copy, tmp_path) -> None:

@@ -1,7 +1,7 @@
 """The query commands, their outputs checked against values recomputed from the run documents.
 
-Most run in-process (click's CliRunner) to keep the suite fast; exit codes and
-the one-line errors are checked in real subprocesses.
+They run in-process (tests.support.cli: click's CliRunner), exit codes and one-line errors
+included: errors are mapped inside the click group, as the installed command maps them.
 """
 
 from __future__ import annotations
@@ -9,41 +9,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
 import projections
 from auditlog import AuditLog
-from auditlog.cli import cli
-from corpus import TS, expected_ab, expected_items, expected_trend, run_time
+from tests.support.cli import cli, ok
 
-ROOT = Path(__file__).resolve().parents[2]
+from .corpus import TS, expected_ab, expected_items, expected_trend, run_time
 
 
 @pytest.fixture(scope="module")
 def run(corpus, view):  # noqa: ANN001, ANN201 - `view` builds the projections first
-    runner = CliRunner()
-
     def invoke(*args: object, log: Path | None = None) -> str:
-        result = runner.invoke(cli, [*map(str, args), "--log", str(log or corpus.db)], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
+        return ok(*args, "--log", log or corpus.db).out
 
     return invoke
-
-
-def subprocess_cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "auditlog", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)
 
 
 def newest_first(expected: dict, keep=lambda r: True) -> list[dict]:  # noqa: ANN001
@@ -168,12 +152,8 @@ def test_export_every_format(run, expected, corpus, tmp_path) -> None:  # noqa: 
 
 
 def test_status_catch_up_and_compact(corpus, log_copy) -> None:
-    runner = CliRunner()
-
     def invoke(*args: object) -> str:
-        result = runner.invoke(cli, [*map(str, args), "--log", str(log_copy)], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
+        return ok(*args, "--log", log_copy).out
 
     status = json.loads(invoke("projections", "status", "-o", "json"))
     assert status["built"] is False and status["behind"] > 0
@@ -205,12 +185,12 @@ def test_errors_are_one_line_with_their_exit_code(corpus, view, tmp_path) -> Non
         (("ab", "--experiment", "exp-ab", "--baseline", "x"), 2, "baseline"),
         (("history", "--tag", "novalue"), 2, "--tag"),
     ]:
-        done = subprocess_cli(*args, "--log", corpus.db)
-        assert done.returncode == code, (args, done.stderr)
-        assert words in done.stderr and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        done = cli(*args, "--log", corpus.db)
+        assert done.code == code, (args, done.err)
+        assert words in done.err and "Traceback" not in done.err and len(done.err.strip().splitlines()) == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     for args in (("history",), ("trend", "--project", "p", "--metric", "m"), ("projections", "status")):
-        done = subprocess_cli(*args, cwd=empty)
-        assert done.returncode == 3 and "auditlog.db" in done.stderr, done.stderr
+        done = cli(*args, cwd=empty)
+        assert done.code == 3 and "auditlog.db" in done.err, done.err
     assert list(empty.iterdir()) == [], "reading a log that does not exist creates nothing"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from corpus import TS, expected_items, expected_verdicts
+from .corpus import TS, expected_items, expected_verdicts
 
 duckdb = pytest.importorskip("duckdb")
 

@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "projections.py"
+pytestmark = pytest.mark.bench
 
 
 def test_projections_benchmark_quick_run_prints_every_ratio() -> None:

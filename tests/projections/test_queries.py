@@ -9,7 +9,7 @@ import pytest
 
 import projections
 from auditlog import InvalidInput, NotFound
-from corpus import MODELS, PROJECTS, TS, expected_ab, expected_items, expected_pinned, expected_trend, run_time
+from .corpus import MODELS, PROJECTS, TS, expected_ab, expected_items, expected_pinned, expected_trend, run_time
 
 
 def newest_first(runs: dict, keep=lambda r: True) -> list[str]:  # noqa: ANN001

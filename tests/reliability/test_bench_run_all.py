@@ -1,30 +1,30 @@
 """scripts/bench/run_all.py: it runs benchmarks, collects their ratio lines, writes JSON and markdown.
 
 The smoke run is `--quick` on the two fastest benchmarks (the others have smoke tests of
-their own; all of them with --quick take ~35 s here). The parser is checked on one line
+their own; all of them with --quick take ~35 s here), run once for this test and the proofs
+and encoding smoke tests together (tests/support/bench.py). The parser is checked on one line
 of every format the benchmarks print. No figure is asserted: timings depend on the machine.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "run_all.py"
-# Loaded by path: putting scripts/bench on sys.path would shadow the `projections` package
-# with scripts/bench/projections.py for every test collected after this one.
-_spec = importlib.util.spec_from_file_location("bench_run_all", SCRIPT)
-run_all = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_all)
+import pytest
+
+from tests.support.bench import SCRIPTS, load_run_all
+
+SCRIPT = SCRIPTS / "run_all.py"
+run_all = load_run_all()  # by path: scripts/bench on sys.path would shadow the `projections` package
 
 
-def test_run_all_quick_writes_json_and_markdown(tmp_path: Path) -> None:
-    out = tmp_path / "results"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--only", "proofs",
-                           "--only", "encoding"], capture_output=True, text=True, timeout=240)
+@pytest.mark.bench
+def test_run_all_quick_writes_json_and_markdown(quick_runs) -> None:  # noqa: ANN001
+    out = quick_runs.out
+    done = quick_runs.run_all
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"wrote {out / 'bench-results.json'}" in done.stdout
     results = json.loads((out / "bench-results.json").read_text())

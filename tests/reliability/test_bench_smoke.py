@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "append_verify.py"
+pytestmark = pytest.mark.bench
 
 EXPECTED_RATIOS = [
     "batched append vs (a) plain executemany",

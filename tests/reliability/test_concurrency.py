@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -20,43 +19,20 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 WRITERS = 8
 APPENDS = 50
 HANG_GUARD = 120  # seconds: a subprocess that takes longer than this is stuck, not slow
+pytestmark = pytest.mark.slow
 _BESIDE = Path(sys.executable).parent / "auditlog"
 CLI = str(_BESIDE) if _BESIDE.exists() else (shutil.which("auditlog") or "auditlog")
 
-# One writer process. At the first barrier the processes open the log, which none of them
-# has created yet, staggered over ~150 ms: late ones find the file while an early one is
-# still creating the schema. At the second barrier they all append at once, one
-# transaction per run. Prints nothing on success.
-WORKER = textwrap.dedent("""
-    import os, sys, time
-    from auditlog import AuditLog
-    path, tmp, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-
-    def barrier(name):
-        open(os.path.join(tmp, f"{name}-{worker}"), "w").close()
-        deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(tmp, name)):
-            if time.monotonic() > deadline:
-                sys.exit(f"barrier {name} never opened")
-            time.sleep(0.001)
-
-    barrier("open")
-    time.sleep(worker * 0.02)
-    log = AuditLog.open(path)
-    barrier("append")
-    for i in range(count):
-        log.record_run({
-            "run_id": f"w{worker}-r{i}", "project_id": "concurrency", "model_id": f"model-{worker}",
-            "environment": {"worker": worker},
-            "metrics": {"accuracy": i / count},
-            "items": [{"item_id": f"q{j}", "score": (i + j) % 2 * 1.0, "passed": (i + j) % 2 == 1} for j in range(5)],
-        })
-    log.close()
-""")
+# One writer process (tests.support.workers appender). At the first barrier the processes open
+# the log, which none of them has created yet, staggered over ~150 ms: late ones find the file
+# while an early one is still creating the schema. At the second barrier they all append at
+# once, one transaction per run. Prints nothing on success.
+STAGGER = 0.02
 
 
 def _release_together(commands: list[list[str]], tmp: Path, phases: list[str], **kwargs) -> list[subprocess.CompletedProcess]:
@@ -112,9 +88,9 @@ def _assert_clean(results: list[subprocess.CompletedProcess]) -> None:
 def test_eight_processes_fifty_appends_each_into_one_fresh_log(tmp_path: Path) -> None:
     """8 x 50 appends through the Python API, into a log none of them has created yet."""
     path = tmp_path / "evals.db"
-    commands = [[sys.executable, "-c", WORKER, str(path), str(tmp_path), str(k), str(APPENDS)] for k in range(WRITERS)]
+    commands = [workers.command("appender", path, tmp_path, k, APPENDS, STAGGER, "") for k in range(WRITERS)]
 
-    results = _release_together(commands, tmp_path, ["open", "append"])
+    results = _release_together(commands, tmp_path, ["open", "append"], env=workers.ENV)
 
     _assert_clean(results)
     expected = {f"w{k}-r{i}" for k in range(WRITERS) for i in range(APPENDS)}
@@ -149,24 +125,9 @@ def test_eight_cli_processes_create_and_append_at_once(tmp_path: Path) -> None:
     _check_log(path, expected, 1 + WRITERS * per_job)
 
 
-# A process that holds the log's write lock until it is killed: the store's own
-# transaction (the writer queue and SQLite's write lock), or only SQLite's write lock,
-# as a foreign tool (the sqlite3 shell, Datasette with write access) would.
-HOLDER = textwrap.dedent("""
-    import sqlite3, sys, time
-    from auditlog import AuditLog
-    path, how = sys.argv[1], sys.argv[2]
-    if how == "store":
-        log = AuditLog.open(path)
-        with log.store.transaction():
-            print("holding", flush=True)
-            time.sleep(300)
-    else:
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        print("holding", flush=True)
-        time.sleep(300)
-""")
+# A process that holds the log's write lock until it is killed (tests.support.workers holder):
+# the store's own transaction (the writer queue and SQLite's write lock), or only SQLite's
+# write lock, as a foreign tool (the sqlite3 shell, Datasette with write access) would.
 
 
 def _sqlite_state(path: Path) -> tuple[int, list[str]]:
@@ -183,7 +144,7 @@ def test_append_gives_up_after_the_lock_timeout(tmp_path: Path, how: str) -> Non
     doc = tmp_path / "run.json"
     doc.write_text(json.dumps({"run_id": "blocked", "project_id": "p", "model_id": "m", "environment": {}}))
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), how], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(workers.command("holder", path, how), stdout=subprocess.PIPE, text=True, env=workers.ENV)
     try:
         assert holder.stdout.readline().strip() == "holding"
         result = subprocess.run([CLI, "append", "run", str(doc), "--log", str(path), "--lock-timeout", "0.5"],

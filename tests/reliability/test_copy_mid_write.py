@@ -23,13 +23,14 @@ import textwrap
 import time
 from pathlib import Path
 
-from auditlog import AuditLog
+import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-import cli_support as s  # noqa: E402
+from auditlog import AuditLog
+from tests.integration import cli_support as s
 
 COPIES = 8  # of each kind
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
 WRITER = textwrap.dedent("""
     import os, sys
@@ -125,9 +126,8 @@ def test_a_copy_longer_than_its_chunks_carries_every_subtree_after_the_events_it
                 w.record_run({"project_id": "p", "model_id": "m", "run_id": f"r{i}",
                               "items": [{"item_id": "a", "score": 1.0, "passed": True}]})
         root = log.root().hex()
-    done = subprocess.run([sys.executable, "-m", "auditlog", "copy", str(src), str(dst)], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    done = s.cli("copy", src, dst, timeout=120)
+    assert done.code == 0, done.err
     with AuditLog.open(dst, create=False) as copy:
         report = copy.verify()
         assert report.ok and report.root == root

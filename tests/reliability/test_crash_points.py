@@ -1,8 +1,11 @@
 """50 random SIGKILL points over batched appends, `auditlog checkpoint` and `auditlog projections rebuild`.
 
 One log and one projections directory live through all of it. Each round starts a real
-process doing one of the three, kills it with SIGKILL after a random delay (spread over
-the operation's measured duration, startup included), and then checks:
+process doing one of the three (tests.support.workers stop-at), which counts its progress
+points (calls into auditlog and projections code, SQLite and OS calls before and after)
+and stops itself at point N, N random over the operation's counted length and a little past
+it; the test then kills it with SIGKILL, so where it dies does not depend on the machine's
+speed. Then it checks:
 
 - the log verifies (chain, Merkle subtrees, every stored checkpoint) and holds whole
   batches only;
@@ -20,9 +23,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -30,24 +30,16 @@ import pytest
 import projections
 from auditlog import AuditLog
 from projections.state import State, read_state
+from tests.support import workers
+from tests.support.cli import ok
 
 SEED = int(os.environ.get("AUDITLOG_CRASH_SEED", "20240611"))
 ROUNDS = {"append": 20, "checkpoint": 15, "rebuild": 15}
 BATCH = 300
 HANG_GUARD = 60
+pytestmark = pytest.mark.slow
 
-WRITER = textwrap.dedent("""
-    import sys
-    from auditlog import AuditLog
-    path, batch, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    with AuditLog.open(path, create=False) as log:
-        with log.writer() as w:
-            for i in range(size):
-                w.record_run({"run_id": f"{batch}-{i:03d}", "project_id": "crash", "model_id": "m",
-                              "model_version": batch, "environment": {}, "metrics": {"accuracy": i / size},
-                              "items": [{"item_id": f"q{j}", "score": ((i + j) % 5) / 4, "passed": (i + j) % 2 == 0}
-                                        for j in range(25)]})
-""")
+ITEMS = 25
 
 
 class World:
@@ -58,40 +50,43 @@ class World:
         self.projections = root / "projections"
         self.batches: dict[str, bool] = {}  # batch -> known committed (True) or unknown (False)
 
-    def command(self, kind: str, tag: str) -> list[str]:
+    def command(self, kind: str, tag: str, stop: int) -> list[str]:
+        """The operation, stopping itself at progress point `stop` (0: never)."""
         if kind == "append":
-            return [sys.executable, "-c", WRITER, str(self.db), tag, str(BATCH)]
-        if kind == "checkpoint":
-            return [sys.executable, "-m", "auditlog", "checkpoint", "--key", str(self.key), "--log", str(self.db)]
-        return [sys.executable, "-m", "auditlog", "projections", "rebuild", "--log", str(self.db),
-                "--out", str(self.projections)]
+            program = ["batch", self.db, tag, BATCH, ITEMS, "complete", 0, self.root / f"{tag}.marker", "crash"]
+        elif kind == "checkpoint":
+            program = ["cli", "checkpoint", "--key", self.key, "--log", self.db]
+        else:
+            program = ["cli", "projections", "rebuild", "--log", self.db, "--out", self.projections]
+        return workers.command("stop-at", stop, *program)
 
     def checkpoints(self) -> int:
         with AuditLog.open(self.db, create=False) as log:
             return len(log.store.checkpoints())
 
 
-def _run_and_kill(argv: list[str], delay: float | None) -> bool:
-    """Run argv; SIGKILL it after `delay` seconds (None: let it finish). True if it completed by itself."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _run_and_kill(argv: list[str]) -> tuple[bool, int]:
+    """Run argv (a stop-at worker); SIGKILL it once it has stopped itself. Returns (completed by
+    itself, the progress points it counted: the point it stopped at, or its total)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
+    points = None
     try:
-        if delay is None:
-            _, err = proc.communicate(timeout=HANG_GUARD)
-            assert proc.returncode == 0, err.decode()
-            return True
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+        for line in proc.stdout:
+            if line.startswith("stopped "):
+                os.kill(proc.pid, signal.SIGKILL)
+                points = int(line.split()[1])
+                break
+            if line.startswith("points "):
+                points = int(line.split()[1])
         _, err = proc.communicate(timeout=HANG_GUARD)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     if proc.returncode == -signal.SIGKILL:
-        return False
-    assert proc.returncode == 0, err.decode()
-    return True
+        return False, points
+    assert proc.returncode == 0 and points is not None, err
+    return True, points
 
 
 def _check(world: World, checkpoints_before: int, old_state: State | None, kind: str) -> State:
@@ -142,9 +137,7 @@ def world(tmp_path: Path) -> World:
             for i in range(1500):
                 writer.record_run({"run_id": f"seed-{i}", "project_id": "seed", "model_id": "m", "environment": {},
                                    "items": [{"item_id": f"q{j}", "score": 0.5, "passed": True} for j in range(10)]})
-    done = subprocess.run([sys.executable, "-m", "auditlog", "keygen", "--name", "ci.example", "--out", str(w.key)],
-                          capture_output=True, text=True, timeout=HANG_GUARD, check=False)
-    assert done.returncode == 0, done.stderr
+    ok("keygen", "--name", "ci.example", "--out", w.key)
     with AuditLog.open(w.db, create=False) as log:
         projections.rebuild(log, w.projections)
     return w
@@ -153,16 +146,15 @@ def world(tmp_path: Path) -> World:
 def test_fifty_random_kill_points(world: World) -> None:
     rng = random.Random(SEED)
     print(f"\ncrash points: seed {SEED} (set AUDITLOG_CRASH_SEED to replay another)")
-    # How long each operation takes here, uninterrupted (its process start included).
-    durations = {}
+    # How many progress points each operation counts here, uninterrupted.
+    lengths = {}
     for kind in ROUNDS:
         tag = f"calibrate-{kind}"
-        start = time.monotonic()
-        _run_and_kill(world.command(kind, tag), None)
-        durations[kind] = time.monotonic() - start
+        completed, lengths[kind] = _run_and_kill(world.command(kind, tag, 0))
+        assert completed
         if kind == "append":
             world.batches[tag] = True
-    print("uninterrupted: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in durations.items()))
+    print("uninterrupted: " + ", ".join(f"{k} {v} points" for k, v in lengths.items()))
 
     plan = [kind for kind, n in ROUNDS.items() for _ in range(n)]
     rng.shuffle(plan)
@@ -171,16 +163,17 @@ def test_fifty_random_kill_points(world: World) -> None:
         state = projections.catch_up(log, world.projections)
     outcomes: dict[str, list[int]] = {kind: [0, 0] for kind in ROUNDS}  # [killed, completed]
     for round_, kind in enumerate(plan):
-        delay = rng.uniform(0.15, 1.1) * durations[kind]
+        stop = rng.randint(1, int(lengths[kind] * 1.1))  # a few past the end: some complete
         tag = f"k{round_:02d}"
         checkpoints = world.checkpoints()
-        completed = _run_and_kill(world.command(kind, tag), delay)
+        completed, _ = _run_and_kill(world.command(kind, tag, stop))
         outcomes[kind][completed] += 1
         if kind == "append":
             world.batches[tag] = completed
         try:
             state = _check(world, checkpoints, state, kind)
         except AssertionError as exc:
-            raise AssertionError(f"round {round_} ({kind} killed after {delay * 1000:.0f} ms, seed {SEED}): {exc}") from exc
+            raise AssertionError(f"round {round_} ({kind} killed at point {stop} of {lengths[kind]}, seed {SEED}): "
+                                 f"{exc}") from exc
     print("killed/completed: " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in outcomes.items()))
     assert sum(v[0] for v in outcomes.values()) >= 25, f"too few kills landed mid-operation: {outcomes}"

@@ -3,7 +3,9 @@
 The batch runs in a subprocess (`with log.writer() as w:` over 1,000 runs), which is
 killed at a chosen point: while it records run N (before anything reached SQLite),
 right after the batch's rows went into the open transaction (before the COMMIT), or
-after a random delay (anywhere, the COMMIT included). Afterwards the log must verify,
+at a random one of the progress points the writer counts (calls into auditlog code, SQLite
+and OS calls before and after: anywhere, the COMMIT included; not a timer, so a slow
+machine moves nothing). Afterwards the log must verify,
 hold either every run of that batch or none, and take the next append.
 
 The runs carry 30 items each (~3 KB per event), so the batch outgrows SQLite's page
@@ -17,8 +19,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,45 +26,12 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
+from tests.support import workers
 
 BATCH = 1000
+ITEMS = 30  # ~3 KB per event: the batch spills uncommitted pages into the WAL
 HANG_GUARD = 60
-
-WRITER = textwrap.dedent("""
-    import os, sys, time
-    from auditlog import AuditLog
-    from auditlog.store import sqlite as sqlite_store
-
-    path, batch, mode, arg, marker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-
-    def signal_and_wait():
-        open(marker, "w").close()
-        time.sleep(120)  # the test kills us here
-
-    if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
-        append = sqlite_store._SQLiteTransaction.append
-        def append_then_wait(self, *args, **kwargs):
-            head = append(self, *args, **kwargs)
-            signal_and_wait()
-            return head
-        sqlite_store._SQLiteTransaction.append = append_then_wait
-
-    log = AuditLog.open(path)
-    with log.writer() as w:
-        open(marker + ".started", "w").close()
-        for i in range(%d):
-            if mode == "at-run" and i == arg:
-                signal_and_wait()
-            w.record_run({
-                "run_id": f"{batch}-{i:04d}", "project_id": "kill", "model_id": "m", "model_version": batch,
-                "environment": {"host": "test"}, "config": {"i": i},
-                "metrics": {"accuracy": 0.5, "f1": 0.25, "n": i},
-                "items": [{"item_id": f"q{j:03d}", "score": ((i * j) %% 7) / 7, "passed": (i + j) %% 2 == 0,
-                           "latency_ms": 10.5 + j, "tokens": 100 + j} for j in range(30)],
-            })
-    open(marker + ".committed", "w").close()
-""" % BATCH)
-
+pytestmark = pytest.mark.slow
 
 def _runs_of(path: Path, batch: str) -> int:
     with AuditLog.open(path, create=False) as log:
@@ -83,16 +50,21 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
 def _kill_batch(path: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
     """Run one batch in a subprocess and SIGKILL it at the chosen point; True if it had committed."""
     marker = path.parent / f"{batch}.marker"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), batch, mode, str(arg), str(marker)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if mode == "random":  # `arg` is an uninterrupted batch's length in progress points; a few past it complete
+        argv = workers.command("stop-at", rng.randint(1, int(arg * 1.2)), "batch", path, batch, BATCH, ITEMS,
+                               "complete", 0, marker)
+    else:
+        argv = workers.command("batch", path, batch, BATCH, ITEMS, mode, arg, marker)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
     try:
         if mode == "complete":
             proc.wait(timeout=HANG_GUARD)
             assert proc.returncode == 0, proc.stderr.read()
             return Path(f"{marker}.committed").exists()
-        if mode == "random":
-            _wait_for(Path(f"{marker}.started"), proc)
-            time.sleep(rng.uniform(0, arg / 1000))
+        if mode == "random":  # stopped at a progress point it counted (tests.support.workers stop-at)
+            for line in proc.stdout:
+                if line.startswith("stopped "):
+                    break
         else:
             _wait_for(marker, proc)
         os.kill(proc.pid, signal.SIGKILL)
@@ -104,6 +76,15 @@ def _kill_batch(path: Path, batch: str, mode: str, arg: int, rng: random.Random)
     if proc.returncode != -signal.SIGKILL:
         assert proc.returncode == 0, proc.stderr.read()
     return Path(f"{marker}.committed").exists()
+
+
+def _count_batch(path: Path, batch: str) -> tuple[bool, int]:
+    """One uninterrupted batch, its progress points counted: (committed, points)."""
+    marker = path.parent / f"{batch}.marker"
+    done = subprocess.run(workers.command("stop-at", 0, "batch", path, batch, BATCH, ITEMS, "complete", 0, marker),
+                          capture_output=True, text=True, env=workers.ENV, timeout=HANG_GUARD)
+    assert done.returncode == 0, done.stderr
+    return Path(f"{marker}.committed").exists(), int(done.stdout.split()[-1])
 
 
 def _check_after_kill(path: Path, batch: str, committed: bool, size_before: int) -> int:
@@ -153,18 +134,16 @@ def test_kill_at_a_chosen_point_leaves_none_of_the_batch(log_path: Path, mode: s
 
 
 def test_kill_after_random_delays_leaves_all_or_none(log_path: Path) -> None:
-    """Several batches into one log, each killed after a random delay (some land in or after the COMMIT)."""
+    """Several batches into one log, each killed at a random progress point (some in or after the COMMIT)."""
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
-    # How long an uninterrupted batch takes here, so the kills spread over its whole life.
+    # How long an uninterrupted batch is, in progress points, so the kills spread over its whole life.
     with AuditLog.open(log_path, create=False) as log:
         size = log.head().size
-    start = time.monotonic()
-    committed = _kill_batch(log_path, "timing", "complete", 0, rng)
+    committed, points = _count_batch(log_path, "timing")
     assert committed
-    duration_ms = max(50, int((time.monotonic() - start) * 1000))
     size = _check_after_kill(log_path, "timing", committed, size)
 
     for round_ in range(5):
         batch = f"random{round_}"
-        committed = _kill_batch(log_path, batch, "random", int(duration_ms * 1.2), rng)
+        committed = _kill_batch(log_path, batch, "random", points, rng)
         size = _check_after_kill(log_path, batch, committed, size)

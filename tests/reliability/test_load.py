@@ -28,6 +28,7 @@ from auditlog.core.events import RUN_RECORDED
 SECONDS = float(os.environ.get("AUDITLOG_LOAD_SECONDS", "15"))
 WRITERS, HISTORY_READERS, VERIFY_READERS = 16, 2, 2
 HANG_GUARD = SECONDS + 120
+pytestmark = pytest.mark.slow
 
 COMMON = textwrap.dedent("""
     import json, os, sys, time

@@ -29,8 +29,7 @@ import pytest
 
 from auditlog import AuditLog
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-import cli_support as s  # noqa: E402
+from tests.integration import cli_support as s
 
 BATCH = 20
 

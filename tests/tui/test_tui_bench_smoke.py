@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "tui.py"
+pytestmark = pytest.mark.bench
 
 
 def test_tui_benchmark_quick_run_prints_its_ratios():

@@ -7,7 +7,7 @@ from textual.widgets import Input, Select
 from auditlog.tui.screens.runs import RunsScreen
 from auditlog.tui.widgets.lazy_table import LazyTable
 
-from tui_support import MARKUP_ID, SIZE, app_for, pilot_test, screen_text, settle
+from .tui_support import MARKUP_ID, SIZE, app_for, pilot_test, screen_text, settle
 
 
 def shown_ids(app) -> list[str]:

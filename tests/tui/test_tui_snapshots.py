@@ -7,7 +7,7 @@ are the same on every run. Update after a deliberate change of the screens with
 
 from __future__ import annotations
 
-from tui_support import SIZE, app_for, flip_score, settle, tamper
+from .tui_support import SIZE, app_for, flip_score, settle, tamper
 
 
 def keys(*pressed: str):

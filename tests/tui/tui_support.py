@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tampering import as_holder
+from tests.tampering import as_holder
 from auditlog.tui.app import AuditLogApp
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

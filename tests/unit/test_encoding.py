@@ -11,8 +11,6 @@ import enum
 import json
 import math
 import struct
-import subprocess
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from auditlog.core import encoding
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes, canonical_float
 from auditlog.errors import InvalidInput
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def from_bits(hex_bits: str) -> float:
@@ -172,6 +169,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None)
 @given(json_values)
 def test_matches_rfc8785_and_the_reference_encoder(value: object) -> None:
@@ -318,13 +316,8 @@ def test_a_value_that_contains_itself_is_invalid_not_a_crash() -> None:
     assert caught.value.field == "$"
 
 
-def test_benchmark_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench" / "encoding.py"), "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+@pytest.mark.bench
+def test_benchmark_quick_run(quick_runs) -> None:  # noqa: ANN001
+    result = quick_runs.benchmarks["encoding"]  # scripts/bench/encoding.py --quick, run once (tests/support/bench.py)
     assert result.returncode == 0, result.stderr
     assert "speedup vs rfc8785:" in result.stdout

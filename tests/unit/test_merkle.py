@@ -23,10 +23,7 @@ from auditlog.core.proof import (
 from auditlog.core.verify_proof import root_from_inclusion_proof, verify_consistency, verify_inclusion
 from auditlog.errors import InvalidInput, ProofError
 
-try:
-    from . import merkle_reference as ref
-except ImportError:  # tests/unit is not a package: pytest puts this directory on sys.path
-    import merkle_reference as ref
+from . import merkle_reference as ref
 
 
 def h(hex_string: str) -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tampering import as_holder
+from tests.tampering import as_holder
 from auditlog import AuditLog, InvalidInput, NotFound, ProofError, StorageError
 from auditlog.core import merkle
 from auditlog.core.merkle import leaf_hash
@@ -25,10 +25,7 @@ from auditlog.core.verify_proof import verify_consistency, verify_inclusion
 from auditlog.services import tree
 from auditlog.store.memory import MemoryStore
 
-try:
-    from . import merkle_reference as ref
-except ImportError:  # tests/unit is not a package: pytest puts this directory on sys.path
-    import merkle_reference as ref
+from . import merkle_reference as ref
 
 SMALL = 70  # every size 1..70: below, at and past 16, 32 and 64 leaves
 BATCHES = [1, 14, 3, 17, 31, 2, 65, 129, 7, 255, 1, 99]  # odd sizes: subtrees complete across batches
