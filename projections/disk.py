@@ -10,18 +10,17 @@ readers take none.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from auditlog.errors import InvalidInput, LockTimeout, StorageError, VerificationError
+from auditlog.errors import InvalidInput, StorageError, VerificationError
+from auditlog.filelock import FileLock
 from projections.schema import ROW_GROUP_ROWS, SCHEMA_VERSION, WRITE_OPTIONS, arrow_schema
 
 ITEMS = "items"
@@ -165,30 +164,8 @@ def locked(directory: Path, timeout: float = 60.0) -> Iterator[None]:
     with storage_errors(directory):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / ITEMS).mkdir(exist_ok=True)
-        handle = open(directory / LOCK, "a+b")
-    try:
-        _acquire(handle, timeout, directory)
+    with FileLock(directory / LOCK, f"another process kept {directory} locked").held(timeout):
         yield
-    finally:
-        handle.close()  # closing releases the lock
-
-
-def _acquire(handle: Any, timeout: float, directory: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: writers are not serialised (documented)
-        return
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise StorageError(f"cannot lock {directory}: {exc.strerror}") from None
-            if time.monotonic() > deadline:
-                raise LockTimeout(f"another process kept {directory} locked for {timeout:g}s") from None
-            time.sleep(0.02)
 
 
 def _fsync_dir(directory: Path) -> None:

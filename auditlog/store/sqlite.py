@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
-from auditlog.store.filelock import FileLock
+from auditlog.filelock import FileLock
 from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
 from auditlog.store.schema import SCHEMA_VERSION
 

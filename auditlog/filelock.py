@@ -1,4 +1,5 @@
-"""A writer queue: an exclusive OS lock on a file beside the log, with a timeout.
+"""A writer queue: an exclusive OS lock on a file, with a timeout; the one file lock of the
+project (the SQLite log's writers, the projections' writers).
 
 A blocking `flock` puts waiters to sleep in the kernel until the holder lets go,
 instead of SQLite's sleep-and-retry busy handler that lets late arrivals overtake
@@ -21,8 +22,9 @@ from auditlog.errors import LockTimeout, StorageError
 class FileLock:
     """Exclusive across processes (and across FileLock objects within one process)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, holder: str = "another writer held the log") -> None:
         self.path = path
+        self.holder = holder  # who waits for whom, in the timeout's message
 
     @contextmanager
     def held(self, timeout: float) -> Iterator[None]:
@@ -63,4 +65,4 @@ class FileLock:
             if acquired.is_set():
                 return fd
             abandoned = True
-        raise LockTimeout(f"another writer held the log for more than {timeout:g} s (lock file {self.path})")
+        raise LockTimeout(f"{self.holder} for more than {timeout:g} s (lock file {self.path})")
