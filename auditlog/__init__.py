@@ -13,7 +13,8 @@ from auditlog.errors import (
     StorageError,
     VerificationError,
 )
-from auditlog.services.log import AuditLog, Receipt, Writer, write_run
+from auditlog.services.log import AuditLog, write_run
+from auditlog.services.writer import Receipt, Writer
 from auditlog.services.verify import VerifyReport
 
 __all__ = [

@@ -14,7 +14,8 @@ from typing import Any
 
 from auditlog.app.verified import verified_run
 from auditlog.errors import InvalidInput, NotFound
-from auditlog.services.log import AuditLog, Receipt
+from auditlog.services.log import AuditLog
+from auditlog.services.writer import Receipt
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ def _parse(source: SourceFile) -> tuple[ET.Element, dict[ET.Element, int]]:
     except expat.ExpatError as error:
         raise fail(source, f"line {error.lineno} column {error.offset + 1}",
                    f"is not well-formed XML: {expat.ErrorString(error.code)}") from None
+    except (LookupError, UnicodeError, ValueError) as error:  # an encoding the XML declaration names that expat cannot read
+        raise fail(source, "the XML declaration", f"names an encoding that cannot be read ({error})") from None
     return roots[0], lines
 
 

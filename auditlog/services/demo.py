@@ -10,7 +10,8 @@ import random
 from typing import Any
 
 from auditlog.evals.gate import GatePolicy, gate, verdict_document
-from auditlog.services.log import AuditLog, Receipt
+from auditlog.services.log import AuditLog
+from auditlog.services.writer import Receipt
 
 PROJECTS = {"mmlu-pro": 60, "humaneval-lite": 40, "safety-refusals": 30}
 MODELS = {"claude-x": ["1.0", "1.1", "1.2"], "gpt-y": ["2025-01", "2025-06"]}

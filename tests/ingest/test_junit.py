@@ -131,3 +131,12 @@ def test_ingest_dispatches_to_junit_and_retries_are_identical():
     assert first["items"] == [{"item_id": "c::n", "score": 1.0, "passed": True,
                                "extra": {"outcome": "passed", "suite": "s", "classname": "c"}}]
     assert first["tags"] == {"branch": "main"}
+
+
+@pytest.mark.parametrize("encoding", ["klingon", "utf-7"])
+def test_an_encoding_expat_cannot_read_is_invalid_input(encoding):
+    """Found by the fuzzer: an unknown (or multi-byte) encoding in the XML declaration raised
+    LookupError/ValueError from expat instead of a clear refusal."""
+    data = f"<?xml version='1.0' encoding='{encoding}'?><testsuite name='x'><testcase name='a'/></testsuite>"
+    with pytest.raises(InvalidInput, match="names an encoding that cannot be read"):
+        parse_junit(SourceFile("r.xml", data.encode()), project_id="p", model_id="m", run_id="r")
