@@ -131,6 +131,9 @@ class SQLiteStore(_Reads):
                     with self._lock.held(lock_timeout):
                         if self._is_blank():
                             self._create_schema()
+                elif create and check_schema and self._is_midway():
+                    with self._lock.held(lock_timeout):
+                        pass  # its creator applies the migrations one by one: wait until it is done
                 if check_schema:
                     self._check_schema()
 
@@ -161,6 +164,13 @@ class SQLiteStore(_Reads):
             return version == 0 and self._conn.execute(others).fetchone()[0] == 0
         except sqlite3.DatabaseError:
             return False  # not a database at all: _check_schema says so
+
+    def _is_midway(self) -> bool:
+        """At a schema version below this one: an old log, or one that a first append is creating now."""
+        try:
+            return 0 < self._conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
+        except sqlite3.DatabaseError:
+            return False
 
     def _check_schema(self) -> None:
         try:
