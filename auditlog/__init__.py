@@ -14,8 +14,8 @@ from auditlog.errors import (
     VerificationError,
 )
 from auditlog.services.log import AuditLog, write_run
-from auditlog.services.writer import Receipt, Writer
 from auditlog.services.verify import VerifyReport
+from auditlog.services.writer import Receipt, Writer
 
 __all__ = [
     "AuditLog", "AuditLogError", "Conflict", "IntegrityError", "InvalidInput", "KeyFileError",

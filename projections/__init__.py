@@ -11,6 +11,7 @@ imported by the functions that use it, never by importing this package.
 """
 
 from projections.build import catch_up, compact, rebuild
+from projections.disk import default_directory
 from projections.export import export
 from projections.queries import (
     ComparisonReport,
@@ -27,8 +28,6 @@ from projections.schema import SCHEMA_VERSION
 from projections.status import Status, status
 from projections.trends import ABRow, ABSummary, TrendPoint, ab_summary, trend
 from projections.view import View, open, open_built, to_records
-from projections.disk import default_directory
-
 
 __all__ = [
     "ABRow", "ABSummary", "ComparisonReport", "FigureDelta", "ItemChange", "RunFrame", "SCHEMA_VERSION",

@@ -34,13 +34,13 @@ from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
 from projections import manifest
-from projections.fold import fold_events
-from projections.schema import SCHEMA_VERSION
-from projections.generation import RunsBuilder, verdicts_table
-from projections.tables import table_from_rows
 from projections.disk import locked, read_table, remove_files, sweep, verified_bytes, write_bytes, write_table
+from projections.fold import fold_events
+from projections.generation import RunsBuilder, verdicts_table
 from projections.parts import PartWriter
-from projections.state import MANIFEST, Part, State, ZERO_HASH, read_state, write_state
+from projections.schema import SCHEMA_VERSION
+from projections.state import MANIFEST, ZERO_HASH, Part, State, read_state, write_state
+from projections.tables import table_from_rows
 
 
 class EventLog(Protocol):

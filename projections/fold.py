@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from auditlog.core import events as ev
@@ -77,11 +77,11 @@ def parse_ts(value: str | None) -> datetime | None:
     """An RFC 3339 timestamp (validated on append) as an aware UTC datetime."""
     if value is None:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def format_ts(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).strftime(TS_FORMAT)
+    return None if value is None else value.astimezone(UTC).strftime(TS_FORMAT)
 
 
 def normalize_ts(value: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """The questions users ask of history: which runs, one run in full, two runs side by side.
 
 Every function takes a View (one consistent generation; see view.py) and reads
-Parquet; the only reads of the event log are the View's confirmation of every run handed out. Filters run in Arrow, so a history of 100k runs is
+Parquet; the only reads of the event log are the View's confirmation of every run handed out.
+Filters run in Arrow, so a history of 100k runs is
 answered in milliseconds; figures are computed in Python where exactness matters
 (math.fsum), so tests can recompute them straightforwardly from the run documents.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from auditlog.errors import InvalidInput
@@ -102,15 +103,15 @@ def parse_bound(name: str, value: str | date | datetime, *, end: bool = False) -
         except ValueError:
             raise InvalidInput(name, f"{value!r} is not a date (YYYY-MM-DD) or an RFC 3339 time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def days_ago(days: int, now: datetime | None = None) -> datetime:
     """`days` days before `now` (default: the current time; a naive `now` is UTC)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     return now - timedelta(days=days)
 
 

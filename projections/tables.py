@@ -13,7 +13,6 @@ from typing import Any
 from projections.schema import arrow_schema
 
 
-
 @cache
 def _staging(name: str) -> Any:
     """The schema of `name` with its timestamps as text."""

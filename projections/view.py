@@ -21,10 +21,10 @@ from typing import Any
 
 from auditlog.errors import IntegrityError, NotFound, StorageError
 from projections import build
-from projections.schema import arrow_schema
-from projections.tables import to_records
 from projections.disk import read_table, verified_bytes
+from projections.schema import arrow_schema
 from projections.state import State, read_state
+from projections.tables import to_records
 
 _RETRIES = 3
 

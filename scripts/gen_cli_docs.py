@@ -38,7 +38,8 @@ def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str
 
 def render() -> str:
     runner = CliRunner()
-    parts = [INTRO, "## auditlog\n", "```text\n" + runner.invoke(cli, ["--help"], prog_name="auditlog", terminal_width=100, max_content_width=100).output + "```\n"]
+    top = runner.invoke(cli, ["--help"], prog_name="auditlog", terminal_width=100, max_content_width=100).output
+    parts = [INTRO, "## auditlog\n", "```text\n" + top + "```\n"]
     for path in commands(cli):
         result = runner.invoke(cli, [*path, "--help"], prog_name="auditlog", terminal_width=100, max_content_width=100)
         parts.append(f"## auditlog {' '.join(path)}\n")

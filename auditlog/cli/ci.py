@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.render import json_text, safe_text
 

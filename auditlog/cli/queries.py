@@ -162,8 +162,9 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
 def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
     pass->fail or fail->pass, items in one run only."""
-    import projections
     from dataclasses import asdict
+
+    import projections
     from auditlog.app.verified import verified_run
     with _view(log_path, directory) as (log, view):
         for run_id in (run_a, run_b):

@@ -11,7 +11,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
-from auditlog.cli.ci import GATE_EXIT_CODES, print_receipt, gate_options, run_gate
+from auditlog.cli.ci import GATE_EXIT_CODES, gate_options, print_receipt, run_gate
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, render, safe_text
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring as _encode_basestring
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from json.encoder import encode_basestring as _encode_basestring
 from typing import Any
 
 from auditlog.core.encoding import canonical_bytes
@@ -188,4 +188,4 @@ def envelope_tail(prev: str, project: str, seq: int, subject: str, ts: str, type
     return (
         f',"prev":"{prev}","project":{q(project)},"seq":{seq},"subject":{q(subject)},'
         f'"ts":{q(ts)},"type":{q(type_)},"v":{FORMAT}}}'
-    ).encode("utf-8")
+    ).encode()

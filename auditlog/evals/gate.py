@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 from auditlog.errors import InvalidInput
+from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 
 ALLOW, BLOCK, NEEDS_REVIEW = "ALLOW", "BLOCK", "NEEDS_REVIEW"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from auditlog.evals.runs import check_tags, config_fingerprint, normalize_run
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import check_tags, config_fingerprint, normalize_run
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from auditlog.ingest.common import (Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json,
-                                    number)
+from auditlog.ingest.common import Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json, number
 from auditlog.ingest.inspect_archive import is_zip, read_archive
 
 LETTERS = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from auditlog.ingest.common import (Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json,
-                                    number)
+from auditlog.ingest.common import Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json, number
 from auditlog.ingest.lm_eval_samples import sample_items
 
 # Top-level keys that describe how the run was made: kept in config.lm_eval. Left out:
@@ -158,6 +157,6 @@ def _started_at(data: Mapping[str, Any]) -> datetime | None:
     if date is None or date <= 0:
         return None
     try:
-        return datetime.fromtimestamp(date, tz=timezone.utc)
+        return datetime.fromtimestamp(date, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"  # +00:00 -> Z
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # +00:00 -> Z

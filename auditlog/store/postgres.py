@@ -38,8 +38,18 @@ from psycopg.pq import TransactionStatus
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.pg_errors import one_line, translate, translated
 from auditlog.store.pg_location import parse_location
-from auditlog.store.pg_schema import (META_KEYS, SCHEMA_VERSION, TABLES_V1, Statements, compare_catalog,
-                                      create_script, migration_script, peak_keys, quote_ident, role_script)
+from auditlog.store.pg_schema import (
+    META_KEYS,
+    SCHEMA_VERSION,
+    TABLES_V1,
+    Statements,
+    compare_catalog,
+    create_script,
+    migration_script,
+    peak_keys,
+    quote_ident,
+    role_script,
+)
 from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
 
 PAGE = 2048

@@ -43,7 +43,7 @@ import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 try:
@@ -161,7 +161,7 @@ def stored_rows(conn: sqlite3.Connection, first: int, last: int) -> list[tuple]:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -230,7 +230,8 @@ def bench_batched(tmp: Path, sizes: Sizes) -> None:
     total = chunks * batch
     figure("auditlog writer()", f"{fmt_rate(total / ours, 'runs')}  ({1e6 * ours / total:7.1f} us/run)")
     figure("(a) plain executemany of the stored rows", f"{fmt_rate(total / plain_time, 'runs')}  ({1e6 * plain_time / total:7.1f} us/run)")
-    figure("(b) naive json.dumps + sha256 + executemany", f"{fmt_rate(total / naive_time, 'runs')}  ({1e6 * naive_time / total:7.1f} us/run)")
+    figure("(b) naive json.dumps + sha256 + executemany",
+           f"{fmt_rate(total / naive_time, 'runs')}  ({1e6 * naive_time / total:7.1f} us/run)")
     figure("stored event size", f"{stored_bytes / max(total, 1):12,.0f} bytes/run")
     ratio_line("batched append vs (a) plain executemany", plain_time / ours, ">= 0.40x", plain_time / ours >= 0.4)
     ratio_line("batched append vs (b) naive loop", naive_time / ours, ">= 0.80x", naive_time / ours >= 0.8)
@@ -276,8 +277,10 @@ def bench_single(tmp: Path, sizes: Sizes) -> None:
     log.close()
     reader.close()
     plain.close()
-    figure("auditlog record_run (one transaction)", f"{fmt_rate(n / sum(ours), 'appends')}  (median {1e3 * statistics.median(ours):.2f} ms)")
-    figure("plain one-row transaction, same bytes", f"{fmt_rate(n / sum(base), 'appends')}  (median {1e3 * statistics.median(base):.2f} ms)")
+    figure("auditlog record_run (one transaction)",
+           f"{fmt_rate(n / sum(ours), 'appends')}  (median {1e3 * statistics.median(ours):.2f} ms)")
+    figure("plain one-row transaction, same bytes",
+           f"{fmt_rate(n / sum(base), 'appends')}  (median {1e3 * statistics.median(base):.2f} ms)")
     ratio_line("single appends vs plain one-row transactions", sum(base) / sum(ours), None, None)
 
 
@@ -439,8 +442,10 @@ def bench_verify(tmp: Path, sizes: Sizes) -> None:
     ratio_line("verify vs plain read-and-rehash", t_base / t_ours, ">= 0.70x", t_base / t_ours >= 0.7)
     growth_small = (mem_small["peak_kib"] - mem_small["before_kib"]) / 1024
     growth_large = (mem_large["peak_kib"] - mem_large["before_kib"]) / 1024
-    figure(f"verify peak RSS growth at {mem_small['size']:,} events", f"{growth_small:8.1f} MiB (process peak {mem_small['peak_kib'] / 1024:.1f} MiB)")
-    figure(f"verify peak RSS growth at {mem_large['size']:,} events", f"{growth_large:8.1f} MiB (process peak {mem_large['peak_kib'] / 1024:.1f} MiB)")
+    figure(f"verify peak RSS growth at {mem_small['size']:,} events",
+           f"{growth_small:8.1f} MiB (process peak {mem_small['peak_kib'] / 1024:.1f} MiB)")
+    figure(f"verify peak RSS growth at {mem_large['size']:,} events",
+           f"{growth_large:8.1f} MiB (process peak {mem_large['peak_kib'] / 1024:.1f} MiB)")
     flat = growth_large <= max(1.5 * growth_small, growth_small + 4)
     ratio_line(f"verify memory growth {large:,} / {small:,} events", growth_large / max(growth_small, 0.1),
                "flat: <= 1.5x or within 4 MiB", flat)

@@ -174,7 +174,7 @@ def main() -> int:
             results.append(ratio_line("rebuild vs plain pyarrow write from column lists (stricter)", t_rebuild, t_cols))
             results.append(f"floor: read every event + json.loads: {t_floor:.3f}s")
             results.append(ratio_line("rebuild vs floor + plain write (from_pylist)", t_rebuild, t_floor + t_rows))
-            del rows, columns, tables
+            rows = columns = tables = None  # free them (the closures above ran already)
 
             log("incremental catch-up of one run ...")
             rng = random.Random(99)

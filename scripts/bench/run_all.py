@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -122,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {
         "quick": args.quick, "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {__import__('os').cpu_count()} CPUs",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "benchmarks": [run_one(script, args.quick, args.timeout) for script in scripts],
     }
-    results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     (out / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "bench-results.md").write_text(markdown(results), encoding="utf-8")
     figures = [f for b in results["benchmarks"] for f in b["ratios"]]

@@ -252,6 +252,7 @@ def plain_rows(kind: str, location: str):  # noqa: ANN201 - an iterator of (seq,
             yield from conn.execute("SELECT seq, hash, body FROM events ORDER BY seq")
         return
     import psycopg
+
     from auditlog.store.pg_location import parse_location
     where = parse_location(location)
     with psycopg.connect(where.conninfo) as conn, conn.cursor("plain", binary=True) as cursor:

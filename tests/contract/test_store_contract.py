@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 
 import pytest
 
-from auditlog.errors import LockTimeout, StorageError
-import base64
 from auditlog.core.events import envelope_tail
 from auditlog.core.merkle import TreeBuilder, leaf_hash, root_from_leaf_hashes
+from auditlog.errors import LockTimeout, StorageError
 from auditlog.store.memory import MemoryStore
 from auditlog.store.protocol import EMPTY_HASH, Head, Tally
 from auditlog.store.sqlite import SQLiteStore

@@ -18,10 +18,11 @@ import shlex
 from pathlib import Path
 
 import pytest
-from .hostile_support import cli_support as s
 
 from auditlog.core.checkpoint import Checkpoint, sign_checkpoint
 from auditlog.core.note import Signer
+
+from .hostile_support import cli_support as s
 
 KEY = "ci.example.org"
 ORIGIN_A, ORIGIN_B = "a.example.org/evals", "b.example.org/evals"

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .hostile_support import cli_support as s
-from .hostile_support import db_fingerprint, run_document, top_level, verdict_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlog import AuditLog, Conflict, InvalidInput
 from auditlog.evals.runs import normalize_verdict, prepare_run
 from auditlog.services.environment import capture_environment
+
+from .hostile_support import cli_support as s
+from .hostile_support import db_fingerprint, run_document, top_level, verdict_document
 
 FAST = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .hostile_support import EVAL_OUTPUTS, NASTY, json_value
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlog import InvalidInput
 from auditlog.evals.runs import normalize_run
 from auditlog.ingest import SourceFile, parse_inspect, parse_junit, parse_lm_eval
+
+from .hostile_support import EVAL_OUTPUTS, NASTY, json_value
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

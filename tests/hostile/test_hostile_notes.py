@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from .hostile_support import cli_support as s
 
 LOG_KEY, WITNESS_KEY = "ci.example.org", "witness.example.org"

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .hostile_support import REFUSED_IN_IDS
-from .hostile_support import cli_support as s
 
 from auditlog import AuditLog, InvalidInput
 from auditlog.evals import runs as core_runs
 from auditlog.evals.runs import check_identifier, prepare_run
 from auditlog.render import escape_json_bytes, json_text, render, safe_text
 
+from .hostile_support import REFUSED_IN_IDS
+from .hostile_support import cli_support as s
 
 C1 = ["\x85", "\x9b", "\x80", "\x9f"]
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
@@ -304,9 +304,9 @@ def legacy_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setattr(core_runs, "_CONTROL", old_rule)
     try:
         with AuditLog.open(db) as log:
-            log.record_run(s.run_doc(f"safe{RLO}gnp.exe", project=f"pro\u2067j", model=f"mod\x9bel",
+            log.record_run(s.run_doc(f"safe{RLO}gnp.exe", project="pro\u2067j", model="mod\x9bel",
                                      tags={f"k{RLO}": "v"}))
-            log.record_run(s.run_doc("plain", project=f"pro\u2067j", model=f"mod\x9bel", seed=1))
+            log.record_run(s.run_doc("plain", project="pro\u2067j", model="mod\x9bel", seed=1))
     finally:
         mp.undo()
     return db

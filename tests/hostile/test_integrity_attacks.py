@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from .hostile_support import cli_support
 from auditlog import AuditLog
 from auditlog.core.encoding import canonical_bytes
+
+from .hostile_support import cli_support
 
 cli, ok, run_doc, write_json = cli_support.cli, cli_support.ok, cli_support.run_doc, cli_support.write_json
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures"

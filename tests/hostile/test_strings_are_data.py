@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from .hostile_support import cli_support as s
 
 ESC = "\x1b[31mred\x1b[0m"

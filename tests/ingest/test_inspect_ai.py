@@ -11,12 +11,13 @@ import zipfile
 import zlib
 
 import pytest
-from .ingest_support import source
 
-from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import normalize_run
 from auditlog.ingest import SourceFile, ingest, parse_inspect
 from auditlog.ingest.inspect_ai import to_float
+
+from .ingest_support import source
 
 POPULARITY = "2025-02-11T15-18-04-05-00_popularity_mj7khqpMM4GBCfVQozKgzB.eval"
 UNSCORED = "edge/2025-02-11T15-17-00-05-00_popularity_dPiJifoWeEQBrfWsAopzWr.eval"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from .ingest_support import source
 
-from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import normalize_run
 from auditlog.ingest import SourceFile, ingest, parse_junit
+
+from .ingest_support import source
 
 
 def parse(path_or_text, **kwargs):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from .ingest_support import source
 
-from auditlog.evals.runs import normalize_run
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import normalize_run
 from auditlog.ingest import SourceFile, ingest, parse_lm_eval
+
+from .ingest_support import source
 
 NEGOTIATION = "2026-07-08T18-15-33.115417"
 BIAS = "2024-06-17T15-44-37.867068"
@@ -138,7 +139,7 @@ def test_reingesting_is_deterministic_and_options_apply(outputs):
 def test_samples_of_another_run_or_task_are_refused(outputs):
     folder = outputs / "lm-eval"
     results = source(folder / f"results_{NEGOTIATION}.json")
-    other = source(folder / f"samples_asdiv_2024-08-21T03-44-09.494230.jsonl")
+    other = source(folder / "samples_asdiv_2024-08-21T03-44-09.494230.jsonl")
     with pytest.raises(InvalidInput, match="dated 2024-08-21T03-44-09.494230 but the results file"):
         parse_lm_eval(results, [other])
     renamed = SourceFile(f"samples_asdiv_{NEGOTIATION}.jsonl", other.data)

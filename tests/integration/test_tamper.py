@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tampering import as_holder
 from auditlog.core.events import Event, parse_event, seal
+from tests.tampering import as_holder
 
 from . import cli_support as s
 

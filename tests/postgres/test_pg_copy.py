@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.tampering import as_holder
 from auditlog import AuditLog
 from auditlog.services.keys import generate_key, load_signer
 from auditlog.store.postgres import PostgresStore
+from tests.tampering import as_holder
 
 from . import pg_support as s
 

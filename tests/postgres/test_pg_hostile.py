@@ -236,7 +236,7 @@ def test_the_reader_cannot_hold_up_the_writers(hostile) -> None:
         assert receipt.new and still_held, "the append waited for the reader"
     finally:
         releaser.join()
-        r.execute(f"SELECT pg_advisory_unlock_all()")
+        r.execute("SELECT pg_advisory_unlock_all()")
         r.commit()
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.core.events import Event, parse_event, seal
-from auditlog.services.keys import generate_key, load_signer
 from auditlog.services.copy import copy_log
+from auditlog.services.keys import generate_key, load_signer
 
 from . import pg_support as s
 

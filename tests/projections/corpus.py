@@ -16,7 +16,7 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def _items(rng: random.Random, project: str, skill: float, n: int) -> list[dict[
 
 def make_corpus(directory: Path, n_runs: int = 320, seed: int = 2026) -> Corpus:
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     corpus = Corpus(directory / "evals.db", now)
     with AuditLog.open(corpus.db, origin="example.org/projections-tests") as log, log.writer() as w:
         for i in range(n_runs):
@@ -161,7 +161,7 @@ def make_corpus(directory: Path, n_runs: int = 320, seed: int = 2026) -> Corpus:
 def utc_text(value: str | None) -> str | None:
     if value is None:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).strftime(TS)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).strftime(TS)
 
 
 def event_ts(db: Path) -> dict[int, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,11 +15,11 @@ from pathlib import Path
 import pytest
 
 import projections
-from tests.support.cli import cli
-from tests.tampering import as_holder
 from auditlog import AuditLog, IntegrityError, InvalidInput
 from projections.disk import LOCK, write_bytes
 from projections.state import read_state
+from tests.support.cli import cli
+from tests.tampering import as_holder
 
 ROOT = Path(__file__).resolve().parents[2]
 

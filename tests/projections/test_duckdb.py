@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,7 +29,7 @@ def db(view):  # noqa: ANN001, ANN201
 def utc(epoch_us: int | None) -> str | None:
     if epoch_us is None:
         return None
-    return datetime.fromtimestamp(epoch_us // 1_000_000, timezone.utc).replace(microsecond=epoch_us % 1_000_000).strftime(TS)
+    return datetime.fromtimestamp(epoch_us // 1_000_000, UTC).replace(microsecond=epoch_us % 1_000_000).strftime(TS)
 
 
 def test_runs(db, expected) -> None:  # noqa: ANN001

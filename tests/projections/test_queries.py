@@ -9,6 +9,7 @@ import pytest
 
 import projections
 from auditlog import InvalidInput, NotFound
+
 from .corpus import MODELS, PROJECTS, TS, expected_ab, expected_items, expected_pinned, expected_trend, run_time
 
 
@@ -43,7 +44,7 @@ def test_default_history_hides_superseded_runs(view, expected) -> None:
 def test_filters(view, expected, filters, keep) -> None:  # noqa: ANN001
     for superseded in (False, True):
         got = [r["run_id"] for r in projections.list_runs(view, include_superseded=superseded, **filters)]
-        want = newest_first(expected, lambda r: keep(r) and (superseded or r["status"] == "active"))
+        want = newest_first(expected, lambda r, superseded=superseded: keep(r) and (superseded or r["status"] == "active"))
         assert got == want and want, filters
 
 

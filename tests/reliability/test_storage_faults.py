@@ -28,7 +28,6 @@ from pathlib import Path
 import pytest
 
 from auditlog import AuditLog
-
 from tests.integration import cli_support as s
 
 BATCH = 20

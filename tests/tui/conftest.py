@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from auditlog.services.log import AuditLog
+
 from .tui_support import DEMO, MARKUP_ID, small_run
 
 

@@ -10,6 +10,7 @@ from auditlog.tui.screens.runs import RunsScreen
 from auditlog.tui.screens.trend import TrendScreen
 from auditlog.tui.widgets.bar_chart import BarChart
 from auditlog.tui.widgets.lazy_table import LazyTable
+
 from .tui_support import SIZE, app_for, pilot_test, screen_text, settle
 
 

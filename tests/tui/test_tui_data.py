@@ -12,6 +12,7 @@ import projections
 from auditlog.errors import IntegrityError
 from auditlog.services.log import AuditLog
 from auditlog.tui.data import detail, runs, trends
+
 from .tui_support import flip_score, small_run, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ def test_detail_and_its_inclusion_proof(opened):
     assert run.proof.describe() == ("proven in checkpoint of size 23; its note names ci.example.org, signature not "
                                     "checked (start the TUI with --vkey KEY to check it)")
     from auditlog.core.note import Signer
+
     from .tui_support import SIGNER_SEED
     trusted = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2", [Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()])
     assert trusted.proof.describe() == "proven in checkpoint of size 23 signed by ci.example.org (signature checked)"

@@ -7,6 +7,7 @@ from textual.widgets import Input
 from auditlog.services.log import AuditLog
 from auditlog.tui.screens.run import RunScreen
 from auditlog.tui.widgets.lazy_table import LazyTable
+
 from .tui_support import SIZE, app_for, pilot_test, screen_text, settle
 
 

@@ -10,6 +10,7 @@ from auditlog.tui.data.chain import event_rows
 from auditlog.tui.screens.events import EventsScreen
 from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.widgets.lazy_table import PAGE, LazyTable
+
 from .tui_support import SIZE, app_for, flip_score, pilot_test, screen_text, settle, small_run, tamper
 
 

@@ -12,6 +12,7 @@ from auditlog.tui.data import session
 from auditlog.tui.screens.problem import ProblemScreen
 from auditlog.tui.screens.runs import RunsScreen
 from auditlog.tui.screens.verify import VerifyScreen
+
 from .tui_support import SIZE, app_for, pilot_test, screen_text, settle, small_run
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from textual.widgets import ProgressBar
 
 from auditlog.services.log import AuditLog
@@ -13,6 +12,7 @@ from auditlog.tui.data import chain
 from auditlog.tui.screens import verify as verify_screen
 from auditlog.tui.screens.runs import RunsScreen
 from auditlog.tui.screens.verify import VerifyScreen
+
 from .tui_support import SIZE, app_for, flip_score, pilot_test, screen_text, settle, small_run, tamper
 
 
@@ -133,6 +133,7 @@ def _trust(checkpoint_text: str | None = None) -> chain.Trust:
     """What `auditlog tui --vkey K [--checkpoint F]` hands the app: the fixture's genuine key."""
     from auditlog.core.checkpoint import open_checkpoint
     from auditlog.core.note import Signer
+
     from .tui_support import SIGNER_SEED
     verifier = Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()
     anchors = () if checkpoint_text is None else (("checkpoint cp.txt", open_checkpoint(checkpoint_text, [verifier])),)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from tests.tampering import as_holder
 from auditlog.tui.app import AuditLogApp
+from tests.tampering import as_holder
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DEMO = FIXTURES / "demo.sqlite"

@@ -12,7 +12,6 @@ import json
 import math
 import struct
 from collections import OrderedDict
-from pathlib import Path
 
 import pytest
 import rfc8785
@@ -22,7 +21,6 @@ from hypothesis import strategies as st
 from auditlog.core import encoding
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes, canonical_float
 from auditlog.errors import InvalidInput
-
 
 
 def from_bits(hex_bits: str) -> float:

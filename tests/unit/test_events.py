@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from auditlog.core.chain import ChainScan, verify_rows
 from auditlog.core.events import ZERO_HASH, Event, envelope_tail, parse_event, seal
-from auditlog.evals.provenance import actor_from_environ, ci_from_environ
 from auditlog.errors import IntegrityError, InvalidInput
+from auditlog.evals.provenance import actor_from_environ, ci_from_environ
 
 TS = "2026-01-01T00:00:00.000000Z"
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
@@ -41,7 +41,8 @@ def test_seal_parse_round_trip_and_tail(project, subject, seq):
 @pytest.mark.parametrize("body, why", [
     (b"[]", "not a JSON object"),
     (b'{"v":1}', "envelope keys"),
-    (b'{"actor":{},"data":{},"prev":"' + b"0" * 64 + b'","project":"","seq":0,"subject":"","ts":"2026-01-01T00:00:00.000000Z","type":"log.created","v":1} ', "canonical"),
+    (b'{"actor":{},"data":{},"prev":"' + b"0" * 64
+     + b'","project":"","seq":0,"subject":"","ts":"2026-01-01T00:00:00.000000Z","type":"log.created","v":1} ', "canonical"),
 ])
 def test_parse_refuses(body, why):
     with pytest.raises(InvalidInput, match=why):

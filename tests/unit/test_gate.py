@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from auditlog.evals.gate import (ALLOW, BLOCK, NEEDS_REVIEW, GatePolicy, gate, verdict_document)
-from auditlog.evals.stats import mcnemar_exact, t_cdf, t_ppf, t_sf, t_two_sided_p
-from auditlog.evals.runs import normalize_verdict
 from auditlog.errors import InvalidInput
+from auditlog.evals.gate import ALLOW, BLOCK, NEEDS_REVIEW, GatePolicy, gate, verdict_document
+from auditlog.evals.runs import normalize_verdict
+from auditlog.evals.stats import mcnemar_exact, t_cdf, t_ppf, t_sf, t_two_sided_p
 
 RTOL = 1e-9
 

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from auditlog.evals.runs import config_fingerprint, document_sha256, normalize_run, normalize_verdict
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import config_fingerprint, document_sha256, normalize_run, normalize_verdict
 
 GOOD = {
     "project_id": "mmlu-pro", "model_id": "claude-x", "model_version": "1.2",

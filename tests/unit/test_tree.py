@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.tampering import as_holder
 from auditlog import AuditLog, InvalidInput, NotFound, ProofError, StorageError
 from auditlog.core import merkle
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.verify_proof import verify_consistency, verify_inclusion
 from auditlog.services import tree
 from auditlog.store.memory import MemoryStore
+from tests.tampering import as_holder
 
 from . import merkle_reference as ref
 
