@@ -222,6 +222,7 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
         old_verdicts = read_table(directory / previous.verdicts, "verdicts")
         verdicts = verdicts_table(old_verdicts, batch.verdicts, batch.changes)
     if verdicts is None:
+        assert previous is not None  # the first generation always writes its verdicts table
         verdicts_name, n_verdicts = previous.verdicts, previous.counts.get("verdicts", 0)
     else:
         verdicts_name, n_verdicts = write_table(directory, "verdicts", verdicts), verdicts.num_rows

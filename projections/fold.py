@@ -35,6 +35,7 @@ from auditlog.errors import IntegrityError
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NO_NODES = 64  # TreeBuilder.extend returns no completed subtree this high: only the root is wanted
 _UTC_TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?(?:Z|\+00:00)\Z")
+_loads: Callable[[bytes | str], Any]
 try:
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - orjson is a dependency
@@ -208,7 +209,8 @@ def apply_overrides(rows: dict[int, dict[str, Any]], changes: Iterable[Change]) 
     Returns the seqs of the verdict rows changed."""
     changed = set()
     for change in changes:
-        row = rows.get(change.data.get("verdict_seq")) if change.type == ev.VERDICT_OVERRIDDEN else None
+        verdict_seq: Any = change.data.get("verdict_seq")  # an int in a valid event; anything else finds no row
+        row = rows.get(verdict_seq) if change.type == ev.VERDICT_OVERRIDDEN else None
         if row is not None:
             row.update(overridden_to=change.data["to"], override_reason=change.data.get("reason"),
                        override_seq=change.seq)

@@ -24,7 +24,7 @@ class PartWriter:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.rows = 0
-        self._writer = None
+        self._writer: Any = None  # a pyarrow.parquet.ParquetWriter once the first row group is written
         self._tmp = directory / ITEMS / f".part.{uuid.uuid4().hex}{TMP}"
         self._pending: list[tuple[str, int, list[dict[str, Any]], bool]] = []
         self._pending_rows = 0

@@ -33,7 +33,7 @@ def ingest() -> None:
 
 
 def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--project", "project_id", help="The project id (required for junit; lm-eval: "
                                                       "defaults to the single task or group)."),
         click.option("--model", "model_id", help="The model id (default: read from the file; required for junit)."),
@@ -41,7 +41,8 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag the run (repeatable)."),
         click.option("--print", "print_only", is_flag=True, help="Print the run document instead of appending it."),
         log_option, lock_option, output_option("text", "json", default="text"),
-    ]):
+    ]
+    for option in reversed(options):
         func = option(func)
     return func
 

@@ -80,8 +80,10 @@ def setup_roles(log_path: str, writer_role: str, reader_role: str, schema: str |
     if schema is not None:
         raise errors.InvalidInput("--schema", "only with --print: the --log URL's ?schema= names the log's schema")
     from auditlog.store import open_store
+    from auditlog.store.postgres import PostgresStore
     store = open_store(log_path, create=False)
     try:
+        assert isinstance(store, PostgresStore)  # a postgresql:// location, checked above
         store.setup_roles(writer_role, reader_role)
         click.echo(f"roles {writer_role} (append) and {reader_role} (read) set up for {store.location}")
     finally:

@@ -171,6 +171,7 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
                 raise errors.NotFound(f"no run {run_id!r} in {log_path}")
             seq = found[0].seq
         else:
+            assert seq is not None  # one of RUN_ID and --seq, checked above
             log.event(seq)
         if signer is not None:
             log.checkpoint(signer)

@@ -26,13 +26,16 @@ import functools
 import json
 import math
 import re
+from types import ModuleType
+from typing import Any
 
+from auditlog.errors import InvalidInput
+
+_orjson: ModuleType | None
 try:  # An accelerator, not a requirement: the same bytes, several times faster than json.
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the core standalone
     _orjson = None
-
-from auditlog.errors import InvalidInput
 
 __all__ = ["canonical_bytes", "canonical_float", "canonical_object"]
 
@@ -134,7 +137,7 @@ def _is_valid_text(text: str) -> bool:
         return False
 
 
-def _prepare(value: object, marks: list[str]) -> object:
+def _prepare(value: Any, marks: list[str]) -> Any:
     """`value`, copied where needed, such that json.dumps writes it as JCS; or raise _Slow.
 
     Scalars are checked inline, not through a helper: a function call per value would
@@ -150,7 +153,8 @@ def _prepare(value: object, marks: list[str]) -> object:
         return _prepare([value], marks)[0]
     else:
         raise _Slow  # subclasses (str enums, IntEnum, OrderedDict) and unsupported types
-    copy = None
+    copy: Any = None
+    new: object
     for slot, item in slots:
         if type(slot) is not str and container is dict:
             raise _Slow  # json would quietly turn 1, 1.5, True or None keys into strings
@@ -251,7 +255,8 @@ class _Bad(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason, self.path = reason, []
+        self.reason = reason
+        self.path: list[str] = []
 
 
 def _reference(value: object) -> bytes:

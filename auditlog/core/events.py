@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from json.encoder import encode_basestring as _encode_basestring
@@ -17,6 +18,7 @@ from typing import Any
 from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import InvalidInput
 
+_fast_loads: Callable[[bytes | str], Any]
 try:  # the fast strict check's parser; parse_event's stdlib json is the reference
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency

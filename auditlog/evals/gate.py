@@ -208,7 +208,8 @@ def _items(run: Mapping[str, Any], which: str, metric: str) -> dict[str, tuple[f
         where = f"{which} $.items[{i}]"
         if not isinstance(item, Mapping) or not isinstance(item.get("item_id"), str):
             raise InvalidInput(f"{where}.item_id", "every item needs a string item_id")
-        score, passed = item.get("score"), item.get("passed")
+        score: Any = item.get("score")  # checked below: type() narrows nothing for mypy
+        passed: Any = item.get("passed")
         if type(passed) is not bool:
             raise InvalidInput(f"{where}.passed", "must be true or false")
         if type(score) not in (int, float) or not 0.0 <= score <= 1.0:

@@ -112,6 +112,18 @@ def number(value: Any) -> float | int | None:
     return None
 
 
+def object_at(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """mapping[key] when it is a JSON object (the same dict), else a new empty one."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(mapping: Mapping[str, Any], key: str) -> list[Any]:
+    """mapping[key] when it is a JSON array (the same list), else a new empty one."""
+    value = mapping.get(key)
+    return value if isinstance(value, list) else []
+
+
 def derived_run_id(model_id: str, project_id: str, source_key: str) -> str:
     """`<model_id>::<project_id>::<source_key>`: the same shape as generated run ids, but a
     function of the source, so that ingesting the same file again is an idempotent retry."""

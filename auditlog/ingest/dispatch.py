@@ -38,7 +38,7 @@ def ingest(kind: str, sources: Sequence[SourceFile], *, project_id: str | None =
                                        f"{', '.join(sorted(_OPTIONS[kind])) or 'none'})")
     if not sources:
         raise InvalidInput("sources", "no file given")
-    common = {"project_id": project_id, "model_id": model_id, "run_id": run_id, "tags": tags}
+    common: dict[str, Any] = {"project_id": project_id, "model_id": model_id, "run_id": run_id, "tags": tags}
     if kind == "lm-eval":
         return parse_lm_eval(sources[0], sources[1:], **common, **options)
     if len(sources) != 1:

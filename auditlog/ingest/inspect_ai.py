@@ -15,7 +15,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from auditlog.ingest.common import Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json, number
+from auditlog.ingest.common import (
+    Notes,
+    SourceFile,
+    clean,
+    derived_run_id,
+    fail,
+    finish,
+    json_spelling,
+    list_at,
+    load_json,
+    number,
+    object_at,
+)
 from auditlog.ingest.inspect_archive import is_zip, read_archive
 
 LETTERS = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}
@@ -58,18 +70,18 @@ def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id
         raise fail(source, f"{where}$.eval", "must be an object with task and model: this is not an inspect_ai log")
     status_tags: dict[str, str] = {}
     _check_status(source, where, log, len(samples), allow_incomplete, status_tags)
-    results = log.get("results") if isinstance(log.get("results"), dict) else {}
-    scores = results.get("scores") if isinstance(results.get("scores"), list) else []
+    results = object_at(log, "results")
+    scores = list_at(results, "scores")
     name = _scorer(source, where, scorer, scores, spec, samples)
     project = project_id or spec["task"]
     model = model_id or spec["model"]
     key = f"inspect@{spec['eval_id']}" if spec.get("eval_id") else f"inspect@{spec.get('run_id')}/{spec.get('task_id')}"
     doc: dict[str, Any] = {"run_id": run_id or derived_run_id(model, project, key), "project_id": project,
                            "model_id": model}
-    dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
+    dataset = object_at(spec, "dataset")
     if isinstance(dataset.get("name"), str) and dataset["name"]:
         doc["dataset"] = {"name": dataset["name"]}
-    stats = log.get("stats") if isinstance(log.get("stats"), dict) else {}
+    stats = object_at(log, "stats")
     for field, stat in (("started_at", "started_at"), ("finished_at", "completed_at")):
         if _aware(stats.get(stat)):
             doc[field] = stats[stat]
@@ -100,7 +112,7 @@ def _check_status(source: SourceFile, where: str, log: Mapping[str, Any], n_samp
     if status == "started":
         raise fail(source, f"{where}$.status", "is 'started': the eval has not finished; no results to record")
     if status != "success":
-        error = log.get("error") if isinstance(log.get("error"), dict) else {}
+        error = object_at(log, "error")
         message = str(error.get("message") or "").strip().splitlines()
         why = f" ({message[0][:200]})" if message else ""
         if not allow_incomplete:
@@ -149,7 +161,7 @@ def _metrics(scores: list[Any], results: Mapping[str, Any], stats: Mapping[str, 
     for count in ("total_samples", "completed_samples"):
         if number(results.get(count)) is not None:
             metrics[count] = results[count]
-    usage = stats.get("model_usage") if isinstance(stats.get("model_usage"), dict) else {}
+    usage = object_at(stats, "model_usage")
     for field in ("input_tokens", "output_tokens", "total_tokens"):
         values = [u.get(field) for u in usage.values() if isinstance(u, dict) and type(u.get(field)) is int]
         if values:
@@ -182,8 +194,8 @@ def _items(samples: list[dict[str, Any]], scorer: str | None, notes: Notes) -> l
     items: list[dict[str, Any]] = []
     unscored = errored = 0
     for sample in sorted(samples, key=_order):
-        scores = sample.get("scores") if isinstance(sample.get("scores"), dict) else {}
-        score = scores.get(scorer) if isinstance(scores.get(scorer), dict) else None
+        scores = object_at(sample, "scores")
+        score = scores.get(scorer) if scorer is not None and isinstance(scores.get(scorer), dict) else None
         error = sample.get("error")
         message = error.get("message") if isinstance(error, dict) else (error if isinstance(error, str) else None)
         value = to_float(score.get("value")) if score else None
@@ -225,7 +237,7 @@ def _extra(sample: Mapping[str, Any], scorer: str | None, scores: Mapping[str, A
            and (isinstance(s.get("value"), (str, bool)) or number(s.get("value")) is not None)}
     if raw:
         extra["scores"] = raw
-    metadata = sample.get("metadata") if isinstance(sample.get("metadata"), dict) else {}
+    metadata = object_at(sample, "metadata")
     flat = {k: v for k, v in metadata.items() if isinstance(v, (str, bool)) or number(v) is not None}
     if flat:
         extra["metadata"] = flat       # scalars only: what a cluster_key can name
@@ -236,7 +248,7 @@ def _usage(sample: Mapping[str, Any], item: dict[str, Any]) -> None:
     seconds = number(sample.get("total_time"))
     if seconds is not None and seconds >= 0:
         item["latency_ms"] = seconds * 1000.0
-    usage = sample.get("model_usage") if isinstance(sample.get("model_usage"), dict) else {}
+    usage = object_at(sample, "model_usage")
     tokens = [u["total_tokens"] for u in usage.values() if isinstance(u, dict) and type(u.get("total_tokens")) is int
               and u["total_tokens"] >= 0]
     if tokens:

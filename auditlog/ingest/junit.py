@@ -209,7 +209,7 @@ def _times(suites: list[ET.Element], doc: dict[str, Any], notes: Notes) -> None:
 
 
 def _compare_declared(suites: list[ET.Element], counts: Mapping[str, int], notes: Notes) -> None:
-    declared = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    declared: dict[str, int | float] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in suites:
         for key in declared:
             value = number(_int(suite.get(key)))

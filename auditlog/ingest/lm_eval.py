@@ -15,7 +15,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from auditlog.ingest.common import Notes, SourceFile, clean, derived_run_id, fail, finish, json_spelling, load_json, number
+from auditlog.ingest.common import (
+    Notes,
+    SourceFile,
+    clean,
+    derived_run_id,
+    fail,
+    finish,
+    json_spelling,
+    load_json,
+    number,
+    object_at,
+)
 from auditlog.ingest.lm_eval_samples import sample_items
 
 # Top-level keys that describe how the run was made: kept in config.lm_eval. Left out:
@@ -65,7 +76,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
         source_key = "lm-eval@sha256:" + results.sha256[:16]
     doc = {"run_id": run_id or derived_run_id(model, project, source_key), "project_id": project,
            "model_id": model, **doc}
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    config = object_at(data, "config")
     if isinstance(config.get("model_sha"), str) and config["model_sha"]:
         doc["model_version"] = config["model_sha"]
     roots = _roots(data, rows)
@@ -83,7 +94,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
 def _rows(source: SourceFile, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Task and group rows: `results`, plus rows only in `groups` (0.4.0 kept some there)."""
     rows: dict[str, dict[str, Any]] = {}
-    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    groups = object_at(data, "groups")
     for section, table in (("results", data["results"]), ("groups", groups)):
         for name, row in table.items():
             if not isinstance(row, dict):
@@ -110,8 +121,10 @@ def _metrics(rows: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any], not
     if missing:
         notes.add(f"{len(missing)} metric values were not numbers (e.g. stderr \"N/A\") and were left out: "
                   + ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else ""))
+    seconds: Any = data.get("total_evaluation_time_seconds")  # a string in the file; None is the TypeError below
+    elapsed: float | None
     try:
-        elapsed = float(data.get("total_evaluation_time_seconds"))  # a string in the file
+        elapsed = float(seconds)
     except (TypeError, ValueError):
         elapsed = None
     if elapsed is not None and number(elapsed) is not None and elapsed >= 0:
@@ -122,7 +135,7 @@ def _metrics(rows: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any], not
 def _model_name(data: Mapping[str, Any]) -> str | None:
     if isinstance(data.get("model_name"), str) and data["model_name"].strip():
         return data["model_name"]
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    config = object_at(data, "config")
     args = config.get("model_args")
     if isinstance(args, str):
         pairs = dict(part.split("=", 1) for part in args.split(",") if "=" in part)
@@ -137,7 +150,7 @@ def _model_name(data: Mapping[str, Any]) -> str | None:
 
 def _roots(data: Mapping[str, Any], rows: Mapping[str, Any]) -> list[str]:
     """Top-level tasks and groups: those that are nobody's subtask."""
-    tree = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), dict) else {}
+    tree = object_at(data, "group_subtasks")
     children = {c for subtasks in tree.values() if isinstance(subtasks, list) for c in subtasks if isinstance(c, str)}
     names = list(tree) or list(rows)
     return sorted({n for n in names if n not in children})

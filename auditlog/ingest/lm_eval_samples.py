@@ -102,7 +102,8 @@ def _usable(records: Sequence[Record], metric: str, higher_is_better: Any) -> bo
         value = record.get(metric)
         if type(value) is bool:
             continue
-        if number(value) is None or not 0 <= value <= 1:
+        score = number(value)
+        if score is None or not 0 <= score <= 1:
             return False
     return True
 

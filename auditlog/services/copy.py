@@ -82,7 +82,8 @@ def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
         copier = _Copier(txn, progress)
         # One bound for the rows and the subtrees, taken after the checkpoints: what a writer commits
         # between the two cursors' snapshots is neither a missing nor an extra subtree.
-        size, beyond = src.head().size, []
+        size = src.head().size
+        beyond: list[Node] = []
         scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                          nodes=copier.carry_nodes(tree.nodes_within(src.nodes(), size, beyond)),
                          stored_level=tree.STORED_LEVEL)

@@ -27,7 +27,7 @@ def demo_runs() -> list[dict[str, Any]]:
             for version in versions:
                 skill += 0.04
                 day += 1
-                items = []
+                items: list[dict[str, Any]] = []
                 for i in range(n_items):
                     score = min(1.0, max(0.0, rng.gauss(skill, 0.25)))
                     items.append({"item_id": f"{project}/{i:04d}", "score": round(score, 4), "passed": score >= 0.5,

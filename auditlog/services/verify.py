@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditlog.core.chain import ChainScan, Problem
+from auditlog.core.chain import ChainScan, Node, Problem
 from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services import tree
@@ -68,6 +68,7 @@ class VerifyReport:
         """What was proven, in words that claim no more than that (the CLI and the TUI print it)."""
         if not self.ok:
             first = self.first
+            assert first is not None  # problem_count > 0: problems holds the first of them
             return (f"FAILED: {self.problem_count} problem(s); the first at seq {first.seq}: {first.kind}: "
                     f"{first.detail}")
         said = (f"ok: {self.size} events, root {self.root}, head {self.head}: internally consistent (every "
@@ -113,7 +114,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
             anchors.setdefault(cp.size, []).append((label, cp.root))
     # One bound for both reads, taken after the checkpoints: the events and subtrees a writer
     # commits between the two cursors' snapshots are neither missing nor extra subtrees.
-    size, beyond = log.store.head().size, []
+    size = log.store.head().size
+    beyond: list[Node] = []
     early += _unaccounted_rows(log)
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                      nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)

@@ -183,7 +183,7 @@ class Writer:
         runs = self._existing(ev.RUN_RECORDED, run_id)
         if not runs:
             raise NotFound(f"{field}: no run {run_id!r} in the log")
-        return self._row_at(runs[0][1].seq)
+        return self._known_row(runs[0][1].seq)
 
     def _row_at(self, seq: int) -> Row | None:
         """A row of this transaction: buffered (contiguous, so found by offset) or already in the store."""
@@ -192,9 +192,14 @@ class Writer:
             return self._pending[offset] if offset < len(self._pending) else None
         return self._txn.get(seq)
 
+    def _known_row(self, seq: int) -> Row:
+        """The row of a receipt of this log (it exists: the receipt was read or written here)."""
+        row = self._row_at(seq)
+        assert row is not None, f"no row at seq {seq}, which this transaction has seen"
+        return row
+
     def _data(self, receipt: Receipt) -> dict[str, Any]:
-        row = self._row_at(receipt.seq)
-        return checked_row(row).event.data
+        return checked_row(self._known_row(receipt.seq)).event.data
 
     def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
                 encoded_data: bytes | None = None) -> Receipt:

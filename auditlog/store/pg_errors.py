@@ -17,7 +17,7 @@ from psycopg import errors as pg
 from auditlog.errors import LockTimeout, StorageError
 
 
-def one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -44,9 +44,9 @@ def translate(exc: psycopg.Error, doing: str) -> StorageError:
                "merkle_in_tree": "a Merkle subtree must be of a stored level (4 to 62) with an index >= 0",
                "checkpoints_in_tree": "a checkpoint's size must be at least 1"}.get(exc.diag.constraint_name or "", text)
         return StorageError(f"{doing}: {why}; nothing of this transaction was written")
-    if isinstance(exc, pg.RaiseException) and (exc.diag.message_primary or "").startswith("auditlog: "):
+    if isinstance(exc, pg.RaiseException) and (primary := exc.diag.message_primary or "").startswith("auditlog: "):
         # Our schema's triggers refuse what would leave the chain's domain; their message is one line.
-        return StorageError(f"{doing}: {one_line(exc.diag.message_primary[len('auditlog: '):])}; nothing of this "
+        return StorageError(f"{doing}: {one_line(primary[len('auditlog: '):])}; nothing of this "
                             "transaction was written")
     if isinstance(exc, pg.UniqueViolation):
         table = exc.diag.table_name or ""

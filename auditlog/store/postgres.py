@@ -78,6 +78,7 @@ class _Reads:
             return self._connection().execute(self._sql.get, (seq,)).fetchone()
 
     def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+        args: list[Any]
         query, args = self._sql.find, [subject]
         if types:
             query, args = query + " AND type = ANY(%s)", [subject, list(types)]
@@ -118,8 +119,8 @@ class _Reads:
 
     def tally(self, since: int | None = None, until: int | None = None) -> Tally:
         with translated("cannot read the log"):
-            events, low, high, nodes = self._connection().execute(
-                self._sql.tally, self._sql.bounds(since, until)).fetchone()
+            events, low, high, nodes = _one(self._connection().execute(
+                self._sql.tally, self._sql.bounds(since, until)))
         return Tally(events, low, high, nodes)
 
     def schema_problems(self) -> list[str]:
@@ -181,7 +182,7 @@ class PostgresStore(_Reads):
             raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
 
     def _current_schema(self) -> str:
-        schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
+        schema = _one(self._conn.execute("SELECT current_schema()"))[0]
         if schema is None:
             raise StorageError(f"{self.location}: the connection has no current schema (its search_path names "
                                "no schema that exists): name one with ?schema=NAME")
@@ -189,10 +190,10 @@ class PostgresStore(_Reads):
 
     def _version(self) -> int | None:
         """The schema version, or None where the schema holds no auditlog tables (or does not exist)."""
-        exists = self._conn.execute("SELECT to_regclass(%s)", (self._sql.version_table,)).fetchone()[0]
+        exists = _one(self._conn.execute("SELECT to_regclass(%s)", (self._sql.version_table,)))[0]
         if exists is None:
             return None
-        return self._conn.execute(self._sql.version).fetchone()[0] or 0
+        return _one(self._conn.execute(self._sql.version))[0] or 0
 
     def _create(self) -> None:
         """Under the writers' lock, so that many first appends create it once."""
@@ -264,7 +265,7 @@ class PostgresStore(_Reads):
         """Creation's (and version 1's) queue: the transaction-scoped advisory lock keyed on the schema."""
         k1, k2 = self._sql.lock_key
         if timeout < 0.001:
-            if not conn.execute(f"SELECT pg_try_advisory_xact_lock({k1}, {k2})").fetchone()[0]:
+            if not _one(conn.execute(f"SELECT pg_try_advisory_xact_lock({k1}, {k2})"))[0]:
                 raise LockTimeout(f"another writer is creating or migrating {self.location}")
             return
         conn.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
@@ -308,11 +309,11 @@ class PostgresStore(_Reads):
                                    f"({owner} owns {table})")
         self._conn.execute(f"LOCK TABLE {', '.join(f'{s}.{t}' for t in TABLES_V1)} IN EXCLUSIVE MODE")
         keys = ", ".join(f"'{key}'" for key in META_KEYS)
-        strays = self._conn.execute(
+        strays = _one(self._conn.execute(
             f"SELECT (SELECT count(*) FROM {s}.events WHERE seq < 0), "
             f"(SELECT count(*) FROM {s}.meta WHERE key NOT IN ({keys})), "
             f"(SELECT count(*) FROM {s}.merkle WHERE level < 4 OR level > 62 OR idx < 0), "
-            f"(SELECT count(*) FROM {s}.checkpoints WHERE size < 1)").fetchone()
+            f"(SELECT count(*) FROM {s}.checkpoints WHERE size < 1)"))
         what = ("events rows at a negative seq", "meta rows with a key auditlog never writes",
                 "Merkle rows of no stored level or a negative index", "checkpoints of a size below 1")
         found = [f"{count} {label}" for count, label in zip(strays, what) if count]
@@ -437,12 +438,19 @@ class _PgTransaction(_Reads):
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
-            (id_,) = self._conn.execute(self._sql.checkpoint, (size, root, note, created)).fetchone()
+            (id_,) = _one(self._conn.execute(self._sql.checkpoint, (size, root, note, created)))
         return StoredCheckpoint(id_, size, root, note, created)
 
     def set_meta(self, values: dict[str, str]) -> None:
         with translated("cannot write the log"), self._conn.cursor() as cur:
             cur.executemany(self._sql.set_meta, list(values.items()))
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row of a query that always returns one (an aggregate, a function's value, INSERT ... RETURNING)."""
+    row = cursor.fetchone()
+    assert row is not None, "the query returned no row"
+    return row
 
 
 def _head_of(rows: list[Any]) -> Head:

@@ -234,6 +234,7 @@ class _SQLiteTransaction(_Reads):
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         cursor = self._conn.execute("INSERT INTO checkpoints (size, root, note, created) VALUES (?, ?, ?, ?)",
                                     (size, root, note, created))
+        assert cursor.lastrowid is not None  # an INSERT sets it
         return StoredCheckpoint(cursor.lastrowid, size, root, note, created)
 
     def set_meta(self, values: dict[str, str]) -> None:

@@ -47,5 +47,5 @@ def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
 
 def trend(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version") -> list[Any]:
     """projections.trend of `metric` for `project` (and `model`), one point per value of `by`."""
-    scope = ModelRuns(view, model) if model is not None else view
+    scope: Any = ModelRuns(view, model) if model is not None else view  # ModelRuns stands in for a View
     return projections.trend(scope, project, metric, by=by)

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, Static
 import projections
 from auditlog.tui.data.session import describe
 from auditlog.tui.widgets.cells import delta_role, line, literal, num, signed
-from auditlog.tui.widgets.lazy_table import Column, LazyTable
+from auditlog.tui.widgets.lazy_table import Cell, Column, LazyTable
 from auditlog.tui.widgets.sources import ListSource
 
 FIGURE_COLUMNS = (Column("figure", "figure"), Column("a", "A", 10, "right"), Column("b", "B", 10, "right"),
@@ -61,7 +61,7 @@ class CompareScreen(Screen):
             failure = describe(exc)
             self.query_one("#compare-summary", Static).update(literal(f"{failure.title}: {failure.detail}", "bad"))
             return
-        figures = [[f.name, num(f.a), num(f.b), (signed(f.delta), delta_role(f.delta))] for f in report.figures]
+        figures: list[list[Cell]] = [[f.name, num(f.a), num(f.b), (signed(f.delta), delta_role(f.delta))] for f in report.figures]
         self.query_one("#figures", LazyTable).set_source(ListSource(FIGURE_COLUMNS, figures))
         a, b = report.run_a, report.run_b
         self.query_one("#compare-summary", Static).update(Content("\n").join([
@@ -72,7 +72,7 @@ class CompareScreen(Screen):
             Content(""),
             line(("A ", "dim"), f"{a['model_id']} {a['model_version'] or ''} · {a['project_id']}"),
             line(("B ", "dim"), f"{b['model_id']} {b['model_version'] or ''} · {b['project_id']}")]))
-        rows = []
+        rows: list[list[Cell]] = []
         for c in report.changes:
             passed = f"{_flag(c.passed_a)} → {_flag(c.passed_b)}"
             delta = None if c.score_a is None or c.score_b is None else c.score_b - c.score_a

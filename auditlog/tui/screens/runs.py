@@ -176,7 +176,7 @@ class RunsScreen(Screen):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
-        value = None if event.value is Select.NULL else event.value
+        value: Any = None if event.value is Select.NULL else event.value  # the option's value: a str
         name = {"project": "project", "model": "model", "verdict": "verdict"}.get(event.select.id or "")
         if name and getattr(self.filter, name) != value:
             self.filter = replace(self.filter, **{name: value})

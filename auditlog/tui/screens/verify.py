@@ -137,7 +137,7 @@ class VerifyScreen(Screen):
             checked = ": every hash, link, body, Merkle subtree, row, schema and metadata checks out"
             if report.anchored:
                 verdict = line(("✔ INTACT, ANCHORED", "good"), checked)
-                anchors = [("anchored by", "; ".join(report.anchors))]
+                anchors: list[tuple[str, Any]] = [("anchored by", "; ".join(report.anchors))]
             else:
                 verdict = line(("✔ INTERNALLY CONSISTENT", "good"), checked)
                 anchors = [("not anchored", ("no checkpoint from outside the log was checked, so truncation or a "

@@ -43,7 +43,8 @@ Cell = str | tuple[str, str]  # text, or (text, role)
 
 
 class RowSource(Protocol):
-    columns: Sequence[Column]
+    @property
+    def columns(self) -> Sequence[Column]: ...  # read-only here, so a tuple of a source's own is one
 
     def __len__(self) -> int: ...
 
