@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from auditlog.store.pg_location import parse_location
+from auditlog.store.postgres.location import parse_location
 from tests.support.bench import quick_runs  # noqa: F401 - the session's quick benchmark runs
 
 PG_URL = os.environ.get("AUDITLOG_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/test"

@@ -61,8 +61,8 @@ def setup_roles(log_path: str, writer_role: str, reader_role: str, schema: str |
     Creates the roles if missing, then GRANTs and REVOKEs; run it as the owner of the log's
     tables (who ran `auditlog init`). Neither role can UPDATE, DELETE or TRUNCATE.
     """
-    from auditlog.store.pg_location import is_postgres, parse_location
-    from auditlog.store.pg_schema import role_script
+    from auditlog.store.postgres.location import is_postgres, parse_location
+    from auditlog.store.postgres.schema import role_script
 
     if writer_role == reader_role:
         raise errors.InvalidInput("--reader-role", "the reader and the writer must be different roles")
@@ -80,7 +80,7 @@ def setup_roles(log_path: str, writer_role: str, reader_role: str, schema: str |
     if schema is not None:
         raise errors.InvalidInput("--schema", "only with --print: the --log URL's ?schema= names the log's schema")
     from auditlog.store import open_store
-    from auditlog.store.postgres import PostgresStore
+    from auditlog.store.postgres.store import PostgresStore
     store = open_store(log_path, create=False)
     try:
         assert isinstance(store, PostgresStore)  # a postgresql:// location, checked above

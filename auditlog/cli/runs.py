@@ -23,7 +23,7 @@ def init(log_path: str, origin: str | None) -> None:
     """Create a log with its genesis event (append also creates one on first use)."""
     from pathlib import Path
 
-    from auditlog.store.pg_location import is_postgres
+    from auditlog.store.postgres.location import is_postgres
     existed = Path(log_path).exists()
     if is_postgres(log_path):  # a schema, not a file: ask the server
         try:

@@ -22,7 +22,7 @@ def open_store(location: str | os.PathLike[str], *, create: bool = True, lock_ti
         return MemoryStore()
     if text.startswith(("postgresql://", "postgres://")):
         return _open_postgres(text, create=create, lock_timeout=lock_timeout)
-    from auditlog.store.sqlite import SQLiteStore
+    from auditlog.store.sqlite.store import SQLiteStore
     return SQLiteStore(text, create=create, lock_timeout=lock_timeout, synchronous=synchronous)
 
 
@@ -31,10 +31,10 @@ def migrate(location: str | os.PathLike[str]) -> list[str]:
     hashes and the root stay as they are. Returns the migrations applied ([] when up to date)."""
     text = os.fspath(location)
     if text.startswith(("postgresql://", "postgres://")):
-        from auditlog.store.postgres import PostgresStore
+        from auditlog.store.postgres.store import PostgresStore
         store: Any = PostgresStore.for_migration(text)
     else:
-        from auditlog.store.sqlite import SQLiteStore
+        from auditlog.store.sqlite.store import SQLiteStore
         store = SQLiteStore.for_migration(text)
     try:
         return store.migrate()
@@ -44,7 +44,7 @@ def migrate(location: str | os.PathLike[str]) -> list[str]:
 
 def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore:
     try:
-        from auditlog.store.postgres import PostgresStore
+        from auditlog.store.postgres.store import PostgresStore
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "psycopg":
             raise

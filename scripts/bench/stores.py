@@ -253,7 +253,7 @@ def plain_rows(kind: str, location: str):  # noqa: ANN201 - an iterator of (seq,
         return
     import psycopg
 
-    from auditlog.store.pg_location import parse_location
+    from auditlog.store.postgres.location import parse_location
     where = parse_location(location)
     with psycopg.connect(where.conninfo) as conn, conn.cursor("plain", binary=True) as cursor:
         cursor.itersize = 2048

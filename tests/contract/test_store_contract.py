@@ -13,7 +13,7 @@ from auditlog.core.merkle import TreeBuilder, leaf_hash, root_from_leaf_hashes
 from auditlog.errors import LockTimeout, StorageError
 from auditlog.store.memory import MemoryStore
 from auditlog.store.protocol import EMPTY_HASH, Head, Tally
-from auditlog.store.sqlite import SQLiteStore
+from auditlog.store.sqlite.store import SQLiteStore
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.pg_server)])
@@ -23,7 +23,7 @@ def store(request, tmp_path):
     elif request.param == "sqlite":
         s = SQLiteStore(tmp_path / "log.db", lock_timeout=5)
     else:  # a fresh schema on the test server (tests/conftest.py); skips where there is none
-        from auditlog.store.postgres import PostgresStore
+        from auditlog.store.postgres.store import PostgresStore
         s = PostgresStore(request.getfixturevalue("pg_url"), lock_timeout=5)
     yield s
     s.close()

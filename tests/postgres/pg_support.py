@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from auditlog.store.pg_location import parse_location
+from auditlog.store.postgres.location import parse_location
 from tests.support import cli as support
 from tests.support.cli import TIMEOUT, Result, clean_env, cli, ok, run_process  # noqa: F401 - re-exported
 

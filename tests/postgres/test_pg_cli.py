@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from auditlog import AuditLog
-from auditlog.store.postgres import PostgresStore
+from auditlog.store.postgres.store import PostgresStore
 
 from . import pg_support as s
 
@@ -29,7 +29,7 @@ def test_sqlite_append_and_verify_never_load_psycopg(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         modules = _imported(done.stderr)
         assert "auditlog.store.sqlite" in modules
-        assert not {m for m in modules if m.split(".")[0] == "psycopg" or m == "auditlog.store.postgres"}, args
+        assert not {m for m in modules if m.split(".")[0] == "psycopg" or m == "auditlog.store.postgres.store"}, args
 
 
 def test_a_postgres_location_without_psycopg_says_what_to_install() -> None:

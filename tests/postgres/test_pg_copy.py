@@ -10,7 +10,7 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.services.keys import generate_key, load_signer
-from auditlog.store.postgres import PostgresStore
+from auditlog.store.postgres.store import PostgresStore
 from tests.tampering import as_holder
 
 from . import pg_support as s

@@ -26,8 +26,8 @@ from auditlog.core.events import envelope_tail
 from auditlog.core.merkle import TreeBuilder, leaf_hash
 from auditlog.core.note import Signer, sign_note
 from auditlog.services.log import AuditLog
-from auditlog.store.pg_schema import TABLES, Statements
-from auditlog.store.postgres import PostgresStore
+from auditlog.store.postgres.schema import TABLES, Statements
+from auditlog.store.postgres.store import PostgresStore
 
 from . import pg_support as s
 

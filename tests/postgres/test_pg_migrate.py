@@ -13,7 +13,7 @@ from auditlog.core.merkle import leaf_hash, root_from_leaf_hashes
 from auditlog.errors import StorageError
 from auditlog.services.log import AuditLog
 from auditlog.store import migrate as migrate_postgres
-from auditlog.store.postgres import PostgresStore
+from auditlog.store.postgres.store import PostgresStore
 
 from . import pg_support as s
 

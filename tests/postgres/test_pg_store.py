@@ -11,10 +11,10 @@ import pytest
 
 from auditlog import AuditLog
 from auditlog.errors import EXIT_STORAGE, LockTimeout, NotFound, StorageError
-from auditlog.store import postgres
-from auditlog.store.pg_location import parse_location
-from auditlog.store.pg_schema import TABLES
-from auditlog.store.postgres import PostgresStore
+from auditlog.store.postgres import store as postgres
+from auditlog.store.postgres.location import parse_location
+from auditlog.store.postgres.schema import TABLES
+from auditlog.store.postgres.store import PostgresStore
 
 from . import pg_support as s
 

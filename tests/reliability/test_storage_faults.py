@@ -190,7 +190,7 @@ def test_a_full_disk_refuses_whole_batches_then_recovers(tmp_path: Path) -> None
 
 INJECTED = textwrap.dedent("""
     import sqlite3, sys
-    from auditlog.store import sqlite as store
+    from auditlog.store.sqlite import store
     original = store._SQLiteTransaction.append
     def append(self, rows, nodes=()):
         original(self, rows, nodes)  # the rows are in the open transaction: then the disk fills

@@ -62,10 +62,10 @@ def batch(location: str, tag: str, size: int, items: int, mode: str, arg: int, m
 
     if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
         if _is_postgres(location):
-            from auditlog.store import postgres as store
+            from auditlog.store.postgres import store
             transaction = store._PgTransaction
         else:
-            from auditlog.store import sqlite as store
+            from auditlog.store.sqlite import store
             transaction = store._SQLiteTransaction
         append = transaction.append
 

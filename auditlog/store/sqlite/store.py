@@ -19,7 +19,7 @@ from pathlib import Path
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.filelock import FileLock
 from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
-from auditlog.store.schema import SCHEMA_VERSION
+from auditlog.store.sqlite.schema import SCHEMA_VERSION
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _COLUMNS = "seq, hash, ts, type, project, subject, body"
@@ -76,7 +76,7 @@ class _Reads:
         return Tally(events[0], events[1], events[2], nodes)
 
     def schema_problems(self) -> list[str]:
-        from auditlog.store.schema import schema_problems
+        from auditlog.store.sqlite.schema import schema_problems
         with _translated("cannot read the log's schema"):
             return schema_problems(self._conn)
 
@@ -150,7 +150,7 @@ class SQLiteStore(_Reads):
     def _create_schema(self) -> None:
         """Under the writer lock, so that two first appends cannot both create it."""
         if self._conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            from auditlog.store.schema import migrate  # sqlite-utils: paid only when creating
+            from auditlog.store.sqlite.schema import migrate  # sqlite-utils: paid only when creating
             self._conn.execute("PRAGMA journal_mode=WAL")
             migrate(self._conn)
         self._check_schema()
@@ -205,7 +205,7 @@ class SQLiteStore(_Reads):
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations, explicitly asked for; returns their names."""
-        from auditlog.store.schema import migrate
+        from auditlog.store.sqlite.schema import migrate
         with self._lock.held(self.lock_timeout), _translated("cannot migrate the log"):
             return migrate(self._conn)
 

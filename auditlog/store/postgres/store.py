@@ -36,14 +36,14 @@ from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
-from auditlog.store.pg_errors import one_line, translate, translated
-from auditlog.store.pg_location import parse_location
-from auditlog.store.pg_schema import (
+from auditlog.store.postgres.catalog import CATALOG, compare_catalog
+from auditlog.store.postgres.errors import one_line, translate, translated
+from auditlog.store.postgres.location import parse_location
+from auditlog.store.postgres.schema import (
     META_KEYS,
     SCHEMA_VERSION,
     TABLES_V1,
     Statements,
-    compare_catalog,
     create_script,
     migration_script,
     peak_keys,
@@ -124,12 +124,12 @@ class _Reads:
         return Tally(events, low, high, nodes)
 
     def schema_problems(self) -> list[str]:
-        """The schema's catalog against what create_script makes (pg_schema.expected_catalog), in one
+        """The schema's catalog against what create_script makes (catalog.expected_catalog), in one
         query: tables and columns, constraints, indexes, triggers (and whether enabled), functions
         (their exact source), sequences, views, rules, policies, row-level security, types, operators."""
         schema = self._sql.schema
         with translated("cannot read the log's schema"):
-            rows = self._connection().execute(self._sql.catalog, {"schema": schema}).fetchall()
+            rows = self._connection().execute(CATALOG, {"schema": schema}).fetchall()
         quoted = rows[0][1]
         return compare_catalog(schema, quoted, [tuple(row) for row in rows[1:]])
 
