@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from auditlog.core.events import LOG_CREATED, ZERO_HASH, check_event_bytes, envelope_tail, parse_event
 from auditlog.core.merkle import TreeBuilder
@@ -22,13 +23,17 @@ Row = tuple[int, str, str, str, str, str, bytes]
 Node = tuple[int, int, bytes]  # a stored complete subtree hash: (level, index, hash)
 
 
+ProblemKind = Literal["bytes-altered", "hash-altered", "hash-mismatch", "link-broken", "gap", "misplaced",
+                      "column-mismatch", "malformed", "genesis", "merkle", "checkpoint", "truncated",
+                      "outside-chain", "schema", "metadata"]  # docs/concepts.md says what each means
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the log at one position."""
 
     seq: int
-    kind: str  # bytes-altered, hash-altered, hash-mismatch, link-broken, gap, misplaced, column-mismatch,
-    #            malformed, genesis, merkle, checkpoint, truncated
+    kind: ProblemKind
     detail: str
 
     def __str__(self) -> str:

@@ -17,12 +17,15 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 from auditlog.errors import InvalidInput
+from auditlog.evals.runs import Verdict
 from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 
-ALLOW, BLOCK, NEEDS_REVIEW = "ALLOW", "BLOCK", "NEEDS_REVIEW"
+ALLOW: Final = "ALLOW"
+BLOCK: Final = "BLOCK"
+NEEDS_REVIEW: Final = "NEEDS_REVIEW"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"
 MODES = (NON_INFERIORITY, SUPERIORITY)
 METRICS = ("score", "passed")
@@ -92,7 +95,7 @@ class GateResult:
     p_value: float | None
     mcnemar: McNemar | None
     n_clusters: int | None
-    verdict: str
+    verdict: Verdict
     reason: str
     policy: GatePolicy
     run_id: str | None = None
@@ -170,7 +173,7 @@ def _cluster_se(diffs: Sequence[float], mean: float, clusters: Sequence[str]) ->
 
 
 def _decide(policy: GatePolicy, n: int, n_clusters: int | None, low: float | None, high: float | None,
-            unmatched: int) -> tuple[str, str]:
+            unmatched: int) -> tuple[Verdict, str]:
     level = f"{100 * (1 - policy.alpha):g}%"
     tail = f" ({unmatched} items in only one run were not compared)" if unmatched else ""
     size = f"n={n} paired items" + (f" in {n_clusters} clusters" if n_clusters is not None else "")

@@ -16,12 +16,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from auditlog.core.encoding import canonical_bytes, canonical_object
 from auditlog.errors import InvalidInput
 
-VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
+Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
+VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 MAX_ID_LENGTH = 512
 
 RUN_KEYS = frozenset({
