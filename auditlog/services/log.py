@@ -45,7 +45,11 @@ class AuditLog:
     @classmethod
     def open(cls, location: str | os.PathLike[str] | None = None, *, create: bool = True,
              origin: str | None = None, lock_timeout: float = 30.0, synchronous: str = "FULL") -> AuditLog:
-        """Open a log, creating it (with its genesis event) when `create` and it does not exist."""
+        """Open a log, creating it (with its genesis event) when `create` and it does not exist.
+
+        A bad `origin` is refused before anything is opened: a refused creation leaves no file."""
+        if origin is not None:
+            _check_origin(origin)
         store = open_store(location or default_location(), create=create, lock_timeout=lock_timeout,
                            synchronous=synchronous)
         log = cls(store)
@@ -58,10 +62,7 @@ class AuditLog:
             if txn.head().size:
                 return  # another process made it while we waited
             log_id = uuid.uuid4().hex
-            origin = origin or f"auditlog.local/{log_id}"
-            check_identifier(origin, "--origin")
-            if any(c.isspace() for c in origin):
-                raise InvalidInput("--origin", "must not contain white space (it is a checkpoint's first line)")
+            origin = _check_origin(origin or f"auditlog.local/{log_id}")
             created = utc_now()
             data = {"log_id": log_id, "created": created, "format": ev.FORMAT, "origin": origin}
             sealed = seal(Event(0, created, ev.LOG_CREATED, "", "", capture_actor(), data, ev.ZERO_HASH))
@@ -190,6 +191,13 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_origin(origin: str) -> str:
+    check_identifier(origin, "--origin")
+    if any(c.isspace() for c in origin):
+        raise InvalidInput("--origin", "must not contain white space (it is a checkpoint's first line)")
+    return origin
 
 
 def write_run(doc: Mapping[str, Any], log: str | os.PathLike[str] | None = None) -> Receipt:

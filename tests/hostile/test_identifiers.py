@@ -406,3 +406,12 @@ def test_tui_cells_escape() -> None:
     for rendered in (literal(HOSTILE).plain, line(HOSTILE, (HOSTILE, "bad")).plain, fields([("k", HOSTILE)]).plain,
                      block(f"{HOSTILE}\n{HOSTILE}").plain, option(HOSTILE).plain):
         assert not any(c in rendered for c in RAW) and "\\u202e" in rendered, rendered
+
+
+@pytest.mark.parametrize("origin", ["example.org/evals\u202e", "example.org/ev als", "example.org/\x85"])
+def test_init_with_a_refused_origin_creates_nothing(tmp_path: Path, origin: str) -> None:
+    """Bad input writes nothing: no log file, no lock file (it used to leave an empty log behind)."""
+    result = s.cli("init", "--origin", origin, "--log", tmp_path / "new.db")
+    line = s.one_line_error(result, 2, "--origin")
+    assert "Traceback" not in result.err, line
+    assert list(tmp_path.iterdir()) == []
