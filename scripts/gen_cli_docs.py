@@ -13,7 +13,7 @@ import click
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "src"))  # the installed package first, the checkout as a fallback
 
 from auditlog.cli import cli  # noqa: E402
 

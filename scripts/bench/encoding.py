@@ -24,7 +24,7 @@ from pathlib import Path
 try:
     import auditlog  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from auditlog.core.encoding import canonical_bytes
 

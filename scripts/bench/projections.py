@@ -45,7 +45,7 @@ from pathlib import Path
 try:
     import projections  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -46,7 +46,7 @@ from pathlib import Path
 try:
     import auditlog  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from auditlog import AuditLog
 from auditlog.core import events as ev

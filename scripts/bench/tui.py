@@ -41,7 +41,7 @@ from pathlib import Path
 # This directory holds a projections.py of its own (a benchmark): never import from here.
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parents[1]))
+sys.path.append(str(HERE.parents[1] / "src"))  # the installed package first
 
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable

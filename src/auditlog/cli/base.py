@@ -76,7 +76,7 @@ class AuditLogGroup(click.Group):
 
 
 @click.group(cls=AuditLogGroup, epilog=EXIT_CODES)
-@click.version_option(package_name="auditlog")
+@click.version_option(package_name="auditlog-evals")
 def cli() -> None:
     """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
 
