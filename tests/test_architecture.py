@@ -106,3 +106,21 @@ def test_cli_module_loads_nothing_heavy():
     code = f"import sys, auditlog.cli; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == ""
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)  # as `wc -l` counts (every line ends in a newline)
+
+
+def test_the_core_stays_small_enough_to_read_in_one_sitting():
+    """DESIGN.md: core/ is what an auditor reads, at most 1,500 lines (`wc -l src/auditlog/core/*.py`)."""
+    total = sum(_lines(path) for path in (ROOT / "src" / "auditlog" / "core").glob("*.py"))
+    assert total <= 1500, f"src/auditlog/core/ has {total} lines; the auditor's kernel is at most 1,500"
+
+
+def test_no_module_is_two_concepts():
+    """STYLE.md: modules stay under ~400 lines; a module that grows past that is two concepts."""
+    long = {str(path.relative_to(ROOT)): n for path in sorted((ROOT / "src").rglob("*.py"))
+            if (n := _lines(path)) > 400}
+    assert long == {}

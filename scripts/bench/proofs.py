@@ -53,8 +53,8 @@ from auditlog.core import events as ev
 from auditlog.core import merkle, verify_proof
 from auditlog.core.checkpoint import open_checkpoint
 from auditlog.core.events import Event, seal
-from auditlog.core.note import Signer
 from auditlog.services import tree
+from auditlog.services.signing import Signer
 
 FULL_SIZE = 1_000_000
 QUICK_SIZE = 5_000

@@ -43,12 +43,22 @@ from projections.state import MANIFEST, ZERO_HASH, Part, State, read_state, writ
 from projections.tables import table_from_rows
 
 
+class LogHead(Protocol):
+    """Where a log ends (auditlog.store.Head has it)."""
+
+    @property
+    def size(self) -> int: ...  # the number of events
+
+    @property
+    def hash(self) -> str: ...  # the last event's hash (hex)
+
+
 class EventLog(Protocol):
     """What projections need of a log: AuditLog has it, and so can any store's reader."""
 
     def events(self, after: int = -1, until: int | None = None) -> Iterable[SealedEvent]: ...
 
-    def head(self) -> Any: ...  # .size (number of events) and .hash (the last event's hash)
+    def head(self) -> LogHead: ...
 
     def root(self, size: int | None = None) -> bytes: ...  # RFC 9162 root of the first `size` events
 
@@ -166,7 +176,7 @@ def event_at(log: EventLog, seq: int) -> SealedEvent | None:
             close()
 
 
-def _current(state: State, head: Any) -> bool:
+def _current(state: State, head: LogHead) -> bool:
     return state.seq == head.size - 1 and state.hash == (head.hash if head.size else ZERO_HASH)
 
 

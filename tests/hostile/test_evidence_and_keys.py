@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.core.checkpoint import Checkpoint, sign_checkpoint
-from auditlog.core.note import Signer
+from auditlog.core.checkpoint import Checkpoint
+from auditlog.services.signing import Signer, sign_checkpoint
 
 from .hostile_support import cli_support as s
 

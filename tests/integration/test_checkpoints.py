@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint
 from auditlog.core.events import Event, parse_event, seal
 from auditlog.core.merkle import TreeBuilder, leaf_hash
-from auditlog.core.note import Signer, open_note, parse_verifier_key
+from auditlog.core.note import open_note, parse_verifier_key
 from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import ProofError
 from auditlog.services.keys import load_signer
+from auditlog.services.signing import Signer, sign_checkpoint
 from tests.tampering import as_holder
 
 from . import cli_support as s

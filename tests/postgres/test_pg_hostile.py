@@ -24,8 +24,8 @@ from psycopg.pq import TransactionStatus
 
 from auditlog.core.events import envelope_tail
 from auditlog.core.merkle import TreeBuilder, leaf_hash
-from auditlog.core.note import Signer, sign_note
 from auditlog.services.log import AuditLog
+from auditlog.services.signing import Signer, sign_note
 from auditlog.store.postgres.schema import TABLES, Statements
 from auditlog.store.postgres.store import PostgresStore
 

@@ -73,7 +73,7 @@ def test_detail_and_its_inclusion_proof(opened):
     assert run.hash_ok and run.proof.status == "proven"
     assert run.proof.describe() == ("proven in checkpoint of size 23; its note names ci.example.org, signature not "
                                     "checked (start the TUI with --vkey KEY to check it)")
-    from auditlog.core.note import Signer
+    from auditlog.services.signing import Signer
 
     from .tui_support import SIGNER_SEED
     trusted = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2", [Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()])

@@ -132,7 +132,7 @@ def test_a_tampered_log_can_still_be_browsed_when_its_projections_were_built_bef
 def _trust(checkpoint_text: str | None = None) -> chain.Trust:
     """What `auditlog tui --vkey K [--checkpoint F]` hands the app: the fixture's genuine key."""
     from auditlog.core.checkpoint import open_checkpoint
-    from auditlog.core.note import Signer
+    from auditlog.services.signing import Signer
 
     from .tui_support import SIGNER_SEED
     verifier = Signer.from_seed("ci.example.org", SIGNER_SEED).verifier()
@@ -155,7 +155,7 @@ async def test_a_rewritten_log_with_a_forged_stored_checkpoint_is_not_intact(dem
     """The holder rewrites the whole log and signs a stored checkpoint with a key of their own.
     Alone, the TUI says no more than "internally consistent, not anchored"; with the auditor's
     checkpoint and key, it says the log was rewritten."""
-    from auditlog.core.note import Signer
+    from auditlog.services.signing import Signer
     with AuditLog.open(demo_log, create=False) as log:
         genuine = next(c.note for c in log.store.checkpoints())
     forged = tmp_path / "forged.db"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.note import Signer, add_signatures, key_id, open_note, parse_signer_key, parse_verifier_key, sign_note
+from auditlog.core.note import key_id, open_note, parse_verifier_key
 from auditlog.errors import InvalidInput, KeyFileError, SignatureError
+from auditlog.services.signing import Signer, add_signatures, parse_signer_key, sign_checkpoint, sign_note
 
 # --- Known answers from github.com/golang/mod, sumdb/note/note_test.go (TestNewVerifier,
 # TestNewSigner, TestSign, TestOpen) and the package documentation in sumdb/note/note.go.

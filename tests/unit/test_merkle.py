@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from auditlog.core import merkle
 from auditlog.core.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash, node_hash, peaks, root_from_leaf_hashes
-from auditlog.core.proof import (
+from auditlog.core.verify_proof import root_from_inclusion_proof, verify_consistency, verify_inclusion
+from auditlog.errors import InvalidInput, ProofError
+from auditlog.services.prove import (
     consistency_nodes,
     consistency_proof,
     consistency_subtrees,
@@ -20,8 +22,6 @@ from auditlog.core.proof import (
     inclusion_subtrees,
     root_at,
 )
-from auditlog.core.verify_proof import root_from_inclusion_proof, verify_consistency, verify_inclusion
-from auditlog.errors import InvalidInput, ProofError
 
 from . import merkle_reference as ref
 

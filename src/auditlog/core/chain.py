@@ -19,7 +19,8 @@ from auditlog.core.events import LOG_CREATED, ZERO_HASH, check_event_bytes, enve
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 
-Row = tuple[int, str, str, str, str, str, bytes]
+# The shapes the scan unpacks; a store's StoredEvent and StoredNode (auditlog.store.protocol) are these.
+Row = tuple[int, str, str, str, str, str, bytes]  # (seq, hash, ts, type, project, subject, body)
 Node = tuple[int, int, bytes]  # a stored complete subtree hash: (level, index, hash)
 
 
@@ -82,10 +83,7 @@ class ChainScan:
             after_gap = seq != self._last_seq + 1
             if after_gap:
                 yield self._gap(seq)
-            try:
-                tail_ok = body.endswith(envelope_tail(prev, project, seq, subject, ts, type_))
-            except TypeError:  # a column that is not text: _diagnose names it
-                tail_ok = False
+            tail_ok = envelope_matches(body, prev, seq, ts, type_, project, subject)
             if pending is not None:
                 yield _mismatch(pending, body if not tail_ok else None, prev)
                 pending = None
@@ -127,20 +125,21 @@ class ChainScan:
         """
         node = self._next_node
         for level, index, h in self.tree.extend(leaves, self._stored_level):
-            key = ((index + 1) << level, level)
-            while node is not None and ((node[1] + 1) << node[0], node[0]) < key:
-                yield Problem(((node[1] + 1) << node[0]) - 1, "merkle",
-                              f"a stored Merkle subtree (level {node[0]}, index {node[1]}) is not one the tree has")
+            end = (index + 1) << level
+            while node is not None and _completion(node) < (end, level):
+                stored_level, stored_index, _ = node
+                yield Problem(_completion(node)[0] - 1, "merkle", f"a stored Merkle subtree (level {stored_level}, "
+                                                                  f"index {stored_index}) is not one the tree has")
                 node = next(self._nodes, None)
-            last = ((index + 1) << level) - 1
-            if node is not None and node[0] == level and node[1] == index:
-                if node[2] != h:
-                    yield Problem(last, "merkle", f"the stored hash of Merkle subtree (level {level}, index {index}) "
-                                                  "does not match the events it covers")
+            if node is not None and _completion(node) == (end, level):  # the same subtree
+                *_, stored_hash = node
+                if stored_hash != h:
+                    yield Problem(end - 1, "merkle", f"the stored hash of Merkle subtree (level {level}, index {index}) "
+                                                     "does not match the events it covers")
                 node = next(self._nodes, None)
             else:
-                yield Problem(last, "merkle", f"the hash of Merkle subtree (level {level}, index {index}) "
-                                              "is missing from the store")
+                yield Problem(end - 1, "merkle", f"the hash of Merkle subtree (level {level}, index {index}) "
+                                                 "is missing from the store")
         self._next_node = node
         for label, root in self._anchors.pop(self.tree.size, ()):
             if root != self.tree.root():
@@ -194,6 +193,22 @@ class ChainScan:
         if event.type != LOG_CREATED or not isinstance(event.data.get("log_id"), str):
             return Problem(0, "genesis", "seq 0 is not a log.created event with a log id")
         return None
+
+
+def _completion(node: Node) -> tuple[int, int]:
+    """(tree size, level) at which the tree completes a stored subtree: the order stores list them in."""
+    level, index, _ = node
+    return (index + 1) << level, level
+
+
+def envelope_matches(body: bytes, prev: str, seq: int, ts: str, type_: str, project: str, subject: str) -> bool:
+    """Whether `body` ends with the envelope its stored columns and `prev` (the previous event's hash) make,
+    compared as bytes without parsing: the scan's fast check, and `AuditLog.linked_events`'s. False for a
+    column that is not text (a store written by something else), which `ChainScan` then names."""
+    try:
+        return body.endswith(envelope_tail(prev, project, seq, subject, ts, type_))
+    except TypeError:  # envelope_tail escapes only str
+        return False
 
 
 def _mismatch(pending: tuple[int, str, str], next_body: bytes | None, next_prev_expected: str | None) -> Problem:

@@ -6,7 +6,8 @@ Byte-compatible with golang.org/x/mod/sumdb/tlog and c2sp.org/tlog-checkpoint. T
 around it, its Ed25519 signatures and the keys are `auditlog.core.note`; parsing a
 checkpoint is separate from checking its signatures (`parse_checkpoint` vs
 `open_checkpoint`). A malformed checkpoint body raises InvalidInput; note and key
-problems raise SignatureError and KeyFileError, as `auditlog.core.note` says.
+problems raise SignatureError and KeyFileError, as `auditlog.core.note` says. Signing
+one is the log's work: `auditlog.services.signing.sign_checkpoint`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditlog.core.note import Signer, Verifier, b64decode, b64encode, bad_text, open_note, sign_note
+from auditlog.core.note import Verifier, b64decode, b64encode, bad_text, open_note
 from auditlog.errors import InvalidInput, SignatureError
 
 MAX_TREE_SIZE = 2**63 - 1  # Go's tlog uses int64
@@ -65,11 +66,6 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(root) != 32:
         raise InvalidInput("checkpoint", f"root hash must be 32 bytes, got {len(root)}")
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
-
-
-def sign_checkpoint(checkpoint: Checkpoint, signers: Sequence[Signer]) -> str:
-    """The signed note of a checkpoint."""
-    return sign_note(checkpoint.to_text(), signers)
 
 
 def open_checkpoint(text: str | bytes, verifiers: Sequence[Verifier], origin: str | None = None) -> Checkpoint:

@@ -22,7 +22,6 @@ nothing for paths.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -37,7 +36,7 @@ try:  # An accelerator, not a requirement: the same bytes, several times faster 
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps the core standalone
     _orjson = None
 
-__all__ = ["canonical_bytes", "canonical_float", "canonical_object"]
+__all__ = ["canonical_bytes", "canonical_float"]
 
 MAX_SAFE_INT = 2**53 - 1  # RFC 8785 3.2.2.3 / I-JSON: larger ints are not exact as doubles.
 _INF = math.inf
@@ -102,39 +101,6 @@ def canonical_bytes(value: object) -> bytes:
         return text.encode("utf-8")  # raises UnicodeEncodeError on lone surrogates
     except (_Slow, UnicodeEncodeError, RecursionError):
         return _reference(value)
-
-
-def canonical_object(members: dict[str, bytes]) -> bytes:
-    """The RFC 8785 bytes of an object whose member values are already canonical bytes.
-
-    Lets a caller encode a large value once and place it in several objects (a run in
-    its document hash and in its event) by joining bytes instead of encoding again.
-    Keys are ordered by UTF-16 code units (RFC 8785 3.2.3).
-    """
-    try:
-        keys = sorted(members, key=_utf16)
-        return b"{" + b",".join(_encode_key(key) + b":" + members[key] for key in keys) + b"}"
-    except (UnicodeEncodeError, AttributeError):
-        bad = next(key for key in members if type(key) is not str or not _is_valid_text(key))
-        raise InvalidInput("$", f"key {bad!r} is not a valid JSON string") from None
-
-
-@functools.lru_cache(maxsize=4096)  # keys repeat: a document's field names
-def _encode_key(key: str) -> bytes:
-    return json.encoder.encode_basestring(key).encode("utf-8")
-
-
-@functools.lru_cache(maxsize=4096)
-def _utf16(key: str) -> bytes:
-    return key.encode("utf-16-be")
-
-
-def _is_valid_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _prepare(value: Any, marks: list[str]) -> Any:

@@ -58,11 +58,7 @@ class Event:
     v: int = FORMAT
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "v": self.v, "seq": self.seq, "ts": self.ts, "type": self.type,
-            "project": self.project, "subject": self.subject, "actor": self.actor,
-            "data": self.data, "prev": self.prev,
-        }
+        return {name: getattr(self, name) for name in _ENVELOPE_KEYS}
 
 
 @dataclass(frozen=True)
@@ -89,22 +85,6 @@ def seal(event: Event) -> SealedEvent:
     body = canonical_bytes(event.to_json())
     sealed = SealedEvent(event.seq, event_hash(body), body)
     sealed.__dict__["event"] = event  # already known: spare the parse
-    return sealed
-
-
-def seal_encoded(event: Event, actor: bytes, data: bytes) -> SealedEvent:
-    """`seal`, for an event whose actor and data are already canonical bytes.
-
-    The caller guarantees actor == canonical_bytes(event.actor) and likewise data:
-    a large payload is then encoded once, not again inside the envelope. RFC 8785
-    orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
-    so the body is those two values followed by the envelope's tail.
-    """
-    check_envelope(event)
-    body = (b'{"actor":' + actor + b',"data":' + data
-            + envelope_tail(event.prev, event.project, event.seq, event.subject, event.ts, event.type))
-    sealed = SealedEvent(event.seq, event_hash(body), body)
-    sealed.__dict__["event"] = event
     return sealed
 
 

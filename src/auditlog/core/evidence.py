@@ -8,8 +8,6 @@ SHA-256(0x00 || event bytes), so any implementation of those specifications will
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from dataclasses import dataclass
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
 from auditlog.core.events import Event, parse_event
 from auditlog.core.merkle import HASH_SIZE, leaf_hash
-from auditlog.core.note import Verifier, open_note
+from auditlog.core.note import Verifier, b64decode, b64encode, open_note
 from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import InvalidInput, ProofError
 
@@ -35,9 +33,9 @@ class TlogProof:
     def to_text(self) -> str:
         lines = [HEADER]
         if self.extra is not None:
-            lines.append("extra " + base64.b64encode(self.extra).decode("ascii"))
+            lines.append("extra " + b64encode(self.extra))
         lines.append(f"index {self.index}")
-        lines += [base64.b64encode(h).decode("ascii") for h in self.proof]
+        lines += [b64encode(h) for h in self.proof]
         return "\n".join(lines) + "\n\n" + self.checkpoint_note
 
 
@@ -109,9 +107,6 @@ def verify_evidence(event_bytes: bytes, proof_text: str, verifiers: Sequence[Ver
 
 def _b64(text: str, where: str) -> bytes:
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(where, "not valid base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise InvalidInput(where, "not canonical base64")
-    return raw
+        return b64decode(text)
+    except ValueError as exc:  # not valid, or not canonical, base64
+        raise InvalidInput(where, str(exc)) from None

@@ -13,7 +13,7 @@ that decompose that range.
 This module is the tree itself: the two hashes, the decomposition of a range into
 complete subtrees, and `TreeBuilder`, which keeps only the peaks (transparency-dev/merkle's
 `compact/`). Which subtrees a proof needs, and building proofs from stored subtree hashes,
-is `auditlog.core.proof`; checking a proof, step by step as RFC 9162 writes it, is
+is the log's work (`auditlog.services.prove`); checking a proof, step by step as RFC 9162 writes it, is
 `auditlog.core.verify_proof`, which an auditor can read alone.
 """
 
@@ -94,7 +94,7 @@ class TreeBuilder:
 
     `append` returns every complete subtree the new leaf completes, as
     (level, index, hash), starting with the leaf itself at level 0: that is what a
-    store persists so that `proof.root_at` and the proof functions can run later.
+    store persists so that `auditlog.services.prove.root_at` and the proof functions can run later.
     """
 
     def __init__(self) -> None:
@@ -119,22 +119,15 @@ class TreeBuilder:
         """Add the leaf hash `leaf` (SHA-256(0x00 || data)) at index `size`."""
         if not is_hash(leaf):
             raise InvalidInput("leaf_hash", f"must be {HASH_SIZE} bytes")
-        level, index, h = 0, self._size, leaf
-        completed = [(0, index, h)]
-        while index & 1:  # a right child completes its parent
-            h = node_hash(self._peaks.pop(), h)
-            level, index = level + 1, index >> 1
-            completed.append((level, index, h))
-        self._peaks.append(h)
-        self._size += 1
-        return completed
+        return self.extend([leaf])
 
     def extend(self, leaves: Iterable[bytes], min_level: int = 0) -> list[tuple[int, int, bytes]]:
-        """`append` for many leaves at once, keeping only completed subtrees of `min_level` and up.
+        """Add these leaf hashes in order; return the completed subtrees of `min_level` and up.
 
-        The same steps as `append`, inlined: verifying a long log calls this for every
-        event, and a function call and a list per leaf would cost more than the hashing.
-        Leaves are trusted to be 32-byte hashes (the caller made them with sha256).
+        A right child completes its parent, and so on up. One loop, no call per leaf:
+        verifying a long log calls this for every event, and a function call and a list
+        per leaf would cost more than the hashing. Leaves are trusted to be 32-byte hashes
+        (the caller made them with sha256; `append` checks one).
         """
         peaks, size, out = self._peaks, self._size, []
         sha256 = hashlib.sha256

@@ -1,7 +1,7 @@
-"""C2SP signed notes with Ed25519 keys: key names and ids, verifier and signer keys, notes.
+"""C2SP signed notes with Ed25519 keys, as a verifier reads them: key names and ids, verifier keys, notes.
 
 Byte-compatible with golang.org/x/mod/sumdb/note (the reference implementation of
-c2sp.org/signed-note), so that other implementations can check what we sign:
+c2sp.org/signed-note), so that we check what other implementations sign, and they what we sign:
 
     <text>\\n[more lines\\n]   <- the note body
     \\n
@@ -15,7 +15,9 @@ Opening follows the note package: signatures by unknown keys are kept but ignore
 (that is what lets witnesses cosign); a signature by a known key that does not
 verify rejects the note; a note with no verified signature is rejected. Key
 problems raise KeyFileError, note problems SignatureError. What the body says
-(a checkpoint) is `auditlog.core.checkpoint`.
+(a checkpoint) is `auditlog.core.checkpoint`. Signing (the private key, writing signature
+lines, cosigning) is the log's and the witness's work, not the auditor's: it is
+`auditlog.services.signing`, built on the format defined here.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditlog.errors import InvalidInput, KeyFileError, SignatureError
+from auditlog.errors import KeyFileError, SignatureError
 
 ALG_ED25519 = 0x01
 MAX_SIGNATURES = 100  # as the Go note package; C2SP requires accepting at least 16
@@ -43,8 +45,8 @@ def b64decode(text: str) -> bytes:
     it; ValueError otherwise (so one value has exactly one accepted spelling)."""
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise ValueError(str(exc)) from None
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("not valid base64") from None
     if b64encode(data) != text:
         raise ValueError("not canonical base64")
     return data
@@ -106,7 +108,8 @@ class Verifier:
         """The verifier key string `name+hex+base64(0x01||key)` (public, shareable)."""
         return f"{self.name}+{self.key_id:08x}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
 
-    def _accepts(self, message: bytes, signature: bytes) -> bool:
+    def accepts(self, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is this key's Ed25519 signature of `message`."""
         try:
             self._key.verify(signature, message)
         except InvalidSignature:
@@ -114,7 +117,7 @@ class Verifier:
         return True
 
 
-def _parse_key(text: str, private: bool) -> tuple[str, int, bytes]:
+def split_key(text: str, private: bool) -> tuple[str, int, bytes]:
     """Split and check `[PRIVATE+KEY+]name+hex+base64(0x01 || key)`: (name, claimed id, key)."""
     what = "signer key" if private else "verifier key"
     fields = text.split("+", 4 if private else 2) if isinstance(text, str) else []  # base64 may hold '+'
@@ -140,76 +143,17 @@ def _parse_key(text: str, private: bool) -> tuple[str, int, bytes]:
     return name, int(hex_id, 16), data[1:]
 
 
-def _check_key_id(what: str, claimed: int, actual: int) -> None:
+def check_key_id(what: str, claimed: int, actual: int) -> None:
     if claimed != actual:
         raise KeyFileError(f"{what}: key id {claimed:08x} does not match the key (expected {actual:08x})")
 
 
 def parse_verifier_key(vkey: str) -> Verifier:
     """Parse `name+hex(key id)+base64(0x01 || public key)`; KeyFileError says what is wrong."""
-    name, claimed, public_key = _parse_key(vkey, private=False)
+    name, claimed, public_key = split_key(vkey, private=False)
     verifier = Verifier.from_public_key(name, public_key)
-    _check_key_id("verifier key", claimed, verifier.key_id)
+    check_key_id("verifier key", claimed, verifier.key_id)
     return verifier
-
-
-class Signer:
-    """An Ed25519 private key under a name. Keep its `signer_key()` secret."""
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        if not isinstance(private_key, Ed25519PrivateKey):
-            raise KeyFileError("signer needs an Ed25519 private key")
-        self._private = private_key
-        self._verifier = Verifier.from_public_key(name, private_key.public_key().public_bytes_raw())
-
-    @classmethod
-    def generate(cls, name: str) -> Signer:
-        return cls(name, Ed25519PrivateKey.generate())
-
-    @classmethod
-    def from_seed(cls, name: str, seed: bytes) -> Signer:
-        if len(seed) != 32:
-            raise KeyFileError(f"Ed25519 seed must be 32 bytes, got {len(seed)}")
-        return cls(name, Ed25519PrivateKey.from_private_bytes(seed))
-
-    @property
-    def name(self) -> str:
-        return self._verifier.name
-
-    @property
-    def key_id(self) -> int:
-        return self._verifier.key_id
-
-    def verifier(self) -> Verifier:
-        return self._verifier
-
-    def verifier_key(self) -> str:
-        return self._verifier.vkey
-
-    def signer_key(self) -> str:
-        """`PRIVATE+KEY+name+hex+base64(0x01 || seed)`, the form Go's note.NewSigner reads."""
-        seed = self._private.private_bytes_raw()
-        return f"PRIVATE+KEY+{self.name}+{self.key_id:08x}+{b64encode(bytes([ALG_ED25519]) + seed)}"
-
-    def signature_line(self, body: str) -> str:
-        """`— name base64(key id || signature)\\n` over the UTF-8 bytes of `body`."""
-        raw = self.key_id.to_bytes(4, "big") + self._private.sign(body.encode("utf-8"))
-        return f"{SIG_PREFIX}{self.name} {b64encode(raw)}\n"
-
-    def sign(self, body: str) -> str:
-        """The signed note of `body` with this key alone."""
-        return sign_note(body, [self])
-
-    def __repr__(self) -> str:  # never show key material
-        return f"Signer({self.name!r}, key_id={self.key_id:08x})"
-
-
-def parse_signer_key(skey: str) -> Signer:
-    """Parse `PRIVATE+KEY+name+hex+base64(0x01 || seed)` (Go's note signer key)."""
-    name, claimed, seed = _parse_key(skey, private=True)
-    signer = Signer.from_seed(name, seed)
-    _check_key_id("signer key", claimed, signer.key_id)
-    return signer
 
 
 # --- Signed notes ----------------------------------------------------------------------------
@@ -236,24 +180,9 @@ class Note:
     other_signatures: tuple[NoteSignature, ...]
 
 
-def sign_note(body: str, signers: Sequence[Signer]) -> str:
-    """`body`, a blank line, then one signature line per signer (at least one).
-
-    Requires `body` to be text ending in a newline, without control characters but newline.
-    """
-    if not isinstance(body, str) or not body.endswith("\n"):
-        raise InvalidInput("note", "body must be text ending in a newline")
-    reason = bad_text(body)
-    if reason:
-        raise InvalidInput("note", reason)
-    ids = [(s.name, s.key_id) for s in signers]
-    if not ids or len(set(ids)) != len(ids):
-        raise InvalidInput("signers", "need at least one signer, each key once")
-    return body + "\n" + "".join(s.signature_line(body) for s in signers)
-
-
-def _parse_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
-    """Split a note into body and signature lines; SignatureError if malformed."""
+def unverified_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
+    """Body and signature lines of a well-formed note (SignatureError if malformed), WITHOUT
+    checking any signature: for listing what a stored note claims; trust needs `open_note`."""
     def malformed(reason: str) -> SignatureError:
         return SignatureError(f"malformed note: {reason}")
 
@@ -291,14 +220,6 @@ def _parse_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
     return body, signatures
 
 
-def unverified_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
-    """Body and signature lines of a well-formed note, WITHOUT checking any signature.
-
-    For listing what a stored note claims; trust needs `open_note` with verifier keys.
-    """
-    return _parse_note(text)
-
-
 def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     """Parse a signed note and check its signatures against `verifiers`.
 
@@ -310,7 +231,7 @@ def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     for v in verifiers:
         if known.setdefault((v.name, v.key_id), v).public_key != v.public_key:
             raise KeyFileError(f"ambiguous key {v.name}+{v.key_id:08x}: two verifiers share name and key id")
-    body, lines = _parse_note(text)
+    body, lines = unverified_note(text)
     message = body.encode("utf-8")
     verified: dict[tuple[str, int], NoteSignature] = {}
     others: dict[str, NoteSignature] = {}
@@ -320,24 +241,10 @@ def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
         if verifier is None:
             others.setdefault(sig.base64 + " " + sig.name, sig)  # drop exact repeats
         elif ident not in verified:  # like Go, later signatures by the same key are skipped
-            if not verifier._accepts(message, b64decode(sig.base64)[4:]):
+            if not verifier.accepts(message, b64decode(sig.base64)[4:]):
                 raise SignatureError(f"bad signature by {sig.name} (key {sig.key_id:08x})")
             verified[ident] = sig
     if not verified:
         names = ", ".join(sorted({v.name for v in known.values()})) or "none given"
         raise SignatureError(f"note has no valid signature by a known key (known: {names})")
     return Note(body, tuple(verified.values()), tuple(others.values()))
-
-
-def add_signatures(note_text: str | bytes, signers: Sequence[Signer]) -> str:
-    """Cosign: append the signers' signatures to a note, keeping the existing ones.
-
-    Existing signatures are not verified here: a witness first checks the log's
-    signature with `open_note`. An existing signature by the same key as a new
-    signer is replaced (as Go's note.Sign does).
-    """
-    body, existing = _parse_note(note_text)
-    new = sign_note(body, signers)[len(body) + 1 :]
-    mine = {(s.name, s.key_id) for s in signers}
-    kept = "".join(s.line() for s in existing if (s.name, s.key_id) not in mine)
-    return body + "\n" + kept + new

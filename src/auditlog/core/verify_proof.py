@@ -16,12 +16,9 @@ from auditlog.errors import ProofError
 
 
 def _check_proof_input(proof: Sequence[bytes], **hashes: bytes) -> None:
-    for name, value in hashes.items():
+    for name, value in [*hashes.items(), *((f"proof[{i}]", p) for i, p in enumerate(proof))]:
         if not is_hash(value):
             raise ProofError(f"{name} is not a {HASH_SIZE}-byte hash")
-    for i, p in enumerate(proof):
-        if not is_hash(p):
-            raise ProofError(f"proof[{i}] is not a {HASH_SIZE}-byte hash")
 
 
 def _is_size(value: object) -> bool:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from auditlog.core.encoding import canonical_bytes, canonical_object
+from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import InvalidInput
+from auditlog.evals.canonical import canonical_object
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint, sign_checkpoint
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.evidence import TlogProof
-from auditlog.core.note import Signer, Verifier, add_signatures, unverified_note
+from auditlog.core.note import Verifier, unverified_note
 from auditlog.errors import Conflict, InvalidInput, SignatureError, StorageError, VerificationError
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
+from auditlog.services.signing import Signer, add_signatures, sign_checkpoint
 from auditlog.store.protocol import StoredCheckpoint
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from auditlog.core.note import unverified_note
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, StorageError
 from auditlog.services import tree
 from auditlog.store import EventStore, open_store
-from auditlog.store.protocol import Node, Row, StoredCheckpoint, WriteTransaction
+from auditlog.store.protocol import StoredCheckpoint, StoredEvent, StoredNode, WriteTransaction
 
 CHUNK = 2048  # rows handed to the destination at a time
 
@@ -83,7 +83,7 @@ def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
         # One bound for the rows and the subtrees, taken after the checkpoints: what a writer commits
         # between the two cursors' snapshots is neither a missing nor an extra subtree.
         size = src.head().size
-        beyond: list[Node] = []
+        beyond: list[StoredNode] = []
         scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                          nodes=copier.carry_nodes(tree.nodes_within(src.nodes(), size, beyond)),
                          stored_level=tree.STORED_LEVEL)
@@ -110,11 +110,11 @@ class _Copier:
     def __init__(self, txn: WriteTransaction, progress: Callable[[int], None] | None) -> None:
         self._txn = txn
         self._progress = progress
-        self._rows: list[Row] = []
-        self._nodes: list[Node] = []
+        self._rows: list[StoredEvent] = []
+        self._nodes: list[StoredNode] = []
         self._done = 0
 
-    def carry_rows(self, rows: Iterator[Row]) -> Iterator[Row]:
+    def carry_rows(self, rows: Iterator[StoredEvent]) -> Iterator[StoredEvent]:
         for row in rows:
             yield row
             # Resumed only when the scan wants the next row: it has passed this one.
@@ -122,7 +122,7 @@ class _Copier:
             if len(self._rows) > CHUNK:
                 self.flush(keep=1)
 
-    def carry_nodes(self, nodes: Iterator[Node]) -> Iterator[Node]:
+    def carry_nodes(self, nodes: Iterator[StoredNode]) -> Iterator[StoredNode]:
         """Each one is checked against the events by the scan; a wrong one stops the copy."""
         for node in nodes:
             self._nodes.append(node)
@@ -138,12 +138,12 @@ class _Copier:
         """
         rows = self._rows[:len(self._rows) - keep]
         if rows:
-            size = rows[-1][0] + 1
-            ready = [n for n in self._nodes if (n[1] + 1) << n[0] <= size]
+            size = rows[-1].seq + 1
+            ready = [node for node in self._nodes if node.end <= size]
             self._txn.append(rows, ready)
             self._done += len(rows)
             self._rows = self._rows[len(rows):]
-            self._nodes = [n for n in self._nodes if (n[1] + 1) << n[0] > size]
+            self._nodes = [node for node in self._nodes if node.end > size]
             if self._progress is not None:
                 self._progress(self._done)
 

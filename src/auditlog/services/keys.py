@@ -17,8 +17,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditlog.core.note import Signer, Verifier, is_valid_key_name, parse_verifier_key
+from auditlog.core.note import Verifier, is_valid_key_name, parse_verifier_key
 from auditlog.errors import InvalidInput, KeyFileError, NotFound, StorageError
+from auditlog.services.signing import Signer
 
 PASSPHRASE_VARIABLE = "AUDITLOG_KEY_PASSPHRASE"
 _NAME_LINE = re.compile(r"name: (\S+)\n")

@@ -14,18 +14,20 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from auditlog.core import events as ev
+from auditlog.core.chain import envelope_matches
 from auditlog.core.events import Event, SealedEvent, seal
 from auditlog.errors import IntegrityError, InvalidInput, NotFound
 from auditlog.evals.runs import check_identifier
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor
-from auditlog.services.writer import Receipt, Writer, as_row, checked, checked_row, transaction
+from auditlog.services.writer import Receipt, Writer, as_row, checked_row, transaction
 from auditlog.store import EventStore, Head, open_store
 
 if TYPE_CHECKING:
     from auditlog.core.checkpoint import Checkpoint
-    from auditlog.core.note import Signer, Verifier
+    from auditlog.core.note import Verifier
+    from auditlog.services.signing import Signer
     from auditlog.services.verify import VerifyReport
 
 DEFAULT_LOG = "auditlog.db"
@@ -80,8 +82,8 @@ class AuditLog:
 
     def events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """Events with after < seq (< until), in order: the read API projections use."""
-        for seq, hash_, _ts, _type, _project, _subject, body in self.store.rows(after, until):
-            yield SealedEvent(seq, hash_, body)
+        for row in self.store.rows(after, until):
+            yield SealedEvent(row.seq, row.hash, row.body)
 
     def linked_events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """`events`, each checked as it is read: its bytes hash to its stored hash, and they end with
@@ -94,20 +96,16 @@ class AuditLog:
                 return
             prev = checked_row(before).hash
         expected = after + 1
-        for seq, hash_, ts, type_, project, subject, body in self.store.rows(after, until):
-            if seq != expected:
+        for row in self.store.rows(after, until):
+            if row.seq != expected:
                 raise IntegrityError(expected, "the log has no event at this seq (events were removed): check it "
                                                "with `auditlog verify`")
-            checked(SealedEvent(seq, hash_, body))
-            try:
-                linked = body.endswith(ev.envelope_tail(prev, project, seq, subject, ts, type_))
-            except TypeError:  # a column that is not text
-                linked = False
-            if not linked:
-                raise IntegrityError(seq, "the event does not link to the one before it, or its columns disagree "
-                                          "with its bytes: check the log with `auditlog verify`")
-            prev, expected = hash_, seq + 1
-            yield SealedEvent(seq, hash_, body)
+            sealed = checked_row(row)
+            if not envelope_matches(row.body, prev, row.seq, row.ts, row.type, row.project, row.subject):
+                raise IntegrityError(row.seq, "the event does not link to the one before it, or its columns disagree "
+                                              "with its bytes: check the log with `auditlog verify`")
+            prev, expected = row.hash, row.seq + 1
+            yield sealed
 
     def event(self, seq: int) -> SealedEvent:
         row = self.store.get(seq)

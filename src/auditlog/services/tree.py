@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditlog.core import merkle, proof
+from auditlog.core import merkle
 from auditlog.core.merkle import Subtree, TreeBuilder, leaf_hash
 from auditlog.errors import InvalidInput, StorageError
-from auditlog.store.protocol import Node, Reader
+from auditlog.services import prove
+from auditlog.store.protocol import Reader, StoredNode
 
 STORED_LEVEL = 4
 
 
 class SubtreeHashes:
-    """A `get_subtree(level, index)` for the core's proof functions, over one store."""
+    """A `get_subtree(level, index)` for the proof functions (services.prove), over one store."""
 
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
@@ -43,7 +44,7 @@ class SubtreeHashes:
                 rows = list(self._reader.rows(after=first - 1, until=first + (1 << level)))
                 if len(rows) != 1 << level:
                     raise StorageError(f"events {first}..{first + (1 << level) - 1} are not all in the log")
-                self._cache[key] = merkle.root_from_leaf_hashes(leaf_hash(row[6]) for row in rows)
+                self._cache[key] = merkle.root_from_leaf_hashes(leaf_hash(row.body) for row in rows)
         return self._cache[key]
 
 
@@ -59,21 +60,21 @@ def root(reader: Reader, size: int) -> bytes:
     _check_size(reader, size)
     get = SubtreeHashes(reader)
     get.prefetch(merkle.peaks(size))
-    return proof.root_at(size, get)
+    return prove.root_at(size, get)
 
 
 def inclusion_proof(reader: Reader, index: int, size: int) -> list[bytes]:
     _check_size(reader, size)
     get = SubtreeHashes(reader)
-    get.prefetch(proof.inclusion_subtrees(index, size))
-    return proof.inclusion_proof(index, size, get)
+    get.prefetch(prove.inclusion_subtrees(index, size))
+    return prove.inclusion_proof(index, size, get)
 
 
 def consistency_proof(reader: Reader, size1: int, size2: int) -> list[bytes]:
     _check_size(reader, size2)
     get = SubtreeHashes(reader)
-    get.prefetch(proof.consistency_subtrees(size1, size2))
-    return proof.consistency_proof(size1, size2, get)
+    get.prefetch(prove.consistency_subtrees(size1, size2))
+    return prove.consistency_proof(size1, size2, get)
 
 
 def _check_size(reader: Reader, size: int) -> None:
@@ -82,20 +83,20 @@ def _check_size(reader: Reader, size: int) -> None:
         raise InvalidInput("size", f"the log has {head} events; no tree of size {size}")
 
 
-def nodes_within(nodes: Iterator[Node], size: int, beyond: list[Node]) -> Iterator[Node]:
+def nodes_within(nodes: Iterator[StoredNode], size: int, beyond: list[StoredNode]) -> Iterator[StoredNode]:
     """The stored subtrees that cover only events below `size`: a scan bounded to `size` events
     (verify, copy) reads them beside the events without seeing a writer's later commits. The
     others go to `beyond`, for `orphans` to check once the scan is done."""
     for node in nodes:
-        if (node[1] + 1) << node[0] <= size:
+        if node.end <= size:
             yield node
         else:
             beyond.append(node)
 
 
-def orphans(reader: Reader, beyond: list[Node]) -> list[Node]:
+def orphans(reader: Reader, beyond: list[StoredNode]) -> list[StoredNode]:
     """Those of `beyond` that cover events the log does not have even now (a writer's commits do)."""
     if not beyond:
         return []
     head = reader.head().size
-    return [node for node in beyond if (node[1] + 1) << node[0] > head]
+    return [node for node in beyond if node.end > head]

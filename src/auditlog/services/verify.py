@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditlog.core.chain import ChainScan, Node, Problem
+from auditlog.core.chain import ChainScan, Problem
 from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services import tree
+from auditlog.store.protocol import StoredNode
 
 if TYPE_CHECKING:
     from auditlog.core.checkpoint import Checkpoint
@@ -115,7 +116,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     # One bound for both reads, taken after the checkpoints: the events and subtrees a writer
     # commits between the two cursors' snapshots are neither missing nor extra subtrees.
     size = log.store.head().size
-    beyond: list[Node] = []
+    beyond: list[StoredNode] = []
     early += _unaccounted_rows(log)
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                      nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)
@@ -161,10 +162,10 @@ def _meta_problems(log: AuditLog, meta: dict[str, str]) -> Iterator[Problem]:
     if row is None:
         return
     try:
-        genesis = SealedEvent(row[0], row[1], row[6]).event
+        genesis = SealedEvent(row.seq, row.hash, row.body).event
     except AuditLogError:
         return  # the scan reported the genesis already
-    if genesis.type != LOG_CREATED or hashlib.sha256(row[6]).hexdigest() != meta.get("genesis_hash"):
+    if genesis.type != LOG_CREATED or hashlib.sha256(row.body).hexdigest() != meta.get("genesis_hash"):
         return  # a replaced genesis is reported as such; its metadata differing is its consequence
     for key in ("log_id", "origin", "created"):
         if key in meta and meta[key] != genesis.data.get(key):

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditlog.core import events as ev
-from auditlog.core.encoding import canonical_bytes, canonical_object
-from auditlog.core.events import Event, SealedEvent, seal, seal_encoded
+from auditlog.core.encoding import canonical_bytes
+from auditlog.core.events import Event, SealedEvent, check_envelope, envelope_tail, event_hash, seal
 from auditlog.core.merkle import leaf_hash
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from auditlog.evals.canonical import canonical_object
 from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head
-from auditlog.store.protocol import Row, WriteTransaction
+from auditlog.store.protocol import StoredEvent, StoredNode, WriteTransaction
 
 _FLUSH_EVERY = 2000
 
@@ -71,8 +72,8 @@ class Writer:
         self._head = head
         self._first = head.size  # the seq of this transaction's first append
         self._tree = tree.builder_at(txn, head.size)
-        self._pending: list[Row] = []
-        self._nodes: list[tuple[int, int, bytes]] = []
+        self._pending: list[StoredEvent] = []
+        self._nodes: list[StoredNode] = []
         self._written_nodes = 0
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
         self.closed = False
@@ -138,15 +139,15 @@ class Writer:
         row = self._row_at(verdict_seq) if type(verdict_seq) is int and verdict_seq >= 0 else None
         if row is None:
             raise NotFound(f"VERDICT_SEQ: no event at seq {verdict_seq!r}")
-        if row[3] != ev.VERDICT_RECORDED:
-            raise InvalidInput("VERDICT_SEQ", f"seq {verdict_seq} is a {row[3]} event, not a verdict")
+        if row.type != ev.VERDICT_RECORDED:
+            raise InvalidInput("VERDICT_SEQ", f"seq {verdict_seq} is a {row.type} event, not a verdict")
         if to not in VERDICTS:
             raise InvalidInput("--to", f"must be one of {', '.join(VERDICTS)}, not {to!r}")
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("--reason", "say why the verdict is overridden")
         original = checked_row(row).event.data["verdict"]["verdict"]
         data = {"verdict_seq": verdict_seq, "from": original, "to": to, "reason": reason}
-        return self._append(ev.VERDICT_OVERRIDDEN, row[4], row[5], data, "")
+        return self._append(ev.VERDICT_OVERRIDDEN, row.project, row.subject, data, "")
 
     def pin_baseline(self, run_id: str, *, project: str, model: str | None = None,
                      reason: str | None = None) -> Receipt:
@@ -169,15 +170,15 @@ class Writer:
         known = self._recorded.get((type_, subject))
         if known is None:
             known = self._recorded[(type_, subject)] = []
-            for seq, hash_, _ts, _type, _project, _subject, body in self._txn.find(subject, (type_,)):
-                data = checked(SealedEvent(seq, hash_, body)).event.data
-                known.append((data.get("document_sha256", ""), Receipt(seq, hash_, type_, subject, new=False)))
+            for row in self._txn.find(subject, (type_,)):
+                data = checked_row(row).event.data
+                known.append((data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, subject, new=False)))
         return known
 
     def _project_of(self, run_id: Any, field: str) -> str:
-        return self._run_row(run_id, field)[4]
+        return self._run_row(run_id, field).project
 
-    def _run_row(self, run_id: Any, field: str) -> Row:
+    def _run_row(self, run_id: Any, field: str) -> StoredEvent:
         """The run.recorded row of `run_id`; NotFound naming `field` when there is none."""
         check_identifier(run_id, field)
         runs = self._existing(ev.RUN_RECORDED, run_id)
@@ -185,14 +186,14 @@ class Writer:
             raise NotFound(f"{field}: no run {run_id!r} in the log")
         return self._known_row(runs[0][1].seq)
 
-    def _row_at(self, seq: int) -> Row | None:
+    def _row_at(self, seq: int) -> StoredEvent | None:
         """A row of this transaction: buffered (contiguous, so found by offset) or already in the store."""
-        if self._pending and seq >= self._pending[0][0]:
-            offset = seq - self._pending[0][0]
+        if self._pending and seq >= self._pending[0].seq:
+            offset = seq - self._pending[0].seq
             return self._pending[offset] if offset < len(self._pending) else None
         return self._txn.get(seq)
 
-    def _known_row(self, seq: int) -> Row:
+    def _known_row(self, seq: int) -> StoredEvent:
         """The row of a receipt of this log (it exists: the receipt was read or written here)."""
         row = self._row_at(seq)
         assert row is not None, f"no row at seq {seq}, which this transaction has seen"
@@ -212,8 +213,8 @@ class Writer:
             sealed = seal(event)
         else:
             sealed = seal_encoded(event, _encoded_actor(), encoded_data)
-        self._pending.append((sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body))
-        self._nodes += self._tree.extend([leaf_hash(sealed.body)], tree.STORED_LEVEL)
+        self._pending.append(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body))
+        self._nodes += [StoredNode(*node) for node in self._tree.extend([leaf_hash(sealed.body)], tree.STORED_LEVEL)]
         self._head = Head(sealed.seq + 1, sealed.hash)
         receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
         self._existing(type_, subject).append((sha, receipt))
@@ -238,19 +239,19 @@ class Writer:
         last = self._txn.get(head.size - 1)
         expected = (head.size - first, first, head.size - 1, self._written_nodes)
         if ((tally.events, tally.min_seq, tally.max_seq, tally.nodes) != expected or last is None
-                or last[1] != head.hash or hashlib.sha256(last[6]).hexdigest() != head.hash):
+                or last.hash != head.hash or hashlib.sha256(last.body).hexdigest() != head.hash):
             raise IntegrityError(first, f"the database did not keep what was written (asked for events {first}.."
                                         f"{head.size - 1} and {self._written_nodes} Merkle rows; it holds "
                                         f"{tally.events} events from seq {tally.min_seq} to {tally.max_seq} and "
-                                        f"{tally.nodes} Merkle rows, head {'ok' if last and last[1] == head.hash else 'wrong'}): "
+                                        f"{tally.nodes} Merkle rows, head {'ok' if last and last.hash == head.hash else 'wrong'}): "
                                         "something in the database drops or changes inserts (a trigger or rule "
                                         "auditlog did not make?); nothing was written; run `auditlog verify`")
 
 
-def checked_row(row: Row) -> SealedEvent:
+def checked_row(row: StoredEvent) -> SealedEvent:
     """The stored event of a row, once its bytes hash to its stored hash; IntegrityError otherwise.
     A decision (already recorded? which project?) is never made from bytes the chain does not vouch for."""
-    return checked(SealedEvent(row[0], row[1], row[6]))
+    return checked(SealedEvent(row.seq, row.hash, row.body))
 
 
 def checked(sealed: SealedEvent) -> SealedEvent:
@@ -265,6 +266,23 @@ def _encoded_actor() -> bytes:
     return canonical_bytes(capture_actor())
 
 
-def as_row(sealed: SealedEvent) -> Row:
+def seal_encoded(event: Event, actor: bytes, data: bytes) -> SealedEvent:
+    """`core.events.seal`, for an event whose actor and data are already canonical bytes.
+
+    The caller guarantees actor == canonical_bytes(event.actor) and likewise data:
+    a large payload is then encoded once, not again inside the envelope. RFC 8785
+    orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
+    so the body is those two values followed by the envelope's tail. What it writes is
+    checked as any event is (verify parses and re-encodes every body).
+    """
+    check_envelope(event)
+    body = (b'{"actor":' + actor + b',"data":' + data
+            + envelope_tail(event.prev, event.project, event.seq, event.subject, event.ts, event.type))
+    sealed = SealedEvent(event.seq, event_hash(body), body)
+    sealed.__dict__["event"] = event
+    return sealed
+
+
+def as_row(sealed: SealedEvent) -> StoredEvent:
     e = sealed.event
-    return (sealed.seq, sealed.hash, e.ts, e.type, e.project, e.subject, sealed.body)
+    return StoredEvent(sealed.seq, sealed.hash, e.ts, e.type, e.project, e.subject, sealed.body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from auditlog.store.protocol import EventStore, Head, Row
+from auditlog.store.protocol import EventStore, Head, StoredEvent, StoredNode
 
 
 def open_store(location: str | os.PathLike[str], *, create: bool = True, lock_timeout: float = 30.0,
@@ -54,4 +54,4 @@ def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore
     return PostgresStore(url, create=create, lock_timeout=lock_timeout)
 
 
-__all__ = ["EventStore", "Head", "Row", "migrate", "open_store"]
+__all__ = ["EventStore", "Head", "StoredEvent", "StoredNode", "migrate", "open_store"]

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from auditlog.errors import LockTimeout, StorageError
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
+from auditlog.store.protocol import EMPTY_HASH, Head, StoredCheckpoint, StoredEvent, StoredNode, Tally, continuing
 
 
 @dataclass
 class _State:
-    rows: list[Row] = field(default_factory=list)
+    rows: list[StoredEvent] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
@@ -32,18 +32,18 @@ class _Reads:
 
     def head(self) -> Head:
         rows = self._state.rows
-        return Head(len(rows), rows[-1][1]) if rows else Head(0, EMPTY_HASH)
+        return Head(len(rows), rows[-1].hash) if rows else Head(0, EMPTY_HASH)
 
-    def get(self, seq: int) -> Row | None:
+    def get(self, seq: int) -> StoredEvent | None:
         return self._state.rows[seq] if 0 <= seq < len(self._state.rows) else None
 
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        return [r for r in self._state.rows if r[5] == subject and (not types or r[3] in types)]
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[StoredEvent]:
+        return [r for r in self._state.rows if r.subject == subject and (not types or r.type in types)]
 
     def meta(self) -> dict[str, str]:
         return dict(self._state.meta)
 
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[StoredEvent]:
         rows = self._state.rows
         stop = len(rows) if until is None else min(until, len(rows))
         yield from rows[max(after + 1, 0):stop]
@@ -51,7 +51,7 @@ class _Reads:
     def tally(self, since: int | None = None, until: int | None = None) -> Tally:
         def inside(seq: int) -> bool:
             return (since is None or seq >= since) and (until is None or seq < until)
-        seqs = [r[0] for r in self._state.rows if inside(r[0])]
+        seqs = [r.seq for r in self._state.rows if inside(r.seq)]
         nodes = sum(1 for level, idx in self._state.nodes if inside(((idx + 1) << level) - 1))
         return Tally(len(seqs), min(seqs, default=None), max(seqs, default=None), nodes)
 
@@ -61,9 +61,9 @@ class _Reads:
     def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         return {k: self._state.nodes[k] for k in keys if k in self._state.nodes}
 
-    def nodes(self) -> Iterator[Node]:
-        order = sorted(self._state.nodes, key=lambda k: ((k[1] + 1) << k[0], k[0]))
-        return iter([(level, idx, self._state.nodes[(level, idx)]) for level, idx in order])
+    def nodes(self) -> Iterator[StoredNode]:
+        stored = [StoredNode(level, idx, hash_) for (level, idx), hash_ in self._state.nodes.items()]
+        return iter(sorted(stored, key=lambda node: (node.end, node.level)))
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         return list(self._state.checkpoints)
@@ -95,10 +95,9 @@ class _MemoryTransaction(_Reads):
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+    def append(self, rows: Sequence[StoredEvent], nodes: Sequence[StoredNode] = ()) -> Head:
         if rows:
-            check_continues(self.head(), rows)
-        self._state.rows.extend(tuple(row) for row in rows)  # type: ignore[misc]
+            self._state.rows.extend(continuing(self.head(), rows))
         for level, idx, hash_ in nodes:
             if (level, idx) in self._state.nodes:
                 raise StorageError(f"subtree ({level}, {idx}) is already stored")

@@ -11,14 +11,37 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from auditlog.core.events import ZERO_HASH as EMPTY_HASH  # the one all-zero hash: an empty log's head
 
-# (seq, hash, ts, type, project, subject, body): the same shape as auditlog.core.chain.Row
-Row = tuple[int, str, str, str, str, str, bytes]
-# (level, index, hash) of a complete Merkle subtree; see auditlog.core.merkle
-Node = tuple[int, int, bytes]
+
+class StoredEvent(NamedTuple):
+    """One row of the events table: the exact bytes that were hashed, the hash they were stored
+    with, and the columns a store indexes beside them. Read it by name; its order is the table's
+    (and `auditlog.core.chain.Row`'s, which the chain scan unpacks)."""
+
+    seq: int
+    hash: str  # hex SHA-256 of `body`, as stored (verify recomputes it)
+    ts: str
+    type: str
+    project: str
+    subject: str
+    body: bytes
+
+
+class StoredNode(NamedTuple):
+    """The stored hash of one complete Merkle subtree (see `auditlog.core.merkle`)."""
+
+    level: int
+    idx: int  # its index among the subtrees of its level (`index` is a tuple method)
+    hash: bytes
+
+    @property
+    def end(self) -> int:
+        """One past the last event it covers: the tree size at which it is complete."""
+        return (self.idx + 1) << self.level
+
 
 
 @dataclass(frozen=True)
@@ -57,20 +80,23 @@ class Head:
     hash: str = EMPTY_HASH
 
 
-def check_continues(head: Head, rows: Sequence[Row]) -> None:
-    """Appended rows must continue the head exactly, with contiguous seqs: stores never renumber."""
+def continuing(head: Head, rows: Sequence[Sequence[object]]) -> list[StoredEvent]:
+    """`rows` (non-empty; StoredEvents, or tuples of their shape) as StoredEvents, once they continue
+    the head exactly, with contiguous seqs: stores never renumber."""
     from auditlog.errors import StorageError
-    first, last = rows[0][0], rows[-1][0]
-    if first != head.size or last != first + len(rows) - 1:
+    events = [row if type(row) is StoredEvent else StoredEvent._make(row) for row in rows]
+    first, last = events[0].seq, events[-1].seq
+    if first != head.size or last != first + len(events) - 1:
         raise StorageError(f"append must continue the log at seq {head.size} with contiguous seqs")
+    return events
 
 
 class Reader(Protocol):
     def head(self) -> Head: ...
 
-    def get(self, seq: int) -> Row | None: ...
+    def get(self, seq: int) -> StoredEvent | None: ...
 
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[StoredEvent]:
         """Events about `subject` (optionally of these types), in seq order; never a row outside the
         chain's domain (seq < 0), whatever the table holds."""
         ...
@@ -83,7 +109,7 @@ class Reader(Protocol):
         """The stored hashes among these (level, index) subtrees; missing ones are left out."""
         ...
 
-    def nodes(self) -> Iterator[Node]:
+    def nodes(self) -> Iterator[StoredNode]:
         """Every stored subtree hash, in the order a tree builder completes them."""
         ...
 
@@ -91,7 +117,7 @@ class Reader(Protocol):
         """Stored checkpoints, oldest first."""
         ...
 
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[StoredEvent]:
         """Stream rows with after < seq (< until), in seq order, in bounded memory."""
         ...
 
@@ -106,7 +132,7 @@ class Reader(Protocol):
 
 
 class WriteTransaction(Reader, Protocol):
-    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+    def append(self, rows: Sequence[StoredEvent], nodes: Sequence[StoredNode] = ()) -> Head:
         """Append rows that continue the head exactly (first seq == head().size),
         and the subtree hashes they complete.
 

@@ -5,18 +5,8 @@ Plain data and SQL text: no driver here."""
 
 from __future__ import annotations
 
-from auditlog.store.postgres.schema import (
-    _CONSTRAINTS,
-    _FUNCTIONS,
-    _REFUSE_CHANGE,
-    _ROW_TRIGGERS,
-    _SEARCH_PATH,
-    LOCK_TABLE,
-    TABLES,
-    VERSION_TABLE,
-    _function_sources,
-    quote_ident,
-)
+from auditlog.store.postgres.functions import FUNCTIONS, REFUSE_CHANGE, ROW_TRIGGERS, SEARCH_PATH, function_sources
+from auditlog.store.postgres.schema import CONSTRAINTS, LOCK_TABLE, TABLES, VERSION_TABLE, quote_ident
 
 # Definitions as PostgreSQL prints them, schema qualifications taken out ({s}. is removed from
 # what the server prints before comparing). Functions are compared by their exact source.
@@ -54,8 +44,8 @@ _PRIMARY_KEYS = {"events": "seq", "meta": "key", "merkle": "level, idx", "checkp
 _FUNCTION_HEADER = {"auditlog_refuse_change()": "trigger plpgsql volatile invoker config=-"}
 
 
-for _name, (_args, _returns, _) in _FUNCTIONS.items():
-    _FUNCTION_HEADER[f"{_name}({_args})"] = f"{_returns} plpgsql volatile invoker config=search_path={_SEARCH_PATH}"
+for _name, (_args, _returns, _) in FUNCTIONS.items():
+    _FUNCTION_HEADER[f"{_name}({_args})"] = f"{_returns} plpgsql volatile invoker config=search_path={SEARCH_PATH}"
 
 
 def expected_catalog(schema: str) -> dict[tuple[str, str], str]:
@@ -68,7 +58,7 @@ def expected_catalog(schema: str) -> dict[tuple[str, str], str]:
             expected[("column", f"{table}.{column}")] = f"{position} {kind} not null"
         expected[("constraint", f"{table}.{table}_pkey")] = f"PRIMARY KEY ({_PRIMARY_KEYS[table]})"
     expected[("constraint", f"{LOCK_TABLE}.{LOCK_TABLE}_one_row")] = "CHECK ((id = 1))"
-    for (table, name), definition in _CONSTRAINTS.items():
+    for (table, name), definition in CONSTRAINTS.items():
         expected[("constraint", f"{table}.{name}")] = definition
     expected[("sequence", "checkpoints_id_seq")] = "sequence"
     for name, definition in _INDEXES.items():
@@ -77,11 +67,11 @@ def expected_catalog(schema: str) -> dict[tuple[str, str], str]:
         expected[("trigger", f"{table}.{table}_append_only")] = (
             f"CREATE TRIGGER {table}_append_only BEFORE DELETE OR UPDATE OR TRUNCATE ON {table} FOR EACH STATEMENT "
             "EXECUTE FUNCTION auditlog_refuse_change() (enabled)")
-    for trigger, (table, function) in _ROW_TRIGGERS.items():
+    for trigger, (table, function) in ROW_TRIGGERS.items():
         expected[("trigger", f"{table}.{trigger}")] = (
             f"CREATE TRIGGER {trigger} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {function}() (enabled)")
-    sources = {"auditlog_refuse_change()": _REFUSE_CHANGE}
-    sources.update({f"{name}({_FUNCTIONS[name][0]})": body for name, body in _function_sources(s).items()})
+    sources = {"auditlog_refuse_change()": REFUSE_CHANGE}
+    sources.update({f"{name}({FUNCTIONS[name][0]})": body for name, body in function_sources(s).items()})
     for name, header in _FUNCTION_HEADER.items():
         expected[("function", name)] = header + "\n" + sources[name]
     return expected

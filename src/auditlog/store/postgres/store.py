@@ -19,11 +19,14 @@ holds a transaction open. Streams (`rows`, `nodes`) read through server-side cur
 one REPEATABLE READ transaction shared by every stream open at once: verify sees the
 events and the Merkle subtrees of the same moment, as SQLite's read transaction gives.
 psycopg's errors become ours at this edge, as one line: StorageError, LockTimeout.
+
+This module is the connection, the locks, the transactions' life and the schema's (create,
+migrate, roles); the reads are `reads.py`, a write transaction's appends `transaction.py`,
+the SQL `schema.py` and `functions.py`.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -36,9 +39,9 @@ from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
-from auditlog.store.postgres.catalog import CATALOG, compare_catalog
 from auditlog.store.postgres.errors import one_line, translate, translated
 from auditlog.store.postgres.location import parse_location
+from auditlog.store.postgres.reads import Reads, fetch, head_of, one, rollback
 from auditlog.store.postgres.schema import (
     META_KEYS,
     SCHEMA_VERSION,
@@ -46,95 +49,16 @@ from auditlog.store.postgres.schema import (
     Statements,
     create_script,
     migration_script,
-    peak_keys,
     quote_ident,
     role_script,
 )
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
+from auditlog.store.postgres.transaction import PgTransaction
+from auditlog.store.protocol import StoredEvent, StoredNode
 
-PAGE = 2048
-COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
 CONNECT_TIMEOUT = 10  # seconds, unless the location or $PGCONNECT_TIMEOUT says otherwise
-_cursor_names = itertools.count()
 
 
-class _Reads:
-    """The read half of the protocol, shared by the store and its transactions."""
-
-    _sql: Statements
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        raise NotImplementedError
-
-    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
-        raise NotImplementedError
-
-    def head(self) -> Head:
-        with translated("cannot read the log"):
-            return _head_of(self._connection().execute(self._sql.head).fetchall())
-
-    def get(self, seq: int) -> Row | None:
-        with translated("cannot read the log"):
-            return self._connection().execute(self._sql.get, (seq,)).fetchone()
-
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
-        args: list[Any]
-        query, args = self._sql.find, [subject]
-        if types:
-            query, args = query + " AND type = ANY(%s)", [subject, list(types)]
-        with translated("cannot read the log"):
-            return self._connection().execute(query + " ORDER BY seq", args).fetchall()
-
-    def meta(self) -> dict[str, str]:
-        with translated("cannot read the log"):
-            return dict(self._connection().execute(self._sql.meta).fetchall())
-
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
-        if until is None:
-            return self._stream(self._sql.rows + " ORDER BY seq", (after,))
-        query, args = self._sql.rows + " AND seq < %s ORDER BY seq", (after, until)
-        if until - after <= PAGE:  # one page (a Merkle peak, a proof's leaves): one round trip, no cursor
-            return self._small(query, args)
-        return self._stream(query, args)
-
-    def _small(self, query: str, args: Sequence[Any]) -> Iterator[Row]:
-        with translated("cannot read the log"):
-            yield from self._connection().execute(query, args, binary=True).fetchall()
-
-    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        if not keys:
-            return {}
-        levels, indexes = [k[0] for k in keys], [k[1] for k in keys]
-        with translated("cannot read the log"):
-            found = self._connection().execute(self._sql.subtrees, (levels, indexes)).fetchall()
-        return {(level, idx): hash_ for level, idx, hash_ in found}
-
-    def nodes(self) -> Iterator[Node]:
-        return self._stream(self._sql.nodes, ())
-
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        with translated("cannot read the log"):
-            rows = self._connection().execute(self._sql.checkpoints).fetchall()
-        return [StoredCheckpoint(*row) for row in rows]
-
-    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
-        with translated("cannot read the log"):
-            events, low, high, nodes = _one(self._connection().execute(
-                self._sql.tally, self._sql.bounds(since, until)))
-        return Tally(events, low, high, nodes)
-
-    def schema_problems(self) -> list[str]:
-        """The schema's catalog against what create_script makes (catalog.expected_catalog), in one
-        query: tables and columns, constraints, indexes, triggers (and whether enabled), functions
-        (their exact source), sequences, views, rules, policies, row-level security, types, operators."""
-        schema = self._sql.schema
-        with translated("cannot read the log's schema"):
-            rows = self._connection().execute(CATALOG, {"schema": schema}).fetchall()
-        quoted = rows[0][1]
-        return compare_catalog(schema, quoted, [tuple(row) for row in rows[1:]])
-
-
-class PostgresStore(_Reads):
+class PostgresStore(Reads):
     """An EventStore in one PostgreSQL schema; see the module's docstring for the locking."""
 
     def __init__(self, url: str, *, create: bool = True, lock_timeout: float = 30.0,
@@ -182,7 +106,7 @@ class PostgresStore(_Reads):
             raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
 
     def _current_schema(self) -> str:
-        schema = _one(self._conn.execute("SELECT current_schema()"))[0]
+        schema = one(self._conn.execute("SELECT current_schema()"))[0]
         if schema is None:
             raise StorageError(f"{self.location}: the connection has no current schema (its search_path names "
                                "no schema that exists): name one with ?schema=NAME")
@@ -190,10 +114,10 @@ class PostgresStore(_Reads):
 
     def _version(self) -> int | None:
         """The schema version, or None where the schema holds no auditlog tables (or does not exist)."""
-        exists = _one(self._conn.execute("SELECT to_regclass(%s)", (self._sql.version_table,)))[0]
+        exists = one(self._conn.execute("SELECT to_regclass(%s)", (self._sql.version_table,)))[0]
         if exists is None:
             return None
-        return _one(self._conn.execute(self._sql.version))[0] or 0
+        return one(self._conn.execute(self._sql.version))[0] or 0
 
     def _create(self) -> None:
         """Under the writers' lock, so that many first appends create it once."""
@@ -211,7 +135,7 @@ class PostgresStore(_Reads):
                                        f"already holds objects auditlog did not make ({one_line(exc)})") from None
             conn.execute("COMMIT")
         except BaseException:
-            _rollback(conn)
+            rollback(conn)
             raise
 
     def _check_version(self, version: int | None) -> None:
@@ -265,7 +189,7 @@ class PostgresStore(_Reads):
         """Creation's (and version 1's) queue: the transaction-scoped advisory lock keyed on the schema."""
         k1, k2 = self._sql.lock_key
         if timeout < 0.001:
-            if not _one(conn.execute(f"SELECT pg_try_advisory_xact_lock({k1}, {k2})"))[0]:
+            if not one(conn.execute(f"SELECT pg_try_advisory_xact_lock({k1}, {k2})"))[0]:
                 raise LockTimeout(f"another writer is creating or migrating {self.location}")
             return
         conn.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
@@ -292,7 +216,7 @@ class PostgresStore(_Reads):
                     conn.execute(script)
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
         return [name for name, _ in steps]
 
@@ -309,7 +233,7 @@ class PostgresStore(_Reads):
                                    f"({owner} owns {table})")
         self._conn.execute(f"LOCK TABLE {', '.join(f'{s}.{t}' for t in TABLES_V1)} IN EXCLUSIVE MODE")
         keys = ", ".join(f"'{key}'" for key in META_KEYS)
-        strays = _one(self._conn.execute(
+        strays = one(self._conn.execute(
             f"SELECT (SELECT count(*) FROM {s}.events WHERE seq < 0), "
             f"(SELECT count(*) FROM {s}.meta WHERE key NOT IN ({keys})), "
             f"(SELECT count(*) FROM {s}.merkle WHERE level < 4 OR level > 62 OR idx < 0), "
@@ -325,7 +249,7 @@ class PostgresStore(_Reads):
     # -- the protocol ----------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, timeout: float | None = None) -> Iterator[_PgTransaction]:
+    def transaction(self, timeout: float | None = None) -> Iterator[PgTransaction]:
         timeout = self.lock_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if not self._writers.acquire(timeout=max(timeout, 0)):
@@ -339,7 +263,8 @@ class PostgresStore(_Reads):
                 with translated("cannot write the log"):
                     tail, head, peaks = self._lock(conn, max(0.0, deadline - time.monotonic()), begin=True,
                                                    then=f"{self._sql.tail}; {self._sql.head}; {self._sql.peaks}")
-                    yield _PgTransaction(conn, self._sql, _head_of(head), tail, peaks)
+                    yield PgTransaction(conn, self._sql, head_of(head), [StoredEvent._make(row) for row in tail],
+                                        [StoredNode._make(row) for row in peaks])
                 try:
                     conn.execute("COMMIT")
                 except psycopg.OperationalError as exc:
@@ -350,12 +275,12 @@ class PostgresStore(_Reads):
                 except psycopg.Error as exc:
                     raise translate(exc, "cannot commit to the log") from None
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
         finally:
             self._writers.release()
 
-    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
+    def _stream(self, query: str, args: Sequence[Any], rows: Any) -> Iterator[Any]:
         conn = self._connection()
         with translated("cannot read the log"):
             if self._streams == 0 and conn.info.transaction_status == TransactionStatus.IDLE:
@@ -363,12 +288,12 @@ class PostgresStore(_Reads):
                 self._snapshot = True
         self._streams += 1
         try:
-            yield from _fetch(conn, query, args)
+            yield from fetch(conn, query, args, rows)
         finally:
             self._streams -= 1
             if self._streams == 0 and self._snapshot:
                 self._snapshot = False
-                _rollback(conn)  # a read-only snapshot: ending it is all a commit would do
+                rollback(conn)  # a read-only snapshot: ending it is all a commit would do
 
     def setup_roles(self, writer: str, reader: str) -> str:
         """Run `role_script` for this log's schema in one transaction; returns the script run."""
@@ -380,113 +305,10 @@ class PostgresStore(_Reads):
                 conn.execute(script)
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
         return script
 
     def close(self) -> None:
         self._closed = True
         self._conn.close()
-
-
-class _PgTransaction(_Reads):
-    """One write transaction, holding the writers' lock; sees its own appends.
-
-    It starts knowing what every append reads next (the events after the last stored
-    subtree, and the stored peaks of the tree), fetched with the head under the lock: the
-    Merkle tree resumes without more round trips while the other writers wait.
-    """
-
-    def __init__(self, conn: psycopg.Connection[Any], sql: Statements, head: Head, tail: list[Row],
-                 peaks: list[Node]) -> None:
-        self._conn = conn
-        self._sql = sql
-        self._head = head  # read under the lock: no other writer can move it now
-        self._tail = {row[0]: row for row in tail}
-        self._peaks = {(level, idx): hash_ for level, idx, hash_ in peaks}
-        self._looked = peak_keys(head.size)  # absent from _peaks means not stored
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        return self._conn
-
-    def _stream(self, query: str, args: Sequence[Any]) -> Iterator[Any]:
-        return _fetch(self._conn, query, args)
-
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
-        if until is not None and after + 1 < until and all(seq in self._tail for seq in range(after + 1, until)):
-            return iter([self._tail[seq] for seq in range(after + 1, until)])
-        return super().rows(after, until)
-
-    def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        if keys and self._looked.issuperset(keys):
-            return {key: self._peaks[key] for key in keys if key in self._peaks}
-        return super().subtrees(keys)
-
-    def head(self) -> Head:
-        return self._head
-
-    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
-        if not rows:
-            return self._head
-        check_continues(self._head, rows)
-        with translated("cannot write the log"):
-            _insert(self._conn, self._sql.insert, self._sql.copy, rows)
-            if nodes:
-                _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
-        self._head = Head(rows[-1][0] + 1, rows[-1][1])
-        return self._head
-
-    def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
-        with translated("cannot write the log"):
-            (id_,) = _one(self._conn.execute(self._sql.checkpoint, (size, root, note, created)))
-        return StoredCheckpoint(id_, size, root, note, created)
-
-    def set_meta(self, values: dict[str, str]) -> None:
-        with translated("cannot write the log"), self._conn.cursor() as cur:
-            cur.executemany(self._sql.set_meta, list(values.items()))
-
-
-def _one(cursor: psycopg.Cursor[Any]) -> Any:
-    """The row of a query that always returns one (an aggregate, a function's value, INSERT ... RETURNING)."""
-    row = cursor.fetchone()
-    assert row is not None, "the query returned no row"
-    return row
-
-
-def _head_of(rows: list[Any]) -> Head:
-    return Head(rows[0][0] + 1, rows[0][1]) if rows else Head(0, EMPTY_HASH)
-
-
-def _insert(conn: psycopg.Connection[Any], insert: str, copy: str, rows: Sequence[Sequence[Any]]) -> None:
-    with conn.cursor() as cur:
-        if len(rows) < COPY_FROM:
-            cur.executemany(insert, rows)
-            return
-        with cur.copy(copy) as stream:
-            for row in rows:
-                stream.write_row(row)
-
-
-def _fetch(conn: psycopg.Connection[Any], query: str, args: Sequence[Any]) -> Iterator[Any]:
-    """Page through a server-side cursor: bounded memory however long the log."""
-    cursor = conn.cursor(name=f"auditlog_{next(_cursor_names)}", binary=True)
-    try:
-        with translated("cannot read the log"):
-            cursor.execute(query, args)
-            while page := cursor.fetchmany(PAGE):
-                yield from page
-    finally:
-        if not conn.broken:
-            try:
-                cursor.close()
-            except psycopg.Error:
-                pass
-
-
-def _rollback(conn: psycopg.Connection[Any]) -> None:
-    if conn.closed or conn.broken or conn.info.transaction_status == TransactionStatus.IDLE:
-        return
-    try:
-        conn.execute("ROLLBACK")
-    except psycopg.Error:
-        pass  # the server has gone: it rolled back for us

@@ -15,10 +15,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.filelock import FileLock
-from auditlog.store.protocol import EMPTY_HASH, Head, Node, Row, StoredCheckpoint, Tally, check_continues
+from auditlog.store.protocol import EMPTY_HASH, Head, StoredCheckpoint, StoredEvent, StoredNode, Tally, continuing
 from auditlog.store.sqlite.schema import SCHEMA_VERSION
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -27,32 +28,53 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _LOWEST, _HIGHEST = -(1 << 63), (1 << 63) - 1
 
 
+def _stored_event(_cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> StoredEvent:
+    """The row factory of the events queries: each row as a StoredEvent (tuple.__new__: no Python call per field)."""
+    return _new_tuple(StoredEvent, row)
+
+
+def _stored_node(_cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> StoredNode:
+    return _new_tuple(StoredNode, row)
+
+
+_new_tuple: Any = tuple.__new__
+
+
 class _Reads:
     """The read half of the protocol, shared by the store and its transactions."""
 
     _conn: sqlite3.Connection
 
+    def _query(self, factory: Any, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """`sql` on a cursor of its own that hands out its rows through `factory`."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = factory
+        return cursor.execute(sql, args)
+
     def head(self) -> Head:
         with _translated("cannot read the log"):
-            row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        return Head(0, EMPTY_HASH) if row is None else Head(row[0] + 1, row[1])
+            last = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if last is None:
+            return Head(0, EMPTY_HASH)
+        seq, hash_ = last
+        return Head(seq + 1, hash_)
 
-    def get(self, seq: int) -> Row | None:
+    def get(self, seq: int) -> StoredEvent | None:
         with _translated("cannot read the log"):
-            return self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE seq = ? AND seq >= 0", (seq,)).fetchone()
+            return self._query(_stored_event, f"SELECT {_COLUMNS} FROM events WHERE seq = ? AND seq >= 0", (seq,)).fetchone()
 
-    def find(self, subject: str, types: Sequence[str] = ()) -> list[Row]:
+    def find(self, subject: str, types: Sequence[str] = ()) -> list[StoredEvent]:
         sql = f"SELECT {_COLUMNS} FROM events WHERE subject = ? AND seq >= 0"
         if types:
             sql += f" AND type IN ({', '.join('?' * len(types))})"
         with _translated("cannot read the log"):
-            return self._conn.execute(sql + " ORDER BY seq", (subject, *types)).fetchall()
+            return self._query(_stored_event, sql + " ORDER BY seq", (subject, *types)).fetchall()
 
     def meta(self) -> dict[str, str]:
         with _translated("cannot read the log"):
             return dict(self._conn.execute("SELECT key, value FROM meta"))
 
-    def rows(self, after: int = -1, until: int | None = None) -> Iterator[Row]:
+    def rows(self, after: int = -1, until: int | None = None) -> Iterator[StoredEvent]:
         """Stream in pages, so memory stays flat however long the log."""
         sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
         args: tuple[int, ...] = (after,)
@@ -60,7 +82,7 @@ class _Reads:
             sql += " AND seq < ?"
             args = (after, until)
         with _translated("cannot read the log"):
-            cursor = self._conn.execute(sql + " ORDER BY seq", args)
+            cursor = self._query(_stored_event, sql + " ORDER BY seq", args)
             while page := cursor.fetchmany(2048):
                 yield from page
 
@@ -68,12 +90,12 @@ class _Reads:
         low = _LOWEST if since is None else since
         high = _HIGHEST if until is None else until
         with _translated("cannot read the log"):
-            events = self._conn.execute("SELECT count(*), min(seq), max(seq) FROM events WHERE seq >= ? AND seq < ?",
-                                        (low, high)).fetchone()
+            events, min_seq, max_seq = self._conn.execute(
+                "SELECT count(*), min(seq), max(seq) FROM events WHERE seq >= ? AND seq < ?", (low, high)).fetchone()
             # A node's last event is ((idx + 1) << level) - 1; junk keys (negative, too high) count where they fall.
             (nodes,) = self._conn.execute("SELECT count(*) FROM merkle WHERE ((idx + 1) << level) - 1 >= ? "
                                           "AND ((idx + 1) << level) - 1 < ?", (low, high)).fetchone()
-        return Tally(events[0], events[1], events[2], nodes)
+        return Tally(events, min_seq, max_seq, nodes)
 
     def schema_problems(self) -> list[str]:
         from auditlog.store.sqlite.schema import schema_problems
@@ -84,14 +106,13 @@ class _Reads:
         found: dict[tuple[int, int], bytes] = {}
         with _translated("cannot read the log"):
             for level, idx in keys:
-                row = self._conn.execute("SELECT hash FROM merkle WHERE level = ? AND idx = ?", (level, idx)).fetchone()
-                if row is not None:
-                    found[(level, idx)] = row[0]
+                for (hash_,) in self._conn.execute("SELECT hash FROM merkle WHERE level = ? AND idx = ?", (level, idx)):
+                    found[(level, idx)] = hash_
         return found
 
-    def nodes(self) -> Iterator[Node]:
+    def nodes(self) -> Iterator[StoredNode]:
         with _translated("cannot read the log"):
-            cursor = self._conn.execute("SELECT level, idx, hash FROM merkle ORDER BY (idx + 1) << level, level")
+            cursor = self._query(_stored_node, "SELECT level, idx, hash FROM merkle ORDER BY (idx + 1) << level, level")
             while page := cursor.fetchmany(2048):
                 yield from page
 
@@ -221,14 +242,14 @@ class _SQLiteTransaction(_Reads):
     def head(self) -> Head:
         return self._head
 
-    def append(self, rows: Sequence[Row], nodes: Sequence[Node] = ()) -> Head:
+    def append(self, rows: Sequence[StoredEvent], nodes: Sequence[StoredNode] = ()) -> Head:
         if not rows:
             return self._head
-        check_continues(self._head, rows)
+        rows = continuing(self._head, rows)
         self._conn.executemany(_INSERT, rows)
         if nodes:
             self._conn.executemany("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)", nodes)
-        self._head = Head(rows[-1][0] + 1, rows[-1][1])
+        self._head = Head(rows[-1].seq + 1, rows[-1].hash)
         return self._head
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:

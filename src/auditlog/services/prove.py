@@ -4,7 +4,11 @@ Two steps, as transparency-dev/merkle's `proof/proof.go` takes them: (1) which c
 subtrees (see `auditlog.core.merkle` for the addressing) a root or proof needs, as pure
 functions of (index, size); (2) folding them into the proof's hashes, given a getter of
 complete-subtree hashes (a store's, in `auditlog.services.tree`). Bad arguments raise
-`InvalidInput`. Checking a proof is `auditlog.core.verify_proof`.
+`InvalidInput`.
+
+It lives with the services, not in the core: it is how a log *produces* proofs, which an
+auditor never needs to trust. Checking a proof is `auditlog.core.verify_proof`, and that
+is all an auditor reads; a wrong proof made here fails there.
 """
 
 from __future__ import annotations
