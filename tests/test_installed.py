@@ -42,7 +42,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Build from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
     src = build / "src"
     _copy_tracked(ROOT, src)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+    # Built as pip builds it for a user: in an isolated environment with the build-system's own requirements.
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                            "--wheel-dir", str(out), str(src)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     [built] = out.glob("auditlog_evals-*.whl")
