@@ -36,6 +36,7 @@ from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
+from auditlog.store import writes
 from auditlog.store.postgres.catalog import CATALOG, compare_catalog
 from auditlog.store.postgres.errors import one_line, translate, translated
 from auditlog.store.postgres.location import parse_location
@@ -341,6 +342,7 @@ class PostgresStore(_Reads):
                                                    then=f"{self._sql.tail}; {self._sql.head}; {self._sql.peaks}")
                     yield _PgTransaction(conn, self._sql, _head_of(head), tail, peaks)
                 try:
+                    writes.may_write()
                     conn.execute("COMMIT")
                 except psycopg.OperationalError as exc:
                     raise StorageError(
