@@ -12,6 +12,8 @@ EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 EXIT_STORAGE = 4
 EXIT_CONFLICT = 5
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a process stopped by Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class AuditLogError(Exception):
@@ -89,3 +91,12 @@ class Conflict(AuditLogError):
     """The append contradicts the log: a run id already recorded with other content."""
 
     exit_code = EXIT_CONFLICT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (the CLI's handler raises it): like Ctrl-C, it unwinds the stack, so an open
+    transaction rolls back and the writer's lock is released on the way out.
+
+    A KeyboardInterrupt, not an AuditLogError: `except Exception` must not swallow it."""
+
+    exit_code = EXIT_TERMINATED

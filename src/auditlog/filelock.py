@@ -3,8 +3,10 @@ project (the SQLite log's writers, the projections' writers).
 
 A blocking `flock` puts waiters to sleep in the kernel until the holder lets go,
 instead of SQLite's sleep-and-retry busy handler that lets late arrivals overtake
-early ones. Blocking calls cannot time out, so a waiter that must give up leaves
-a thread behind that takes the lock and hands it straight back.
+early ones. Blocking calls cannot time out, so the `flock` runs in a thread while
+the caller waits on an event, which a signal interrupts (Ctrl-C, the CLI's SIGTERM
+handler): a waiter that gives up, on a timeout or an interrupt, leaves that thread
+behind to take the lock and hand it straight back.
 """
 
 from __future__ import annotations
@@ -59,8 +61,16 @@ class FileLock:
                     acquired.set()
 
         threading.Thread(target=wait, name="auditlog-lock-wait", daemon=True).start()
-        if acquired.wait(timeout):
-            return fd
+        try:
+            if acquired.wait(timeout):
+                return fd
+        except BaseException:  # an interrupt while waiting: give up the place in the queue
+            with guard:
+                abandoned = True
+                if acquired.is_set():  # taken just now: hand it back, nobody will release it
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+            raise
         with guard:
             if acquired.is_set():
                 return fd

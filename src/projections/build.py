@@ -17,6 +17,9 @@ new events onto a history that is no longer the log's. Rebuilding is then an exp
 (`auditlog projections rebuild`). The events folded are hashed and linked one by one
 (fold.py), so every generation reflects a chain checked from its genesis.
 
+Long work reports progress through a plain callback, `progress(done, total)` in events
+folded (the CLI draws it on a terminal; nothing here knows how).
+
 Everything written is a function of the log alone (events in seq order, no clock, no
 paths, fixed writer options), so two rebuilds of one log are byte-identical.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +44,10 @@ from projections.parts import PartWriter
 from projections.schema import SCHEMA_VERSION
 from projections.state import MANIFEST, ZERO_HASH, Part, State, read_state, write_state
 from projections.tables import table_from_rows
+
+Progress = Callable[[int, int], None]
+"""`progress(done, total)`: events folded so far, of how many this catch-up or rebuild folds."""
+PROGRESS_EVERY = 2048  # events between two progress calls
 
 
 class LogHead(Protocol):
@@ -63,7 +70,7 @@ class EventLog(Protocol):
     def root(self, size: int | None = None) -> bytes: ...  # RFC 9162 root of the first `size` events
 
 
-def catch_up(log: EventLog, directory: str | Path) -> State:
+def catch_up(log: EventLog, directory: str | Path, progress: Progress | None = None) -> State:
     """Bring the projections in `directory` up to the log's head; build them if absent.
 
     Reads only the events after the saved position. Raises IntegrityError when the log
@@ -80,14 +87,14 @@ def catch_up(log: EventLog, directory: str | Path) -> State:
             raise InvalidInput(str(directory), f"was built by a newer auditlog (schema version "
                                f"{state.schema_version}): upgrade, or `auditlog projections rebuild`")
         if state is None or state.schema_version < SCHEMA_VERSION:
-            return _advance(log, directory, None, cleanup=state.files() if state else set())
+            return _advance(log, directory, None, cleanup=state.files() if state else set(), progress=progress)
         check_position(log, state)
         if _current(state, log.head()):
             return state
-        return _advance(log, directory, state, cleanup=set())
+        return _advance(log, directory, state, cleanup=set(), progress=progress)
 
 
-def rebuild(log: EventLog, directory: str | Path) -> State:
+def rebuild(log: EventLog, directory: str | Path, progress: Progress | None = None) -> State:
     """Rebuild the projections from the whole log, whatever is in `directory` (explicit, never automatic)."""
     directory = Path(directory)
     with locked(directory):
@@ -95,7 +102,7 @@ def rebuild(log: EventLog, directory: str | Path) -> State:
             previous = read_state(directory)
         except (InvalidInput, StorageError):
             previous = None  # a damaged state is what a rebuild is for
-        state = _advance(log, directory, None, cleanup=previous.files() if previous else set())
+        state = _advance(log, directory, None, cleanup=previous.files() if previous else set(), progress=progress)
         sweep(directory, keep=state.files())
         return state
 
@@ -188,7 +195,8 @@ def _log_id(genesis: SealedEvent | None) -> str:
     return data.get("log_id", "") if isinstance(data, dict) else ""
 
 
-def _advance(log: EventLog, directory: Path, previous: State | None, *, cleanup: set[str]) -> State:
+def _advance(log: EventLog, directory: Path, previous: State | None, *, cleanup: set[str],
+             progress: Progress | None = None) -> State:
     """Fold the events after `previous` (all of them when None) into a new generation.
 
     The cyclic garbage collector is paused meanwhile: a rebuild allocates millions of
@@ -197,22 +205,26 @@ def _advance(log: EventLog, directory: Path, previous: State | None, *, cleanup:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _fold_and_write(log, directory, previous, cleanup)
+        return _fold_and_write(log, directory, previous, cleanup, progress)
     finally:
         if paused:
             gc.enable()
 
 
-def _fold_and_write(log: EventLog, directory: Path, previous: State | None, cleanup: set[str]) -> State:
+def _fold_and_write(log: EventLog, directory: Path, previous: State | None, cleanup: set[str],
+                    progress: Progress | None) -> State:
     import pyarrow as pa
 
     after = previous.seq if previous else -1
+    events: Iterable[SealedEvent] = log.events(after=after)
+    if progress is not None:
+        events = _reporting(events, progress, total=max(log.head().size - (after + 1), 0))
     old_runs = read_table(directory / previous.runs, "runs") if previous else None
     runs = RunsBuilder(old_runs, *_old_manifest(directory, previous))
     items = PartWriter(directory)
     try:
         tree = TreeBuilder.from_peaks(after + 1, [bytes.fromhex(p) for p in previous.peaks]) if previous else TreeBuilder()
-        batch = fold_events(log.events(after=after), after=after, prev_hash=previous.hash if previous else ZERO_HASH,
+        batch = fold_events(events, after=after, prev_hash=previous.hash if previous else ZERO_HASH,
                             tree=tree, is_recorded=_KnownRuns(old_runs), runs=runs, items=items)
         part = items.finish(after + 1, batch.last_seq)
     except BaseException:
@@ -254,6 +266,18 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     write_state(directory, state)
     remove_files(directory, ((previous.files() if previous else set()) | cleanup) - state.files())
     return state
+
+
+def _reporting(events: Iterable[SealedEvent], progress: Progress, total: int) -> Iterator[SealedEvent]:
+    """`events`, calling `progress(done, total)` before the first and every PROGRESS_EVERY after it."""
+    progress(0, total)
+    done = 0
+    for sealed in events:
+        yield sealed
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            progress(done, max(total, done))
+    progress(done, max(total, done))
 
 
 def _old_manifest(directory: Path, previous: State | None) -> tuple[bytes | None, bytes]:

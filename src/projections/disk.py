@@ -32,10 +32,11 @@ _LOG_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 def default_directory(log_location: str | os.PathLike[str], log_id: str | None = None) -> str:
     """Where a log's projections live unless told otherwise: `<log>.projections`, beside a log file;
-    for a log at a URL (a database server), `$XDG_CACHE_HOME/auditlog/projections/<log id>`
-    (default ~/.cache/...), since there is no file to put them beside."""
+    for a log at a URL (a database server), or a log file in a directory that cannot be written
+    (read-only media), `$XDG_CACHE_HOME/auditlog/projections/<log id>` (default ~/.cache/...),
+    since there is nowhere to put them beside it."""
     location = os.fspath(log_location)
-    if "://" not in location:
+    if "://" not in location and not _beside_is_read_only(location):
         return f"{location}.projections"
     if log_id is None or not _LOG_ID.match(log_id):
         # The id comes from the database: a hostile value ("../../x") must not steer files anywhere.
@@ -43,6 +44,13 @@ def default_directory(log_location: str | os.PathLike[str], log_id: str | None =
                            "`auditlog verify`, or name the directory with --projections")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "auditlog", "projections", log_id)
+
+
+def _beside_is_read_only(location: str) -> bool:
+    """The log file's directory exists and cannot be written (access(2) says EROFS on read-only
+    media, even to root). Projections found there are not used: a catch-up could not write them."""
+    parent = os.path.dirname(os.path.abspath(location))
+    return os.path.isdir(parent) and not os.access(parent, os.W_OK | os.X_OK)
 
 
 def write_bytes(path: Path, data: bytes | list[Any], *, durable: bool = True) -> None:

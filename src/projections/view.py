@@ -128,11 +128,13 @@ class View:
         return read_table(self.directory / name, table)
 
 
-def open(log: build.EventLog, directory: str | Path) -> View:  # noqa: A001 - projections.open(log, dir)
-    """Catch the projections in `directory` up with `log`, and open the result for reading."""
+def open(log: build.EventLog, directory: str | Path,  # noqa: A001 - projections.open(log, dir)
+         progress: build.Progress | None = None) -> View:
+    """Catch the projections in `directory` up with `log`, and open the result for reading;
+    `progress(done, total)` is called while a catch-up folds events."""
     directory = Path(directory)
     for attempt in range(_RETRIES):
-        view = View(directory, build.catch_up(log, directory), log)
+        view = View(directory, build.catch_up(log, directory, progress), log)
         try:
             view.runs  # noqa: B018 - read now, while the generation is surely there
             return view

@@ -65,3 +65,14 @@ def test_history_may_import_what_it_likes(existing_log: tuple[Path, Path]) -> No
     _, db = existing_log
     result = s.ok("history", "--log", db, "-o", "json", python_flags=("-X", "importtime"))
     assert "projections" in imported_modules(result.err)
+
+
+@pytest.mark.parametrize("command", ["append", "verify", "show"])
+def test_no_progress_library_when_not_on_a_terminal(existing_log: tuple[Path, Path], command: str) -> None:
+    """rich draws progress only on a terminal: piped, append, verify and show do not import it."""
+    d, db = existing_log
+    args = {"append": ["append", "run", s.write_json(d / "third.json", s.run_doc("third")), "--log", db],
+            "verify": ["verify", "--log", db], "show": ["show", "first", "--log", db]}[command]
+    modules = imported_modules(s.ok(*args, python_flags=("-X", "importtime")).err)
+    assert "auditlog.cli.progress" in modules  # the parse is not vacuous
+    assert sorted(m for m in modules if m.split(".")[0] == "rich") == []

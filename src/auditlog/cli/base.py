@@ -2,13 +2,17 @@
 
 Every AuditLogError becomes one line on stderr and its documented exit code:
 0 ok, 1 integrity failure, 2 invalid input or usage, 3 not found,
-4 lock timeout or I/O error, 5 conflict. Heavy libraries are imported inside the
-commands that need them, so `append` and `verify` start fast.
+4 lock timeout or I/O error, 5 conflict; Ctrl-C 130 and SIGTERM 143, with one line
+that says whether anything was written; a reader that goes away (`| head`) exit 0,
+quietly. Heavy libraries are imported inside the commands that need them, so
+`append` and `verify` start fast.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +21,7 @@ import click
 
 from auditlog import errors
 from auditlog.render import safe_text
+from auditlog.store import writes
 
 EXIT_CODES = """\b
 Exit codes:
@@ -67,12 +72,57 @@ class AuditLogGroup(click.Group):
     command does; anything else is a bug and keeps its traceback.
     """
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        started = writes.count()
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt as exc:  # while parsing: click would say "Aborted!" and exit 1
+            raise click.exceptions.Exit(_interrupted(exc, started)) from None
+
     def invoke(self, ctx: click.Context) -> Any:
+        started = writes.count()
         try:
             return super().invoke(ctx)
         except errors.AuditLogError as exc:
             click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through main's handler
+            ctx.exit(_interrupted(exc, started))
+        except BrokenPipeError:  # the reader went away (`| head`): it has what it wanted
+            _discard_stdout()
+            ctx.exit(errors.EXIT_OK)
+
+
+def _interrupted(exc: KeyboardInterrupt, writes_before: int) -> int:
+    """One line on stderr, honest about what was written; returns the exit code (130, or 143).
+
+    An append is all or nothing: one interrupted before its COMMIT rolled back. Reads never
+    write to the log (a projections catch-up writes its own files atomically: see
+    docs/behaviour.md)."""
+    terminated = isinstance(exc, errors.Terminated)
+    what = "terminated" if terminated else "interrupted"
+    if writes.count() == writes_before:
+        said = "nothing was written"
+    else:
+        said = "what was committed before it stays in the log, the rest was rolled back"
+    try:
+        click.echo(f"auditlog: {what}; {said}", err=True)
+    except OSError:
+        pass  # stderr is gone too
+    return errors.EXIT_TERMINATED if terminated else errors.EXIT_INTERRUPTED
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still buffered does not
+    fail again ("Exception ignored ... BrokenPipeError"). In-process (CliRunner) there is no fd."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 @click.group(cls=AuditLogGroup, epilog=EXIT_CODES)
@@ -81,18 +131,24 @@ def cli() -> None:
     """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise errors.Terminated()
+
+
 def _handle_process_signals(func: Callable[..., Any]) -> Callable[..., Any]:
-    """What only the process meets: an interrupt or a closed pipe that escapes click's own handling."""
+    """What only the process meets. SIGTERM raises Terminated, so the stack unwinds as on Ctrl-C
+    (transactions roll back, locks are released) and the group maps both to their exit codes;
+    an interrupt or a closed pipe that escapes click's own handling still ends quietly here."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        signal.signal(signal.SIGTERM, _terminate)
         try:
             return func(*args, **kwargs)
-        except KeyboardInterrupt:
-            click.echo("auditlog: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            sys.exit(_interrupted(exc, 0))
         except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (| head): not an error worth a traceback
-            sys.exit(0)
+            _discard_stdout()
+            sys.exit(errors.EXIT_OK)
     return wrapper
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, output_option
+from auditlog.cli.progress import progress
 from auditlog.render import safe_text
 
 
@@ -26,15 +26,8 @@ def copy(source: str, destination: str, lock_timeout: float, output: str) -> Non
     """
     from auditlog.services.copy import copy_log
 
-    def show(done: int) -> None:
-        click.echo(f"\rcopying: {done} events verified and copied", nl=False, err=True)
-
-    progress = show if output == "text" and sys.stderr.isatty() else None
-    try:
-        report = copy_log(source, destination, lock_timeout=lock_timeout, progress=progress)
-    finally:
-        if progress is not None:
-            click.echo("\r\033[K", nl=False, err=True)
+    with progress("copying") as report_progress:
+        report = copy_log(source, destination, lock_timeout=lock_timeout, progress=report_progress)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:

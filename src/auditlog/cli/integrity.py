@@ -6,13 +6,13 @@ import base64
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option
+from auditlog.cli.progress import progress
 from auditlog.render import render, safe_text
 
 vkey_option = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
@@ -39,14 +39,16 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = load_verifiers(list(vkeys))
-    with open_log(log_path) as log:
+    with open_log(log_path) as log, progress("verifying") as report_progress:
         origin = log.info().get("origin")
         anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
                    for name in checkpoint_files]
-        progress = _progress_printer(log.head().size) if output == "text" and sys.stderr.isatty() else None
-        report = log.verify(progress=progress, checkpoints=anchors, verifiers=verifiers)
-    if progress is not None:
-        click.echo("\r\033[K", nl=False, err=True)
+        total = log.head().size
+
+        def counted(done: int) -> None:
+            assert report_progress is not None
+            report_progress(done, max(total, done))
+        report = log.verify(progress=counted if report_progress else None, checkpoints=anchors, verifiers=verifiers)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     elif report.ok:
@@ -57,12 +59,6 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
         click.echo(f"{report.problem_count} problem(s); first bad seq {report.first.seq}", err=True)
     if not report.ok:
         sys.exit(errors.EXIT_INTEGRITY)
-
-
-def _progress_printer(total: int) -> Callable[[int], None]:
-    def show(done: int) -> None:
-        click.echo(f"\rverifying {done}/{total} events ({100 * done // max(total, 1)}%)", nl=False, err=True)
-    return show
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -17,6 +17,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option, parse_tags
+from auditlog.cli.progress import progress
 from auditlog.render import FORMATS, json_text, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
@@ -68,7 +69,9 @@ def _view(log_path: str, directory: str | None) -> Iterator[Any]:
     """The log, opened (never created), and its projections caught up."""
     import projections
     with open_log(log_path) as log:
-        yield log, projections.open(log, projections_dir(log, log_path, directory))
+        with progress("catching up the projections") as report:
+            view = projections.open(log, projections_dir(log, log_path, directory), report)
+        yield log, view
 
 
 def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None = None) -> None:
@@ -270,7 +273,8 @@ def rebuild(log_path: str, directory: str | None, output: str) -> None:
     import projections
     with open_log(log_path) as log:
         directory = projections_dir(log, log_path, directory)
-        state = projections.rebuild(log, directory)
+        with progress("rebuilding the projections") as report:
+            state = projections.rebuild(log, directory, report)
     if output == "json":
         click.echo(json.dumps({"directory": directory, **state.to_json()}, indent=2, sort_keys=True))
     else:
@@ -324,7 +328,8 @@ def compact(log_path: str, directory: str | None) -> None:
     import projections
     with open_log(log_path) as log:
         directory = projections_dir(log, log_path, directory)
-        before = projections.catch_up(log, directory)
+        with progress("catching up the projections") as report:
+            before = projections.catch_up(log, directory, report)
         after = projections.compact(directory)
     click.echo(f"compacted {directory}: {len(before.items)} item part file(s) -> {len(after.items)} "
                f"({after.counts['items']} items)")

@@ -46,8 +46,9 @@ class CopyReport:
 
 
 def copy_log(source: str | os.PathLike[str], destination: str | os.PathLike[str], *, lock_timeout: float = 30.0,
-             progress: Callable[[int], None] | None = None) -> CopyReport:
-    """Copy the log at `source` into `destination`, which must hold no log yet.
+             progress: Callable[[int, int], None] | None = None) -> CopyReport:
+    """Copy the log at `source` into `destination`, which must hold no log yet; `progress(done, total)`
+    is called as events are copied.
 
     Raises IntegrityError (naming the source's first bad seq) if the source does not
     verify, InvalidInput if the destination is not empty; nothing is copied then.
@@ -73,7 +74,7 @@ def copy_log(source: str | os.PathLike[str], destination: str | os.PathLike[str]
 
 
 def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
-          progress: Callable[[int], None] | None) -> CopyReport:
+          progress: Callable[[int, int], None] | None) -> CopyReport:
     meta = src.meta()
     stored = src.checkpoints()  # read once: what is checked is what is copied
     anchors = _anchors(stored, meta.get("origin"))
@@ -83,6 +84,7 @@ def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
         # One bound for the rows and the subtrees, taken after the checkpoints: what a writer commits
         # between the two cursors' snapshots is neither a missing nor an extra subtree.
         size = src.head().size
+        copier.total = size
         beyond: list[StoredNode] = []
         scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                          nodes=copier.carry_nodes(tree.nodes_within(src.nodes(), size, beyond)),
@@ -107,9 +109,10 @@ def _copy(src: EventStore, dst: EventStore, lock_timeout: float,
 class _Copier:
     """Tees the scan's input into the destination: rows once the scan has passed them."""
 
-    def __init__(self, txn: WriteTransaction, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, txn: WriteTransaction, progress: Callable[[int, int], None] | None) -> None:
         self._txn = txn
         self._progress = progress
+        self.total = 0  # events to copy, once known
         self._rows: list[StoredEvent] = []
         self._nodes: list[StoredNode] = []
         self._done = 0
@@ -145,7 +148,7 @@ class _Copier:
             self._rows = self._rows[len(rows):]
             self._nodes = [node for node in self._nodes if node.end > size]
             if self._progress is not None:
-                self._progress(self._done)
+                self._progress(self._done, max(self.total, self._done))
 
 
 def _anchors(stored: list[StoredCheckpoint], origin: str | None) -> dict[int, list[tuple[str, bytes]]]:

@@ -39,6 +39,7 @@ from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
+from auditlog.store import writes
 from auditlog.store.postgres.errors import one_line, translate, translated
 from auditlog.store.postgres.location import parse_location
 from auditlog.store.postgres.reads import Reads, fetch, head_of, one, rollback
@@ -266,6 +267,7 @@ class PostgresStore(Reads):
                     yield PgTransaction(conn, self._sql, head_of(head), [StoredEvent._make(row) for row in tail],
                                         [StoredNode._make(row) for row in peaks])
                 try:
+                    writes.may_write()
                     conn.execute("COMMIT")
                 except psycopg.OperationalError as exc:
                     raise StorageError(

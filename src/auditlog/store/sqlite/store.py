@@ -5,6 +5,11 @@ transaction: SQLite's own busy handler sleeps and retries, which starves some
 writers for seconds under contention; a blocking lock wakes them in turn. The
 schema lives in `schema.py` and is created and migrated with sqlite-utils, which
 is imported only then: the append hot path uses the sqlite3 connection directly.
+
+A log that cannot be written (read-only media, a read-only file) is opened read-only, so
+that it can still be verified and read: WAL mode needs a writable `-shm` file beside the
+database, so where the directory cannot be written it is opened `immutable` (see
+`_read_only_uri`). Writes to it are refused with one clear StorageError.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +25,7 @@ from typing import Any
 
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.filelock import FileLock
+from auditlog.store import writes
 from auditlog.store.protocol import EMPTY_HASH, Head, StoredCheckpoint, StoredEvent, StoredNode, Tally, continuing
 from auditlog.store.sqlite.schema import SCHEMA_VERSION
 
@@ -130,6 +137,7 @@ class SQLiteStore(_Reads):
         self.path = Path(path)
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
+        self.read_only = False  # set by _connect: the log cannot be written where it is
         if synchronous.upper() not in SYNCHRONOUS:
             raise StorageError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         self._lock = FileLock(Path(f"{self.path}.lock"))
@@ -141,6 +149,7 @@ class SQLiteStore(_Reads):
         with _translated(f"cannot open {self.path}"):
             if not exists:
                 with self._lock.held(lock_timeout):
+                    writes.may_write()  # connecting creates the file
                     self._connect(synchronous)
                     self._create_schema()
             else:
@@ -164,14 +173,35 @@ class SQLiteStore(_Reads):
         return cls(path, create=False, check_schema=False)
 
     def _connect(self, synchronous: str) -> None:
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.lock_timeout,
-                                     check_same_thread=False)
-        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        target: str | Path = self.path
+        if self.path.exists() and not _writable(self.path):
+            self.read_only = True
+            target = _read_only_uri(self.path)
+        self._conn = sqlite3.connect(target, isolation_level=None, timeout=self.lock_timeout,
+                                     check_same_thread=False, uri=self.read_only)
+        try:
+            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            if self.read_only:
+                self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL, if it must
+        except sqlite3.OperationalError:
+            if self.read_only and _pending_wal(self.path):
+                raise StorageError(f"cannot read {self.path} on read-only storage: its write-ahead log ({self.path}-wal) "
+                                   "holds transactions not yet in the database file, and SQLite cannot read it "
+                                   f"without a writable {self.path}-shm; copy the log with its -wal file to writable "
+                                   "storage and read it there") from None
+            raise
+
+    def _refuse_if_read_only(self, doing: str) -> None:
+        if self.read_only:
+            raise StorageError(f"{doing}: {self.path} is on read-only storage (or not writable): it can be "
+                               "verified and read, not written; copy it to writable storage to append")
 
     def _create_schema(self) -> None:
         """Under the writer lock, so that two first appends cannot both create it."""
         if self._conn.execute("PRAGMA user_version").fetchone()[0] == 0:
             from auditlog.store.sqlite.schema import migrate  # sqlite-utils: paid only when creating
+            self._refuse_if_read_only("cannot create a log")
+            writes.may_write()
             self._conn.execute("PRAGMA journal_mode=WAL")
             migrate(self._conn)
         self._check_schema()
@@ -212,12 +242,14 @@ class SQLiteStore(_Reads):
     def transaction(self, timeout: float | None = None) -> Iterator[_SQLiteTransaction]:
         timeout = self.lock_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        self._refuse_if_read_only("cannot write the log")
         with self._lock.held(timeout), _translated("cannot write the log"):
             # Whatever the queue took comes off SQLite's own wait (for writers that are not us).
             self._conn.execute(f"PRAGMA busy_timeout = {max(0, int((deadline - time.monotonic()) * 1000))}")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLiteTransaction(self._conn)
+                writes.may_write()
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # an I/O error may have rolled it back already
@@ -227,6 +259,8 @@ class SQLiteStore(_Reads):
     def migrate(self) -> list[str]:
         """Apply pending schema migrations, explicitly asked for; returns their names."""
         from auditlog.store.sqlite.schema import migrate
+        self._refuse_if_read_only("cannot migrate the log")
+        writes.may_write()
         with self._lock.held(self.lock_timeout), _translated("cannot migrate the log"):
             return migrate(self._conn)
 
@@ -260,6 +294,32 @@ class _SQLiteTransaction(_Reads):
 
     def set_meta(self, values: dict[str, str]) -> None:
         self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
+
+
+def _writable(path: Path) -> bool:
+    """The file and its directory (where SQLite keeps the -wal and -shm files) can be written.
+    access(2) answers EROFS on read-only media even for root, which file modes do not stop."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only URI filename for a log that cannot be written.
+
+    Where the directory can be written, `mode=ro` is enough (SQLite makes the -shm file there).
+    Where it cannot, WAL mode cannot share memory through a -shm file, so the database is opened
+    `immutable=1` (no locks, no -shm): right for read-only media, where nothing changes it. An
+    immutable open ignores a -wal file, so a log whose -wal still holds committed changes is opened
+    `mode=ro` instead, which reads them when its -shm file is there too, and fails otherwise
+    (`_translated` then says why) rather than serving a log without its last transactions."""
+    quoted = "file:" + urllib.parse.quote(str(path.resolve()))
+    if os.access(path.parent, os.W_OK | os.X_OK) or _pending_wal(path):
+        return quoted + "?mode=ro"
+    return quoted + "?mode=ro&immutable=1"
+
+
+def _pending_wal(path: Path) -> bool:
+    wal = Path(f"{path}-wal")
+    return wal.exists() and wal.stat().st_size > 0
 
 
 @contextmanager
