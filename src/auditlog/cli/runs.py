@@ -10,7 +10,16 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
+from auditlog.cli.base import (
+    EXIT_CODES,
+    cli,
+    expect_log_id_option,
+    lock_option,
+    log_option,
+    open_log,
+    output_option,
+    parse_tags,
+)
 from auditlog.cli.ci import GATE_EXIT_CODES, gate_options, print_receipt, run_gate
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, render, safe_text
@@ -146,13 +155,15 @@ def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.option("--log", "log_path", default="auditlog-demo.db", show_default=True, help="Where to build the demo log.")
+@click.option("--log", "log_path", default="auditlog-demo.db", show_default=True,
+              help="Where to build the demo log: a new log, or one the demo built (any other is refused, exit 2).")
+@expect_log_id_option
 def demo(log_path: str) -> None:
     """Build a small realistic log (projects, models, versions, a verdict), verify it, print history."""
     import projections
-    from auditlog.services.demo import build_demo
-    with open_log(log_path, create=True, origin="demo.auditlog.local/evals") as log:
-        receipts = build_demo(log)
+    from auditlog.services.demo import DEMO_ORIGIN, build_demo
+    with open_log(log_path, create=True, origin=DEMO_ORIGIN) as log:
+        receipts = build_demo(log, log_path)
         report = log.verify()
         view = projections.open(log, projections_dir(log, log_path, None))
         runs = projections.list_runs(view, include_superseded=True)
@@ -171,8 +182,9 @@ def demo(log_path: str) -> None:
 @log_option
 def migrate(log_path: str) -> None:
     """Migrate the log's schema forward to this version of auditlog (explicit, never automatic)."""
-    from auditlog.store import migrate as migrate_store
-    applied = migrate_store(log_path)
+    from auditlog.cli.base import expected_log_id
+    from auditlog.services.log import migrate as migrate_log
+    applied = migrate_log(log_path, expect_log_id=expected_log_id())
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

@@ -46,18 +46,22 @@ class CopyReport:
 
 
 def copy_log(source: str | os.PathLike[str], destination: str | os.PathLike[str], *, lock_timeout: float = 30.0,
-             progress: Callable[[int], None] | None = None) -> CopyReport:
+             progress: Callable[[int], None] | None = None, expect_log_id: str | None = None) -> CopyReport:
     """Copy the log at `source` into `destination`, which must hold no log yet.
 
     Raises IntegrityError (naming the source's first bad seq) if the source does not
-    verify, InvalidInput if the destination is not empty; nothing is copied then.
+    verify, InvalidInput if the destination is not empty, UnexpectedLog if the source is not
+    the log `expect_log_id` (default $AUDITLOG_EXPECT_LOG_ID) names; nothing is copied then.
     """
+    from auditlog.services.log import check_log_id, expected_log_id
+    expected = expected_log_id(expect_log_id)
     src_text, dst_text = os.fspath(source), os.fspath(destination)
     if src_text == dst_text:
         raise InvalidInput("DST", "is the source itself")
     new_file = _is_file(dst_text) and not Path(dst_text).exists()
     src = open_store(src_text, create=False, lock_timeout=lock_timeout)
     try:
+        check_log_id(src, expected)
         dst = open_store(dst_text, create=True, lock_timeout=lock_timeout)
         try:
             report = _copy(src, dst, lock_timeout, progress)
