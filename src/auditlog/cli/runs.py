@@ -75,7 +75,7 @@ def _read_document(document: str, kind: str) -> Any:
               help="With --gate-against latest: only baselines with this tag (repeatable).")
 @gate_options
 def append_run(document: str, log_path: str, lock_timeout: float, output: str, gate_against: str | None,
-               baseline_tags: tuple[str, ...], fail_on: str, **policy: Any) -> None:
+               baseline_tags: tuple[str, ...], fail_on: str, no_baseline: str, **policy: Any) -> None:
     """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields."""
     doc = _read_document(document, "run")
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
@@ -85,7 +85,7 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
             latest = gate_against == "latest"
             run_gate(log, log_path, receipt.subject, baseline=None if latest else gate_against,
                      baseline_latest=latest, baseline_tags=baseline_tags, directory=None, output=output,
-                     fail_on=fail_on, **policy)
+                     fail_on=fail_on, no_baseline=no_baseline, **policy)
 
 
 @append.command(name="verdict", epilog=EXIT_CODES)

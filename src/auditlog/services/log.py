@@ -149,9 +149,10 @@ class AuditLog:
         """A batch: `with log.writer() as w: w.record_run(doc)`; all or nothing on exit."""
         return transaction(self.store)
 
-    def record_run(self, doc: Mapping[str, Any]) -> Receipt:
+    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
+        """Record a run; `source` is where it was read from (kept in the event, not in the run)."""
         with self.writer() as w:
-            return w.record_run(doc)
+            return w.record_run(doc, source=source)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         with self.writer() as w:
