@@ -42,6 +42,10 @@ def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_fil
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = tuple(load_verifiers(list(vkeys)))
     anchors = tuple((f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files)
+    if expected_log_id():  # not the expected log: one line and exit 4 before any screen starts
+        from auditlog.cli.base import open_log
+        with open_log(log_path):
+            pass
     code = run(log_path, projections_dir=directory, verify=start_verify, trust=Trust(anchors, verifiers),
                expect_log_id=expected_log_id())
     if code:

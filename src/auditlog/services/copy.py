@@ -19,7 +19,7 @@ from pathlib import Path
 from auditlog.core.chain import ChainScan
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.note import unverified_note
-from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, StorageError
+from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, StorageError, UnexpectedLog
 from auditlog.services import tree
 from auditlog.store import EventStore, open_store
 from auditlog.store.protocol import Node, Row, StoredCheckpoint, WriteTransaction
@@ -59,7 +59,12 @@ def copy_log(source: str | os.PathLike[str], destination: str | os.PathLike[str]
     if src_text == dst_text:
         raise InvalidInput("DST", "is the source itself")
     new_file = _is_file(dst_text) and not Path(dst_text).exists()
-    src = open_store(src_text, create=False, lock_timeout=lock_timeout)
+    try:
+        src = open_store(src_text, create=False, lock_timeout=lock_timeout)
+    except NotFound:
+        if expected is None:
+            raise
+        raise UnexpectedLog(src_text, expected, None) from None
     try:
         check_log_id(src, expected)
         dst = open_store(dst_text, create=True, lock_timeout=lock_timeout)
