@@ -161,9 +161,10 @@ def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str
 def demo(log_path: str) -> None:
     """Build a small realistic log (projects, models, versions, a verdict), verify it, print history."""
     import projections
-    from auditlog.services.demo import DEMO_ORIGIN, build_demo
+    from auditlog.services.demo import DEMO_ORIGIN, build_demo, check_demo_log
     with open_log(log_path, create=True, origin=DEMO_ORIGIN) as log:
-        receipts = build_demo(log, log_path)
+        check_demo_log(log, log_path)
+        receipts = build_demo(log)
         report = log.verify()
         view = projections.open(log, projections_dir(log, log_path, None))
         runs = projections.list_runs(view, include_superseded=True)

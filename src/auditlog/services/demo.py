@@ -52,17 +52,17 @@ def demo_runs() -> list[dict[str, Any]]:
 
 
 def check_demo_log(log: AuditLog, location: str) -> None:
-    """InvalidInput unless `log` is a demo log: made-up runs never enter a real history."""
+    """InvalidInput unless `log` is a demo log (its origin is DEMO_ORIGIN): `auditlog demo` never
+    adds its made-up runs to a real history."""
     origin = log.info().get("origin")
     if origin != DEMO_ORIGIN:
         raise InvalidInput("--log", f"{location} is not a demo log (its origin is {origin!r}, not {DEMO_ORIGIN!r}): "
                                     "the demo adds its made-up runs only to a log of its own; give another --log")
 
 
-def build_demo(log: AuditLog, location: str = "the log") -> list[Receipt]:
-    """Append the demo's runs, verdicts and supersession (InvalidInput, nothing written, if `log` is
-    not a demo log)."""
-    check_demo_log(log, location)
+def build_demo(log: AuditLog) -> list[Receipt]:
+    """Append the demo's runs, verdicts and supersession to `log` (`auditlog demo` checks first
+    that it is a demo log: check_demo_log)."""
     runs = demo_runs()
     by_id = {r["run_id"]: r for r in runs}
     receipts = []
