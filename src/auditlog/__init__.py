@@ -11,6 +11,7 @@ from auditlog.errors import (
     ProofError,
     SignatureError,
     StorageError,
+    UnexpectedLog,
     VerificationError,
 )
 from auditlog.services.log import AuditLog, write_run
@@ -20,5 +21,5 @@ from auditlog.services.writer import Receipt, Writer
 __all__ = [
     "AuditLog", "AuditLogError", "Conflict", "IntegrityError", "InvalidInput", "KeyFileError",
     "LockTimeout", "NotFound", "ProofError", "Receipt", "SignatureError", "StorageError",
-    "VerificationError", "VerifyReport", "Writer", "write_run",
+    "UnexpectedLog", "VerificationError", "VerifyReport", "Writer", "write_run",
 ]

@@ -87,6 +87,21 @@ class LockTimeout(StorageError):
     """Another writer held the log for longer than the lock timeout."""
 
 
+class UnexpectedLog(AuditLogError):
+    """The log at a location is not the one expected (`--expect-log-id`), or there is none and
+    creating one was refused: a CI cache or artifact that expired must not start an empty log."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, location: str, expected: str, found: str | None) -> None:
+        self.location = location
+        self.expected = expected
+        self.found = found
+        what = f"is log {found}" if found else "holds no log"
+        super().__init__(f"{location} {what}, not the expected log {expected} (--expect-log-id or "
+                         f"$AUDITLOG_EXPECT_LOG_ID){'' if found else ': refusing to start a new one'}")
+
+
 class Conflict(AuditLogError):
     """The append contradicts the log: a run id already recorded with other content."""
 

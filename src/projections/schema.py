@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdicts.baseline_run_id may be null (a verdict without a baseline)
 TABLES = ("runs", "items", "verdicts", "baselines")
 ROW_GROUP_ROWS = 65_536
 
@@ -106,7 +106,8 @@ VERDICTS = (
     _f("ts", "timestamp", "The event's `ts`: when the verdict entered the log.", nullable=False),
     _f("project_id", "string", "The project of the judged run.", nullable=False),
     _f("run_id", "string", "The judged (candidate) run.", nullable=False),
-    _f("baseline_run_id", "string", "The run it was compared with.", nullable=False),
+    _f("baseline_run_id", "string", "The run it was compared with; null when there was none (a project's first "
+       "run, gated with `--no-baseline`)."),
     _f("metric", "string", "The metric the gate compared.", nullable=False),
     _f("delta", "float64", "The measured difference, candidate minus baseline."),
     _f("p_value", "float64", "The test's p-value."),

@@ -8,7 +8,7 @@ import pytest
 
 from auditlog.errors import InvalidInput
 from auditlog.evals.runs import normalize_run
-from auditlog.ingest import SourceFile, ingest, parse_lm_eval
+from auditlog.ingest import SourceFile, ingest, parse_lm_eval, source_provenance
 
 from .ingest_support import source
 
@@ -37,7 +37,9 @@ def test_every_results_file_and_its_samples_make_an_accepted_document(outputs):
         run, _ = normalize_run(doc)
         assert run["run_id"].startswith(f"{doc['model_id']}::evals::lm-eval@")
         assert doc["metrics"] and doc["config"]["lm_eval"]["config"]
-        assert doc["config"]["ingest"]["files"][0] == {"name": path.name, "sha256": source(path).sha256}
+        assert doc["config"]["ingest"]["format"] == "lm-eval" and "files" not in doc["config"]["ingest"]
+        files = source_provenance([source(path), *(source(s) for s in samples)])["files"]
+        assert files[0] == {"name": path.name, "sha256": source(path).sha256} and len(files) == 1 + len(samples)
 
 
 def test_a_group_with_three_subtasks_and_na_stderrs(outputs):

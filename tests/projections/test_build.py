@@ -221,7 +221,7 @@ def test_schema_versions(corpus, log_copy, tmp_path) -> None:
         older = dict(state, schema_version=0)
         write_bytes(directory / "state.json", json.dumps(older).encode())
         copy.record_run(dict(corpus.runs[0], run_id="after-upgrade"))
-        assert projections.catch_up(copy, directory).schema_version == 1, "older projections are rebuilt"
+        assert projections.catch_up(copy, directory).schema_version == projections.SCHEMA_VERSION, "older projections are rebuilt"
         newer = json.loads((directory / "state.json").read_text())
         write_bytes(directory / "state.json", json.dumps(dict(newer, schema_version=99)).encode())
         copy.record_run(dict(corpus.runs[0], run_id="after-downgrade"))

@@ -35,7 +35,7 @@ PINNED = {
     ],
     "verdicts": [
         ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
-        ("run_id", "string", False), ("baseline_run_id", "string", False), ("metric", "string", False),
+        ("run_id", "string", False), ("baseline_run_id", "string", True), ("metric", "string", False),
         ("delta", "double", True), ("p_value", "double", True), ("ci_low", "double", True), ("ci_high", "double", True),
         ("verdict", "string", False), ("policy", "string", True), ("reason", "string", True),
         ("actor", "string", False), ("document_sha256", "string", True), ("event_hash", "string", False),
@@ -50,12 +50,12 @@ PINNED = {
 
 
 def test_schema_version_and_tables_are_pinned() -> None:
-    assert schema.SCHEMA_VERSION == 1, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
+    assert schema.SCHEMA_VERSION == 2, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
     assert tuple(PINNED) == schema.TABLES
     for table, fields in PINNED.items():
         arrow = schema.arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in arrow] == fields, table
-        assert arrow.metadata[b"auditlog.schema_version"] == b"1"
+        assert arrow.metadata[b"auditlog.schema_version"] == b"2"
 
 
 def test_every_field_is_documented_with_its_type() -> None:
@@ -72,5 +72,5 @@ def test_files_carry_the_schema(view) -> None:  # noqa: ANN001
     for table, name in names.items():
         stored = pq.read_schema(view.directory / name)
         assert stored.equals(schema.arrow_schema(table), check_metadata=False), table
-        assert stored.metadata[b"auditlog.schema_version"] == b"1"
+        assert stored.metadata[b"auditlog.schema_version"] == str(schema.SCHEMA_VERSION).encode()
         assert stored.metadata[b"auditlog.projection"] == table.encode()

@@ -20,9 +20,11 @@ from auditlog.services.writer import Receipt
 
 @dataclass(frozen=True)
 class Baseline:
-    """The run a gate compares against, and how it was chosen (said in the output)."""
+    """The run a gate compares against, and how it was chosen (said in the output).
 
-    run_id: str
+    `run_id` is None when there is none yet (a project's first run): `how` then says why."""
+
+    run_id: str | None
     how: str
 
 
@@ -35,8 +37,21 @@ class BaselineChoice:
     tags: Mapping[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class Gated:
+    """What a gate decided and recorded. `result` is None when there was no baseline to compare
+    with: the verdict is then the --no-baseline rule's (evals.gate.no_baseline_document)."""
+
+    verdict: dict[str, Any]  # the verdict document recorded
+    baseline: Baseline
+    result: Any  # evals.gate.GateResult, or None without a baseline
+    receipt: Receipt
+
+
 def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice) -> Baseline:
-    """The baseline run for `candidate` (the run document of `run_id`)."""
+    """The baseline run for `candidate` (the run document of `run_id`); run_id None, and why, when
+    the project has none yet (nothing pinned, no earlier run). A given run id is taken as given:
+    a mistyped one is NotFound later, never "no baseline"."""
     import projections
 
     if (choice.given is not None) == choice.latest:
@@ -50,27 +65,36 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
     if choice.given == "pinned":
         pinned = projections.pinned_baseline(view, project, model)
         if pinned is None:
-            raise NotFound(f"no baseline is pinned for project {project!r} (auditlog baseline pin RUN_ID --project ...)")
+            return Baseline(None, f"no baseline is pinned for project {project!r} "
+                                  "(auditlog baseline pin RUN_ID --project ...)")
         return Baseline(pinned, "pinned")
     wanted = dict(choice.tags or {})
     for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None, limit=2):
         if row["run_id"] != run_id:
             where = "".join(f", {k}={v}" for k, v in wanted.items())
             return Baseline(row["run_id"], f"latest active run of {project}/{model}{where}")
-    raise NotFound(f"no earlier active run of project {project!r} and model {model!r}"
-                   f"{' with those tags' if wanted else ''} to gate against")
+    return Baseline(None, f"no earlier active run of project {project!r} and model {model!r}"
+                          f"{' with those tags' if wanted else ''} to gate against")
 
 
-def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None) -> tuple[Any, Baseline, Receipt]:
-    """Gate `run_id` (auditlog.evals.gate) and record the verdict; returns (GateResult, Baseline, Receipt).
+def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None,
+         no_baseline: str | None = None) -> Gated:
+    """Gate `run_id` (auditlog.evals.gate) and record the verdict.
 
-    `view` is the log's projections, caught up (auditlog.app.verified.open_view)."""
+    `view` is the log's projections, caught up (auditlog.app.verified.open_view). When the
+    project has no baseline yet, `no_baseline` ("allow", "review" or "block") decides the verdict
+    recorded; None raises NotFound instead."""
     from auditlog.evals.gate import gate as decide
-    from auditlog.evals.gate import verdict_document
+    from auditlog.evals.gate import no_baseline_document, verdict_document
 
     _, candidate = verified_run(log, view, run_id)
     baseline = resolve_baseline(view, candidate, run_id, choice)
+    if baseline.run_id is None:
+        if no_baseline is None:
+            raise NotFound(baseline.how)
+        document = no_baseline_document(run_id, no_baseline, baseline.how, policy)
+        return Gated(document, baseline, None, log.record_verdict(document))
     _, base = verified_run(log, view, baseline.run_id)
     result = decide(candidate, base, policy)
-    receipt = log.record_verdict(verdict_document(result, run_id=run_id, baseline_run_id=baseline.run_id))
-    return result, baseline, receipt
+    document = verdict_document(result, run_id=run_id, baseline_run_id=baseline.run_id)
+    return Gated(document, baseline, result, log.record_verdict(document))

@@ -33,10 +33,32 @@ Exit codes:
   5  conflict (run id recorded with other content)"""
 
 
+EXPECTED_LOG_ID = "auditlog.expect_log_id"  # where --expect-log-id waits in click's context for open_log
+
+
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = expect_log_id_option(func)
     return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
                         help="The log: a SQLite file or a postgresql:// URL. "
                              "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
+
+
+def expect_log_id_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--expect-log-id on every command that opens a log. Kept in the context rather than handed to
+    each command, so that open_log applies it and no command can forget to."""
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        ctx.meta[EXPECTED_LOG_ID] = value or None
+
+    return click.option("--expect-log-id", metavar="ID", envvar="AUDITLOG_EXPECT_LOG_ID", expose_value=False,
+                        callback=remember,
+                        help="Refuse any log but the one with this id, and refuse to create one (exit 4): "
+                             "a lost CI cache must not start an empty log. Default: $AUDITLOG_EXPECT_LOG_ID.")(func)
+
+
+def expected_log_id() -> str | None:
+    """The --expect-log-id of the running command (None outside one, or when not given)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(EXPECTED_LOG_ID) if ctx is not None else None
 
 
 def lock_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,8 +72,10 @@ def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
 
 
 def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
+    """The log at `path`, held to --expect-log-id / $AUDITLOG_EXPECT_LOG_ID when given."""
     from auditlog.services.log import AuditLog
-    return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin)
+    return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin,
+                         expect_log_id=expected_log_id())
 
 
 def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:

@@ -49,7 +49,7 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_timeout: float, output: str,
             tags: tuple[str, ...], **options: Any) -> None:
-    from auditlog.ingest import SourceFile
+    from auditlog.ingest import SourceFile, source_provenance
     from auditlog.ingest import ingest as to_document
     from auditlog.services.documents import read_bytes
 
@@ -60,7 +60,7 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         click.echo(json_text(doc, indent=2))
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
-        receipt = log.record_run(doc)
+        receipt = log.record_run(doc, source=source_provenance(sources))
     print_receipt(receipt, output, f", {len(doc.get('items') or [])} items, {len(doc.get('metrics') or {})} metrics")
 
 
@@ -106,7 +106,7 @@ def ingest_junit(report: str, **kwargs: Any) -> None:
 
 def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The policy options `gate` and `append run --gate-against` share."""
-    from auditlog.evals.gate import MODES
+    from auditlog.evals.gate import MODES, NO_BASELINE
     for option in reversed([
         click.option("--metric", type=click.Choice(["score", "passed"]), default="score", show_default=True,
                      help="Compare item scores, or pass/fail as 0/1."),
@@ -122,6 +122,10 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cluster-key", help="An item extra field whose equal values form a cluster (clustered SE)."),
         click.option("--fail-on", type=click.Choice(["review", "block", "never"]), default="review", show_default=True,
                      help="review: exit 10 on BLOCK and 11 on NEEDS_REVIEW; block: only BLOCK fails; never: exit 0."),
+        click.option("--no-baseline", type=click.Choice(list(NO_BASELINE)), default="allow", show_default=True,
+                     help="When the project has no baseline yet (nothing pinned, no earlier run: its first run), "
+                          "record a verdict that says so: allow (ALLOW), review (NEEDS_REVIEW) or block (BLOCK); "
+                          "exit by it as for any verdict. A --baseline RUN_ID that is not in the log is still exit 3."),
     ]):
         func = option(func)
     return func
@@ -141,7 +145,7 @@ def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
-             baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str,
+             baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str, no_baseline: str,
              **policy_options: Any) -> None:
     """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code."""
     from auditlog.app.gating import BaselineChoice, gate
@@ -149,17 +153,23 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
     from auditlog.evals.gate import GatePolicy
 
     choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"))
-    result, chosen, receipt = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options))
-    base_id, how = chosen.run_id, chosen.how
+    gated = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options),
+                 no_baseline=no_baseline)
+    doc, result, receipt = gated.verdict, gated.result, gated.receipt
     if output == "json":
-        click.echo(json.dumps({"verdict": result.verdict, "run_id": run_id, "baseline_run_id": base_id,
-                               "baseline_chosen_by": how, "delta": result.delta, "ci_low": result.ci_low,
-                               "ci_high": result.ci_high, "p_value": result.p_value, "n_paired": result.n_paired,
-                               "reason": result.reason, "seq": receipt.seq, "new": receipt.new}, indent=2))
+        click.echo(json.dumps({"verdict": doc["verdict"], "run_id": run_id, "baseline_run_id": gated.baseline.run_id,
+                               "baseline_chosen_by": gated.baseline.how, "delta": doc["delta"],
+                               "ci_low": doc["ci_low"], "ci_high": doc["ci_high"], "p_value": doc["p_value"],
+                               "n_paired": result.n_paired if result else 0, "reason": doc["reason"],
+                               "seq": receipt.seq, "new": receipt.new}, indent=2))
+    elif result is None:
+        click.echo(safe_text(f"baseline: none ({gated.baseline.how})", limit=1000))
+        click.echo(safe_text(f"{doc['verdict']}: {doc['reason']}", limit=2000))
+        click.echo(safe_text(receipt.describe(), limit=1000))
     else:
         def fmt(value: float | None) -> str:
             return "n/a" if value is None else f"{value:+.4f}"
-        click.echo(safe_text(f"baseline: {base_id} ({how})", limit=1000))
+        click.echo(safe_text(f"baseline: {gated.baseline.run_id} ({gated.baseline.how})", limit=1000))
         click.echo(f"delta {fmt(result.delta)}  CI [{fmt(result.ci_low)}, {fmt(result.ci_high)}]  "
                    f"p {'n/a' if result.p_value is None else f'{result.p_value:.4g}'}  n {result.n_paired}"
                    + (f"  (+{len(result.only_in_candidate)} only in candidate, "
@@ -167,7 +177,7 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
                       if result.only_in_candidate or result.only_in_baseline else ""))
         click.echo(safe_text(f"{result.verdict}: {result.reason}", limit=2000))
         click.echo(safe_text(receipt.describe(), limit=1000))
-    code = {"BLOCK": EXIT_BLOCK, "NEEDS_REVIEW": EXIT_NEEDS_REVIEW}.get(result.verdict, 0)
+    code = {"BLOCK": EXIT_BLOCK, "NEEDS_REVIEW": EXIT_NEEDS_REVIEW}.get(doc["verdict"], 0)
     if fail_on == "never" or (fail_on == "block" and code == EXIT_NEEDS_REVIEW):
         code = 0
     if code:

@@ -7,7 +7,7 @@ import json
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, output_option
+from auditlog.cli.base import EXIT_CODES, cli, expect_log_id_option, expected_log_id, lock_option, log_option, output_option
 from auditlog.cli.progress import progress
 from auditlog.render import safe_text
 
@@ -17,6 +17,7 @@ from auditlog.render import safe_text
 @click.argument("destination", metavar="DST")
 @lock_option
 @output_option("text", "json", default="text")
+@expect_log_id_option
 def copy(source: str, destination: str, lock_timeout: float, output: str) -> None:
     """Copy the log at SRC into DST, verifying it on the way (SQLite file or postgresql:// URL, either way).
 
@@ -27,7 +28,8 @@ def copy(source: str, destination: str, lock_timeout: float, output: str) -> Non
     from auditlog.services.copy import copy_log
 
     with progress("copying") as report_progress:
-        report = copy_log(source, destination, lock_timeout=lock_timeout, progress=report_progress)
+        report = copy_log(source, destination, lock_timeout=lock_timeout, progress=report_progress,
+                          expect_log_id=expected_log_id())
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -72,12 +74,10 @@ def setup_roles(log_path: str, writer_role: str, reader_role: str, schema: str |
                                            "(or --print the SQL)")
     if schema is not None:
         raise errors.InvalidInput("--schema", "only with --print: the --log URL's ?schema= names the log's schema")
-    from auditlog.store import open_store
+    from auditlog.cli.base import open_log
     from auditlog.store.postgres.store import PostgresStore
-    store = open_store(log_path, create=False)
-    try:
+    with open_log(log_path) as log:
+        store = log.store
         assert isinstance(store, PostgresStore)  # a postgresql:// location, checked above
         store.setup_roles(writer_role, reader_role)
         click.echo(f"roles {writer_role} (append) and {reader_role} (read) set up for {store.location}")
-    finally:
-        store.close()

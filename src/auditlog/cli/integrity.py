@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option
+from auditlog.cli.base import EXIT_CODES, cli, expect_log_id_option, log_option, open_log, output_option
 from auditlog.cli.progress import progress
 from auditlog.render import render, safe_text
 
@@ -108,6 +108,7 @@ def checkpoints(log_path: str, output: str) -> None:
 @key_option
 @name_option
 @click.option("--log", "log_path", default=None, help="Check the checkpoint against this log first, and keep the cosigned note in it.")
+@expect_log_id_option
 def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path: str | None) -> None:
     """Add a witness signature to a checkpoint note; prints the note with all signatures."""
     from auditlog.services.checkpoints import cosign as add_signature

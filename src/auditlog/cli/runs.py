@@ -10,7 +10,16 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
+from auditlog.cli.base import (
+    EXIT_CODES,
+    cli,
+    expect_log_id_option,
+    lock_option,
+    log_option,
+    open_log,
+    output_option,
+    parse_tags,
+)
 from auditlog.cli.ci import GATE_EXIT_CODES, gate_options, print_receipt, run_gate
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, render, safe_text
@@ -66,7 +75,7 @@ def _read_document(document: str, kind: str) -> Any:
               help="With --gate-against latest: only baselines with this tag (repeatable).")
 @gate_options
 def append_run(document: str, log_path: str, lock_timeout: float, output: str, gate_against: str | None,
-               baseline_tags: tuple[str, ...], fail_on: str, **policy: Any) -> None:
+               baseline_tags: tuple[str, ...], fail_on: str, no_baseline: str, **policy: Any) -> None:
     """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields."""
     doc = _read_document(document, "run")
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
@@ -76,7 +85,7 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
             latest = gate_against == "latest"
             run_gate(log, log_path, receipt.subject, baseline=None if latest else gate_against,
                      baseline_latest=latest, baseline_tags=baseline_tags, directory=None, output=output,
-                     fail_on=fail_on, **policy)
+                     fail_on=fail_on, no_baseline=no_baseline, **policy)
 
 
 @append.command(name="verdict", epilog=EXIT_CODES)
@@ -146,12 +155,15 @@ def annotate(run_id: str, tags: tuple[str, ...], note: str | None, log_path: str
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.option("--log", "log_path", default="auditlog-demo.db", show_default=True, help="Where to build the demo log.")
+@click.option("--log", "log_path", default="auditlog-demo.db", show_default=True,
+              help="Where to build the demo log: a new log, or one the demo built (any other is refused, exit 2).")
+@expect_log_id_option
 def demo(log_path: str) -> None:
     """Build a small realistic log (projects, models, versions, a verdict), verify it, print history."""
     import projections
-    from auditlog.services.demo import build_demo
-    with open_log(log_path, create=True, origin="demo.auditlog.local/evals") as log:
+    from auditlog.services.demo import DEMO_ORIGIN, build_demo, check_demo_log
+    with open_log(log_path, create=True, origin=DEMO_ORIGIN) as log:
+        check_demo_log(log, log_path)
         receipts = build_demo(log)
         report = log.verify()
         view = projections.open(log, projections_dir(log, log_path, None))
@@ -171,8 +183,9 @@ def demo(log_path: str) -> None:
 @log_option
 def migrate(log_path: str) -> None:
     """Migrate the log's schema forward to this version of auditlog (explicit, never automatic)."""
-    from auditlog.store import migrate as migrate_store
-    applied = migrate_store(log_path)
+    from auditlog.cli.base import expected_log_id
+    from auditlog.services.log import migrate as migrate_log
+    applied = migrate_log(log_path, expect_log_id=expected_log_id())
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, log_option
+from auditlog.cli.base import EXIT_CODES, cli, expected_log_id, log_option
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -42,6 +42,11 @@ def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_fil
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = tuple(load_verifiers(list(vkeys)))
     anchors = tuple((f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files)
-    code = run(log_path, projections_dir=directory, verify=start_verify, trust=Trust(anchors, verifiers))
+    if expected_log_id():  # not the expected log: one line and exit 4 before any screen starts
+        from auditlog.cli.base import open_log
+        with open_log(log_path):
+            pass
+    code = run(log_path, projections_dir=directory, verify=start_verify, trust=Trust(anchors, verifiers),
+               expect_log_id=expected_log_id())
     if code:
         sys.exit(code)

@@ -29,6 +29,8 @@ NEEDS_REVIEW: Final = "NEEDS_REVIEW"
 NON_INFERIORITY, SUPERIORITY = "non-inferiority", "superiority"
 MODES = (NON_INFERIORITY, SUPERIORITY)
 METRICS = ("score", "passed")
+# What a gate records when there is no baseline yet (a project's first run): --no-baseline.
+NO_BASELINE: dict[str, Verdict] = {"allow": ALLOW, "review": NEEDS_REVIEW, "block": BLOCK}
 
 # -- policy and result ---------------------------------------------------------
 
@@ -270,4 +272,24 @@ def verdict_document(result: GateResult, *, run_id: str | None = None,
         "verdict": result.verdict,
         "policy": {**result.policy.as_dict(), "method": method, "evidence": evidence},
         "reason": result.reason,
+    }
+
+
+def no_baseline_document(run_id: str, action: str, why: str, policy: GatePolicy | None = None) -> dict[str, Any]:
+    """The verdict document of a run that has nothing to be compared with (a project's first run):
+    `"baseline_run_id": null`, no figures, the verdict `action` chooses ("allow", "review" or
+    "block", see NO_BASELINE) and a reason that says there was no baseline and why.
+
+    The policy is recorded as for any verdict, with `no_baseline` set, so that an auditor sees
+    the verdict came from that rule and not from a comparison."""
+    if action not in NO_BASELINE:
+        raise InvalidInput("--no-baseline", f"must be one of {', '.join(NO_BASELINE)}, not {action!r}")
+    policy = policy or GatePolicy()
+    verdict = NO_BASELINE[action]
+    return {
+        "run_id": run_id, "baseline_run_id": None, "metric": policy.metric,
+        "delta": None, "p_value": None, "ci_low": None, "ci_high": None, "verdict": verdict,
+        "policy": {**policy.as_dict(), "no_baseline": action,
+                   "method": "no baseline: nothing was compared; the verdict is the no-baseline rule's"},
+        "reason": f"No baseline: {why.rstrip('.')}. Nothing was compared; --no-baseline {action} records {verdict}.",
     }

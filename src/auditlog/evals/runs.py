@@ -154,7 +154,10 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     _object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
     verdict = dict(doc)
     _identifier(verdict, "run_id", "$", required=True)
-    _identifier(verdict, "baseline_run_id", "$", required=True)
+    if verdict["baseline_run_id"] is None:
+        _no_baseline(verdict)
+    else:
+        _identifier(verdict, "baseline_run_id", "$", required=True)
     _identifier(verdict, "metric", "$", required=True)
     if verdict["verdict"] not in VERDICTS:
         raise InvalidInput("$.verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict['verdict']!r}")
@@ -171,6 +174,17 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
         raise InvalidInput("$.policy", f"must be an object, not {_kind(verdict['policy'])}")
     _string(verdict, "reason", "$")
     return verdict, document_sha256(verdict)
+
+
+def _no_baseline(verdict: Mapping[str, Any]) -> None:
+    """A verdict with `"baseline_run_id": null` (a project's first run, nothing to compare with)
+    compares nothing, so it has no figures, and it says why."""
+    for name in ("delta", "p_value", "ci_low", "ci_high"):
+        if verdict.get(name) is not None:
+            raise InvalidInput(f"$.{name}", "must be null or absent in a verdict without a baseline")
+    reason = verdict.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("$.reason", "is required in a verdict without a baseline: say why there is none")
 
 
 def check_identifier(value: Any, path: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -130,18 +130,27 @@ def derived_run_id(model_id: str, project_id: str, source_key: str) -> str:
     return f"{model_id}::{project_id}::{source_key}"
 
 
-def finish(doc: dict[str, Any], *, fmt: str, sources: list[SourceFile], notes: Notes,
+def source_provenance(sources: Sequence[SourceFile]) -> dict[str, Any]:
+    """Where a run was read from: {"files": [{"name", "sha256"}, ...]}, the base name and SHA-256
+    of each file in the order given. Kept with the run.recorded event (its `source`), outside the
+    run document, so that the run does not depend on the file it was read from."""
+    return {"files": [{"name": s.basename, "sha256": s.sha256} for s in sources]}
+
+
+def finish(doc: dict[str, Any], *, fmt: str, notes: Notes,
            tags: Mapping[str, str] | None, main: SourceFile,
            provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Attach provenance (config.ingest: format, files and their SHA-256, notes) and tags,
-    fingerprint the tool's own configuration (config without `ingest`, so that two runs made
-    the same way compare equal), and check the document with normalize_run (its errors are
-    re-raised naming the file)."""
+    """Attach how the run was read (config.ingest: the format, notes) and tags, fingerprint the
+    tool's own configuration (config without `ingest`, so that two runs made the same way compare
+    equal), and check the document with normalize_run (its errors are re-raised naming the file).
+
+    The files themselves (names and SHA-256) are not part of the run: the same inspect eval read
+    from its .eval or its .json is the same run. They are `source_provenance`, which the writer
+    keeps beside the run in its event."""
     config = doc.get("config") or {}
     if config:
         doc["config_fingerprint"] = config_fingerprint(config)
-    ingest: dict[str, Any] = {"format": fmt, "files": [{"name": s.basename, "sha256": s.sha256} for s in sources],
-                              **(provenance or {})}
+    ingest: dict[str, Any] = {"format": fmt, **(provenance or {})}
     if notes.items:
         ingest["notes"] = list(notes.items)
     doc["config"] = {**config, "ingest": ingest}

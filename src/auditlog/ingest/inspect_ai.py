@@ -101,7 +101,7 @@ def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id
         notes.add("the log holds no samples (log_samples off?): metrics only, no items")
     if status_tags:
         doc["tags"] = status_tags
-    return finish(doc, fmt="inspect", sources=[source], notes=notes, tags=tags, main=source)
+    return finish(doc, fmt="inspect", notes=notes, tags=tags, main=source)
 
 
 def _check_status(source: SourceFile, where: str, log: Mapping[str, Any], n_samples: int, allow_incomplete: bool,

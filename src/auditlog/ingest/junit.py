@@ -56,7 +56,7 @@ def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: 
     _compare_declared(suites, counts, notes)
     facts = [{k: s.get(k) for k in ("name", "timestamp", "time", "hostname", "tests", "failures", "errors", "skipped")
               if s.get(k) is not None} for s in suites]
-    return finish(doc, fmt="junit", sources=[source], notes=notes, tags=tags, main=source, provenance={"suites": facts})
+    return finish(doc, fmt="junit", notes=notes, tags=tags, main=source, provenance={"suites": facts})
 
 
 def _parse(source: SourceFile) -> tuple[ET.Element, dict[ET.Element, int]]:

@@ -88,7 +88,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
         match = RESULTS_DATE.search(results.basename)
         doc["items"] = sample_items(samples, rows=rows, data=data, notes=notes, results_date=match and match.group(1),
                                     primary_metric=primary_metric, sample_tasks=sample_tasks or {})
-    return finish(doc, fmt="lm-eval", sources=[results, *samples], notes=notes, tags=tags, main=results)
+    return finish(doc, fmt="lm-eval", notes=notes, tags=tags, main=results)
 
 
 def _rows(source: SourceFile, data: dict[str, Any]) -> dict[str, dict[str, Any]]:

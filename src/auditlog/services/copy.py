@@ -19,7 +19,7 @@ from pathlib import Path
 from auditlog.core.chain import ChainScan
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.note import unverified_note
-from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, StorageError
+from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, StorageError, UnexpectedLog
 from auditlog.services import tree
 from auditlog.store import EventStore, open_store
 from auditlog.store.protocol import StoredCheckpoint, StoredEvent, StoredNode, WriteTransaction
@@ -46,19 +46,28 @@ class CopyReport:
 
 
 def copy_log(source: str | os.PathLike[str], destination: str | os.PathLike[str], *, lock_timeout: float = 30.0,
-             progress: Callable[[int, int], None] | None = None) -> CopyReport:
+             progress: Callable[[int, int], None] | None = None, expect_log_id: str | None = None) -> CopyReport:
     """Copy the log at `source` into `destination`, which must hold no log yet; `progress(done, total)`
     is called as events are copied.
 
     Raises IntegrityError (naming the source's first bad seq) if the source does not
-    verify, InvalidInput if the destination is not empty; nothing is copied then.
+    verify, InvalidInput if the destination is not empty, UnexpectedLog if the source is not
+    the log `expect_log_id` (default $AUDITLOG_EXPECT_LOG_ID) names; nothing is copied then.
     """
+    from auditlog.services.log import check_log_id, expected_log_id
+    expected = expected_log_id(expect_log_id)
     src_text, dst_text = os.fspath(source), os.fspath(destination)
     if src_text == dst_text:
         raise InvalidInput("DST", "is the source itself")
     new_file = _is_file(dst_text) and not Path(dst_text).exists()
-    src = open_store(src_text, create=False, lock_timeout=lock_timeout)
     try:
+        src = open_store(src_text, create=False, lock_timeout=lock_timeout)
+    except NotFound:
+        if expected is None:
+            raise
+        raise UnexpectedLog(src_text, expected, None) from None
+    try:
+        check_log_id(src, expected)
         dst = open_store(dst_text, create=True, lock_timeout=lock_timeout)
         try:
             report = _copy(src, dst, lock_timeout, progress)

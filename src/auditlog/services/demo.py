@@ -9,12 +9,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from auditlog.errors import InvalidInput
 from auditlog.evals.gate import GatePolicy, gate, verdict_document
 from auditlog.services.log import AuditLog
 from auditlog.services.writer import Receipt
 
 PROJECTS = {"mmlu-pro": 60, "humaneval-lite": 40, "safety-refusals": 30}
 MODELS = {"claude-x": ["1.0", "1.1", "1.2"], "gpt-y": ["2025-01", "2025-06"]}
+DEMO_ORIGIN = "demo.auditlog.local/evals"  # what marks a demo log: its origin, set in its genesis
 
 
 def demo_runs() -> list[dict[str, Any]]:
@@ -49,7 +51,18 @@ def demo_runs() -> list[dict[str, Any]]:
     return runs
 
 
+def check_demo_log(log: AuditLog, location: str) -> None:
+    """InvalidInput unless `log` is a demo log (its origin is DEMO_ORIGIN): `auditlog demo` never
+    adds its made-up runs to a real history."""
+    origin = log.info().get("origin")
+    if origin != DEMO_ORIGIN:
+        raise InvalidInput("--log", f"{location} is not a demo log (its origin is {origin!r}, not {DEMO_ORIGIN!r}): "
+                                    "the demo adds its made-up runs only to a log of its own; give another --log")
+
+
 def build_demo(log: AuditLog) -> list[Receipt]:
+    """Append the demo's runs, verdicts and supersession to `log` (`auditlog demo` checks first
+    that it is a demo log: check_demo_log)."""
     runs = demo_runs()
     by_id = {r["run_id"]: r for r in runs}
     receipts = []

@@ -11,12 +11,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditlog.core import events as ev
 from auditlog.core.chain import envelope_matches
 from auditlog.core.events import Event, SealedEvent, seal
-from auditlog.errors import IntegrityError, InvalidInput, NotFound
+from auditlog.errors import IntegrityError, InvalidInput, NotFound, StorageError, UnexpectedLog
 from auditlog.evals.runs import check_identifier
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
@@ -31,11 +32,17 @@ if TYPE_CHECKING:
     from auditlog.services.verify import VerifyReport
 
 DEFAULT_LOG = "auditlog.db"
+EXPECT_LOG_ID_VARIABLE = "AUDITLOG_EXPECT_LOG_ID"
 
 
 def default_location() -> str:
     """`$AUDITLOG_DB`, else ./auditlog.db."""
     return os.environ.get("AUDITLOG_DB") or DEFAULT_LOG
+
+
+def expected_log_id(given: str | None = None) -> str | None:
+    """`given`, else `$AUDITLOG_EXPECT_LOG_ID`, else None (any log will do)."""
+    return given or os.environ.get(EXPECT_LOG_ID_VARIABLE) or None
 
 
 class AuditLog:
@@ -46,14 +53,24 @@ class AuditLog:
 
     @classmethod
     def open(cls, location: str | os.PathLike[str] | None = None, *, create: bool = True,
-             origin: str | None = None, lock_timeout: float = 30.0, synchronous: str = "FULL") -> AuditLog:
-        """Open a log, creating it (with its genesis event) when `create` and it does not exist.
+             origin: str | None = None, lock_timeout: float = 30.0, synchronous: str = "FULL",
+             expect_log_id: str | None = None) -> AuditLog:
+        """Open a log, creating it (with its genesis event) when `create` and it does not exist;
+        a log file's missing directories are created with it.
 
+        With `expect_log_id` (default: `$AUDITLOG_EXPECT_LOG_ID`) only the log with that id is
+        opened: another log, or none at all, is UnexpectedLog and nothing is created, so that a
+        CI cache that expired cannot silently start a new, empty history.
         A bad `origin` is refused before anything is opened: a refused creation leaves no file."""
         if origin is not None:
             _check_origin(origin)
-        store = open_store(location or default_location(), create=create, lock_timeout=lock_timeout,
-                           synchronous=synchronous)
+        text = os.fspath(location or default_location())
+        expected = expected_log_id(expect_log_id)
+        if expected is not None:
+            return cls(_open_expected(text, expected, lock_timeout, synchronous))
+        if create:
+            _make_parent_directory(text)
+        store = open_store(text, create=create, lock_timeout=lock_timeout, synchronous=synchronous)
         log = cls(store)
         if store.head().size == 0:
             log._create_genesis(origin)
@@ -130,9 +147,10 @@ class AuditLog:
         """A batch: `with log.writer() as w: w.record_run(doc)`; all or nothing on exit."""
         return transaction(self.store)
 
-    def record_run(self, doc: Mapping[str, Any]) -> Receipt:
+    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
+        """Record a run; `source` is where it was read from (kept in the event, not in the run)."""
         with self.writer() as w:
-            return w.record_run(doc)
+            return w.record_run(doc, source=source)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         with self.writer() as w:
@@ -189,6 +207,73 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_expected(location: str, expected: str, lock_timeout: float, synchronous: str) -> EventStore:
+    """The store at `location` if it holds the log `expected`; never creates one."""
+    try:
+        store = open_store(location, create=False, lock_timeout=lock_timeout, synchronous=synchronous)
+    except NotFound:
+        raise UnexpectedLog(_shown(location), expected, None) from None
+    try:
+        check_log_id(store, expected)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def check_log_id(store: EventStore, expected: str | None) -> None:
+    """UnexpectedLog unless `store` holds the log `expected` (None: any log will do)."""
+    if expected is None:
+        return
+    found = store.meta().get("log_id") if store.head().size else None
+    if found != expected:
+        raise UnexpectedLog(store.location, expected, found)
+
+
+def migrate(location: str | os.PathLike[str], *, expect_log_id: str | None = None) -> list[str]:
+    """Migrate the log's schema forward (auditlog.store.migrate), once it is known to be the
+    expected log (`expect_log_id`, default $AUDITLOG_EXPECT_LOG_ID)."""
+    from auditlog import store as stores
+    text = os.fspath(location)
+    expected = expected_log_id(expect_log_id)
+    if expected is not None:
+        from auditlog.store.postgres.location import is_postgres
+        try:
+            if is_postgres(text):
+                from auditlog.store.postgres.store import PostgresStore
+                old: EventStore = PostgresStore.for_migration(text)
+            else:
+                from auditlog.store.sqlite.store import SQLiteStore
+                old = SQLiteStore.for_migration(text)
+        except NotFound:
+            raise UnexpectedLog(_shown(text), expected, None) from None
+        try:
+            check_log_id(old, expected)
+        finally:
+            old.close()
+    return stores.migrate(text)
+
+
+def _make_parent_directory(location: str) -> None:
+    """A log file's directory, created when missing (CI's first run writes into a fresh workspace)."""
+    from auditlog.store.postgres.location import is_postgres
+    if location == ":memory:" or is_postgres(location):
+        return
+    parent = Path(location).parent
+    if parent.exists():
+        return
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the directory {parent} for the log: {exc.strerror or exc}") from None
+
+
+def _shown(location: str) -> str:
+    """A location as messages show it: a PostgreSQL URL without its password."""
+    from auditlog.store.postgres.location import is_postgres, parse_location
+    return parse_location(location).display if is_postgres(location) else location
 
 
 def _check_origin(origin: str) -> str:

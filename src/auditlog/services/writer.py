@@ -80,7 +80,9 @@ class Writer:
 
     # -- the event types -----------------------------------------------------
 
-    def record_run(self, doc: Mapping[str, Any]) -> Receipt:
+    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
+        """`source`: where the run was read from (auditlog.ingest.source_provenance), kept in the
+        event beside the run and outside it: the same run read from another file is a retry."""
         environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
         prepared = prepare_run(doc, environment=environment)
         run, submitted = prepared.run, prepared.document_sha256
@@ -92,14 +94,21 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        data = {"document_sha256": submitted, "run": run}
-        encoded = canonical_object({"document_sha256": b'"%s"' % submitted.encode(), "run": prepared.canonical})
+        data: dict[str, Any] = {"document_sha256": submitted, "run": run}
+        members = {"document_sha256": b'"%s"' % submitted.encode(), "run": prepared.canonical}
+        if source is not None:
+            if not isinstance(source, Mapping):
+                raise InvalidInput("source", "must be an object")
+            data["source"] = dict(source)
+            members["source"] = canonical_bytes(data["source"])
+        encoded = canonical_object(members)
         return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted, encoded)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
         project = self._project_of(verdict["run_id"], "$.run_id")
-        self._project_of(verdict["baseline_run_id"], "$.baseline_run_id")
+        if verdict["baseline_run_id"] is not None:  # null: a verdict without a baseline (evals.runs)
+            self._project_of(verdict["baseline_run_id"], "$.baseline_run_id")
         for sha, receipt in self._existing(ev.VERDICT_RECORDED, verdict["run_id"]):
             if sha == submitted:
                 return receipt

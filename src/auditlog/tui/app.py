@@ -37,8 +37,9 @@ class AuditLogApp(App[int]):
     ]
 
     def __init__(self, location: str | os.PathLike[str], *, projections_dir: str | None = None,
-                 verify: bool = False, trust: Any = None) -> None:
+                 verify: bool = False, trust: Any = None, expect_log_id: str | None = None) -> None:
         super().__init__()
+        self.expect_log_id = expect_log_id  # None: $AUDITLOG_EXPECT_LOG_ID, if set (AuditLog.open)
         self.trust = trust  # auditlog.tui.data.chain.Trust: checkpoints and keys brought from outside
         self.location = os.fspath(location)
         self.projections_dir = projections_dir
@@ -51,7 +52,7 @@ class AuditLogApp(App[int]):
     def get_default_screen(self) -> Screen:
         self.sub_title = display_name(self.location)
         try:
-            self.audit = open_log(self.location)
+            self.audit = open_log(self.location, self.expect_log_id)
             self.directory = projections_directory(self.audit, self.location, self.projections_dir)
         except AuditLogError as exc:
             self.exit_code = exc.exit_code
@@ -108,8 +109,9 @@ def sections() -> list[tuple[str, list]]:
 
 
 def run(location: str | os.PathLike[str], *, projections_dir: str | None = None, verify: bool = False,
-        trust: Any = None) -> int:
+        trust: Any = None, expect_log_id: str | None = None) -> int:
     """Run the TUI in this terminal; returns the exit code (3 when there was no log to show)."""
-    app = AuditLogApp(location, projections_dir=projections_dir, verify=verify, trust=trust)
+    app = AuditLogApp(location, projections_dir=projections_dir, verify=verify, trust=trust,
+                      expect_log_id=expect_log_id)
     app.run()
     return app.return_code or 0

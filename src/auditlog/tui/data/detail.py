@@ -131,7 +131,7 @@ def summarize(sealed: Any) -> HistoryEntry:
         if v.get("ci_low") is not None and v.get("ci_high") is not None:
             figures.append(f"CI [{_num(v['ci_low'], '.4f')}, {_num(v['ci_high'], '.4f')}]")
         reason = f": {v['reason']}" if v.get("reason") else ""
-        return HistoryEntry(sealed.seq, ts, kind, f"{v.get('verdict', '?')} against {v.get('baseline_run_id', '?')}, "
+        return HistoryEntry(sealed.seq, ts, kind, f"{v.get('verdict', '?')} {_against(v)}, "
                                                   f"{', '.join(figures)}{reason}", v.get("verdict"))
     if kind == ev.VERDICT_OVERRIDDEN:
         return HistoryEntry(sealed.seq, ts, kind, f"override of the verdict at seq {data.get('verdict_seq')}: "
@@ -152,3 +152,10 @@ def summarize(sealed: Any) -> HistoryEntry:
 
 def _num(value: Any, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "?"
+
+
+def _against(verdict: dict[str, Any]) -> str:
+    """What a verdict compared with: "against RUN", or "with no baseline" (a project's first run)."""
+    if "baseline_run_id" in verdict and verdict["baseline_run_id"] is None:
+        return "with no baseline"
+    return f"against {verdict.get('baseline_run_id', '?')}"

@@ -30,9 +30,10 @@ class Failure:
     advice: str
 
 
-def open_log(location: str | os.PathLike[str]) -> AuditLog:
-    """Open an existing log; NotFound when there is none (the TUI never creates one)."""
-    return AuditLog.open(location, create=False)
+def open_log(location: str | os.PathLike[str], expect_log_id: str | None = None) -> AuditLog:
+    """Open an existing log; NotFound when there is none (the TUI never creates one), UnexpectedLog
+    when it is not the log `expect_log_id` (default: $AUDITLOG_EXPECT_LOG_ID) names."""
+    return AuditLog.open(location, create=False, expect_log_id=expect_log_id)
 
 
 def display_name(location: str | os.PathLike[str]) -> str:

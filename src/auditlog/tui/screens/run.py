@@ -62,7 +62,7 @@ class RunScreen(Screen):
     def load(self) -> None:
         app: Any = self.app
         try:
-            with open_log(app.location) as log:
+            with open_log(app.location, app.expect_log_id) as log:
                 detail = load_detail(log, app.view, self.run_id, app.trust.verifiers if app.trust else ())
         except Exception as exc:  # shown on screen, by type
             self.post_message(DetailFailed(describe(exc)))

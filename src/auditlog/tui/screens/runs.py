@@ -87,7 +87,7 @@ class RunsScreen(Screen):
     def load(self) -> None:
         app: Any = self.app
         try:
-            with open_log(app.location) as log:
+            with open_log(app.location, app.expect_log_id) as log:
                 lag = behind(log, app.directory)
                 if lag:
                     self.post_message(ProjectionsLoading(lag))
