@@ -9,6 +9,7 @@ commands that need them, so `append` and `verify` start fast.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,12 +26,31 @@ Exit codes:
   2  invalid input or usage
   3  not found (log, run, event)
   4  lock timeout or storage error
-  5  conflict (run id recorded with other content)"""
+  5  conflict (run id recorded with other content)
+  130  interrupted (Ctrl-C, SIGINT); nothing was written
+  143  terminated (SIGTERM); nothing was written"""
+GATE_CODES = """
+  10  gate: the verdict is BLOCK
+  11  gate: the verdict is NEEDS_REVIEW (see --fail-on)"""
+# The root group's help lists every code any command can exit with.
+ALL_EXIT_CODES = EXIT_CODES.replace("\n  130", GATE_CODES + "\n  130", 1)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}  # inherited by every subcommand's context
+
+
+class EnvDefaultOption(click.Option):
+    """An option whose help shows the default in effect: the environment variable's value when it is set."""
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        value = os.environ.get(self.envvar) if isinstance(self.envvar, str) else None
+        if value:
+            extra["default"] = f"{value} (from ${self.envvar})"
+        return extra
 
 
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
-                        help="The log: a SQLite file or a postgresql:// URL. "
+    return click.option("--log", "log_path", cls=EnvDefaultOption, envvar="AUDITLOG_DB", default="auditlog.db",
+                        show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
                              "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
 
 
@@ -42,6 +62,40 @@ def lock_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
     return click.option("--output", "-o", type=click.Choice(choices), default=default, show_default=True,
                         help="How to print the result.")
+
+
+def records_output(default: str = "table") -> Callable[..., Any]:
+    """-o/--output table|json|jsonl|csv and --wide: what every command that prints records takes."""
+    from auditlog.render import FORMATS
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return output_option(*FORMATS, default=default)(wide_option(func))
+    return decorate
+
+
+def wide_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="Show every column of a table, however wide (default: cut the middle "
+                             "columns to fit the terminal, or $COLUMNS).")(func)
+
+
+def _remember_wide(ctx: click.Context, _param: click.Parameter, wide: bool) -> None:
+    ctx.meta["auditlog.wide"] = wide
+
+
+def table_width() -> int | None:
+    """How wide a table may be: unlimited with --wide; else $COLUMNS when set, the terminal's width
+    when stdout is one, and unlimited when it is piped (a program reads it whole)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("auditlog.wide"):
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        import shutil
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
@@ -75,7 +129,7 @@ class AuditLogGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-@click.group(cls=AuditLogGroup, epilog=EXIT_CODES)
+@click.group(cls=AuditLogGroup, epilog=ALL_EXIT_CODES, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="auditlog-evals")
 def cli() -> None:
     """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""
