@@ -100,6 +100,9 @@ def table_width() -> int | None:
 
 def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
     from auditlog.services.log import AuditLog
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["auditlog.log_path"] = path  # where to look for the ids a mistyped run id may mean
     return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin)
 
 
@@ -125,8 +128,23 @@ class AuditLogGroup(click.Group):
         try:
             return super().invoke(ctx)
         except errors.AuditLogError as exc:
+            if isinstance(exc, errors.RunNotFound) and not exc.closest and "auditlog.log_path" in ctx.meta:
+                exc = _suggesting_runs(exc, ctx.meta["auditlog.log_path"])
             click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
             ctx.exit(exc.exit_code)
+
+
+def _suggesting_runs(exc: errors.RunNotFound, log_path: str) -> errors.RunNotFound:
+    """`exc` with the log's closest run ids, for "did you mean". Read from the store's indexed columns
+    (type, subject) without parsing the events: only names to show, after the command has failed;
+    if the log cannot be read now, the error stays as it was."""
+    from auditlog.core.events import RUN_RECORDED
+    try:
+        with open_log(log_path) as log:
+            ids = [row[5] for row in log.store.rows() if row[3] == RUN_RECORDED]  # (seq, hash, ts, type, project, subject, body)
+    except errors.AuditLogError:
+        return exc
+    return exc.suggesting(ids)
 
 
 @click.group(cls=AuditLogGroup, epilog=ALL_EXIT_CODES, context_settings=CONTEXT_SETTINGS)

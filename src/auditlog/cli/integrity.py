@@ -169,7 +169,7 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
         if run_id is not None:
             found = log.about(run_id, ev.RUN_RECORDED)
             if not found:
-                raise errors.NotFound(f"no run {run_id!r} in {log_path}")
+                raise errors.RunNotFound(run_id, log_path)
             seq = found[0].seq
         else:
             assert seq is not None  # one of RUN_ID and --seq, checked above
