@@ -37,7 +37,7 @@ def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str
 
 
 def render() -> str:
-    runner = CliRunner()
+    runner = CliRunner(env={"AUDITLOG_DB": None})  # the reference shows the defaults, not this shell's
     top = runner.invoke(cli, ["--help"], prog_name="auditlog", terminal_width=100, max_content_width=100).output
     parts = [INTRO, "## auditlog\n", "```text\n" + top + "```\n"]
     for path in commands(cli):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -45,21 +46,39 @@ def doc_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if blocks(d, "sh")], ids=lambda d: d.name)
-def test_shell_examples_run(doc, tmp_path):
-    script = "set -euo pipefail\n" + "\n".join(runnable_shell(b) for b in blocks(doc, "sh"))
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=doc_env(), capture_output=True, text=True,
-                          timeout=120)
+def page_script(doc: Path, scripts: Path) -> str:
+    """One bash script for the whole page: its sh and python blocks in the order they appear, in one
+    directory (a reader follows a page top to bottom in one shell). Consecutive python blocks run as one
+    program, so that they share their names as they would in one session; each is written to `scripts`."""
+    parts: list[str] = []
+    python: list[str] = []
+
+    def flush() -> None:
+        if python:
+            program = scripts / f"block{len(parts)}.py"
+            program.write_text("\n\n".join(python))
+            parts.append(f"{shlex.quote(sys.executable)} {shlex.quote(str(program))}")
+            python.clear()
+
+    for lang, body in FENCE.findall(doc.read_text()):
+        if lang == "python":
+            python.append(body)
+        elif lang == "sh":
+            flush()
+            parts.append(runnable_shell(body))
+    flush()
+    return "set -euo pipefail\n" + "\n".join(parts)
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if blocks(d, "sh") or blocks(d, "python")], ids=lambda d: d.name)
+def test_examples_run_top_to_bottom_in_one_directory(doc, tmp_path):
+    workdir, scripts = tmp_path / "work", tmp_path / "scripts"
+    workdir.mkdir()
+    scripts.mkdir()
+    done = subprocess.run(["bash", "-c", page_script(doc, scripts)], cwd=workdir, env=doc_env(), capture_output=True,
+                          text=True, timeout=180)
     assert done.returncode == 0, f"{doc.name}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
-
-
-@pytest.mark.parametrize("doc", [d for d in DOCS if blocks(d, "python")], ids=lambda d: d.name)
-def test_python_examples_run(doc, tmp_path):
-    script = "\n\n".join(blocks(doc, "python"))
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=doc_env(), capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, f"{doc.name}:\n{done.stdout}\n{done.stderr}"
 
 
 def test_json_examples_parse():

@@ -6,6 +6,9 @@ The CLI catches `AuditLogError`, prints `str(error)` as one line and exits with
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_INTEGRITY = 1
 EXIT_INVALID = 2
@@ -75,6 +78,32 @@ class NotFound(AuditLogError):
     """A log, run, event or file that was named does not exist."""
 
     exit_code = EXIT_NOT_FOUND
+
+
+class RunNotFound(NotFound):
+    """No run with this id; `closest` are the ids most like it, for a "did you mean" (a typo)."""
+
+    def __init__(self, run_id: str, where: str = "the log", *, field: str = "", closest: Iterable[str] = ()) -> None:
+        self.run_id, self.where, self.field, self.closest = run_id, where, field, tuple(closest)
+        message = f"no run {run_id!r} in {where}"
+        if self.closest:
+            message += f"; did you mean {', '.join(repr(c) for c in self.closest)}?"
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def suggesting(self, known: Iterable[str]) -> RunNotFound:
+        """The same error with the ids of `known` closest to the one asked for."""
+        return RunNotFound(self.run_id, self.where, field=self.field, closest=closest_ids(self.run_id, known))
+
+
+def closest_ids(wanted: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The ids most like `wanted` (difflib's ratio, at least 0.6), else the ones that contain it
+    (a version typed alone, "v1.2"), at most `limit`, best first."""
+    ids = sorted(set(known) - {wanted})
+    close = difflib.get_close_matches(wanted, ids, n=limit, cutoff=0.6)
+    if not close and wanted:
+        folded = wanted.casefold()
+        close = [i for i in ids if folded in i.casefold()][:limit]
+    return close
 
 
 class StorageError(AuditLogError):

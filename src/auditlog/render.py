@@ -7,7 +7,13 @@ controls U+202A..U+202E and U+2066..U+2069, and the direction marks U+200E, U+20
 U+061C ("safe\u202egnp.exe" would show as "safeexe.png").
 
 - table and CSV (read by people, in terminals and spreadsheets): shown escaped, as
-  `\x1b`, `\n`, `\x85`, `\u202e`; a table also cuts long values.
+  `\x1b`, `\n`, `\x85`, `\u202e`; a table also cuts long values, and its middle columns
+  when it is wider than the terminal. (`export` writes CSV with `exact=True`: every string
+  byte for byte, for the tools that read it.)
+
+Numbers in tables and text have four significant digits (`number`); JSON, JSONL and CSV keep
+full precision. CSV is written by one writer (`write_csv`): a header row always, even with no
+records, then minimal quoting (only fields with a comma, quote or line break), `\n` line ends.
 - JSON and JSONL: written as JSON escapes (`\u202e`), so the values stay exact
   (`json.loads` gives them back) while every other character, "é" or an emoji, stays raw.
 """
@@ -19,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 FORMATS = ("table", "json", "jsonl", "csv")
 # The characters never written raw (keep in step with auditlog.evals.runs, which refuses them in ids).
@@ -30,10 +36,18 @@ _JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 # 0xC2, 0xD8 and 0xE2 only ever start one).
 _JSON_RAW_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 _MAX_CELL = 60
+SIGNIFICANT_DIGITS = 4
+CUT_MARKER = "…"  # stands in a table for the middle columns cut to fit the width
+_GAP = "  "
 
 
-def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None) -> str:
-    """The whole output as one string, ending in a newline unless empty."""
+def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str] | None = None, *,
+           width: int | None = None) -> str:
+    """The whole output as one string, ending in a newline unless empty.
+
+    `columns` are the table's and the CSV header's (default: every key, in first-seen order);
+    give them whenever the records may be none, so that CSV still has its header. `width` is
+    the table's limit (None: as wide as it takes)."""
     columns = list(columns or _columns(records))
     if fmt == "json":
         return json_text([dict(r) for r in records], indent=2) + "\n"
@@ -41,25 +55,79 @@ def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str
         return "".join(json_text(dict(r), separators=(",", ":")) + "\n" for r in records)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for r in records:
-            writer.writerow([_csv_cell(r.get(c)) for c in columns])
+        write_csv(records, columns, out)
         return out.getvalue()
     if fmt == "table":
-        return table(records, columns)
+        return table(records, columns, width=width)
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+def write_csv(records: Iterable[Mapping[str, Any]], columns: Sequence[str], stream: IO[str], *,
+              exact: bool = False, header: bool = True) -> None:
+    """The one CSV writer: the header (unless `header` is False: a later batch of the same file),
+    then one row per record. Maps and lists are JSON text; strings are escaped as in a table
+    unless `exact`; numbers keep full precision."""
+    writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow(columns)
+    for r in records:
+        writer.writerow([_csv_cell(r.get(c), exact) for c in columns])
+
+
+def number(value: float | int, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A number for people: integers as they are, floats to `digits` significant digits,
+    trailing zeros kept so that a column reads evenly (0.8000, 12.35, 1.000e-05)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    text = f"{value:#.{digits}g}"
+    return text[:-1] if text.endswith(".") else text
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 run", "2 runs", "0 runs"; `many` for irregular words ("1 entry", "3 entries")."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def table(records: Sequence[Mapping[str, Any]], columns: Sequence[str], *, width: int | None = None) -> str:
+    """Aligned columns under a header. Wider than `width`: the middle columns are cut (the first
+    and the last stay, a `…` column marks the cut), so the row's name and its last figures stay
+    side by side; `width=None` shows every column."""
     if not records:
         return "(no records)\n"
+    columns = list(columns)
     cells = [[safe_text(_cell(r.get(c))) for c in columns] for r in records]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    keep = _fitting(widths, width)
+    if len(keep) < len(columns):
+        cut_at = next(i for i, k in enumerate(keep) if k != i)
+        order: list[int | None] = [*keep[:cut_at], None, *keep[cut_at:]]
+    else:
+        order = list(keep)
+
+    def line(values: list[str]) -> str:
+        return _GAP.join(CUT_MARKER if i is None else values[i].ljust(widths[i]) for i in order).rstrip()
+
+    lines = [line(columns), _GAP.join("-" * (1 if i is None else widths[i]) for i in order)]
+    lines += [line(row) for row in cells]
     return "\n".join(lines) + "\n"
+
+
+def _fitting(widths: list[int], limit: int | None) -> list[int]:
+    """The indexes of the columns to show: all if they fit, else the middle ones dropped (nearest
+    the middle first) until the rest and the marker fit, keeping at least the first and the last."""
+    keep = list(range(len(widths)))
+
+    def total(indexes: list[int], cut: bool) -> int:
+        return sum(widths[i] for i in indexes) + len(_GAP) * (len(indexes) - 1) + (len(_GAP) + 1 if cut else 0)
+
+    if limit is None or total(keep, False) <= limit:
+        return keep
+    while len(keep) > 2 and total(keep, True) > limit:
+        middle = keep[1:-1]
+        keep.remove(middle[len(middle) // 2])
+    return keep
 
 
 def safe_text(value: str, limit: int = _MAX_CELL) -> str:
@@ -109,19 +177,23 @@ def _json_escape_char(char: str) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, (float, int)):
+        return number(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return str(value)
 
 
-def _csv_cell(value: Any) -> Any:
-    """A CSV field: strings escaped as in a table (a spreadsheet or `cat` shows them), not cut."""
+def _csv_cell(value: Any, exact: bool = False) -> Any:
+    """A CSV field: strings escaped as in a table (a spreadsheet or `cat` shows them), not cut;
+    `exact` keeps them byte for byte (export, for tools)."""
+    keep = (lambda text: text) if exact else escape_text
     if isinstance(value, (dict, list)):
-        return escape_text(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True))
+        return keep(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True))
     if isinstance(value, str):
-        return escape_text(value)
+        return keep(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON writes them, and every CSV reader of ours before
     return "" if value is None else value
 
 

@@ -1,12 +1,15 @@
-"""Export runs, items, verdicts or baseline pins as CSV, JSON Lines or Parquet, for tools that are not ours.
+"""Export runs, items, verdicts or baseline pins as CSV, JSON, JSON Lines, Parquet or a table, for tools
+that are not ours.
 
 The rows exported are chosen by the same run filters as history (`query_runs`): the
 runs selected, the items of those runs, the verdicts on those runs, or the pins of them
 as baselines. Parquet keeps
-the public schema (schema.py) exactly; CSV and JSONL write timestamps as RFC 3339 UTC
-text, and CSV writes maps and lists (metrics, tags, notes) as JSON text. JSONL writes C1,
-DEL and bidirectional control characters as JSON \\u escapes (the values stay exact); CSV and
-Parquet keep every string byte for byte, for the tools that read them.
+the public schema (schema.py) exactly; the text formats write timestamps as RFC 3339 UTC
+text, and CSV writes maps and lists (metrics, tags, notes) as JSON text. CSV is written by
+auditlog.render's one CSV writer (its header even with no rows; minimal quoting). JSON and
+JSONL write C1, DEL and bidirectional control characters as JSON \\u escapes (the values stay
+exact); CSV and Parquet keep every string byte for byte, for the tools that read them; the
+table is for people (escaped, cut as the CLI's tables).
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from auditlog.errors import InvalidInput
-from auditlog.render import json_text  # C1, DEL and bidirectional controls escaped: the same values
+from auditlog.render import json_text, render, write_csv  # C1, DEL and bidi controls escaped: the same values
 from projections.queries import query_runs
 from projections.schema import WRITE_OPTIONS
 from projections.tables import timestamp_text
 from projections.view import View, to_records
 
 WHAT = ("runs", "items", "verdicts", "baselines")
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 _BATCH = 65_536
 
 
@@ -43,20 +46,22 @@ def select(view: View, what: str, **filters: Any) -> Any:
     return chosen.filter(pc.is_in(chosen.column("run_id"), value_set=runs.column("run_id")))
 
 
-def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], **filters: Any) -> int:
-    """Write the selected rows to `out` (a path or a binary stream); returns how many."""
+def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], *, width: int | None = None,
+           **filters: Any) -> int:
+    """Write the selected rows to `out` (a path or a binary stream); returns how many. `width`
+    limits a table's width (None: every column)."""
     if fmt not in FORMATS:
         raise InvalidInput("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
     table = select(view, what, **filters)
     if isinstance(out, (str, Path)):
         with open(out, "wb") as stream:
-            _write(table, fmt, stream)
+            _write(table, fmt, stream, width)
     else:
-        _write(table, fmt, out)
+        _write(table, fmt, out, width)
     return table.num_rows
 
 
-def _write(table: Any, fmt: str, stream: IO[bytes]) -> None:
+def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None) -> None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -65,10 +70,19 @@ def _write(table: Any, fmt: str, stream: IO[bytes]) -> None:
         for start in range(0, table.num_rows, _BATCH):
             rows = to_records(table.slice(start, _BATCH))
             stream.write("".join(json_text(r, separators=(",", ":")) + "\n" for r in rows).encode("utf-8"))
-    else:
-        import pyarrow.csv as csv
+    elif fmt == "csv":
+        import io
 
-        csv.write_csv(_flat(table), stream)
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        flat = _flat(table)
+        write_csv([], flat.column_names, text)
+        for start in range(0, flat.num_rows, _BATCH):
+            write_csv(flat.slice(start, _BATCH).to_pylist(), flat.column_names, text, exact=True, header=False)
+        text.detach()  # the caller's stream stays open
+    else:  # json, table: the whole selection at once (for people and small selections)
+        rows = to_records(table)
+        columns = table.column_names
+        stream.write(render(rows, fmt, columns, width=width).encode("utf-8"))
     stream.flush()
 
 

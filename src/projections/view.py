@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from auditlog.errors import IntegrityError, NotFound, StorageError
+from auditlog.errors import IntegrityError, NotFound, RunNotFound, StorageError
 from projections import build
 from projections.disk import read_table, verified_bytes
 from projections.schema import arrow_schema
@@ -121,7 +121,7 @@ class View:
 
         found = self.runs.filter(pc.equal(self.runs.column("run_id"), run_id))
         if found.num_rows == 0:
-            raise NotFound(f"no run {run_id!r} in the log")
+            raise RunNotFound(run_id).suggesting(self.runs.column("run_id").to_pylist())
         return to_records(self.confirm(found))[0]
 
     def _read(self, name: str, table: str) -> Any:

@@ -85,7 +85,8 @@ def assert_detected(db: Path, seq: int, kind: str, *, count: int | None = 1) -> 
         assert report["problem_count"] == count, json.dumps(report, indent=2)
     assert len(report["problems"]) == report["problem_count"]
     assert text.out.splitlines()[0].startswith(f"seq {seq}: {kind}: "), text.out
-    assert text.err.strip().splitlines()[-1] == f"{report['problem_count']} problem(s); first bad seq {seq}"
+    n = report["problem_count"]
+    assert text.err.strip().splitlines()[-1] == f"{n} problem{'' if n == 1 else 's'}; first bad seq {seq}"
     return report
 
 

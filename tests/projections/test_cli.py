@@ -167,10 +167,10 @@ def test_status_catch_up_and_compact(corpus, log_copy) -> None:
             status = json.loads(invoke("projections", "status", "-o", "json"))
             assert status["behind"] == 1 and status["position"] == receipt.seq - 1
             assert status["stale_since"] == json.loads(next(log.events(after=receipt.seq - 1)).body)["ts"]
-            assert "1 events behind" in invoke("projections", "status")
+            assert "1 event behind" in invoke("projections", "status")
             invoke("history", "--limit", "1")
     assert len(json.loads(invoke("projections", "status", "-o", "json"))["files"]) == 4 + 4
-    assert "4 item part file(s) -> 1" in invoke("projections", "compact")
+    assert "4 item part files -> 1" in invoke("projections", "compact")
     assert len(json.loads(invoke("projections", "status", "-o", "json"))["files"]) == 4 + 1
     latest = json.loads(invoke("history", "--limit", "1", "-o", "json"))[0]
     assert latest["run_id"] == "late-2" and latest["n_items"] == len(corpus.runs[2]["items"])

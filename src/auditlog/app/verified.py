@@ -16,7 +16,7 @@ from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.verify_proof import verify_inclusion
-from auditlog.errors import IntegrityError, InvalidInput, NotFound, ProofError
+from auditlog.errors import IntegrityError, InvalidInput, ProofError, RunNotFound
 from auditlog.services.log import AuditLog
 
 
@@ -70,5 +70,5 @@ def verified_events_about(log: AuditLog, view: Any, run_id: str) -> list[SealedE
     for sealed in found:
         check_included(log, view, sealed)
     if not found:
-        raise NotFound(f"no run {run_id!r} in the log")
+        raise RunNotFound(run_id)
     return found

@@ -30,7 +30,26 @@ Exit codes:
   2  invalid input or usage
   3  not found (log, run, event)
   4  lock timeout or storage error
-  5  conflict (run id recorded with other content)"""
+  5  conflict (run id recorded with other content)
+  130  interrupted (Ctrl-C, SIGINT); one line says whether anything was written
+  143  terminated (SIGTERM); the same"""
+GATE_CODES = """
+  10  gate: the verdict is BLOCK
+  11  gate: the verdict is NEEDS_REVIEW (see --fail-on)"""
+# The root group's help lists every code any command can exit with.
+ALL_EXIT_CODES = EXIT_CODES.replace("\n  130", GATE_CODES + "\n  130", 1)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}  # inherited by every subcommand's context
+
+
+class EnvDefaultOption(click.Option):
+    """An option whose help shows the default in effect: the environment variable's value when it is set."""
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        value = os.environ.get(self.envvar) if isinstance(self.envvar, str) else None
+        if value:
+            extra["default"] = f"{value} (from ${self.envvar})"
+        return extra
 
 
 EXPECTED_LOG_ID = "auditlog.expect_log_id"  # where --expect-log-id waits in click's context for open_log
@@ -38,8 +57,8 @@ EXPECTED_LOG_ID = "auditlog.expect_log_id"  # where --expect-log-id waits in cli
 
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
     func = expect_log_id_option(func)
-    return click.option("--log", "log_path", envvar="AUDITLOG_DB", default="auditlog.db", show_default=True,
-                        help="The log: a SQLite file or a postgresql:// URL. "
+    return click.option("--log", "log_path", cls=EnvDefaultOption, envvar="AUDITLOG_DB", default="auditlog.db",
+                        show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
                              "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
 
 
@@ -71,9 +90,46 @@ def output_option(*choices: str, default: str = "table") -> Callable[..., Any]:
                         help="How to print the result.")
 
 
+def records_output(default: str = "table") -> Callable[..., Any]:
+    """-o/--output table|json|jsonl|csv and --wide: what every command that prints records takes."""
+    from auditlog.render import FORMATS
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return output_option(*FORMATS, default=default)(wide_option(func))
+    return decorate
+
+
+def wide_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--wide", is_flag=True, expose_value=False, callback=_remember_wide,
+                        help="Show every column of a table, however wide (default: cut the middle "
+                             "columns to fit the terminal, or $COLUMNS).")(func)
+
+
+def _remember_wide(ctx: click.Context, _param: click.Parameter, wide: bool) -> None:
+    ctx.meta["auditlog.wide"] = wide
+
+
+def table_width() -> int | None:
+    """How wide a table may be: unlimited with --wide; else $COLUMNS when set, the terminal's width
+    when stdout is one, and unlimited when it is piped (a program reads it whole)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get("auditlog.wide"):
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        import shutil
+        return shutil.get_terminal_size().columns
+    return None
+
+
 def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, origin: str | None = None):  # noqa: ANN201
     """The log at `path`, held to --expect-log-id / $AUDITLOG_EXPECT_LOG_ID when given."""
     from auditlog.services.log import AuditLog
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["auditlog.log_path"] = path  # where to look for the ids a mistyped run id may mean
     return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin,
                          expect_log_id=expected_log_id())
 
@@ -109,6 +165,8 @@ class AuditLogGroup(click.Group):
         try:
             return super().invoke(ctx)
         except errors.AuditLogError as exc:
+            if isinstance(exc, errors.RunNotFound) and not exc.closest and "auditlog.log_path" in ctx.meta:
+                exc = _suggesting_runs(exc, ctx.meta["auditlog.log_path"])
             click.echo(f"auditlog: error: {safe_text(str(exc), limit=2000)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through main's handler
@@ -149,7 +207,20 @@ def _discard_stdout() -> None:
     os.close(devnull)
 
 
-@click.group(cls=AuditLogGroup, epilog=EXIT_CODES)
+def _suggesting_runs(exc: errors.RunNotFound, log_path: str) -> errors.RunNotFound:
+    """`exc` with the log's closest run ids, for "did you mean". Read from the store's indexed columns
+    (type, subject) without parsing the events: only names to show, after the command has failed;
+    if the log cannot be read now, the error stays as it was."""
+    from auditlog.core.events import RUN_RECORDED
+    try:
+        with open_log(log_path) as log:
+            ids = [row.subject for row in log.store.rows() if row.type == RUN_RECORDED]
+    except errors.AuditLogError:
+        return exc
+    return exc.suggesting(ids)
+
+
+@click.group(cls=AuditLogGroup, epilog=ALL_EXIT_CODES, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="auditlog-evals")
 def cli() -> None:
     """A tamper-evident, hash-chained history of eval runs and CI gate verdicts."""

@@ -14,14 +14,13 @@ from typing import Any
 
 import click
 
-from auditlog.cli.base import EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
-from auditlog.render import json_text, safe_text
+from auditlog.cli.base import ALL_EXIT_CODES, EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
+from auditlog.cli.options import SeveralValues
+from auditlog.render import json_text, plural, safe_text
 
 EXIT_BLOCK = 10
 EXIT_NEEDS_REVIEW = 11
-GATE_EXIT_CODES = EXIT_CODES + f"""
-  {EXIT_BLOCK} the gate's verdict is BLOCK
-  {EXIT_NEEDS_REVIEW} the gate's verdict is NEEDS_REVIEW (see --fail-on)"""
+GATE_EXIT_CODES = ALL_EXIT_CODES  # 10 BLOCK, 11 NEEDS_REVIEW among them
 
 
 # -- ingest ----------------------------------------------------------------------------
@@ -61,7 +60,8 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc, source=source_provenance(sources))
-    print_receipt(receipt, output, f", {len(doc.get('items') or [])} items, {len(doc.get('metrics') or {})} metrics")
+    print_receipt(receipt, output, f", {plural(len(doc.get('items') or []), 'item')}, "
+                                   f"{plural(len(doc.get('metrics') or {}), 'metric')}")
 
 
 def print_receipt(receipt: Any, output: str, extra: str = "") -> None:
@@ -74,8 +74,9 @@ def print_receipt(receipt: Any, output: str, extra: str = "") -> None:
 
 @ingest.command(name="lm-eval", epilog=EXIT_CODES)
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--samples", "samples", multiple=True, type=click.Path(dir_okay=False),
-              help="A per-sample file (samples_<task>_<date>.jsonl, or the legacy <model>_<task>.jsonl); repeatable.")
+@click.option("--samples", "samples", cls=SeveralValues, type=click.Path(dir_okay=False), metavar="FILE...",
+              help="Per-sample files (samples_<task>_<date>.jsonl, or the legacy <model>_<task>.jsonl): several "
+                   "after one --samples (a shell glob), or --samples repeated.")
 @click.option("--primary-metric", help="The per-sample metric used as item score (default: the first in [0, 1]).")
 @_ingest_options
 def ingest_lm_eval(results: str, samples: tuple[str, ...], primary_metric: str | None, **kwargs: Any) -> None:

@@ -11,9 +11,18 @@ from pathlib import Path
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, expect_log_id_option, log_option, open_log, output_option
+from auditlog.cli.base import (
+    EXIT_CODES,
+    cli,
+    expect_log_id_option,
+    log_option,
+    open_log,
+    output_option,
+    records_output,
+    table_width,
+)
 from auditlog.cli.progress import progress
-from auditlog.render import render, safe_text
+from auditlog.render import plural, render, safe_text
 
 vkey_option = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
                            help="A trusted verifier key (name+hex+base64), or a file holding one. Repeatable.")
@@ -56,7 +65,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     else:
         for problem in report.problems[:10]:
             click.echo(safe_text(str(problem), limit=400))
-        click.echo(f"{report.problem_count} problem(s); first bad seq {report.first.seq}", err=True)
+        click.echo(f"{plural(report.problem_count, 'problem')}; first bad seq {report.first.seq}", err=True)
     if not report.ok:
         sys.exit(errors.EXIT_INTEGRITY)
 
@@ -88,7 +97,7 @@ def checkpoint(log_path: str, key_path: str | None, key_name: str | None) -> Non
 
 @cli.command(epilog=EXIT_CODES)
 @log_option
-@output_option("table", "json", "jsonl", "csv")
+@records_output()
 def checkpoints(log_path: str, output: str) -> None:
     """List the checkpoints kept in the log: size, root, the signers their notes name, time.
 
@@ -100,7 +109,8 @@ def checkpoints(log_path: str, output: str) -> None:
     records = [{"id": c.id, "size": c.size, "root": c.root,
                 "claimed_signers": " ".join(s.name for s in unverified_note(c.note)[1]), "created": c.created}
                for c in stored]
-    click.echo(render(records, output, ["id", "size", "root", "claimed_signers", "created"]), nl=False)
+    click.echo(render(records, output, ["id", "size", "root", "claimed_signers", "created"], width=table_width()),
+               nl=False)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -165,7 +175,7 @@ def prove(run_id: str | None, seq: int | None, log_path: str, out_dir: str, key_
         if run_id is not None:
             found = log.about(run_id, ev.RUN_RECORDED)
             if not found:
-                raise errors.NotFound(f"no run {run_id!r} in {log_path}")
+                raise errors.RunNotFound(run_id, log_path)
             seq = found[0].seq
         else:
             assert seq is not None  # one of RUN_ID and --seq, checked above

@@ -16,13 +16,27 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option, parse_tags
+from auditlog.cli.base import (
+    EXIT_CODES,
+    cli,
+    log_option,
+    open_log,
+    output_option,
+    parse_tags,
+    records_output,
+    table_width,
+    wide_option,
+)
 from auditlog.cli.progress import progress
-from auditlog.render import FORMATS, json_text, render, safe_text
+from auditlog.render import json_text, number, plural, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
                    "verdict", "status", "recorded_at", "seq"]
 ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error"]
+EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
+FIGURE_COLUMNS = ["name", "a", "b", "delta"]
+CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
+AB_COLUMNS = ["task", "group", "baseline", "runs", "baseline_runs", "items", "wins", "losses", "ties"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +89,10 @@ def _view(log_path: str, directory: str | None) -> Iterator[Any]:
 
 
 def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None = None) -> None:
-    click.echo(render(records, output, columns if output in ("table", "csv") else None), nl=False)
+    """Records as --output asks; `columns` are the table's and CSV's (give them: CSV has its header
+    even when there are no records)."""
+    click.echo(render(records, output, columns if output in ("table", "csv") else None, width=table_width()),
+               nl=False)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -84,13 +101,13 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @run_filters
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many runs first.")
-@output_option(*FORMATS)
+@records_output()
 def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections."""
     import projections
     with _view(log_path, directory) as (_, view):
         runs = projections.list_runs(view, limit=limit, offset=offset, **_filters(**filters))
-    _echo(runs, output, HISTORY_COLUMNS if output == "table" else None)
+    _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -99,7 +116,7 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @projections_option
 @click.option("--items", "with_items", is_flag=True, help="Also list the run's items.")
 @click.option("--failed", is_flag=True, help="List only the items that did not pass (implies --items).")
-@output_option(*FORMATS)
+@records_output()
 def show(run_id: str, log_path: str, directory: str | None, with_items: bool, failed: bool, output: str) -> None:
     """Show one run as recorded, its current state, and every event about it.
 
@@ -122,7 +139,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
         rows = items if items is not None else [{**e, "data": json.dumps(e["data"], sort_keys=True, ensure_ascii=False),
                                                  "actor": json.dumps(e["actor"], sort_keys=True, ensure_ascii=False)}
                                                 for e in related]
-        _echo(rows, output, ITEM_COLUMNS if items is not None and output == "csv" else None)
+        _echo(rows, output, ITEM_COLUMNS if items is not None else EVENT_COLUMNS)
     else:
         _print_show(run, frame.header, related, items)
 
@@ -142,8 +159,8 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
         status += f" by {current['superseded_by']} ({current['superseded_reason']})"
     verdict = f"{current['verdict']} (seq {current['verdict_seq']})" if current["verdict"] else "none"
     for key, value in (("status", status), ("verdict", verdict), ("tags", text(current["tags"])),
-                       ("notes", text(current["notes"])), ("pass_rate", current["pass_rate"]),
-                       ("mean_score", current["mean_score"])):
+                       ("notes", text(current["notes"])), ("pass_rate", _figure(current["pass_rate"])),
+                       ("mean_score", _figure(current["mean_score"]))):
         click.echo(f"  {key}: {safe_text(str(value), limit=200)}")
     click.echo("events:")
     for e in related:
@@ -151,7 +168,11 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
         click.echo(f"  seq {e['seq']}  {e['ts']}  {e['type']}  {e['hash'][:12]}  {safe_text(detail, limit=120)}")
     if items is not None:
         click.echo(f"items ({len(items)}):")
-        click.echo(render(items, "table", ITEM_COLUMNS), nl=False)
+        click.echo(render(items, "table", ITEM_COLUMNS, width=table_width()), nl=False)
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else number(value)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -161,7 +182,7 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
 @projections_option
 @click.option("--items", "item_rows", is_flag=True,
               help="Print the item changes as records (with jsonl/csv; the table shows them anyway).")
-@output_option(*FORMATS)
+@records_output()
 def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
     pass->fail or fail->pass, items in one run only."""
@@ -178,15 +199,15 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     if output == "json":
         click.echo(json_text(report.to_json(), indent=2))
     elif output != "table":
-        _echo(changes if item_rows else figures, output)
+        _echo(changes if item_rows else figures, output, CHANGE_COLUMNS if item_rows else FIGURE_COLUMNS)
     else:
         click.echo(f"A: {safe_text(run_a, 200)}\nB: {safe_text(run_b, 200)}")
-        click.echo(render(figures, "table", ["name", "a", "b", "delta"]), nl=False)
+        _echo(figures, "table", FIGURE_COLUMNS)
         click.echo(f"items in both: {report.common_items}; pass->fail: {len(report.pass_to_fail)}, "
                    f"fail->pass: {len(report.fail_to_pass)}; only in A: {len(report.only_in_a)}, "
                    f"only in B: {len(report.only_in_b)}")
         if changes:
-            click.echo(render(changes, "table", ["item_id", "change", "score_a", "score_b"]), nl=False)
+            _echo(changes, "table", ["item_id", "change", "score_a", "score_b"])
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -199,7 +220,7 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
 @click.option("--group", help="Only runs of this experiment group.")
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
-@output_option(*FORMATS)
+@records_output()
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, group: str | None,
           days: int | None, include_superseded: bool, output: str) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
@@ -217,7 +238,7 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
 @click.option("--experiment", required=True, help="The experiment id.")
 @click.option("--baseline", help="The group the others are compared with (default: the first by name).")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
-@output_option(*FORMATS)
+@records_output()
 def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, include_superseded: bool,
        output: str) -> None:
     """An A/B experiment by task: item wins, losses and ties of each group against the baseline group,
@@ -233,27 +254,35 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
         record = {k: v for k, v in row.to_json().items() if k != "improvement"}
         record.update({f"improvement.{k}": v for k, v in row.improvement.items()})
         records.append(record)
-    _echo(records, output)
+    improvements = dict.fromkeys(k for r in records for k in r if k.startswith("improvement."))
+    _echo(records, output, [*AB_COLUMNS, *improvements])
 
 
 @cli.command(epilog=EXIT_CODES)
 @log_option
 @projections_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), required=True, help="File format.")
+@click.option("--output", "-o", "--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv", "parquet"]),
+              default="csv", show_default=True,
+              help="The file format (--format is the older name): table, json, jsonl, csv, or parquet (binary).")
 @click.option("--what", type=click.Choice(["runs", "items", "verdicts", "baselines"]), default="runs",
               show_default=True, help="The runs selected, their items, the verdicts on them, or their pins as baselines.")
 @run_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@wide_option
 def export(log_path: str, directory: str | None, fmt: str, what: str, out: str | None, **filters: Any) -> None:
-    """Export runs, items, verdicts or baseline pins (selected by the same filters as history) as CSV, JSON Lines
-    or Parquet."""
+    """Export runs, items, verdicts or baseline pins (selected by the same filters as history) as CSV, JSON,
+    JSON Lines, Parquet or a table.
+
+    Every column of the projection's public schema, at full precision; CSV has its header even
+    when nothing is selected, and keeps strings byte for byte."""
     import projections
     if out is None and fmt == "parquet" and sys.stdout.isatty():
         raise errors.InvalidInput("--out", "Parquet is binary: give --out FILE, or redirect stdout to a file")
     with _view(log_path, directory) as (_, view):
-        count = projections.export(view, what, fmt, out if out is not None else sys.stdout.buffer, **_filters(**filters))
+        count = projections.export(view, what, fmt, out if out is not None else sys.stdout.buffer,
+                                   width=table_width() if out is None else None, **_filters(**filters))
     if out is not None:
-        click.echo(f"exported {count} {what} to {out}", err=True)
+        click.echo(f"exported {plural(count, what.removesuffix('s'))} to {out}", err=True)
 
 
 @cli.group(name="projections", epilog=EXIT_CODES)
@@ -279,8 +308,8 @@ def rebuild(log_path: str, directory: str | None, output: str) -> None:
         click.echo(json.dumps({"directory": directory, **state.to_json()}, indent=2, sort_keys=True))
     else:
         counts = state.counts
-        click.echo(f"rebuilt {directory}: {counts['runs']} runs, {counts['items']} items, {counts['verdicts']} "
-                   f"verdicts, up to seq {state.seq} ({state.hash[:12]})")
+        click.echo(f"rebuilt {directory}: {plural(counts['runs'], 'run')}, {plural(counts['items'], 'item')}, "
+                   f"{plural(counts['verdicts'], 'verdict')}, up to seq {state.seq} ({state.hash[:12]})")
 
 
 @projections_group.command(epilog=EXIT_CODES)
@@ -304,15 +333,16 @@ def status(log_path: str, directory: str | None, output: str) -> None:
 
 def _print_status(report: Any) -> None:
     click.echo(f"projections: {report.directory}")
-    click.echo(f"log: {report.log_size} events, head {report.log_head[:12]}")
+    click.echo(f"log: {plural(report.log_size, 'event')}, head {report.log_head[:12]}")
     if not report.built:
-        click.echo(f"not built: {report.behind} events to apply")
+        click.echo(f"not built: {plural(report.behind, 'event')} to apply")
     else:
         where = f"seq {report.position} ({report.position_hash[:12]})"
         lag = ("not usable: see the problem below" if report.problem else "up to date" if report.behind == 0
-               else f"{report.behind} events behind, stale since {report.stale_since}")
+               else f"{plural(report.behind, 'event')} behind, stale since {report.stale_since}")
         click.echo(f"position: {where}: {lag}")
-        click.echo(f"schema version: {report.schema_version}; " + ", ".join(f"{v} {k}" for k, v in report.counts.items()))
+        counts = ", ".join(plural(v, k.removesuffix("s")) for k, v in report.counts.items())
+        click.echo(f"schema version: {report.schema_version}; {counts}")
         click.echo(render(report.files, "table", ["path", "kind", "rows", "bytes"]), nl=False)
     if report.problem:
         click.echo(f"problem: {safe_text(report.problem, limit=1000)}")
@@ -331,5 +361,5 @@ def compact(log_path: str, directory: str | None) -> None:
         with progress("catching up the projections") as report:
             before = projections.catch_up(log, directory, report)
         after = projections.compact(directory)
-    click.echo(f"compacted {directory}: {len(before.items)} item part file(s) -> {len(after.items)} "
-               f"({after.counts['items']} items)")
+    click.echo(f"compacted {directory}: {plural(len(before.items), 'item part file')} -> {len(after.items)} "
+               f"({plural(after.counts['items'], 'item')})")

@@ -19,10 +19,14 @@ from auditlog.cli.base import (
     open_log,
     output_option,
     parse_tags,
+    records_output,
+    table_width,
 )
 from auditlog.cli.ci import GATE_EXIT_CODES, gate_options, print_receipt, run_gate
 from auditlog.cli.queries import projections_dir
-from auditlog.render import escape_json_bytes, render, safe_text
+from auditlog.render import escape_json_bytes, json_text, plural, render, safe_text
+
+EVENT_COLUMNS = ["seq", "ts", "type", "project", "subject", "hash", "prev"]
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -104,9 +108,13 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 @log_option
 @click.option("--after", type=int, default=-1, show_default=True, help="Only events with seq greater than this.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
-@output_option("jsonl", "table", default="jsonl")
+@records_output(default="jsonl")
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
     """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}.
+
+    jsonl writes each event's bytes as stored; json one array of the same records (each event
+    parsed); table and csv the envelope's columns (seq, ts, type, project, subject, hash, prev:
+    the table shortens the hashes, CSV keeps them whole).
 
     Each event is checked as it is printed (its bytes hash to its hash and link to the event
     before it): at the first that does not, the command stops with exit 1 naming its seq.
@@ -117,16 +125,21 @@ def events(log_path: str, after: int, limit: int | None, output: str) -> None:
         until = after + 1 + limit if limit is not None else None
         out = sys.stdout.buffer
         rows = []
+        short = 16 if output == "table" else None
         for sealed in log.linked_events(after=after, until=until):
             if output == "jsonl":
                 out.write(b'{"seq":%d,"hash":"%s","event":%s}\n' % (sealed.seq, sealed.hash.encode(),
                                                                       escape_json_bytes(sealed.body)))
+            elif output == "json":
+                rows.append({"seq": sealed.seq, "hash": sealed.hash, "event": sealed.event.to_json()})
             else:
                 e = sealed.event
                 rows.append({"seq": sealed.seq, "ts": e.ts, "type": e.type, "project": e.project,
-                             "subject": e.subject, "hash": sealed.hash[:16], "prev": e.prev[:16]})
-        if output == "table":
-            click.echo(render(rows, "table"), nl=False)
+                             "subject": e.subject, "hash": sealed.hash[:short], "prev": e.prev[:short]})
+        if output == "json":
+            click.echo(json_text(rows, indent=2))
+        elif output != "jsonl":
+            click.echo(render(rows, output, EVENT_COLUMNS, width=table_width()), nl=False)
         out.flush()
 
 
@@ -169,10 +182,10 @@ def demo(log_path: str) -> None:
         view = projections.open(log, projections_dir(log, log_path, None))
         runs = projections.list_runs(view, include_superseded=True)
     added = sum(r.new for r in receipts)
-    click.echo(f"demo log {log_path}: {added} events appended ({len(receipts) - added} already there)")
-    click.echo(f"verify: {'ok' if report.ok else 'FAILED'}: {report.size} events, head {report.head}")
+    click.echo(f"demo log {log_path}: {plural(added, 'event')} appended ({len(receipts) - added} already there)")
+    click.echo(f"verify: {'ok' if report.ok else 'FAILED'}: {plural(report.size, 'event')}, head {report.head}")
     columns = ["run_id", "model_version", "n_items", "pass_rate", "mean_score", "verdict", "status"]
-    click.echo(render(runs, "table", columns), nl=False)
+    click.echo(render(runs, "table", columns, width=table_width()), nl=False)
     click.echo(f"\nnext: auditlog history --log {log_path} --project mmlu-pro; "
                f"auditlog show <run_id> --log {log_path}; auditlog events --log {log_path} --limit 3")
     if not report.ok:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from auditlog.core import events as ev
 from auditlog.core.chain import envelope_matches
 from auditlog.core.events import Event, SealedEvent, seal
-from auditlog.errors import IntegrityError, InvalidInput, NotFound, StorageError, UnexpectedLog
+from auditlog.errors import IntegrityError, InvalidInput, NotFound, RunNotFound, StorageError, UnexpectedLog
 from auditlog.evals.runs import check_identifier
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
@@ -138,7 +138,7 @@ class AuditLog:
         """The run document as recorded; NotFound when the log has no such run."""
         found = self.store.find(run_id, (ev.RUN_RECORDED,))
         if not found:
-            raise NotFound(f"no run {run_id!r} in {self.store.location}")
+            raise RunNotFound(run_id, self.store.location)
         return checked_row(found[0]).event.data["run"]
 
     # -- writing -----------------------------------------------------------------

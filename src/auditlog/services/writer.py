@@ -19,7 +19,7 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, check_envelope, envelope_tail, event_hash, seal
 from auditlog.core.merkle import leaf_hash
-from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound, RunNotFound
 from auditlog.evals.canonical import canonical_object
 from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
@@ -192,7 +192,7 @@ class Writer:
         check_identifier(run_id, field)
         runs = self._existing(ev.RUN_RECORDED, run_id)
         if not runs:
-            raise NotFound(f"{field}: no run {run_id!r} in the log")
+            raise RunNotFound(run_id, field=field)
         return self._known_row(runs[0][1].seq)
 
     def _row_at(self, seq: int) -> StoredEvent | None:

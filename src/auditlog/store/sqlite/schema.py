@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATION_SET = "auditlog"
 
 _APPEND_ONLY = """
@@ -38,7 +38,20 @@ WHEN NEW.key NOT IN ('log_id', 'origin', 'genesis_hash', 'created')
 BEGIN SELECT RAISE(ABORT, 'auditlog: not a meta key of the log'); END;
 """
 
-# What migrations 0001 and 0002 make, as sqlite_master holds it, white space and identifier
+# Version 3: a view for people and their tools (sqlite-utils, Datasette, the sqlite3 shell): each
+# event's columns and its JSON as TEXT (the body is a BLOB, which Datasette shows as base64 and
+# sqlite3 as bytes). The event's exact bytes stay in events.body; the view only reads them.
+_EVENTS_JSON = """
+CREATE VIEW events_json AS
+SELECT seq, ts, type, project, subject, hash,
+       json_extract(CAST(body AS TEXT), '$.prev') AS prev,
+       json_extract(CAST(body AS TEXT), '$.actor') AS actor,
+       json_extract(CAST(body AS TEXT), '$.data') AS data,
+       CAST(body AS TEXT) AS event
+FROM events
+"""
+
+# What migrations 0001 to 0003 make, as sqlite_master holds it, white space and identifier
 # quotes taken out (sqlite-utils versions quote differently). `verify` compares a log's schema
 # with this, so an extra trigger (one that drops inserts), a view or a changed table is reported.
 EXPECTED_OBJECTS = {
@@ -65,6 +78,7 @@ def _normal(sql: str | None) -> str:
 
 def _expected() -> dict[tuple[str, str], str | None]:
     expected = dict(EXPECTED_OBJECTS)
+    expected[("view", "events_json")] = _normal(_EVENTS_JSON)
     for table in ("events", "meta", "merkle", "checkpoints"):
         for name, sql in (("no_update", "UPDATE"), ("no_delete", "DELETE")):
             expected[("trigger", f"{table}_{name}")] = _normal(
@@ -124,6 +138,11 @@ def _migrations():  # noqa: ANN202 - sqlite_utils is imported here, not at modul
     def domains(db) -> None:  # noqa: ANN001
         db.executescript(_DOMAINS)
         db.execute("PRAGMA user_version = 2")
+
+    @migrations(name="0003_events_json")
+    def events_json(db) -> None:  # noqa: ANN001
+        db.execute(_EVENTS_JSON)
+        db.execute("PRAGMA user_version = 3")
 
     return migrations
 
