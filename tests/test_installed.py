@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import subprocess
 import sys
 import time
@@ -128,14 +129,40 @@ def _command_paths(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[st
     return paths
 
 
+def quick_start() -> tuple[str, str, str]:
+    """README's Quick start, as a reader follows it: (install and demo, browse, test) command lines."""
+    import re
+    section = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    lines = [body.strip() for _, body in re.findall(r"^```(\w+)\n(.*?)^```", section, re.S | re.M)]
+    assert len(lines) == 3 and all("\n" not in line for line in lines), lines
+    return lines[0], lines[1], lines[2]
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    test_command = quick_start()[2]
+    assert test_command.startswith("pip install") and "pytest" in test_command
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci, f".ci/run does not run README's test command {test_command!r}"
+
+
 @pytest.mark.slow
-def test_the_tui_starts_from_the_wheel_in_a_real_terminal(venv: Path, tmp_path: Path) -> None:
-    assert _run(venv, "demo", "--log", "demo.db", cwd=tmp_path).returncode == 0
+def test_the_readmes_quick_start_runs_the_demo_and_the_tui_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    """Followed literally, with the wheel standing in for `pip install .` (it is what that installs)."""
+    install_and_demo, browse, _ = quick_start()
+    install, sep, demo = install_and_demo.partition(" && ")
+    assert install == "pip install ." and sep, install_and_demo
+    demo_args = shlex.split(demo)
+    assert demo_args[0] == "auditlog"
+    done = _run(venv, *demo_args[1:], cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+    tui_args = shlex.split(browse)
+    assert tui_args[:2] == ["auditlog", "tui"], browse
     env = {**_env(), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
     pid, fd = pty.fork()
     if pid == 0:  # the child: the installed command, on the terminal pty gave it
         os.chdir(tmp_path)
-        os.execve(str(venv / "bin" / "auditlog"), [str(venv / "bin" / "auditlog"), "tui", "--log", "demo.db"], env)
+        os.execve(str(venv / "bin" / "auditlog"), [str(venv / "bin" / "auditlog"), *tui_args[1:]], env)
     screen = b""
     deadline = time.monotonic() + 60
     try:

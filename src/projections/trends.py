@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from auditlog.errors import InvalidInput, NotFound
+from auditlog.render import plural
 from projections.queries import days_ago, query_runs, run_time
 from projections.view import View, to_records
 
@@ -133,7 +134,7 @@ def ab_summary(view: View, experiment_id: str, *, baseline: str | None = None,
     headers = [r for r in to_records(runs.drop_columns(["notes"])) if r["experiment_group"] is not None]
     groups = sorted({r["experiment_group"] for r in headers})
     if len(groups) < 2:
-        raise InvalidInput("experiment", f"{experiment_id!r} has {len(groups)} group(s) "
+        raise InvalidInput("experiment", f"{experiment_id!r} has {plural(len(groups), 'group')} "
                                          f"({', '.join(groups) or 'none'}): an A/B summary needs two")
     baseline = groups[0] if baseline is None else baseline
     if baseline not in groups:

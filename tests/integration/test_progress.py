@@ -63,6 +63,30 @@ def _run(args: list[str], *, terminal: bool) -> tuple[int, bytes, bytes]:
         os.close(master)
 
 
+OUTPUTS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "eval-outputs").resolve()
+NEGOTIATION = sorted(str(p) for p in (OUTPUTS / "lm-eval").glob("samples_negotiationtom_*_2026-07-08T18-15-33.115417.jsonl"))
+
+
+@pytest.mark.skipif(not NEGOTIATION, reason=f"the real eval outputs are not at {OUTPUTS}")
+@pytest.mark.parametrize("args", [
+    ["lm-eval", str(OUTPUTS / "lm-eval" / "results_2026-07-08T18-15-33.115417.json"), "--samples", *NEGOTIATION],
+    ["inspect", str(OUTPUTS / "inspect" / "log_formats.eval")],
+], ids=["lm-eval-samples", "inspect-eval"])
+def test_ingest_shows_reading_and_parsing_on_a_terminal_only(tmp_path: Path, args: list[str]) -> None:
+    outputs = {}
+    for mode in ("piped", "terminal"):
+        # --print: the document itself on stdout (a receipt's hash would differ by the writer's clock)
+        code, out, err = _run(["ingest", *args, "--print"], terminal=mode == "terminal")
+        assert code == 0, (mode, err[-2000:])
+        if mode == "piped":
+            assert err == b"", err
+        else:
+            # lm-eval reports each samples file it parsed; an .eval archive each sample it decoded
+            assert b"reading" in err and b"parsing" in err and b"bytes" in err, err[:500]
+        outputs[mode] = out
+    assert outputs["terminal"] == outputs["piped"]
+
+
 @pytest.mark.parametrize(("args", "word"), [
     (["verify"], b"verifying"),
     (["projections", "rebuild", "--out", "{dir}/rebuilt"], b"rebuilding the projections"),

@@ -83,11 +83,11 @@ async def test_trend_of_a_project_and_model_across_versions(demo_log):
         assert [r[2] for r in rows] == [f"{p.avg:.4f}" for p in points]
         assert list(screen.query_one(Sparkline).data) == [p.avg for p in points]
         assert len(screen.query_one(BarChart).points) == 3
-        assert "pass_rate by model_version · humaneval-lite · claude-x · 3 value(s)" in screen_text(app)
+        assert "pass_rate by model_version · humaneval-lite · claude-x · 3 values" in screen_text(app)
         await pilot.press("m", "m")  # pass_rate -> mean_score -> accuracy
         await settle(pilot)
         assert screen.metric == "accuracy"
         screen.query_one("#trend-model", Select).value = "*"  # every model of the project
         await settle(pilot)
         assert screen.model is None and len(table.source) == 5
-        assert "humaneval-lite · all models · 5 value(s)" in screen_text(app)
+        assert "humaneval-lite · all models · 5 values" in screen_text(app)

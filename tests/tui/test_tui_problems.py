@@ -108,7 +108,7 @@ async def test_projections_that_cannot_catch_up_are_shown_stale(demo_log, monkey
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "16 of 17 runs" in text and "STALE" in text and "1 event(s) behind the log" in text
+        assert "16 of 17 runs" in text and "STALE" in text and "1 event behind the log" in text
 
 
 @pilot_test

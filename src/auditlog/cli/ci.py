@@ -16,7 +16,8 @@ import click
 
 from auditlog.cli.base import ALL_EXIT_CODES, EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.cli.options import SeveralValues
-from auditlog.render import json_text, plural, safe_text
+from auditlog.cli.progress import progress
+from auditlog.render import json_text, number, plural, safe_text
 
 EXIT_BLOCK = 10
 EXIT_NEEDS_REVIEW = 11
@@ -48,13 +49,14 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_timeout: float, output: str,
             tags: tuple[str, ...], **options: Any) -> None:
-    from auditlog.ingest import SourceFile, source_provenance
     from auditlog.ingest import ingest as to_document
-    from auditlog.services.documents import read_bytes
+    from auditlog.ingest import source_provenance
 
-    sources = [SourceFile(Path(name).name, read_bytes(name, limit=1 << 31)) for name in files]
-    doc = to_document(kind, sources, tags=parse_tags(tags) or None,
-                      **{k: v for k, v in options.items() if v not in (None, False, ())})
+    with progress("reading", unit="bytes") as report:
+        sources = _read_sources(files, report)
+    with progress("parsing", unit="bytes") as report:
+        doc = to_document(kind, sources, tags=parse_tags(tags) or None, progress=report,
+                          **{k: v for k, v in options.items() if v not in (None, False, ())})
     if print_only:
         click.echo(json_text(doc, indent=2))
         return
@@ -62,6 +64,30 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         receipt = log.record_run(doc, source=source_provenance(sources))
     print_receipt(receipt, output, f", {plural(len(doc.get('items') or []), 'item')}, "
                                    f"{plural(len(doc.get('metrics') or {}), 'metric')}")
+
+
+def _read_sources(files: list[str], report: Any) -> list[Any]:
+    """The files' bytes, each a SourceFile; `report(done, total)` hears the bytes read (on a terminal)."""
+    from auditlog.ingest import SourceFile
+    from auditlog.services.documents import read_bytes
+
+    total = sum(_size(name) for name in files) if report is not None else 0
+    done = 0
+
+    def count(n: int) -> None:
+        nonlocal done
+        done += n
+        report(done, max(total, done))
+
+    return [SourceFile(Path(name).name, read_bytes(name, limit=1 << 31, progress=count if report else None))
+            for name in files]
+
+
+def _size(name: str) -> int:
+    try:
+        return Path(name).stat().st_size if name != "-" else 0
+    except OSError:
+        return 0  # read_bytes says what is wrong with it
 
 
 def print_receipt(receipt: Any, output: str, extra: str = "") -> None:
@@ -168,11 +194,11 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
         click.echo(safe_text(f"{doc['verdict']}: {doc['reason']}", limit=2000))
         click.echo(safe_text(receipt.describe(), limit=1000))
     else:
-        def fmt(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:+.4f}"
+        def fmt(value: float | None) -> str:  # signed, to the same significant digits as every table
+            return "n/a" if value is None else ("+" if value >= 0 else "") + number(value)
         click.echo(safe_text(f"baseline: {gated.baseline.run_id} ({gated.baseline.how})", limit=1000))
         click.echo(f"delta {fmt(result.delta)}  CI [{fmt(result.ci_low)}, {fmt(result.ci_high)}]  "
-                   f"p {'n/a' if result.p_value is None else f'{result.p_value:.4g}'}  n {result.n_paired}"
+                   f"p {'n/a' if result.p_value is None else number(result.p_value)}  n {result.n_paired}"
                    + (f"  (+{len(result.only_in_candidate)} only in candidate, "
                       f"{len(result.only_in_baseline)} only in baseline)"
                       if result.only_in_candidate or result.only_in_baseline else ""))

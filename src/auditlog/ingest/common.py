@@ -11,13 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 from auditlog.errors import InvalidInput
 from auditlog.evals.runs import check_tags, config_fingerprint, normalize_run
+
+Progress = Callable[[int, int], None] | None
+"""`progress(done, total)` in bytes of the input files parsed so far: long ingests report it so that
+the CLI can draw a bar; the parsers themselves stay pure (no terminal, no clock)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditlog.errors import InvalidInput
-from auditlog.ingest.common import SourceFile
+from auditlog.ingest.common import Progress, SourceFile
 from auditlog.ingest.inspect_ai import parse_inspect
 from auditlog.ingest.junit import parse_junit
 from auditlog.ingest.lm_eval import parse_lm_eval
@@ -22,12 +22,14 @@ _OPTIONS = {"lm-eval": {"primary_metric", "sample_tasks"}, "inspect": {"scorer",
 
 
 def ingest(kind: str, sources: Sequence[SourceFile], *, project_id: str | None = None, model_id: str | None = None,
-           run_id: str | None = None, tags: Mapping[str, str] | None = None, **options: Any) -> dict[str, Any]:
+           run_id: str | None = None, tags: Mapping[str, str] | None = None, progress: Progress = None,
+           **options: Any) -> dict[str, Any]:
     """A run document from the files of one run.
 
     lm-eval: the results JSON first, then any per-sample files (options: primary_metric,
     sample_tasks). inspect: one log, .json or .eval (options: scorer, allow_incomplete).
-    junit: one XML report (project_id and model_id required).
+    junit: one XML report (project_id and model_id required). `progress(done, total)` is told the
+    bytes parsed so far where a format is parsed piece by piece (lm-eval's sample files, .eval members).
     """
     kind = _ALIASES.get(kind, kind)
     if kind not in KINDS:
@@ -40,8 +42,9 @@ def ingest(kind: str, sources: Sequence[SourceFile], *, project_id: str | None =
         raise InvalidInput("sources", "no file given")
     common: dict[str, Any] = {"project_id": project_id, "model_id": model_id, "run_id": run_id, "tags": tags}
     if kind == "lm-eval":
-        return parse_lm_eval(sources[0], sources[1:], **common, **options)
+        return parse_lm_eval(sources[0], sources[1:], **common, progress=progress, **options)
     if len(sources) != 1:
         raise InvalidInput("sources", f"{kind} ingest reads one file per run, not {len(sources)}")
-    parse = parse_inspect if kind == "inspect" else parse_junit
-    return parse(sources[0], **common, **options)
+    if kind == "inspect":
+        return parse_inspect(sources[0], **common, progress=progress, **options)
+    return parse_junit(sources[0], **common, **options)

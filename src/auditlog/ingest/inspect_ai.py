@@ -17,6 +17,7 @@ from typing import Any
 
 from auditlog.ingest.common import (
     Notes,
+    Progress,
     SourceFile,
     clean,
     derived_run_id,
@@ -40,7 +41,7 @@ STATUSES = ("started", "success", "cancelled", "error")
 
 def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id: str | None = None,
                   run_id: str | None = None, tags: Mapping[str, str] | None = None, scorer: str | None = None,
-                  allow_incomplete: bool = False) -> dict[str, Any]:
+                  allow_incomplete: bool = False, progress: Progress = None) -> dict[str, Any]:
     """A run document from one inspect_ai log (`.json` or `.eval`; the content decides).
 
     Refused: a log that has not finished (status "started", or an archive without
@@ -51,7 +52,7 @@ def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id
     """
     notes = Notes()
     if is_zip(source.data):
-        archive = read_archive(source)
+        archive = read_archive(source, progress)
         log, samples, where = archive.header, archive.samples, "header.json "
         if archive.from_summaries:
             notes.add("the archive holds no sample files; items come from summaries.json")

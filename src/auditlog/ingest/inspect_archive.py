@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from auditlog.ingest.common import SourceFile, fail, load_json
+from auditlog.ingest.common import Progress, SourceFile, fail, load_json
 
 ZIP_ZSTANDARD = 93
 SAMPLE_MEMBER = re.compile(r"samples/[^/]+\.json\Z")
@@ -45,7 +45,8 @@ def is_zip(data: bytes) -> bool:
     return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def read_archive(source: SourceFile) -> Archive:
+def read_archive(source: SourceFile, progress: Progress = None) -> Archive:
+    """The header and samples of a .eval archive; `progress` hears the compressed bytes of the samples read."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(source.data))
     except (zipfile.BadZipFile, OSError, ValueError) as error:
@@ -63,7 +64,12 @@ def read_archive(source: SourceFile) -> Archive:
         if not isinstance(header, dict):  # also an early layout whose parts are not objects
             raise fail(source, "header.json", "must be a JSON object (the eval log header)")
         names = sorted(n for n in members if SAMPLE_MEMBER.match(n))
-        samples = [_json(source, archive, members[n]) for n in names]
+        samples, done, total = [], 0, sum(members[n].compress_size for n in names)
+        for name in names:
+            samples.append(_json(source, archive, members[name]))
+            done += members[name].compress_size
+            if progress is not None:
+                progress(done, total)
         from_summaries = False
         if not samples and "summaries.json" in members:
             samples, from_summaries = _json(source, archive, members["summaries.json"]), True

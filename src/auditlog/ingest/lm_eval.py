@@ -17,6 +17,7 @@ from typing import Any
 
 from auditlog.ingest.common import (
     Notes,
+    Progress,
     SourceFile,
     clean,
     derived_run_id,
@@ -45,7 +46,7 @@ RESULTS_DATE = re.compile(r"_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?)\.js
 def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, project_id: str | None = None,
                   model_id: str | None = None, run_id: str | None = None, tags: Mapping[str, str] | None = None,
                   primary_metric: str | Mapping[str, str] | None = None,
-                  sample_tasks: Mapping[str, str] | None = None) -> dict[str, Any]:
+                  sample_tasks: Mapping[str, str] | None = None, progress: Progress = None) -> dict[str, Any]:
     """A run document from one lm-eval results JSON and, optionally, its per-sample files.
 
     project_id defaults to the one top-level task or group (refused when there are several);
@@ -87,7 +88,8 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
     if samples:
         match = RESULTS_DATE.search(results.basename)
         doc["items"] = sample_items(samples, rows=rows, data=data, notes=notes, results_date=match and match.group(1),
-                                    primary_metric=primary_metric, sample_tasks=sample_tasks or {})
+                                    primary_metric=primary_metric, sample_tasks=sample_tasks or {},
+                                    progress=progress, parsed=len(results.data))
     return finish(doc, fmt="lm-eval", notes=notes, tags=tags, main=results)
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditlog.ingest.common import Notes, SourceFile, clean, fail, json_lines, load_json, number, text_of
+from auditlog.ingest.common import Notes, Progress, SourceFile, clean, fail, json_lines, load_json, number, text_of
 
 PREFERRED = ("acc", "exact_match", "acc_norm", "pass@1", "pass_at_1", "em", "correct")
 NOT_METRICS = frozenset({"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
@@ -30,7 +30,9 @@ Record = tuple[str, dict[str, Any]]     # (position in the file, the record)
 
 def sample_items(samples: Sequence[SourceFile], *, rows: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any],
                  notes: Notes, results_date: str | None, primary_metric: str | Mapping[str, str] | None,
-                 sample_tasks: Mapping[str, str]) -> list[dict[str, Any]]:
+                 sample_tasks: Mapping[str, str], progress: Progress = None, parsed: int = 0) -> list[dict[str, Any]]:
+    """Items from every samples file; `progress` hears the bytes parsed (`parsed`: before the first)."""
+    total = parsed + sum(len(s.data) for s in samples)
     known = set(rows) | _keys(data, "configs") | _keys(data, "n-samples") | _keys(data, "versions")
     seen: dict[str, SourceFile] = {}
     items: list[dict[str, Any]] = []
@@ -42,6 +44,9 @@ def sample_items(samples: Sequence[SourceFile], *, rows: Mapping[str, Mapping[st
         records = _records(source)
         wanted = primary_metric.get(task) if isinstance(primary_metric, Mapping) else primary_metric
         items.extend(_task_items(source, task, records, rows.get(task, {}), data, notes, wanted))
+        parsed += len(source.data)
+        if progress is not None:
+            progress(parsed, total)
     return items
 
 

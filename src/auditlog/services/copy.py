@@ -20,6 +20,7 @@ from auditlog.core.chain import ChainScan
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.note import unverified_note
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, StorageError, UnexpectedLog
+from auditlog.render import plural
 from auditlog.services import tree
 from auditlog.store import EventStore, open_store
 from auditlog.store.protocol import StoredCheckpoint, StoredEvent, StoredNode, WriteTransaction
@@ -37,7 +38,7 @@ class CopyReport:
     checkpoints: int
 
     def describe(self) -> str:
-        return (f"copied {self.size} events and {self.checkpoints} checkpoint(s) from {self.source} to "
+        return (f"copied {plural(self.size, 'event')} and {plural(self.checkpoints, 'checkpoint')} from {self.source} to "
                 f"{self.destination}: verified, root {self.root}, head {self.head}")
 
     def to_json(self) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from auditlog.errors import InvalidInput, NotFound, StorageError
@@ -21,14 +22,28 @@ def read_json_document(path: str) -> Any:
     return parse_json_document(read_bytes(path), "<stdin>" if path == "-" else path)
 
 
-def read_bytes(path: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
-    """A file's bytes ('-' for stdin), with our errors: NotFound, InvalidInput, StorageError."""
+READ_CHUNK = 8 << 20  # bytes read at a time when someone is watching the progress
+
+
+def read_bytes(path: str, limit: int = MAX_DOCUMENT_BYTES,
+               progress: Callable[[int], None] | None = None) -> bytes:
+    """A file's bytes ('-' for stdin), with our errors: NotFound, InvalidInput, StorageError.
+
+    With `progress`, the file is read in chunks and `progress(bytes_read)` hears each one."""
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
             return sys.stdin.buffer.read(limit + 1)
         with open(path, "rb") as f:
-            return f.read(limit + 1)
+            if progress is None:
+                return f.read(limit + 1)
+            chunks: list[bytes] = []
+            done = 0
+            while done <= limit and (chunk := f.read(min(READ_CHUNK, limit + 1 - done))):
+                chunks.append(chunk)
+                done += len(chunk)
+                progress(len(chunk))
+            return b"".join(chunks)
     except FileNotFoundError:
         raise NotFound(f"{name}: no such file") from None
     except IsADirectoryError:

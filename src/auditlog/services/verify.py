@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from auditlog.core.chain import ChainScan, Problem
 from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
+from auditlog.render import plural
 from auditlog.services import tree
 from auditlog.store.protocol import StoredNode
 
@@ -70,13 +71,14 @@ class VerifyReport:
         if not self.ok:
             first = self.first
             assert first is not None  # problem_count > 0: problems holds the first of them
-            return (f"FAILED: {self.problem_count} problem(s); the first at seq {first.seq}: {first.kind}: "
+            return (f"FAILED: {plural(self.problem_count, 'problem')}; the first at seq {first.seq}: {first.kind}: "
                     f"{first.detail}")
         said = (f"ok: {self.size} events, root {self.root}, head {self.head}: internally consistent (every "
                 "hash, link, body and Merkle subtree recomputed; every row accounted for; schema and metadata "
                 "as created)")
         if self.stored_unchecked:
-            said += (f"; {self.stored_unchecked} stored checkpoint(s) agree with it, their signatures not "
+            agree = "agrees" if self.stored_unchecked == 1 else "agree"
+            said += (f"; {plural(self.stored_unchecked, 'stored checkpoint')} {agree} with it, their signatures not "
                      "checked (pass --vkey to check them)")
         if self.anchored:
             return said + "; " + "; ".join(self.anchors)
@@ -149,7 +151,7 @@ def _unaccounted_rows(log: AuditLog) -> list[Problem]:
     outside = log.store.tally(until=0)
     if outside.events == 0:
         return []
-    return [Problem(0, "outside-chain", f"the events table holds {outside.events} row(s) at negative seqs (lowest "
+    return [Problem(0, "outside-chain", f"the events table holds {plural(outside.events, 'row')} at negative seqs (lowest "
                                         f"{outside.min_seq}), outside the chain, where look-ups could find them: "
                                         "they were inserted behind auditlog's back")]
 

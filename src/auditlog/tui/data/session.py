@@ -8,7 +8,7 @@ from typing import Any
 
 import projections
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, StorageError
-from auditlog.render import safe_text
+from auditlog.render import plural, safe_text
 from auditlog.services.log import AuditLog
 
 
@@ -70,7 +70,7 @@ def load_view(log: AuditLog, directory: str) -> Loaded:
         except AuditLogError:
             raise exc from None
         return Loaded(view, 0, f"could not catch up ({exc}); showing the projections as they were built, "
-                               f"{lag} event(s) behind the log")
+                               f"{plural(lag, 'event')} behind the log")
 
 
 def describe(error: BaseException) -> Failure:

@@ -98,7 +98,8 @@ class RunsScreen(Screen):
         self.post_message(ProjectionsReady(loaded))
 
     def on_projections_loading(self, message: ProjectionsLoading) -> None:
-        self._status(line((f"catching the projections up: {message.behind:,} new event(s) to fold…", "dim")))
+        events = f"{message.behind:,} new event{'' if message.behind == 1 else 's'}"
+        self._status(line((f"catching the projections up: {events} to fold…", "dim")))
 
     def on_projections_failed(self, message: ProjectionsFailed) -> None:
         failure = message.failure

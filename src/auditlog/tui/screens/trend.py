@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Select, Sparkline, Static
 
+from auditlog.render import plural
 from auditlog.tui.data import runs as runs_data
 from auditlog.tui.data import trends
 from auditlog.tui.data.session import describe
@@ -91,7 +92,7 @@ class TrendScreen(Screen):
             points = []
         else:
             self.query_one("#trend-title", Static).update(line(
-                (self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · {len(points)} value(s), "
+                (self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · {plural(len(points), 'value')}, "
                                                                       "in the order they first appear in the log"))
         averages = [p.avg for p in points]
         self.query_one("#trend-spark", Sparkline).data = averages

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from auditlog.render import plural
 from auditlog.tui.data import chain
 from auditlog.tui.data.session import describe, display_name
 from auditlog.tui.messages import VerifyDone, VerifyProgress, VerifyStopped
@@ -146,7 +147,7 @@ class VerifyScreen(Screen):
             result.update(Content("\n").join([verdict, fields(common + anchors)]))
             return
         first = report.first
-        verdict = line(("✘ TAMPERED", "bad"), f": {report.problem_count} problem(s); first bad seq ",
+        verdict = line(("✘ TAMPERED", "bad"), f": {plural(report.problem_count, 'problem')}; first bad seq ",
                        (str(first.seq), "bad"))
         result.update(Content("\n").join([verdict, fields([("first bad", (f"seq {first.seq}: {first.kind}", "bad")),
                                                            ("what", first.detail), *common[:1], *common[3:4]])]))
