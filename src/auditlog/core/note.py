@@ -196,6 +196,10 @@ class Signer:
         raw = self.key_id.to_bytes(4, "big") + self._private.sign(body.encode("utf-8"))
         return f"{SIG_PREFIX}{self.name} {b64encode(raw)}\n"
 
+    def sign_message(self, message: bytes) -> bytes:
+        """The bare Ed25519 signature of `message` (cosignature/v1 signs more than the body)."""
+        return self._private.sign(message)
+
     def sign(self, body: str) -> str:
         """The signed note of `body` with this key alone."""
         return sign_note(body, [self])
