@@ -17,7 +17,7 @@ def make_log(path: Path, runs: int, *, start: int = 0, origin: str = "test.examp
 
 
 def keygen(tmp: Path, name: str = "log.example", *, cosigner: bool = False) -> tuple[Path, str]:
-    key = tmp / f"{name}.key"
+    key = tmp / f"{name.replace('/', '_')}.key"
     args = ["keygen", "--name", name, "--out", key] + (["--cosigner"] if cosigner else [])
     assert cli(*args).code == 0
     return key, key.with_suffix(".vkey").read_text().strip()
