@@ -130,3 +130,18 @@ def _write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def published_run(published: PublishedLog, view: Any, run_id: str) -> tuple[Any, dict[str, Any]]:
+    """A run's recorded event and document from the published entries: the bytes are proven
+    included in the checked checkpoint's tree and must hash to what the projections folded."""
+    from auditlog.core.events import RUN_RECORDED, SealedEvent
+
+    row = view.run_row(run_id)
+    body = published.entry(row["seq"])
+    sealed = SealedEvent(row["seq"], hashlib.sha256(body).hexdigest(), body)
+    event = sealed.event
+    if sealed.hash != row["event_hash"] or event.type != RUN_RECORDED or event.subject != run_id:
+        raise VerificationError(f"{published.target.uri}: the projections place run {run_id!r} at seq {sealed.seq}, "
+                                "whose published entry is another event")
+    return sealed, event.data["run"]

@@ -110,6 +110,9 @@ def azure_settings(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]
             out["blob_storage_scheme"] = endpoint.scheme or "https"
             # Azurite serves the account as a path (http://host:port/account): pyarrow adds it itself
             out["blob_storage_authority"] = endpoint.netloc
+            # pyarrow asks the DFS endpoint whether the account has a hierarchical namespace:
+            # with a custom blob endpoint (Azurite, a private link) that is the same host
+            out["dfs_storage_scheme"], out["dfs_storage_authority"] = out["blob_storage_scheme"], endpoint.netloc
         elif fields.get("DefaultEndpointsProtocol"):
             out["blob_storage_scheme"] = fields["DefaultEndpointsProtocol"]
         return out
