@@ -39,14 +39,22 @@ def test_witness_cosigns_and_a_spec_verifier_accepts_the_cosignature(world, tmp_
     name, _, public = spec_verifier.vkey_parts(wvkey)
     assert spec_verifier.cosignature_time(done.out, name, public) > 1_700_000_000
     assert list(state.glob("*.json"))
-    (out / "checkpoint").write_text(done.out)  # the team puts the cosigned checkpoint back
+    cosigned = tmp_path / "cosigned.txt"
+    cosigned.write_text(done.out)
+    back = cli("publish", "--log", db, "--to", out, "--key", key, "--cosigned", cosigned, "-o", "json")
+    assert back.code == 0 and back.json()["written"] == ["checkpoint"], back
+    assert (out / "checkpoint").read_text() == done.out
     assert cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", wvkey).code == 0
+    assert cli("publish", "--log", db, "--to", out, "--key", key).out.count("0 files written") == 1  # kept
     # it extends: after more events, the witness checks consistency from the tiles
     make_log(db, 40, start=299)
     assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
     second = witness(world)
     assert second.code == 0, second
     assert "\n340\n" in second.out
+    make_log(db, 1, start=339)
+    stale = cli("publish", "--log", db, "--to", out, "--key", key, "--cosigned", cosigned)
+    assert stale.code == 5 and "another tree" in stale.err, stale
 
 
 def test_verify_requires_the_witnesses(world):

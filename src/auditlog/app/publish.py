@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ STATE, MANIFEST = "state.json", "manifest.json"
 
 
 def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: Signer,
-            directory: str | None = None) -> tiles.Publication:
+            directory: str | None = None, cosigned: Sequence[bytes] = ()) -> tiles.Publication:
     """Catch the projections up, then write bundles, tiles, projections and, last, the checkpoint."""
     from auditlog.app.verified import open_view, projections_directory
 
@@ -43,7 +44,7 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
     tiles.write_tiles(log, publication)
     _write_projections(publication, Path(projections_directory(log, log_path, directory)), view.state)
-    tiles.write_checkpoint(publication)
+    tiles.write_checkpoint(publication, cosigned)
     return publication
 
 

@@ -20,8 +20,12 @@ TO_HELP = "A directory, az://CONTAINER/PREFIX, s3://BUCKET/PREFIX or gs://BUCKET
               help="The log's private key: signs the published checkpoint (and the projections' note).")
 @click.option("--name", "key_name", help="The key's name, for key files without a 'name:' line.")
 @click.option("--projections", "directory", metavar="DIR", help="The projections directory (default: beside the log).")
+@click.option("--cosigned", "cosigned_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="A checkpoint a witness cosigned (`auditlog witness` output) for the tree being published: "
+                   "its cosignatures are added to the published checkpoint. Repeatable.")
 @output_option("text", "json", default="text")
-def publish(log_path: str, uri: str, key_path: str, key_name: str | None, directory: str | None, output: str) -> None:
+def publish(log_path: str, uri: str, key_path: str, key_name: str | None, directory: str | None,
+            cosigned_files: tuple[str, ...], output: str) -> None:
     """Publish the log as C2SP tlog-tiles (checkpoint, tiles, entry bundles) with its projections.
 
     Incremental: only new tiles and changed files are written, the checkpoint last. Refused
@@ -34,7 +38,7 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 
     signer = load_signer(key_path, key_name)
     with open_log(log_path) as log:
-        done = publish_log(log, log_path, uri, signer, directory)
+        done = publish_log(log, log_path, uri, signer, directory, [Path(f).read_bytes() for f in cosigned_files])
     cp = done.checkpoint
     if output == "json":
         click.echo(json.dumps({"uri": uri, "origin": cp.origin, "size": cp.size, "root": cp.root.hex(),

@@ -13,11 +13,12 @@ written. Anything else (another log, a rewritten or shorter one) is refused (exi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from auditlog.core.merkle import leaf_hash
-from auditlog.core.note import Signer
+from auditlog.core.note import Signer, unverified_note
 from auditlog.errors import Conflict, InvalidInput, SignatureError
 from auditlog.services import tree
 from auditlog.services.log import AuditLog
@@ -118,16 +119,38 @@ def _tile_hashes(get: tree.SubtreeHashes, tile: Tile) -> list[bytes]:
     return [get(*key) for key in keys]
 
 
-def write_checkpoint(publication: Publication) -> str:
-    """Sign the tree and write `checkpoint`, last; the signed note."""
-    previous = publication.previous
-    if previous is not None and (previous.size, previous.root) == (publication.checkpoint.size,
-                                                                   publication.checkpoint.root):
+def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] = ()) -> str:
+    """Sign the tree and write `checkpoint`, last; the signed note.
+
+    An unchanged tree keeps the checkpoint there (and the witnesses' cosignatures on it).
+    `cosigned` notes (what `auditlog witness` printed) must be for exactly this tree: their
+    other signature lines are added to the published checkpoint.
+    """
+    previous, checkpoint = publication.previous, publication.checkpoint
+    existing = publication.target.read(CHECKPOINT) if previous is not None else None
+    if previous is not None and existing and (previous.size, previous.root) == (checkpoint.size, checkpoint.root):
+        note = existing.decode("utf-8")
+    else:
+        note = sign_checkpoint(checkpoint, [publication.signer])
+    body, lines = unverified_note(note)
+    known = {(s.name, s.key_id) for s in lines}  # one signature per key: the first one kept
+    added = []
+    for other in cosigned:
+        other_body, other_lines = unverified_note(other)
+        if other_body != body:
+            claimed = (other_body.splitlines() + ["", "?"])[1]
+            raise Conflict(f"a cosigned checkpoint is for another tree (size {claimed}) than the one published "
+                           f"(size {checkpoint.size}): have the witness cosign the published checkpoint again")
+        for line in other_lines:
+            if (line.name, line.key_id) not in known:
+                added.append(line)
+                known.add((line.name, line.key_id))
+    if added:
+        note = note + "".join(s.line() for s in added)
+    publication.note = note
+    if existing is not None and existing == note.encode("utf-8"):
         publication.unchanged.append(CHECKPOINT)
-        text = publication.target.read(CHECKPOINT)
-        publication.note = text.decode("utf-8") if text else ""
-        return publication.note
-    publication.note = sign_checkpoint(publication.checkpoint, [publication.signer])
-    publication.target.write(CHECKPOINT, publication.note.encode("utf-8"))
-    publication.written.append(CHECKPOINT)
-    return publication.note
+    else:
+        publication.target.write(CHECKPOINT, note.encode("utf-8"))
+        publication.written.append(CHECKPOINT)
+    return note
