@@ -163,3 +163,20 @@ def test_json_report(published):
     db, out, key, _ = published
     report = json.loads(cli("publish", "--log", db, "--to", out, "--key", key, "-o", "json").out)
     assert report["size"] == 600 and report["previous_size"] == 600
+
+
+def test_a_postgresql_log_publishes_the_same_files_as_its_sqlite_copy(pg_url, tmp_path):
+    """The tiles depend on the events alone: a log copied to PostgreSQL publishes identical tiles."""
+    import os
+    db = tmp_path / "evals.db"
+    make_log(db, 300)
+    key, vkey = keygen(tmp_path)
+    assert cli("copy", db, pg_url).code == 0
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for log, out in ((db, tmp_path / "a"), (pg_url, tmp_path / "b")):
+        done = cli("publish", "--log", log, "--to", out, "--key", key, env=env)
+        assert done.code == 0, done
+    a, b = files(tmp_path / "a"), files(tmp_path / "b")
+    tile_names = [n for n in a if n.startswith("tile/")]
+    assert tile_names and all(a[n] == b.get(n) for n in tile_names)
+    assert cli("verify", "--from", tmp_path / "b", "--vkey", vkey).code == 0
