@@ -50,7 +50,7 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
 
 def _write_projections(publication: tiles.Publication, directory: Path, state: Any) -> None:
     for name in sorted(state.files()):
-        publication.put_immutable(f"{PROJECTIONS}/{name}", (directory / name).read_bytes())
+        publication.put_content_addressed(f"{PROJECTIONS}/{name}", (directory / name).read_bytes)
     digests = {}
     for name in (MANIFEST, STATE):
         data = (directory / name).read_bytes()

@@ -13,7 +13,7 @@ written. Anything else (another log, a rewritten or shorter one) is refused (exi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -55,6 +55,15 @@ class Publication:
             raise Conflict(f"{self.target.uri}: {name} already holds other bytes (sha256 "
                            f"{hashlib.sha256(existing).hexdigest()[:16]}…): a tile never changes; "
                            "this destination holds another log, or was altered: refusing to publish")
+
+    def put_content_addressed(self, name: str, read: Callable[[], bytes]) -> None:
+        """Write a file named by the SHA-256 of its bytes unless it is there: its name is its
+        content, and every reader hashes it before use (so it is not fetched back to compare)."""
+        if self.target.exists(name):
+            self.unchanged.append(name)
+        else:
+            self.target.write(name, read())
+            self.written.append(name)
 
     def put(self, name: str, data: bytes) -> None:
         """Write a file that changes between publishes, only if its bytes differ."""

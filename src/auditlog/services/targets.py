@@ -37,6 +37,9 @@ class Target(Protocol):
     def read(self, name: str) -> bytes | None:
         """The file's bytes, or None if there is no such file."""
 
+    def exists(self, name: str) -> bool:
+        """Whether there is such a file (without reading it)."""
+
     def write(self, name: str, data: bytes) -> None:
         """Write the whole file; a reader sees the old content or the new, never part."""
 
@@ -177,6 +180,9 @@ class DirectoryTarget:
         except OSError as exc:
             raise StorageError(f"{self.uri}: cannot read {name}: {exc.strerror or exc}") from None
 
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
     def write(self, name: str, data: bytes) -> None:
         path = self._path(name)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -232,6 +238,15 @@ class ObjectTarget:
                     return bytes(stream.read())
             except FileNotFoundError:  # the container itself is missing, or the object went meanwhile
                 return None
+
+    def exists(self, name: str) -> bool:
+        import pyarrow.fs as pafs
+
+        with self._errors(f"cannot look up {name}"):
+            try:
+                return bool(self.fs.get_file_info(self._path(name)).type == pafs.FileType.File)
+            except FileNotFoundError:
+                return False
 
     def write(self, name: str, data: bytes) -> None:
         with self._errors(f"cannot write {name}"), self.fs.open_output_stream(self._path(name)) as out:
