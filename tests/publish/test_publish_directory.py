@@ -182,3 +182,21 @@ def test_a_postgresql_log_publishes_the_same_files_as_its_sqlite_copy(pg_url, tm
     tile_names = [n for n in a if n.startswith("tile/")]
     assert tile_names and all(a[n] == b.get(n) for n in tile_names)
     assert cli("verify", "--from", tmp_path / "b", "--vkey", vkey).code == 0
+
+
+def test_entries_and_tiles_forged_together_still_break_the_chain_naming_the_bundle(tmp_path):
+    """A holder of the storage (not of the key) who rewrites an entry and its level-0 tile to match:
+    the tile above, or the root, or the chain catches it; the chain names the bundle."""
+    import hashlib
+    db = tmp_path / "evals.db"
+    make_log(db, 20)
+    key, vkey = keygen(tmp_path)
+    out = tmp_path / "pub"
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+    bundle = spec_verifier.read_bundle((out / "tile/entries/000.p/21").read_bytes())
+    assert b'"subject":"run-4"' in bundle[5]
+    bundle[5] = bundle[5].replace(b'"subject":"run-4"', b'"subject":"run-Z"')
+    (out / "tile/entries/000.p/21").write_bytes(b"".join(len(e).to_bytes(2, "big") + e for e in bundle))
+    (out / "tile/0/000.p/21").write_bytes(b"".join(hashlib.sha256(b"\x00" + e).digest() for e in bundle))
+    done = cli("verify", "--from", out, "--vkey", vkey)
+    assert done.code == 1 and "tile/entries/000.p/21" in done.err, done

@@ -24,7 +24,7 @@ from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFoun
 from auditlog.services.targets import Target
 from auditlog.tlog.cosignature import CosignerKey, witnessed_by
 from auditlog.tlog.paths import CHECKPOINT, TILE_WIDTH
-from auditlog.tlog.tiles import Tile, decode_bundle, decode_tile, subtree_getter, subtree_hash, tiles_for
+from auditlog.tlog.tiles import Tile, decode_bundle, decode_tile, subtree_getter, subtree_hash, tile_for_hash, tiles_for
 
 
 class PublishedLog:
@@ -82,9 +82,7 @@ class PublishedLog:
         """The bytes of leaf `seq`, proven included in the checked checkpoint's tree."""
         if not 0 <= seq < self.size:
             raise NotFound(f"{self.target.uri}: no event {seq} in the published tree of {self.size}")
-        tile = Tile(0, seq // TILE_WIDTH, TILE_WIDTH)
-        if (seq // TILE_WIDTH + 1) * TILE_WIDTH > self.size:
-            tile = Tile(0, seq // TILE_WIDTH, self.size % TILE_WIDTH)
+        tile = tile_for_hash(0, seq, self.size)
         name, entries = self.bundle(tile)
         body = entries[seq - tile.first]
         path = proof.inclusion_proof(seq, self.size, self.subtree())
@@ -134,11 +132,13 @@ def verify_published(target: Target, verifiers: Sequence[Verifier], *,
     expected: dict[int, list[bytes]] = {}  # per tile level: the hashes its tiles must hold, from below
     tiles = tiles_for(log.size)
     scan = ChainScan(anchors=_anchor_map(cp, anchors, log.size))
+    bundles: dict[int, str] = {}  # level-0 tile index -> the bundle file read for it
 
     def leaves() -> Iterator[Row]:
         for tile in (t for t in tiles if t.level == 0):
             hashes = log.tile(tile)
             name, entries = log.bundle(tile)
+            bundles[tile.index] = name
             report.files += 2
             for i, (want, body) in enumerate(zip(hashes, entries)):
                 if want != leaf_hash(body):
@@ -149,7 +149,8 @@ def verify_published(target: Target, verifiers: Sequence[Verifier], *,
             yield from _rows(target.uri, name, tile.first, entries)
 
     for problem in scan.scan(leaves()):
-        raise IntegrityError(problem.seq, f"{target.uri}: {problem.kind}: {problem.detail}")
+        where = bundles.get(problem.seq // TILE_WIDTH, "the entries")
+        raise IntegrityError(problem.seq, f"{target.uri}: {where}: {problem.kind}: {problem.detail}")
     for tile in (t for t in tiles if t.level > 0):
         hashes = log.tile(tile)
         report.files += 1
