@@ -6,7 +6,7 @@ Every AuditLogError becomes one line on stderr and its documented exit code:
 commands that need them, so `append` and `verify` start fast.
 """
 
-from auditlog.cli import ci, database, integrity, queries, runs, tui  # noqa: F401 - importing registers their commands
+from auditlog.cli import ci, database, integrity, publish, queries, runs, tui  # noqa: F401 - importing registers their commands
 from auditlog.cli.base import cli, main
 
 __all__ = ["cli", "main"]

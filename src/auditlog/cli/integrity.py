@@ -36,11 +36,19 @@ name_option = click.option("--name", "key_name", help="The key's name, for key f
 @click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A signed checkpoint the log must extend (catches truncation, rollback, rewrite). Repeatable.")
 @vkey_option
+@click.option("--from", "uri", metavar="URI", help="Check a published log instead (a directory, az://, s3://, gs://): "
+              "its checkpoint under --vkey, every tile and entry, the chain.")
+@click.option("--witness-vkey", "witness_vkeys", multiple=True, metavar="VKEY|FILE",
+              help="A witness's key (type 0x04, or 0x01 for old `cosign` signatures). Repeatable.")
+@click.option("--witnesses", "quorum", type=click.IntRange(min=0), default=None,
+              help="How many of the --witness-vkey witnesses must have cosigned (default: 1 if any is given).")
 @output_option("text", "json", default="text")
-def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...], output: str) -> None:
+def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...], uri: str | None,
+           witness_vkeys: tuple[str, ...], quorum: int | None, output: str) -> None:
     """Recompute every hash, link and Merkle subtree; check stored and given checkpoints.
 
-    Exit 1, naming the first bad seq and why, if anything is wrong.
+    With --from, check a published log (docs/publishing.md) instead. Exit 1, naming the
+    first bad seq or file and why, if anything is wrong.
     """
     from auditlog.core.checkpoint import open_checkpoint
     from auditlog.services.keys import load_verifiers
@@ -48,6 +56,9 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = load_verifiers(list(vkeys))
+    if uri is not None or witness_vkeys or quorum:
+        _verify_published(uri, verifiers, checkpoint_files, witness_vkeys, quorum, output)
+        return
     with open_log(log_path) as log, progress("verifying") as report_progress:
         origin = log.info().get("origin")
         anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
@@ -70,14 +81,39 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
         sys.exit(errors.EXIT_INTEGRITY)
 
 
+def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[str, ...],
+                      witness_vkeys: tuple[str, ...], quorum: int | None, output: str) -> None:
+    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.published import verify_published
+    from auditlog.services.targets import open_target
+    from auditlog.services.witness import load_witness_keys
+
+    if uri is None:
+        raise errors.InvalidInput("--witness-vkey", "witnesses are checked on a published log: give --from URI")
+    if not verifiers:
+        raise errors.InvalidInput("--vkey", "checking a published log needs the log's verifier key")
+    witnesses = load_witness_keys(list(witness_vkeys))
+    anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files]
+    need = (1 if witnesses else 0) if quorum is None else quorum
+    report = verify_published(open_target(uri), verifiers, anchors=anchors, witnesses=witnesses, quorum=need)
+    if output == "json":
+        cp = report.checkpoint
+        click.echo(json.dumps({"ok": True, "uri": uri, "origin": cp.origin, "size": cp.size, "root": cp.root.hex(),
+                               "signers": report.signers, "witnesses": report.witnesses, "files": report.files},
+                              indent=2))
+    else:
+        click.echo(safe_text(report.summary(), limit=2000))
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.option("--name", required=True, help="The key's name, e.g. ci.example.org (shown in signatures).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the private key; the verifier key goes beside it with suffix .vkey.")
-def keygen(name: str, out: str) -> None:
+@click.option("--cosigner", is_flag=True, help="A witness's key: its verifier key has type 0x04 (tlog-cosignature/v1).")
+def keygen(name: str, out: str, cosigner: bool) -> None:
     """Make an Ed25519 signing key (PKCS#8 PEM, mode 0600) and its verifier key."""
     from auditlog.services.keys import generate_key
-    key_path, vkey_path = generate_key(name, Path(out))
+    key_path, vkey_path = generate_key(name, Path(out), cosigner=cosigner)
     click.echo(f"private key: {key_path} (keep it secret)\nverifier key: {vkey_path}: {vkey_path.read_text().strip()}")
 
 
@@ -120,7 +156,10 @@ def checkpoints(log_path: str, output: str) -> None:
 @click.option("--log", "log_path", default=None, help="Check the checkpoint against this log first, and keep the cosigned note in it.")
 @expect_log_id_option
 def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path: str | None) -> None:
-    """Add a witness signature to a checkpoint note; prints the note with all signatures."""
+    """Add a plain signature to a checkpoint note, without checking consistency (replaced by `witness`).
+
+    Kept for existing scripts; `auditlog witness` checks the log's signature and that the
+    checkpoint extends the one it cosigned before. Signatures made here still verify."""
     from auditlog.services.checkpoints import cosign as add_signature
     from auditlog.services.keys import load_signer
     if not key_path:

@@ -78,14 +78,37 @@ def _filters(project: str | None, model: str | None, experiment: str | None, sin
             "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded}
 
 
+def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--from URI and --vkey: read a published log's projections (docs/publishing.md) instead of a log."""
+    func = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
+                        help="With --from: the log's verifier key, which must sign the published checkpoint.")(func)
+    return click.option("--from", "uri", metavar="URI",
+                        help="Read the projections published at URI (a directory, az://, s3://, gs://), once "
+                             "checked against its signed checkpoint, instead of --log.")(func)
+
+
 @contextmanager
-def _view(log_path: str, directory: str | None) -> Iterator[Any]:
-    """The log, opened (never created), and its projections caught up."""
+def _view(log_path: str, directory: str | None, uri: str | None = None, vkeys: tuple[str, ...] = ()) -> Iterator[Any]:
+    """The log, opened (never created), and its projections caught up; with `uri`, the published
+    log and its projections, checked against its checkpoint."""
     import projections
+    if uri is not None:
+        from auditlog.app.publish import published_view
+        from auditlog.services.keys import load_verifiers
+        if not vkeys:
+            raise errors.InvalidInput("--vkey", "reading a published log needs the log's verifier key")
+        yield published_view(uri, load_verifiers(list(vkeys)), directory)
+        return
     with open_log(log_path) as log:
         with progress("catching up the projections") as report:
             view = projections.open(log, projections_dir(log, log_path, directory), report)
         yield log, view
+
+
+def _verified_run(log: Any, view: Any, run_id: str) -> tuple[Any, dict[str, Any]]:
+    from auditlog.app.publish import PublishedLog, published_run
+    from auditlog.app.verified import verified_run
+    return published_run(log, view, run_id) if isinstance(log, PublishedLog) else verified_run(log, view, run_id)
 
 
 def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None = None) -> None:
@@ -101,11 +124,13 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @run_filters
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many runs first.")
+@published_option
 @records_output()
-def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, **filters: Any) -> None:
+def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, uri: str | None,
+            vkeys: tuple[str, ...], **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections."""
     import projections
-    with _view(log_path, directory) as (_, view):
+    with _view(log_path, directory, uri, vkeys) as (_, view):
         runs = projections.list_runs(view, limit=limit, offset=offset, **_filters(**filters))
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
@@ -116,18 +141,23 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @projections_option
 @click.option("--items", "with_items", is_flag=True, help="Also list the run's items.")
 @click.option("--failed", is_flag=True, help="List only the items that did not pass (implies --items).")
+@published_option
 @records_output()
-def show(run_id: str, log_path: str, directory: str | None, with_items: bool, failed: bool, output: str) -> None:
+def show(run_id: str, log_path: str, directory: str | None, with_items: bool, failed: bool, output: str,
+         uri: str | None, vkeys: tuple[str, ...]) -> None:
     """Show one run as recorded, its current state, and every event about it.
 
-    With --output jsonl or csv, prints the items (with --items) or the events."""
+    With --output jsonl or csv, prints the items (with --items) or the events. With --from,
+    the events listed are the run's recorded event only (its current state still shows
+    annotations, supersessions and verdicts)."""
     import projections
-    from auditlog.app.verified import verified_events_about, verified_run
+    from auditlog.app.verified import verified_events_about
     with_items = with_items or failed
-    with _view(log_path, directory) as (log, view):
-        _, run = verified_run(log, view, run_id)
+    with _view(log_path, directory, uri, vkeys) as (log, view):
+        recorded, run = _verified_run(log, view, run_id)
+        about = [recorded] if uri is not None else verified_events_about(log, view, run_id)
         related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
-                    "data": e.event.data} for e in verified_events_about(log, view, run_id)]
+                    "data": e.event.data} for e in about]
         frame = projections.load_run(view, run_id)
     items = frame.item_records(failed_only=failed) if with_items else None
     if output == "json":
@@ -182,17 +212,18 @@ def _figure(value: float | None) -> str:
 @projections_option
 @click.option("--items", "item_rows", is_flag=True,
               help="Print the item changes as records (with jsonl/csv; the table shows them anyway).")
+@published_option
 @records_output()
-def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str) -> None:
+def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str,
+            uri: str | None, vkeys: tuple[str, ...]) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
     pass->fail or fail->pass, items in one run only."""
     from dataclasses import asdict
 
     import projections
-    from auditlog.app.verified import verified_run
-    with _view(log_path, directory) as (log, view):
+    with _view(log_path, directory, uri, vkeys) as (log, view):
         for run_id in (run_a, run_b):
-            verified_run(log, view, run_id)  # its event is the one folded, and in the verified tree
+            _verified_run(log, view, run_id)  # its event is the one folded, and in the verified tree
         report = projections.compare_runs(view, run_a, run_b)
     figures = [asdict(f) for f in report.figures]
     changes = [asdict(c) for c in report.changes]
@@ -220,12 +251,13 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
 @click.option("--group", help="Only runs of this experiment group.")
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
+@published_option
 @records_output()
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, group: str | None,
-          days: int | None, include_superseded: bool, output: str) -> None:
+          days: int | None, include_superseded: bool, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
     import projections
-    with _view(log_path, directory) as (_, view):
+    with _view(log_path, directory, uri, vkeys) as (_, view):
         points = projections.trend(view, project, metric, by=by, group=group, days=days,
                                    include_superseded=include_superseded)
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]

@@ -19,14 +19,16 @@ from pathlib import Path
 
 from auditlog.core.note import Verifier, is_valid_key_name, parse_verifier_key
 from auditlog.errors import InvalidInput, KeyFileError, NotFound, StorageError
-from auditlog.services.signing import Signer
+from auditlog.services.signing import Signer, cosigner_key
 
 PASSPHRASE_VARIABLE = "AUDITLOG_KEY_PASSPHRASE"
 _NAME_LINE = re.compile(r"name: (\S+)\n")
 
 
-def generate_key(name: str, out: Path) -> tuple[Path, Path]:
+def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path, Path]:
     """Write `out` (private, 0600) and `out` with suffix .vkey (0644); refuse to overwrite either.
+
+    A `cosigner` key's .vkey is the witness form, type 0x04 (c2sp.org/tlog-cosignature).
 
     Both files are created exclusively and never through a symbolic link (O_CREAT | O_EXCL |
     O_NOFOLLOW): a link at either path, even a dangling one, is refused and nothing is written
@@ -52,7 +54,8 @@ def generate_key(name: str, out: Path) -> tuple[Path, Path]:
     created: list[Path] = []
     try:
         _write_exclusive(out, f"name: {name}\n".encode() + pem, 0o600, created)
-        _write_exclusive(vkey_path, (signer.verifier_key() + "\n").encode(), 0o644, created)
+        vkey = cosigner_key(signer).vkey if cosigner else signer.verifier_key()
+        _write_exclusive(vkey_path, (vkey + "\n").encode(), 0o644, created)
     except BaseException as exc:
         for path in created:  # nothing half-made stays
             with contextlib.suppress(OSError):

@@ -27,6 +27,7 @@ from auditlog.core.note import (
     unverified_note,
 )
 from auditlog.errors import InvalidInput, KeyFileError
+from auditlog.tlog.cosignature import MAX_TIMESTAMP, CosignerKey, signed_message
 
 
 class Signer:
@@ -71,6 +72,10 @@ class Signer:
         """`— name base64(key id || signature)\\n` over the UTF-8 bytes of `body`."""
         raw = self.key_id.to_bytes(4, "big") + self._private.sign(body.encode("utf-8"))
         return f"{SIG_PREFIX}{self.name} {b64encode(raw)}\n"
+
+    def sign_message(self, message: bytes) -> bytes:
+        """The bare Ed25519 signature of `message` (cosignature/v1 signs more than the note's body)."""
+        return self._private.sign(message)
 
     def sign(self, body: str) -> str:
         """The signed note of `body` with this key alone."""
@@ -121,3 +126,18 @@ def add_signatures(note_text: str | bytes, signers: Sequence[Signer]) -> str:
 def sign_checkpoint(checkpoint: Checkpoint, signers: Sequence[Signer]) -> str:
     """The signed note of a checkpoint."""
     return sign_note(checkpoint.to_text(), signers)
+
+
+def cosignature_line(signer: Signer, body: str, timestamp: int) -> str:
+    """`— name base64(key id || timestamp || signature)\\n` by the witness key of `signer`."""
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise KeyFileError(f"a cosignature's timestamp is in [0, 2^63), got {timestamp}")
+    key = cosigner_key(signer)  # the same Ed25519 key, under the cosignature key id
+    signature = signer.sign_message(signed_message(body, timestamp))
+    raw = key.key_id.to_bytes(4, "big") + timestamp.to_bytes(8, "big") + signature
+    return f"{SIG_PREFIX}{key.name} {b64encode(raw)}\n"
+
+
+def cosigner_key(signer: Signer) -> CosignerKey:
+    """The cosignature/v1 public key of a signing key."""
+    return CosignerKey.from_public_key(signer.name, signer.verifier().public_key)

@@ -1,0 +1,149 @@
+"""Publish a log with its projections, and read a published log's projections back, checked.
+
+Under the prefix, beside the tlog-tiles (`auditlog.services.publish`):
+
+    projections/state.json, manifest.json, runs-<sha256>.parquet, ..., items/part-...parquet
+    projections/signed-state     a signed note (the log's key): origin, size, root, and the
+                                 SHA-256 of state.json and manifest.json
+
+The Parquet files are named by their SHA-256 and state.json names them, so the signed note
+binds the whole generation to one checkpoint's tree. They are written after the tiles and
+before the checkpoint; a reader (`published_view`) uses them only when the signed note is for
+exactly the tree the (checked) checkpoint signs, and fails loudly otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from auditlog.core.checkpoint import Checkpoint
+from auditlog.core.note import Verifier, b64decode, b64encode, open_note
+from auditlog.errors import AuditLogError, VerificationError
+from auditlog.services import publish as tiles
+from auditlog.services.log import AuditLog
+from auditlog.services.published import PublishedLog
+from auditlog.services.signing import Signer
+from auditlog.services.targets import open_target
+
+PROJECTIONS = "projections"
+SIGNED_STATE = f"{PROJECTIONS}/signed-state"
+HEADER = "auditlog.projections/v1"
+STATE, MANIFEST = "state.json", "manifest.json"
+
+
+def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: Signer,
+            directory: str | None = None, cosigned: Sequence[bytes] = ()) -> tiles.Publication:
+    """Catch the projections up, then write bundles, tiles, projections and, last, the checkpoint."""
+    from auditlog.app.verified import open_view, projections_directory
+
+    view = open_view(log, log_path, directory)
+    publication = tiles.start(log, open_target(uri), signer, size=view.size)
+    tiles.write_tiles(log, publication)
+    _write_projections(publication, Path(projections_directory(log, log_path, directory)), view.state)
+    tiles.write_checkpoint(publication, cosigned)
+    return publication
+
+
+def _write_projections(publication: tiles.Publication, directory: Path, state: Any) -> None:
+    for name in sorted(state.files()):
+        publication.put_content_addressed(f"{PROJECTIONS}/{name}", (directory / name).read_bytes)
+    digests = {}
+    for name in (MANIFEST, STATE):
+        data = (directory / name).read_bytes()
+        digests[name] = hashlib.sha256(data).hexdigest()
+        publication.put(f"{PROJECTIONS}/{name}", data)
+    publication.put(SIGNED_STATE, publication.signer.sign(signed_state_body(publication.checkpoint, digests)).encode())
+
+
+def signed_state_body(checkpoint: Checkpoint, digests: dict[str, str]) -> str:
+    """The note body: never a checkpoint (its second line is not a number)."""
+    lines = [HEADER, f"origin {checkpoint.origin}", f"size {checkpoint.size}", f"root {b64encode(checkpoint.root)}",
+             *(f"{name} {digests[name]}" for name in (STATE, MANIFEST))]
+    return "".join(line + "\n" for line in lines)
+
+
+def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None) -> tuple[PublishedLog, Any]:
+    """The published projections, fetched into a local cache and checked against the checkpoint."""
+    import projections
+    from projections.state import State
+
+    published = PublishedLog(open_target(uri), verifiers)
+    target, cp = published.target, published.checkpoint
+    text = target.read(SIGNED_STATE)
+    if text is None:
+        raise VerificationError(f"{uri}: {SIGNED_STATE} is missing: no projections were published")
+    try:
+        body = open_note(text, verifiers).body
+    except AuditLogError as exc:
+        raise VerificationError(f"{uri}: {SIGNED_STATE}: {exc}") from None
+    digests = _parse_signed_state(body, uri, cp)
+    directory = Path(cache or _cache_directory(uri))
+    directory.mkdir(parents=True, exist_ok=True)
+    fetched = {}
+    for name in (MANIFEST, STATE):
+        data = target.read(f"{PROJECTIONS}/{name}")
+        if data is None or hashlib.sha256(data).hexdigest() != digests[name]:
+            raise VerificationError(f"{uri}: {PROJECTIONS}/{name} is missing or not the file {SIGNED_STATE} signs")
+        fetched[name] = data
+    state = State.from_json(json.loads(fetched[STATE]))
+    for name in sorted(state.files()):
+        path = directory / name
+        if not path.exists():
+            data = target.read(f"{PROJECTIONS}/{name}")
+            if data is None:
+                raise VerificationError(f"{uri}: {PROJECTIONS}/{name} is missing (state.json names it)")
+            _write(path, data)
+    _write(directory / MANIFEST, fetched[MANIFEST])
+    _write(directory / STATE, fetched[STATE])
+    view = projections.open_built(directory)
+    if view.size != cp.size or view.state.root != cp.root.hex():
+        raise VerificationError(f"{uri}: the projections were folded to size {view.size} (root {view.state.root}), "
+                                f"the checkpoint signs size {cp.size}")
+    return published, view
+
+
+def _parse_signed_state(body: str, uri: str, cp: Checkpoint) -> dict[str, str]:
+    lines = body.rstrip("\n").split("\n")
+    fields = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+    if lines[0] != HEADER or set(fields) != {"origin", "size", "root", STATE, MANIFEST}:
+        raise VerificationError(f"{uri}: {SIGNED_STATE} is not an {HEADER} note")
+    try:
+        size, root = int(fields["size"]), b64decode(fields["root"])
+    except ValueError:
+        raise VerificationError(f"{uri}: {SIGNED_STATE}: size or root is malformed") from None
+    if (fields["origin"], size, root) != (cp.origin, cp.size, cp.root):
+        raise VerificationError(f"{uri}: the projections are for {fields['origin']} at size {size}, the checkpoint "
+                                f"is at size {cp.size}: a publish was interrupted; publish again")
+    return {STATE: fields[STATE], MANIFEST: fields[MANIFEST]}
+
+
+def _cache_directory(uri: str) -> str:
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "auditlog", "published", hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32])
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def published_run(published: PublishedLog, view: Any, run_id: str) -> tuple[Any, dict[str, Any]]:
+    """A run's recorded event and document from the published entries: the bytes are proven
+    included in the checked checkpoint's tree and must hash to what the projections folded."""
+    from auditlog.core.events import RUN_RECORDED, SealedEvent
+
+    row = view.run_row(run_id)
+    body = published.entry(row["seq"])
+    sealed = SealedEvent(row["seq"], hashlib.sha256(body).hexdigest(), body)
+    event = sealed.event
+    if sealed.hash != row["event_hash"] or event.type != RUN_RECORDED or event.subject != run_id:
+        raise VerificationError(f"{published.target.uri}: the projections place run {run_id!r} at seq {sealed.seq}, "
+                                "whose published entry is another event")
+    return sealed, event.data["run"]

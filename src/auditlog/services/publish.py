@@ -1,0 +1,166 @@
+"""Publish a log as C2SP tlog-tiles: entry bundles, then hash tiles, then the signed checkpoint.
+
+The order is transparency-dev/tessera's: a reader that fetches the checkpoint finds every
+tile and bundle it needs already in place, because the checkpoint is written last, and an
+interrupted publish leaves the previous checkpoint (and all it needs) untouched. Every tile
+and bundle file is immutable (a partial tile's width is in its name): one is written once,
+and finding one with other bytes is a conflict, never overwritten. A publish starts from the
+checkpoint already there: it must be signed by the same key, for the same origin, and the
+log must still have its tree at its size; then only the tiles that tree did not have are
+written. Anything else (another log, a rewritten or shorter one) is refused (exit 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint
+from auditlog.core.merkle import leaf_hash
+from auditlog.core.note import unverified_note
+from auditlog.errors import Conflict, InvalidInput, SignatureError
+from auditlog.services import tree
+from auditlog.services.log import AuditLog
+from auditlog.services.signing import Signer, sign_checkpoint
+from auditlog.services.targets import Target
+from auditlog.tlog.paths import CHECKPOINT, TILE_HEIGHT
+from auditlog.tlog.tiles import Tile, encode_bundle, encode_tile, needs_wide_bundle, tiles_for
+
+
+@dataclass
+class Publication:
+    """One publish in progress: what is there, what the log has, what was written."""
+
+    target: Target
+    signer: Signer
+    checkpoint: Checkpoint  # the log's tree being published
+    previous: Checkpoint | None  # what the destination held, checked
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def since(self) -> int:
+        return self.previous.size if self.previous else 0
+
+    def put_immutable(self, name: str, data: bytes) -> None:
+        """Write a file that never changes: skip it if it holds these bytes, refuse other bytes."""
+        existing = self.target.read(name)
+        if existing is None:
+            self.target.write(name, data)
+            self.written.append(name)
+        elif existing == data:
+            self.unchanged.append(name)
+        else:
+            raise Conflict(f"{self.target.uri}: {name} already holds other bytes (sha256 "
+                           f"{hashlib.sha256(existing).hexdigest()[:16]}…): a tile never changes; "
+                           "this destination holds another log, or was altered: refusing to publish")
+
+    def put_content_addressed(self, name: str, read: Callable[[], bytes]) -> None:
+        """Write a file named by the SHA-256 of its bytes unless it is there: its name is its
+        content, and every reader hashes it before use (so it is not fetched back to compare)."""
+        if self.target.exists(name):
+            self.unchanged.append(name)
+        else:
+            self.target.write(name, read())
+            self.written.append(name)
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write a file that changes between publishes, only if its bytes differ."""
+        if self.target.read(name) == data:
+            self.unchanged.append(name)
+        else:
+            self.target.write(name, data)
+            self.written.append(name)
+
+
+def start(log: AuditLog, target: Target, signer: Signer, size: int | None = None) -> Publication:
+    """Check the destination against the log; the tree to publish is the log's first `size`
+    events (default: all of them now)."""
+    origin = log.info()["origin"]
+    size = log.head().size if size is None else size
+    checkpoint = Checkpoint(origin, size, tree.root(log.store, size))
+    target.prepare()
+    previous = published_by(target, signer, origin)
+    if previous is not None:
+        where = f"{target.uri} holds {previous.origin} at size {previous.size} (root {previous.root.hex()})"
+        if previous.size > size:
+            raise Conflict(f"{where}; this log has only {size} events: publishing would roll it back")
+        if tree.root(log.store, previous.size) != previous.root:
+            raise Conflict(f"{where}; this log's first {previous.size} events have root "
+                           f"{tree.root(log.store, previous.size).hex()}: another log, or a rewritten one")
+    return Publication(target, signer, checkpoint, previous)
+
+
+def published_by(target: Target, signer: Signer, origin: str) -> Checkpoint | None:
+    """The destination's checkpoint, if any, once checked as this log's under this key."""
+    text = target.read(CHECKPOINT)
+    if text is None:
+        return None
+    try:
+        return open_checkpoint(text, [signer.verifier()], origin=origin)
+    except (SignatureError, InvalidInput) as exc:
+        raise Conflict(f"{target.uri}: its checkpoint is not this log's under key {signer.name} ({exc}): "
+                       "refusing to publish over it") from None
+
+
+def write_tiles(log: AuditLog, publication: Publication) -> None:
+    """Entry bundles, then hash tiles level by level, for the tree the destination lacks."""
+    size, since = publication.checkpoint.size, publication.since
+    new_tiles = tiles_for(size, since)
+    for tile in (t for t in new_tiles if t.level == 0):
+        rows = list(log.store.rows(after=tile.first - 1, until=tile.first + tile.width))
+        if len(rows) != tile.width:
+            raise Conflict(f"events {tile.first}..{tile.first + tile.width - 1} are not all in the log")
+        entries = [row[6] for row in rows]
+        wide = needs_wide_bundle(entries)
+        publication.put_immutable(tile.bundle_path(wide=wide), encode_bundle(entries, wide=wide))
+        publication.put_immutable(tile.path, encode_tile([leaf_hash(e) for e in entries]))
+    get = tree.SubtreeHashes(log.store)
+    for tile in (t for t in new_tiles if t.level > 0):
+        publication.put_immutable(tile.path, encode_tile(_tile_hashes(get, tile)))
+
+
+def _tile_hashes(get: tree.SubtreeHashes, tile: Tile) -> list[bytes]:
+    level = TILE_HEIGHT * tile.level
+    keys = [(level, tile.first + i) for i in range(tile.width)]
+    get.prefetch(keys)
+    return [get(*key) for key in keys]
+
+
+def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] = ()) -> str:
+    """Sign the tree and write `checkpoint`, last; the signed note.
+
+    An unchanged tree keeps the checkpoint there (and the witnesses' cosignatures on it).
+    `cosigned` notes (what `auditlog witness` printed) must be for exactly this tree: their
+    other signature lines are added to the published checkpoint.
+    """
+    previous, checkpoint = publication.previous, publication.checkpoint
+    existing = publication.target.read(CHECKPOINT) if previous is not None else None
+    if previous is not None and existing and (previous.size, previous.root) == (checkpoint.size, checkpoint.root):
+        note = existing.decode("utf-8")
+    else:
+        note = sign_checkpoint(checkpoint, [publication.signer])
+    body, lines = unverified_note(note)
+    known = {(s.name, s.key_id) for s in lines}  # one signature per key: the first one kept
+    added = []
+    for other in cosigned:
+        other_body, other_lines = unverified_note(other)
+        if other_body != body:
+            claimed = (other_body.splitlines() + ["", "?"])[1]
+            raise Conflict(f"a cosigned checkpoint is for another tree (size {claimed}) than the one published "
+                           f"(size {checkpoint.size}): have the witness cosign the published checkpoint again")
+        for line in other_lines:
+            if (line.name, line.key_id) not in known:
+                added.append(line)
+                known.add((line.name, line.key_id))
+    if added:
+        note = note + "".join(s.line() for s in added)
+    publication.note = note
+    if existing is not None and existing == note.encode("utf-8"):
+        publication.unchanged.append(CHECKPOINT)
+    else:
+        publication.target.write(CHECKPOINT, note.encode("utf-8"))
+        publication.written.append(CHECKPOINT)
+    return note

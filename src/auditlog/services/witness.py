@@ -1,0 +1,136 @@
+"""A witness: check a log's checkpoint, check it extends what was cosigned before, cosign it.
+
+Its state is a directory: per origin, `<sha256(origin)[:32]>.json` holding the largest
+checkpoint cosigned (origin, size, base64 root, the note). The check against it and the new
+record happen under one lock (`.lock`), and the record is replaced atomically (temporary
+file, fsync, rename), as C2SP tlog-witness requires: two witnesses racing cannot roll it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint
+from auditlog.core.note import Verifier, b64decode, b64encode, unverified_note
+from auditlog.errors import AuditLogError, InvalidInput, KeyFileError, StorageError, VerificationError
+from auditlog.filelock import FileLock
+from auditlog.services.signing import Signer, cosignature_line, cosigner_key
+from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
+from auditlog.tlog.witness import Witnessed, check_extends
+
+ProofSource = Callable[[int, Checkpoint], list[bytes]]  # (old size, new checkpoint) -> consistency proof
+
+
+def record_path(state: Path, origin: str) -> Path:
+    return state / f"{hashlib.sha256(origin.encode('utf-8')).hexdigest()[:32]}.json"
+
+
+def read_record(state: Path, origin: str) -> Witnessed | None:
+    """The largest checkpoint cosigned for `origin`, or None."""
+    path = record_path(state, origin)
+    try:
+        obj = json.loads(path.read_bytes())
+        record = Witnessed(obj["origin"], int(obj["size"]), b64decode(obj["root"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StorageError(f"{path}: not a witness record ({exc})") from None
+    if record.origin != origin:
+        raise StorageError(f"{path}: the record is for {record.origin!r}, not {origin!r}")
+    return record
+
+
+def witness(note: bytes | str, log_verifiers: Sequence[Verifier], signer: Signer, state: Path,
+            proof_for: ProofSource, *, now: int | None = None) -> str:
+    """Check `note` under the log's keys and against the record; cosign it and keep the record.
+
+    `proof_for(old_size, checkpoint)` gives the consistency proof from the recorded size.
+    """
+    try:
+        checkpoint = open_checkpoint(note, log_verifiers)
+    except AuditLogError as exc:
+        raise VerificationError(f"the checkpoint: {exc}") from None
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"{state}: cannot make the witness state directory: {exc.strerror or exc}") from None
+    with FileLock(state / ".lock", "another witness run held the state").held(30.0):
+        previous = read_record(state, checkpoint.origin)
+        proof = proof_for(previous.size, checkpoint) if previous and 0 < previous.size < checkpoint.size else []
+        check_extends(previous, checkpoint, proof)
+        body, _ = unverified_note(note)
+        timestamp = int(time.time()) if now is None else now
+        cosigned = _append_line(note, signer, body, timestamp)
+        if previous is None or checkpoint.size > previous.size:
+            _write_record(state, checkpoint, cosigned)
+    return cosigned
+
+
+def _append_line(note: bytes | str, signer: Signer, body: str, timestamp: int) -> str:
+    """The note with this witness's cosignature/v1 line instead of any earlier one by it."""
+    text = note.decode("utf-8") if isinstance(note, bytes) else note
+    key = cosigner_key(signer)
+    _, lines = unverified_note(text)
+    kept = "".join(s.line() for s in lines if (s.name, s.key_id) != (key.name, key.key_id))
+    return body + "\n" + kept + cosignature_line(signer, body, timestamp)
+
+
+def _write_record(state: Path, checkpoint: Checkpoint, note: str) -> None:
+    path = record_path(state, checkpoint.origin)
+    data = json.dumps({"origin": checkpoint.origin, "size": checkpoint.size, "root": b64encode(checkpoint.root),
+                       "checkpoint": note}, indent=2).encode() + b"\n"
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        fd = os.open(state, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write the witness record: {exc.strerror or exc}") from None
+
+
+def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
+    """A proof file: tlog-witness's request head (`old N` then base64 hashes), or bare base64 lines."""
+    old: int | None = None
+    hashes = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("old "):
+            try:
+                old = int(line[4:])
+            except ValueError:
+                raise InvalidInput("--proof", f"line {number}: 'old' is not a size") from None
+            continue
+        try:
+            hashes.append(b64decode(line))
+        except ValueError:
+            raise InvalidInput("--proof", f"line {number}: not a base64 hash") from None
+    return old, hashes
+
+
+def load_witness_keys(entries: Sequence[str]) -> list[Verifier | CosignerKey]:
+    """Each entry is a witness vkey (type 0x04, or 0x01 for plain cosignatures) or a file holding one."""
+    keys: list[Verifier | CosignerKey] = []
+    for entry in entries:
+        text = entry
+        if "+" not in entry or Path(entry).is_file():
+            try:
+                text = Path(entry).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise KeyFileError(f"{entry}: cannot read the witness key: {exc}") from None
+        keys.append(parse_witness_key(text))
+    return keys
