@@ -69,6 +69,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("cosign",): ["cp.txt", "--key", "ci.key"],
     ("prove",): ["base", "--out", "evidence", "--key", "ci.key"],
     ("prove-consistency",): ["--from", "1"],
+    ("publish",): ["--to", "published", "--key", "ci.key"],
     ("tui",): [],
     ("copy",): [],  # SRC DST: see invoke
     ("db", "setup-roles"): [],  # a postgresql:// log: see test_setup_roles_checks_the_log_id

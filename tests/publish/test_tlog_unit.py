@@ -12,6 +12,7 @@ from auditlog.core.merkle import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
 from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import InvalidInput, KeyFileError, SignatureError, VerificationError
 from auditlog.services import prove as proof
+from auditlog.services import signing
 from auditlog.services.signing import Signer
 from auditlog.tlog import cosignature, paths, tiles
 from auditlog.tlog.witness import Witnessed, check_extends
@@ -97,7 +98,7 @@ def test_roots_and_proofs_from_tiles_are_the_trees(size):
 
 def test_cosignature_v1_round_trip_and_key_id():
     signer = Signer.generate("witness.example/w1")
-    key = cosignature.cosigner_key(signer)
+    key = signing.cosigner_key(signer)
     public = signer.verifier().public_key
     assert key.key_id == int.from_bytes(hashlib.sha256(b"witness.example/w1\n\x04" + public).digest()[:4], "big")
     assert key.key_id != signer.key_id
@@ -106,7 +107,7 @@ def test_cosignature_v1_round_trip_and_key_id():
     log = Signer.generate("log.example")
     note = log.sign("log.example\n5\n" + "A" * 43 + "=\n")
     body = note[: note.index("\n\n") + 1]
-    cosigned = note + cosignature.cosignature_line(signer, body, 1700000000)
+    cosigned = note + signing.cosignature_line(signer, body, 1700000000)
     assert key.timestamp_of(cosigned) == 1700000000
     assert cosignature.witnessed_by(cosigned, [key]) == ["witness.example/w1"]
     assert cosignature.witnessed_by(note, [key]) == []
