@@ -101,17 +101,18 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     """Show one run as recorded, its current state, and every event about it.
 
     With --output jsonl or csv, prints the items (with --items) or the events."""
-    import projections
-    from auditlog.app.verified import verified_events_about, verified_run
+    from auditlog.app.run_state import current_state, item_records
+    from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
-    with _view(log_path, directory) as (log, view):
-        _, run = verified_run(log, view, run_id)
-        related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
-                    "data": e.event.data} for e in verified_events_about(log, view, run_id)]
-        frame = projections.load_run(view, run_id)
-    items = frame.item_records(failed_only=failed) if with_items else None
+    with open_log(log_path) as log:
+        recorded, about = verified_about(log, verified_tree(log, log_path, directory), run_id)
+    run = recorded.event.data["run"]
+    related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
+                "data": e.event.data} for e in about]
+    current = current_state(recorded, about)
+    items = item_records(recorded, failed_only=failed) if with_items else None
     if output == "json":
-        doc = {"run": run, "current": frame.header, "events": related}
+        doc = {"run": run, "current": current, "events": related}
         if items is not None:
             doc["items"] = items
         click.echo(json_text(doc, indent=2))
@@ -121,7 +122,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
                                                 for e in related]
         _echo(rows, output, ITEM_COLUMNS if items is not None and output == "csv" else None)
     else:
-        _print_show(run, frame.header, related, items)
+        _print_show(run, current, related, items)
 
 
 def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict[str, Any]],
