@@ -76,3 +76,15 @@ def test_no_progress_library_when_not_on_a_terminal(existing_log: tuple[Path, Pa
     modules = imported_modules(s.ok(*args, python_flags=("-X", "importtime")).err)
     assert "auditlog.cli.progress" in modules  # the parse is not vacuous
     assert sorted(m for m in modules if m.split(".")[0] == "rich") == []
+
+
+def test_show_reads_no_table_once_the_projections_are_built(existing_log: tuple[Path, Path]) -> None:
+    """`show` checks the run against the projections' verified point and the log's index: no pyarrow."""
+    d, db = existing_log
+    s.ok("history", "--log", db)  # builds the projections: their verified point
+    s.ok("append", "run", s.write_json(d / "third.json", s.run_doc("third")), "--log", db)  # past the point
+    for run_id in ("first", "third"):
+        result = s.ok("show", run_id, "--items", "--log", db, python_flags=("-X", "importtime"))
+        modules = imported_modules(result.err)
+        assert {"auditlog.app.verified", "auditlog.core.verify_proof"} <= modules, sorted(modules)
+        assert heavy(modules) == [], f"`auditlog show` imported {heavy(modules)}"

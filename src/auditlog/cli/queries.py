@@ -150,18 +150,25 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     With --output jsonl or csv, prints the items (with --items) or the events. With --from,
     the events listed are the run's recorded event only (its current state still shows
     annotations, supersessions and verdicts)."""
-    import projections
-    from auditlog.app.verified import verified_events_about
+    from auditlog.app.run_state import current_state, item_records
+    from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
-    with _view(log_path, directory, uri, vkeys) as (log, view):
-        recorded, run = _verified_run(log, view, run_id)
-        about = [recorded] if uri is not None else verified_events_about(log, view, run_id)
-        related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
-                    "data": e.event.data} for e in about]
-        frame = projections.load_run(view, run_id)
-    items = frame.item_records(failed_only=failed) if with_items else None
+    if uri is not None:  # a published log: its projections, checked against its checkpoint
+        import projections
+        with _view(log_path, directory, uri, vkeys) as (log, view):
+            recorded, run = _verified_run(log, view, run_id)
+            frame = projections.load_run(view, run_id)
+        about, current = [recorded], frame.header
+        items = frame.item_records(failed_only=failed) if with_items else None
+    else:  # through the store's index, checked against the verified tree: no tables read
+        with open_log(log_path) as log:
+            recorded, about = verified_about(log, verified_tree(log, log_path, directory), run_id)
+        run, current = recorded.event.data["run"], current_state(recorded, about)
+        items = item_records(recorded, failed_only=failed) if with_items else None
+    related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
+                "data": e.event.data} for e in about]
     if output == "json":
-        doc = {"run": run, "current": frame.header, "events": related}
+        doc = {"run": run, "current": current, "events": related}
         if items is not None:
             doc["items"] = items
         click.echo(json_text(doc, indent=2))
@@ -171,7 +178,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
                                                 for e in related]
         _echo(rows, output, ITEM_COLUMNS if items is not None else EVENT_COLUMNS)
     else:
-        _print_show(run, frame.header, related, items)
+        _print_show(run, current, related, items)
 
 
 def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict[str, Any]],

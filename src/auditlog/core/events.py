@@ -19,10 +19,14 @@ from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import InvalidInput
 
 _fast_loads: Callable[[bytes | str], Any]
-try:  # the fast strict check's parser; parse_event's stdlib json is the reference
+_dumps: Callable[..., bytes] | None
+try:  # the fast strict check's parser and encoder; parse_event's stdlib json is the reference
+    from orjson import OPT_SORT_KEYS, OPT_STRICT_INTEGER
+    from orjson import dumps as _dumps
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = json.loads
+    _fast_loads, _dumps = json.loads, None
+_EXPONENT = re.compile(rb"e[-+][0-9]")  # a literal first: re scans for it fast (a class first is ~40x slower)
 
 FORMAT = 1
 ZERO_HASH = "0" * 64
@@ -120,12 +124,26 @@ def check_event_bytes(body: bytes) -> None:
     """
     try:
         obj = _fast_loads(body)
-        if type(obj) is dict and len(obj) == len(_ENVELOPE_KEYS) and canonical_bytes(obj) == body:
+        if type(obj) is dict and len(obj) == len(_ENVELOPE_KEYS) and (_written_as_jcs(body, obj)
+                                                                      or canonical_bytes(obj) == body):
             check_envelope(Event(**obj))
             return
     except (ValueError, TypeError, InvalidInput):
         pass  # parse_event names the reason (or accepts what the fast path could not, such as 2**53 + 1.0)
     parse_event(body)
+
+
+def _written_as_jcs(body: bytes, obj: dict[str, Any]) -> bool:
+    """Whether `body` is orjson's encoding of `obj` (sorted keys) holding nothing orjson writes unlike
+    RFC 8785 (encoding.py lists what): no integral float (`1.0`), no exponent, no character above
+    U+FFFF, no int beyond 2**53 - 1 (OPT_STRICT_INTEGER refuses it). False sends `body` to the exact path."""
+    if _dumps is None or b".0," in body or b".0}" in body or b".0]" in body:
+        return False
+    if any(body[m.start() - 1] in b"0123456789" for m in _EXPONENT.finditer(body)):
+        return False
+    if not body.isascii() and any(lead in body for lead in (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")):
+        return False
+    return _dumps(obj, option=OPT_SORT_KEYS | OPT_STRICT_INTEGER) == body
 
 
 def _parse_int(text: str) -> int | float:
