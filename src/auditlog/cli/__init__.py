@@ -6,7 +6,16 @@ Every AuditLogError becomes one line on stderr and its documented exit code:
 commands that need them, so `append` and `verify` start fast.
 """
 
-from auditlog.cli import ci, database, integrity, publish, queries, runs, tui  # noqa: F401 - importing registers their commands
+from auditlog.cli import (  # noqa: F401 - importing registers their commands
+    ci,
+    database,
+    integrity,
+    projections_group,
+    publish,
+    queries,
+    runs,
+    tui,
+)
 from auditlog.cli.base import cli, main
 
 __all__ = ["cli", "main"]
