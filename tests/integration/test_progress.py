@@ -108,3 +108,19 @@ def test_progress_on_a_terminal_nothing_when_piped(log: Path, tmp_path: Path, ar
             assert word in err, err[:500]
         outputs[mode] = out.replace(b"copy-terminal", b"copy-piped")
     assert outputs["terminal"] == outputs["piped"]
+
+
+def test_publish_shows_the_events_bundled_on_a_terminal_only(log: Path, tmp_path: Path) -> None:
+    assert s.cli("keygen", "--name", "progress.example.org", "--out", tmp_path / "ci.key").code == 0
+    outputs = {}
+    for mode in ("piped", "terminal"):
+        code, out, err = _run(["publish", "--log", str(log), "--to", str(tmp_path / f"published-{mode}"),
+                               "--key", str(tmp_path / "ci.key"), "--projections", str(tmp_path / f"proj-{mode}")],
+                              terminal=mode == "terminal")
+        assert code == 0, (mode, err[-2000:])
+        if mode == "piped":
+            assert err == b"", err
+        else:
+            assert b"publishing" in err, err[:500]
+        outputs[mode] = out.replace(b"published-terminal", b"published-piped")
+    assert outputs["terminal"] == outputs["piped"]

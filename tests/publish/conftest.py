@@ -1,5 +1,5 @@
 """Object stores on 127.0.0.1, started by the tests: Azurite (Azure Blob, from npm) and moto's
-S3 server (from PyPI). Each is skipped, saying why, only where it is not installed.
+S3 server (from PyPI). Each is skipped, saying why, only where it is not installed, and never in CI.
 
 Azurite is looked for in $AZURITE_HOME/node_modules/.bin (default: .ci/node in the checkout,
 where .ci/run installs it with `npm install --prefix .ci/node azurite`), then on $PATH.
@@ -57,6 +57,14 @@ def server(command: list[str], port: int, what: str, log: Path) -> Iterator[None
             process.wait()
 
 
+def unavailable(reason: str) -> None:
+    """Skip, saying why, on a developer's machine; fail in CI ($CI set), where .ci/run installs both
+    servers: a skip there would hide a broken install step."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run these tests)")
+    pytest.skip(reason)
+
+
 def azurite_binary() -> str | None:
     home = Path(os.environ.get("AZURITE_HOME", ROOT / ".ci" / "node"))
     local = home / "node_modules" / ".bin" / "azurite-blob"
@@ -68,7 +76,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A connection string for a fresh Azurite on a free port."""
     binary = azurite_binary()
     if binary is None:
-        pytest.skip("Azurite is not installed: `npm install --prefix .ci/node azurite` (as .ci/run does)")
+        unavailable("Azurite is not installed: `npm install --prefix .ci/node azurite` (as .ci/run does)")
     port = free_port()
     data = tmp_path_factory.mktemp("azurite")
     command = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(data),
@@ -84,7 +92,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         import moto.server  # noqa: F401
     except ImportError:
-        pytest.skip("moto's server is not installed: pip install 'moto[server]' (in the test extras)")
+        unavailable("moto's server is not installed: pip install 'moto[server]' (in the test extras)")
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto", log):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,15 @@ STATE, MANIFEST = "state.json", "manifest.json"
 
 
 def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: Signer,
-            directory: str | None = None, cosigned: Sequence[bytes] = ()) -> tiles.Publication:
-    """Catch the projections up, then write bundles, tiles, projections and, last, the checkpoint."""
+            directory: str | None = None, cosigned: Sequence[bytes] = (),
+            progress: Callable[[int, int], None] | None = None) -> tiles.Publication:
+    """Catch the projections up, then write bundles, tiles, projections and, last, the checkpoint;
+    `progress(done, total)` hears the events bundled so far."""
     from auditlog.app.verified import open_view, projections_directory
 
     view = open_view(log, log_path, directory)
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
-    tiles.write_tiles(log, publication)
+    tiles.write_tiles(log, publication, progress)
     _write_projections(publication, Path(projections_directory(log, log_path, directory)), view.state)
     tiles.write_checkpoint(publication, cosigned)
     return publication

@@ -9,6 +9,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option
+from auditlog.cli.progress import progress
 
 TO_HELP = "A directory, az://CONTAINER/PREFIX, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX (docs/publishing.md)."
 
@@ -37,8 +38,9 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
     from auditlog.services.keys import load_signer
 
     signer = load_signer(key_path, key_name)
-    with open_log(log_path) as log:
-        done = publish_log(log, log_path, uri, signer, directory, [Path(f).read_bytes() for f in cosigned_files])
+    with open_log(log_path) as log, progress("publishing") as report:
+        done = publish_log(log, log_path, uri, signer, directory, [Path(f).read_bytes() for f in cosigned_files],
+                           report)
     cp = done.checkpoint
     if output == "json":
         click.echo(json.dumps({"uri": uri, "origin": cp.origin, "size": cp.size, "root": cp.root.hex(),

@@ -105,18 +105,26 @@ def published_by(target: Target, signer: Signer, origin: str) -> Checkpoint | No
                        "refusing to publish over it") from None
 
 
-def write_tiles(log: AuditLog, publication: Publication) -> None:
-    """Entry bundles, then hash tiles level by level, for the tree the destination lacks."""
+def write_tiles(log: AuditLog, publication: Publication,
+                progress: Callable[[int, int], None] | None = None) -> None:
+    """Entry bundles, then hash tiles level by level, for the tree the destination lacks;
+    `progress(done, total)` hears the events bundled so far."""
     size, since = publication.checkpoint.size, publication.since
     new_tiles = tiles_for(size, since)
-    for tile in (t for t in new_tiles if t.level == 0):
+    bottom = [t for t in new_tiles if t.level == 0]
+    total = sum(t.width for t in bottom)
+    done = 0
+    for tile in bottom:
         rows = list(log.store.rows(after=tile.first - 1, until=tile.first + tile.width))
         if len(rows) != tile.width:
             raise Conflict(f"events {tile.first}..{tile.first + tile.width - 1} are not all in the log")
-        entries = [row[6] for row in rows]
+        entries = [row.body for row in rows]
         wide = needs_wide_bundle(entries)
         publication.put_immutable(tile.bundle_path(wide=wide), encode_bundle(entries, wide=wide))
         publication.put_immutable(tile.path, encode_tile([leaf_hash(e) for e in entries]))
+        done += tile.width
+        if progress is not None:
+            progress(done, total)
     get = tree.SubtreeHashes(log.store)
     for tile in (t for t in new_tiles if t.level > 0):
         publication.put_immutable(tile.path, encode_tile(_tile_hashes(get, tile)))

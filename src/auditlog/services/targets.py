@@ -7,6 +7,7 @@
     s3://BUCKET[/PREFIX]               AWS: environment or profile; $AWS_ENDPOINT_URL_S3 or
                                        $AWS_ENDPOINT_URL for an S3-compatible store
     gs://BUCKET[/PREFIX]               Google Cloud Storage: application default credentials
+    https://HOST/PATH (or http://)     read-only: a published log as anyone can fetch it (http_target.py)
 
 Object stores go through `pyarrow.fs` (imported only here, and only when used). An object
 appears whole when its upload completes, so a reader sees the old object or the new one. Files
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 from auditlog.errors import InvalidInput, NotFound, StorageError
 
 SCHEMES = ("az", "s3", "gs")
+WEB = ("http", "https")  # read-only
 
 
 class Target(Protocol):
@@ -67,9 +69,13 @@ def parse_uri(uri: str) -> Location:
         if parts.netloc not in ("", "localhost"):
             raise InvalidInput("--to/--from", f"{uri!r}: a file:// URI names a local path (file:///dir)")
         return Location("", "", parts.path)
+    if parts.scheme in WEB:
+        if not parts.netloc or parts.query or parts.fragment:
+            raise InvalidInput("--to/--from", f"{uri!r}: expected {parts.scheme}://HOST/PATH, without ?query or #fragment")
+        return Location(parts.scheme, parts.netloc, parts.path.strip("/"))
     if parts.scheme not in SCHEMES:
-        raise InvalidInput("--to/--from", f"{uri!r}: unknown scheme {parts.scheme!r} "
-                           "(a directory, or az://CONTAINER/PREFIX, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX)")
+        raise InvalidInput("--to/--from", f"{uri!r}: unknown scheme {parts.scheme!r} (a directory, or "
+                           "az://CONTAINER/PREFIX, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, https://HOST/PATH to read)")
     if not parts.netloc or parts.query or parts.fragment:
         raise InvalidInput("--to/--from", f"{uri!r}: expected {parts.scheme}://BUCKET/PREFIX, without ?query or #fragment")
     prefix = parts.path.strip("/")
@@ -83,6 +89,9 @@ def open_target(uri: str) -> Target:
     location = parse_uri(uri)
     if not location.scheme:
         return DirectoryTarget(uri, Path(location.prefix))
+    if location.scheme in WEB:
+        from auditlog.services.http_target import HttpTarget
+        return HttpTarget(uri)
     return ObjectTarget(uri, _filesystem(location), location)
 
 
