@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -65,18 +66,61 @@ class View:
 
     @cached_property
     def runs(self) -> Any:
-        """The runs table (pyarrow), in seq order."""
-        return self._read(self.state.runs, "runs")
+        """The runs table (pyarrow), in seq order: every part."""
+        return self._concat([self._read(p.path, "runs") for p in self.state.runs], "runs")
 
     @cached_property
     def verdicts(self) -> Any:
-        """The verdicts table (pyarrow), in seq order."""
-        return self._read(self.state.verdicts, "verdicts")
+        """The verdicts table (pyarrow), in seq order: every part."""
+        return self._concat([self._read(p.path, "verdicts") for p in self.state.verdicts], "verdicts")
 
     @cached_property
     def baselines(self) -> Any:
         """The baselines table (pyarrow): every baseline pin, in seq order."""
         return self._read(self.state.baselines, "baselines")
+
+    def runs_newest_first(self, columns: list[str] | None = None) -> Iterator[Any]:
+        """The runs table a row group at a time, newest (highest seq) first, each in seq order:
+        a query that needs only the latest runs stops reading early."""
+        if "runs" in self.__dict__:  # already read whole
+            yield self.runs if columns is None else self.runs.select(columns)
+            return
+        import pyarrow.parquet as pq
+
+        schema = arrow_schema("runs")
+        if columns is not None:
+            schema = pa_schema(schema, columns)
+        for part in reversed(self.state.runs):
+            path = self.directory / part.path
+            try:
+                data = verified_bytes(path)
+            except FileNotFoundError:
+                raise _changed(path) from None
+            with pq.ParquetFile(data) as pf:
+                for group in reversed(range(pf.num_row_groups)):
+                    yield pf.read_row_group(group, columns=columns).cast(schema)
+
+    def manifest(self) -> bytes:
+        """The manifest document: its first line, then every run's record, from the manifest parts."""
+        from projections import manifest
+
+        head = manifest.header(self.state.log_id, self.state.seq, self.state.hash)
+        lines = []
+        for part in self.state.runs:
+            assert part.manifest is not None
+            path = self.directory / part.manifest
+            try:
+                lines += manifest.part_lines(bytes(memoryview(verified_bytes(path))))
+            except FileNotFoundError:
+                raise _changed(path) from None
+        return b"".join(manifest.render(head, lines))
+
+    def _concat(self, tables: list[Any], name: str) -> Any:
+        import pyarrow as pa
+
+        if not tables:
+            return arrow_schema(name).empty_table()
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def items(self, seqs: Any = None, columns: list[str] | None = None) -> Any:
         """Item rows (pyarrow Table), in seq order; only those of the runs recorded at `seqs` when given.
@@ -90,7 +134,7 @@ class View:
 
         schema = arrow_schema("items")
         if columns is not None:
-            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+            schema = pa_schema(schema, columns)
         wanted = None if seqs is None else sorted(set(seqs))
         read = columns if columns is None or wanted is None or "seq" in columns else [*columns, "seq"]
         tables = []
@@ -149,6 +193,12 @@ def open_built(directory: str | Path) -> View:
     if state is None:
         raise NotFound(f"no projections in {directory}")
     return View(directory, state)
+
+
+def pa_schema(schema: Any, columns: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
 
 
 def _overlaps(wanted: list[int], low: int, high: int) -> bool:

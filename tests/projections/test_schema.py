@@ -50,12 +50,12 @@ PINNED = {
 
 
 def test_schema_version_and_tables_are_pinned() -> None:
-    assert schema.SCHEMA_VERSION == 1, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
+    assert schema.SCHEMA_VERSION == 2, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
     assert tuple(PINNED) == schema.TABLES
     for table, fields in PINNED.items():
         arrow = schema.arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in arrow] == fields, table
-        assert arrow.metadata[b"auditlog.schema_version"] == b"1"
+        assert arrow.metadata[b"auditlog.schema_version"] == b"2"
 
 
 def test_every_field_is_documented_with_its_type() -> None:
@@ -67,10 +67,10 @@ def test_every_field_is_documented_with_its_type() -> None:
 
 
 def test_files_carry_the_schema(view) -> None:  # noqa: ANN001
-    names = {"runs": view.state.runs, "verdicts": view.state.verdicts, "items": view.state.items[0].path,
+    names = {"runs": view.state.runs[0].path, "verdicts": view.state.verdicts[0].path, "items": view.state.items[0].path,
              "baselines": view.state.baselines}
     for table, name in names.items():
         stored = pq.read_schema(view.directory / name)
         assert stored.equals(schema.arrow_schema(table), check_metadata=False), table
-        assert stored.metadata[b"auditlog.schema_version"] == b"1"
+        assert stored.metadata[b"auditlog.schema_version"] == b"2"
         assert stored.metadata[b"auditlog.projection"] == table.encode()
