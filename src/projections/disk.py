@@ -92,7 +92,7 @@ def write_named(directory: Path, prefix: str, data: list[Any], suffix: str) -> s
     return f"{folder}/{name}" if folder else name
 
 
-def read_table(path: Path, table: str) -> Any:
+def read_table(path: Path, table: str, data: Any = None) -> Any:
     """A whole Parquet file of `table` as a pyarrow Table in exactly the public schema.
 
     The cast matters for byte-identical output: Parquet gives nested types back with its
@@ -102,7 +102,7 @@ def read_table(path: Path, table: str) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        with pq.ParquetFile(verified_bytes(path)) as pf:
+        with pq.ParquetFile(verified_bytes(path, data)) as pf:
             data = pf.read()
     except FileNotFoundError:
         raise StorageError(f"{path} is missing (deleted by hand, or a compaction or rebuild ran meanwhile): "
@@ -116,18 +116,20 @@ def read_table(path: Path, table: str) -> Any:
                            f"{SCHEMA_VERSION}): rebuild with `auditlog projections rebuild`") from None
 
 
-def verified_bytes(path: Path) -> Any:
-    """The file's bytes (a pyarrow buffer) once they hash to the digest in its name; VerificationError
-    (exit 1) if not: a file rewritten in place is never served. FileNotFoundError passes through."""
+def verified_bytes(path: Path, data: Any = None) -> Any:
+    """The file's bytes (a pyarrow buffer; `data` when given: the bytes of a file mapped earlier) once
+    they hash to the digest in its name; VerificationError (exit 1) if not: a file rewritten in place
+    is never served. FileNotFoundError passes through."""
     import pyarrow as pa
 
     named = _DIGEST.search(path.name)
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    # Read by Arrow into memory it owns (a Python bytes object under Arrow tables can outlive the
-    # interpreter's teardown and abort the process at exit), hashed in place.
-    with pa.OSFile(str(path)) as f:
-        data = f.read_buffer()
+    if data is None:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        # Read by Arrow into memory it owns (a Python bytes object under Arrow tables can outlive the
+        # interpreter's teardown and abort the process at exit), hashed in place.
+        with pa.OSFile(str(path)) as f:
+            data = f.read_buffer()
     if named is None or hashlib.sha256(memoryview(data)).hexdigest() != named[1]:
         raise VerificationError(f"{path} does not hash to the digest in its name: it was changed after it was "
                            "written; rebuild with `auditlog projections rebuild` (and check the log with "

@@ -27,7 +27,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                since: str | datetime | None = None, until: str | datetime | None = None,
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
-               limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True) -> Any:
+               limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
+               columns: list[str] | None = None) -> Any:
     """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
 
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
@@ -35,7 +36,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     end of that day. `verdict` matches the latest verdict; `tags` must all match the
     current tags (annotations merged in). Superseded runs only with include_superseded.
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
-    that to a caller that confirms what it shows, page by page (the TUI).
+    that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
+    these columns are read and returned (besides those the filters and the confirmation need).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -72,7 +74,16 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                 break
         selected = pa.concat_tables(chunks) if chunks else arrow_schema("runs").empty_table()
     else:
-        selected = chosen(view.runs)
+        if columns is None:
+            runs = view.runs
+        else:
+            needed = {"run_id", "seq", "event_hash", "status", *columns}
+            needed |= {c for c, v in (("project_id", project_id), ("model_id", model_id), ("verdict", verdict),
+                                      ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
+            if since_at is not None or until_at is not None:
+                needed |= {"started_at", "recorded_at"}
+            runs = view.read_runs([name for name in arrow_schema("runs").names if name in needed])
+        selected = chosen(runs)
         if newest_first:
             selected = selected.sort_by([("seq", "descending")])
     selected = selected.slice(offset, limit) if limit is not None else selected.slice(offset)

@@ -57,7 +57,10 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
 
     if by not in BY:
         raise InvalidInput("by", f"must be one of {', '.join(BY)}, not {by!r}")
-    runs = query_runs(view, project_id=project, include_superseded=include_superseded, newest_first=False)
+    figure = [metric] if metric in RUN_FIGURES else []
+    runs = query_runs(view, project_id=project, include_superseded=include_superseded, newest_first=False,
+                      columns=[BY[by], "recorded_at", "started_at", "experiment_group", "metrics", *figure],
+                      confirm=False)  # confirmed below: the runs whose values the points use
     if group is not None:
         runs = runs.filter(pc.fill_null(pc.equal(runs.column("experiment_group"), group), False))
     if days is not None:
@@ -69,6 +72,7 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
         values = runs.column(metric)
     else:
         values = pc.map_lookup(runs.column("metrics"), query_key=metric, occurrence="first")
+    view.confirm(runs.filter(pc.is_valid(values)))
     rows = to_records(runs.select([BY[by], "run_id", "recorded_at", "seq"]).append_column("value", values))
     points: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
