@@ -232,7 +232,8 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
                   counts={"runs": sum(p.rows for p in run_parts), "items": sum(p.rows for p in item_parts),
                           "verdicts": sum(p.rows for p in verdict_parts), "baselines": n_baselines})
     write_state(directory, state)
-    remove_files(directory, ((previous.files() if previous else set()) | cleanup) - state.files())
+    written = {part.path} if part else set()  # merged already, when its rows went into a bigger part
+    remove_files(directory, ((previous.files() if previous else set()) | cleanup | written) - state.files())
     return state
 
 
