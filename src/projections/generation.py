@@ -105,9 +105,9 @@ def runs_pieces(directory: Path, previous: tuple[Part, ...], known: KnownRuns, a
     if previous and subjects - located.keys():
         for run_id, (index, row_index) in known.find(subjects - located.keys()).items():
             wanted[index][run_id] = row_index
-    for index, rows in wanted.items():
+    for index, ids in wanted.items():
         part_table = pieces[index].load(directory, "runs")
-        found = rows_where(part_table, "run_id", set(rows))
+        found = rows_where(part_table, "run_id", set(ids))
         for run_id, (row_index, row) in found.items():
             located[run_id] = (index, row_index, row)
     touched = apply_changes({run_id: row for run_id, (_, _, row) in located.items()}, changes)
@@ -115,10 +115,10 @@ def runs_pieces(directory: Path, previous: tuple[Part, ...], known: KnownRuns, a
     for run_id in touched:
         index, row_index, row = located[run_id]
         by_piece[index][row_index] = row
-    for index, rows in by_piece.items():
+    for index, changed in by_piece.items():
         piece = pieces[index]
-        order = sorted(rows)
-        replacement = table_from_rows([rows[i] for i in order], "runs")
+        order = sorted(changed)
+        replacement = table_from_rows([changed[i] for i in order], "runs")
         piece_lines = list(piece.load_lines(directory)) if piece.part is not None else piece.lines
         assert piece_lines is not None
         for row_index, text in zip(order, manifest.lines(replacement)):

@@ -112,7 +112,7 @@ class State:
         if not state.runs or not state.verdicts or files["runs"] != state.runs[0].path \
                 or files["verdicts"] != state.verdicts[0].path:
             raise ValueError("its runs or verdicts parts are missing")
-        named = [(state.baselines, _BASELINES)]
+        named: list[tuple[Any, re.Pattern[str]]] = [(state.baselines, _BASELINES)]
         for kind, table in (("runs", state.runs), ("verdicts", state.verdicts), ("items", state.items)):
             named += [(p.path, _PARTS[kind]) for p in table]
             if kind == "runs":

@@ -56,7 +56,8 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
         build.check_position(log, state)
     except AuditLogError as error:
         problem = str(error)
-    listing = [*((p.path, "runs", p.rows) for p in state.runs), *((p.manifest, "manifest", p.rows) for p in state.runs),
+    listing = [*((p.path, "runs", p.rows) for p in state.runs),
+               *((p.manifest, "manifest", p.rows) for p in state.runs if p.manifest is not None),
                *((p.path, "verdicts", p.rows) for p in state.verdicts),
                (state.baselines, "baselines", state.counts.get("baselines")),
                *((p.path, "items", p.rows) for p in state.items)]
