@@ -48,6 +48,7 @@ except ImportError:  # running from a checkout that is not installed
 
 import pyarrow as pa  # noqa: E402 - after the sys.path fix above
 import pyarrow.parquet as pq  # noqa: E402 - after the sys.path fix above
+from orjson import loads as _loads  # noqa: E402 - after the sys.path fix above
 
 from auditlog import AuditLog  # noqa: E402 - after the sys.path fix above
 from projections.schema import arrow_schema  # noqa: E402 - after the sys.path fix above
@@ -132,6 +133,11 @@ def main() -> int:
             results.append(f"log: {opened.head().size} events, {state.counts['runs']} runs, "
                            f"{state.counts['items']} items, {state.counts['verdicts']} verdicts")
             del items
+            t0 = time.perf_counter()
+            for sealed in opened.events():
+                _loads(sealed.body)
+            results.append(f"floor of any rebuild of this log (not a baseline): reading every event and "
+                           f"orjson.loads of its bytes: {time.perf_counter() - t0:.2f}s")
             out = tmp / "rebuild"
 
             def fresh() -> None:
