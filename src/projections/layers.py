@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlog.errors import StorageError
 from projections import manifest
 from projections.disk import ITEMS, read_table, verified_bytes, write_named, write_table
+from projections.parts import PartWriter
 from projections.state import Part
 
 MERGE_RATIO = 2
@@ -116,10 +118,8 @@ def settle_items(directory: Path, parts: list[Part], *, everything: bool = False
 
 
 def merge_item_parts(directory: Path, parts: Sequence[Part]) -> Part:
+    """One items part holding the rows of `parts`, in order (written in exact row groups)."""
     import pyarrow.parquet as pq
-
-    from auditlog.errors import StorageError
-    from projections.parts import PartWriter
 
     writer = PartWriter(directory)
     try:

@@ -76,8 +76,9 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
     advice = None
     if problem:
         advice = "check the log with `auditlog verify`, then `auditlog projections rebuild`"
-    elif max(len(state.items), len(state.runs)) > COMPACT_AFTER:
-        advice = f"{len(state.items)} item part files: `auditlog projections compact` merges them"
+    elif max(len(state.items), len(state.runs), len(state.verdicts)) > COMPACT_AFTER:
+        parts = len(state.items) + len(state.runs) + len(state.verdicts)
+        advice = f"{parts} part files: `auditlog projections compact` merges each table's into one"
     return Status(str(directory), True, head.size, head.hash, state.seq, state.hash, behind,
                   _ts(log, state.seq + 1) if behind else None, state.schema_version, dict(state.counts), found,
                   problem, advice)
