@@ -165,7 +165,10 @@ def _sha256_of(path: Path) -> str:
 def remove_files(directory: Path, names: set[str]) -> None:
     """Delete files of a previous generation (never one the current state names)."""
     for name in sorted(names):
-        (directory / name).unlink(missing_ok=True)
+        try:
+            (directory / name).unlink(missing_ok=True)
+        except PermissionError:  # where a file a reader maps cannot be deleted (Windows): the next sweep does
+            continue
 
 
 def sweep(directory: Path, keep: set[str]) -> None:
