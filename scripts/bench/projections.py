@@ -1,60 +1,64 @@
-"""Benchmark: building and querying the Parquet projections, each figure next to a baseline from the same run.
+"""Benchmark: building and querying the Parquet projections, each figure a ratio measured side by side in one run.
 
 Usage, from the repository root:
 
-    python scripts/bench/projections.py            # full size: 100,000 runs x 10 items = 1M items (a few minutes)
+    python scripts/bench/projections.py            # full size: 100,000 runs x 10 items = 1M items (minutes)
     python scripts/bench/projections.py --quick    # tiny sizes: a smoke test, figures meaningless
     python scripts/bench/projections.py --runs 20000 --items 50
 
-Measurements:
+Figures (issue 15), each from interleaved A/B repetitions (scripts/bench/_ab.py: min and median,
+the load average beside each ratio):
 
-- rebuild: `projections.rebuild(log, dir)` of the whole log (read every event from SQLite,
-  decode, fold, write runs, items, verdicts, manifest and state), best of 3 in fresh
-  directories; vs the plain pyarrow write of the same rows: the three tables' rows as
-  Python dicts (read back from the rebuilt files, before timing) turned into tables with
-  `pa.Table.from_pylist(rows, schema)` and written with `pq.write_table` (pyarrow's
-  defaults), what a user would write by hand. Target: rebuild within 2x of it. A stricter
-  baseline (the same rows as Python column lists, `pa.array` per column) is printed too,
-  and the floor any rebuild from this log pays before writing anything: reading every
-  event and json.loads of its bytes; the last ratio is rebuild vs floor + plain write.
-- catch-up: append one run, then `projections.catch_up` (reads the one new event, writes
-  one items part, patches runs/verdicts/manifest), vs the same plain write of just the runs
-  table (what any refresh of runs.parquet costs at least). Target: well under a second.
-- history: `projections.open` + `list_runs(limit=50)` when up to date (API), and the CLI
-  `auditlog history --limit 50 -o json` in a fresh process vs `python -c "import pyarrow.parquet"`
-  (the floor of any process that reads Parquet), median of 5.
+- rebuild: `projections.rebuild(log, dir)` of the whole log (read every event from SQLite, hash
+  and link it, decode, fold, write runs, items, verdicts, baselines, manifest and state) in a
+  fresh directory, over a plain pyarrow write of the same item rows from column lists (the items
+  table read back from the rebuilt files, as Python lists per column before timing; `pa.array`
+  per column, `pq.write_table` with pyarrow's defaults). Target <= 3x.
+- catch-up: append one run, then `projections.catch_up`: on the big log (`--runs`) over the
+  same on a log of 1% of its runs (at least 30). Target <= 1.5x: the cost must not grow with
+  the history (the parts merge by size; nothing is rewritten whole).
+- history and trend, as CLI processes: `auditlog history --project P --model M --limit 50 -o json`
+  and `auditlog trend --project P --metric accuracy -o json` on the big log over the same on the
+  small one. Targets <= 1.5x (history) and <= 2x (trend).
 
-The log is written under a temporary directory, removed at the end. Progress goes to
-stderr, results to stdout. Nothing here asserts on timings: they depend on the machine.
+The logs are written under a temporary directory, removed at the end. Progress goes to stderr,
+results to stdout. Nothing here asserts on timings: they depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import importlib.util
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# This directory holds this file, named projections.py: never import the package from here.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 try:
-    import projections  # noqa: F401
+    import projections
 except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+    sys.path.append(str(HERE.parents[1] / "src"))
+    import projections
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # noqa: E402 - after the sys.path fix above
+import pyarrow.parquet as pq  # noqa: E402 - after the sys.path fix above
+from orjson import loads as _loads  # noqa: E402 - after the sys.path fix above
 
-import projections
-from auditlog import AuditLog
-from projections.schema import arrow_schema
+from auditlog import AuditLog  # noqa: E402 - after the sys.path fix above
+from projections.schema import arrow_schema  # noqa: E402 - after the sys.path fix above
 
-REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("_ab", HERE / "_ab.py")
+assert _spec is not None and _spec.loader is not None
+_ab = importlib.util.module_from_spec(_spec)
+sys.modules["_ab"] = _ab  # its dataclasses look their module up
+_spec.loader.exec_module(_ab)
+
 PROJECTS = ("mmlu-pro", "gsm8k", "humaneval", "safety", "arc")
 MODELS = ("claude-x", "gpt-y", "llama-z")
 
@@ -94,21 +98,9 @@ def build_log(path: Path, n_runs: int, n_items: int) -> None:
             log(f"  log: {min(start + 5000, n_runs)}/{n_runs} runs")
 
 
-def timed(func, repeat: int = 1) -> float:  # noqa: ANN001
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def ratio_line(label: str, ours: float, base: float, target: float | None = None, unit: str = "s") -> str:
-    ratio = ours / base if base else float("inf")
-    verdict = ""
-    if target is not None:
-        verdict = f"  (target <= {target:g}x: {'met' if ratio <= target else 'MISSED'})"
-    return f"ratio {label}: {ratio:.2f}x  ({ours:.3f}{unit} vs {base:.3f}{unit}){verdict}"
+def slowdown_line(label: str, ab: _ab.AB, target: float) -> str:
+    by_min, by_median = ab.slowdown()
+    return _ab.ratio_line(label, by_min, by_median, f"<= {target:g}x", by_min <= target)
 
 
 def main() -> int:
@@ -118,97 +110,87 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=None, help="items per run")
     args = parser.parse_args()
     n_runs = args.runs or (300 if args.quick else 100_000)
+    n_small = max(30, n_runs // 100)
     n_items = args.items or 10
-    repeat = 1 if args.quick else 3
+    reps = 1 if args.quick else 3
     tmp = Path(tempfile.mkdtemp(prefix="auditlog-bench-projections-"))
     results: list[str] = []
     try:
-        db = tmp / "evals.db"
-        log(f"building a log of {n_runs} runs x {n_items} items ...")
+        big, small = tmp / "big.db", tmp / "small.db"
+        log(f"building a log of {n_runs} runs x {n_items} items, and one of {n_small} ...")
         t0 = time.perf_counter()
-        build_log(db, n_runs, n_items)
+        build_log(big, n_runs, n_items)
+        build_log(small, n_small, n_items)
         log(f"  built in {time.perf_counter() - t0:.1f}s")
+        big_dir, small_dir = tmp / "big.projections", tmp / "small.projections"
+        counter = iter(range(1_000_000))
 
-        with AuditLog.open(db, create=False) as opened:
-            size = opened.head().size
-            out = tmp / "rebuild"
-            dirs = iter(range(100))
-
-            def rebuild() -> None:
-                shutil.rmtree(out, ignore_errors=True)
-                projections.rebuild(opened, out)
-
+        with AuditLog.open(big, create=False) as opened:
             log("rebuild ...")
-            t_rebuild = timed(rebuild, repeat)
-            state = projections.catch_up(opened, out)
-            counts = state.counts
-            results.append(f"log: {size} events, {counts['runs']} runs, {counts['items']} items, "
-                           f"{counts['verdicts']} verdicts")
-            results.append(f"rebuild: {t_rebuild:.3f}s ({counts['items'] / t_rebuild:,.0f} items/s)")
+            state = projections.rebuild(opened, big_dir)
+            items = projections.open_built(big_dir).items()
+            columns = {name: items.column(name).to_pylist() for name in items.column_names}
+            results.append(f"log: {opened.head().size} events, {state.counts['runs']} runs, "
+                           f"{state.counts['items']} items, {state.counts['verdicts']} verdicts")
+            del items
+            t0 = time.perf_counter()
+            for sealed in opened.events():
+                _loads(sealed.body)
+            results.append(f"floor of any rebuild of this log (not a baseline): reading every event and "
+                           f"orjson.loads of its bytes: {time.perf_counter() - t0:.2f}s")
+            out = tmp / "rebuild"
 
-            view = projections.open_built(out)
-            tables = {"runs": view.runs, "items": view.items(), "verdicts": view.verdicts}
-            rows = {name: t.to_pylist() for name, t in tables.items()}
-            columns = {name: {c: t.column(c).to_pylist() for c in t.column_names} for name, t in tables.items()}
+            def fresh() -> None:
+                shutil.rmtree(out, ignore_errors=True)
 
-            def plain_rows() -> None:
-                for name, r in rows.items():
-                    pq.write_table(pa.Table.from_pylist(r, schema=arrow_schema(name)), tmp / f"plain-{next(dirs)}.parquet")
+            def plain_write() -> None:
+                schema = arrow_schema("items")
+                arrays = [pa.array(columns[f.name], type=f.type) for f in schema]
+                pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp / f"plain-{next(counter)}.parquet")
 
-            def plain_columns() -> None:
-                for name, cols in columns.items():
-                    schema = arrow_schema(name)
-                    arrays = [pa.array(cols[f.name], type=f.type) for f in schema]
-                    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp / f"plain-{next(dirs)}.parquet")
+            ab = _ab.interleaved(lambda: projections.rebuild(opened, out), plain_write, reps, before=fresh)
+            results.append(f"rebuild: min {ab.ours.min:.2f}s ({state.counts['items'] / ab.ours.min:,.0f} items/s); "
+                           f"plain write of the items from column lists: min {ab.base.min:.2f}s")
+            results.append(slowdown_line(f"rebuild ({state.counts['items']:,} items) vs plain pyarrow write of the "
+                                         "same item rows from column lists", ab, 3))
+            columns.clear()
+            shutil.rmtree(out, ignore_errors=True)
 
-            def floor() -> None:
-                loads = json.loads
-                for sealed in opened.events():
-                    loads(sealed.body)
+            with AuditLog.open(small, create=False) as small_log:
+                projections.rebuild(small_log, small_dir)
+                rng = random.Random(99)
+                logs = {"big": (opened, big_dir), "small": (small_log, small_dir)}
 
-            log("plain pyarrow writes ...")
-            t_rows = timed(plain_rows, repeat)
-            t_cols = timed(plain_columns, repeat)
-            t_floor = timed(floor, repeat)
-            results.append(ratio_line("rebuild vs plain pyarrow write of the same rows (from_pylist)", t_rebuild, t_rows, 2))
-            results.append(ratio_line("rebuild vs plain pyarrow write from column lists (stricter)", t_rebuild, t_cols))
-            results.append(f"floor: read every event + json.loads: {t_floor:.3f}s")
-            results.append(ratio_line("rebuild vs floor + plain write (from_pylist)", t_rebuild, t_floor + t_rows))
-            rows = columns = tables = None  # free them (the closures above ran already)
+                def one_pending() -> None:  # each side catches up exactly one new run
+                    for the_log, directory in logs.values():
+                        if projections.catch_up(the_log, directory).seq == the_log.head().size - 1:
+                            the_log.record_run(run_doc(n_runs + 10 + next(counter), n_items, rng))
 
-            log("incremental catch-up of one run ...")
-            rng = random.Random(99)
-            opened.record_run(run_doc(n_runs, n_items, rng))
-            t_catch = timed(lambda: projections.catch_up(opened, out))
-            state = projections.catch_up(opened, out)
-            runs_rows = projections.open_built(out).runs.to_pylist()
-            t_runs = timed(lambda: pq.write_table(pa.Table.from_pylist(runs_rows, schema=arrow_schema("runs")),
-                                                  tmp / f"plain-{next(dirs)}.parquet"))
-            results.append(f"catch-up of one run: {t_catch:.3f}s (now {len(state.items)} item parts)")
-            results.append(ratio_line("catch-up of one run vs plain write of the runs table", t_catch, t_runs))
+                log("catch-up of one run ...")
+                ab = _ab.interleaved(lambda: projections.catch_up(opened, big_dir),
+                                     lambda: projections.catch_up(small_log, small_dir),
+                                     3 if args.quick else 15, before=one_pending)
+                parts = projections.catch_up(opened, big_dir)
+                results.append(f"catch-up of one run: min {ab.ours.min * 1000:.0f}ms on {n_runs:,} runs, "
+                               f"{ab.base.min * 1000:.0f}ms on {n_small:,} (parts now: {len(parts.runs)} runs, "
+                               f"{len(parts.items)} items)")
+                results.append(slowdown_line(f"catch-up of one run, {n_runs:,}-run log vs {n_small:,}-run log", ab, 1.5))
 
-            def history_api() -> None:
-                projections.list_runs(projections.open(opened, out), limit=50)
-
-            t_history = timed(history_api, 5)
-            results.append(f"history (API, up to date, limit 50): {t_history * 1000:.1f}ms")
-
-        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        env.pop("AUDITLOG_DB", None)
-
-        def cli_history() -> None:
-            done = subprocess.run([sys.executable, "-m", "auditlog", "history", "--log", str(db), "--projections",
-                                   str(out), "--limit", "50", "-o", "json"], capture_output=True, text=True, env=env)
+        def cli(*argv: str, db: Path, directory: Path) -> None:
+            done = subprocess.run([sys.executable, "-m", "auditlog", *argv, "--log", str(db), "--projections",
+                                   str(directory), "-o", "json"], capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                raise SystemExit(f"auditlog history failed: {done.stderr}")
+                raise SystemExit(f"auditlog {argv[0]} failed: {done.stderr}")
 
-        def floor() -> None:
-            subprocess.run([sys.executable, "-c", "import pyarrow.parquet"], check=True, capture_output=True, env=env)
-
-        cli = statistics.median(timed(cli_history) for _ in range(5))
-        base = statistics.median(timed(floor) for _ in range(5))
-        results.append(f"history (CLI, fresh process, limit 50): {cli * 1000:.0f}ms")
-        results.append(ratio_line('history CLI vs python -c "import pyarrow.parquet"', cli, base))
+        for name, argv, target in (("history", ("history", "--project", "gsm8k", "--model", "gpt-y", "--limit", "50"), 1.5),
+                                   ("trend", ("trend", "--project", "gsm8k", "--metric", "accuracy"), 2.0)):
+            log(f"{name} (CLI) ...")
+            ab = _ab.interleaved(lambda argv=argv: cli(*argv, db=big, directory=big_dir),
+                                 lambda argv=argv: cli(*argv, db=small, directory=small_dir), 3 if args.quick else 7)
+            results.append(f"{name} (CLI process): min {ab.ours.min * 1000:.0f}ms on {n_runs:,} runs, "
+                           f"{ab.base.min * 1000:.0f}ms on {n_small:,}")
+            results.append(slowdown_line(f"{name} CLI ({' '.join(argv[1:])}), {n_runs:,}-run log vs "
+                                         f"{n_small:,}-run log", ab, target))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("== summary ==")

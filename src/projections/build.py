@@ -1,10 +1,11 @@
 """Build the projections from the log: a full rebuild, an incremental catch-up, a compaction.
 
-A rebuild folds every event, in seq order, into new files. A catch-up folds only the
-events after the saved position: it writes their items as one new part file, and
-rewrites runs.parquet and verdicts.parquet (small, and their rows change: status,
-tags, latest verdict, overrides) by patching the previous tables, not by re-reading the
-log; baselines.parquet gets the new pins appended.
+A rebuild folds every event, in seq order, into new files: one part per table. A catch-up
+folds only the events after the saved position: the runs, items and verdicts they record
+become one new part of each table, the few older rows they change (status, tags, latest
+verdict, overrides) are patched in the parts that hold them, and the newest parts merge by
+size (layers.py), so that its cost does not grow with the history; the baselines table
+(small) gets the new pins appended. `compact` merges every table into one part.
 Both end the same way: a new generation whose state.json is written last (see state.py).
 
 Before a catch-up, the event at the saved position must still have the saved hash, its
@@ -17,9 +18,6 @@ new events onto a history that is no longer the log's. Rebuilding is then an exp
 (`auditlog projections rebuild`). The events folded are hashed and linked one by one
 (fold.py), so every generation reflects a chain checked from its genesis.
 
-Long work reports progress through a plain callback, `progress(done, total)` in events
-folded (the CLI draws it on a terminal; nothing here knows how).
-
 Everything written is a function of the log alone (events in seq order, no clock, no
 paths, fixed writer options), so two rebuilds of one log are byte-identical.
 """
@@ -29,20 +27,20 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
-from projections import manifest
-from projections.disk import locked, read_table, remove_files, sweep, verified_bytes, write_bytes, write_table
-from projections.fold import fold_events
-from projections.generation import RunsBuilder, verdicts_table
+from projections.disk import locked, read_table, remove_files, sweep, write_table
+from projections.fold import Batch, fold_events
+from projections.generation import KnownRuns, NewRuns, runs_pieces, verdicts_pieces
+from projections.layers import Piece, settle_items, settle_tail, write_pieces
 from projections.parts import PartWriter
 from projections.schema import SCHEMA_VERSION
-from projections.state import MANIFEST, ZERO_HASH, Part, State, read_state, write_state
+from projections.state import ZERO_HASH, Part, State, read_state, write_state
 from projections.tables import table_from_rows
 
 Progress = Callable[[int, int], None]
@@ -87,7 +85,9 @@ def catch_up(log: EventLog, directory: str | Path, progress: Progress | None = N
             raise InvalidInput(str(directory), f"was built by a newer auditlog (schema version "
                                f"{state.schema_version}): upgrade, or `auditlog projections rebuild`")
         if state is None or state.schema_version < SCHEMA_VERSION:
-            return _advance(log, directory, None, cleanup=state.files() if state else set(), progress=progress)
+            built = _advance(log, directory, None, cleanup=state.files() if state else set(), progress=progress)
+            sweep(directory, keep=built.files())  # an older layout's files
+            return built
         check_position(log, state)
         if _current(state, log.head()):
             return state
@@ -108,31 +108,21 @@ def rebuild(log: EventLog, directory: str | Path, progress: Progress | None = No
 
 
 def compact(directory: str | Path) -> State:
-    """Merge the item part files into one; nothing else changes. Returns the new state."""
+    """Merge every table's parts into one (what a rebuild writes); nothing else changes. Returns the new state."""
     directory = Path(directory)
     with locked(directory):
         state = read_state(directory)
         if state is None:
             raise InvalidInput(str(directory), "no projections here yet: build them first "
                                "(`auditlog projections rebuild`, or any query)")
-        if len(state.items) > 1:
-            import pyarrow.parquet as pq
-
-            writer = PartWriter(directory)
-            try:
-                for part in state.items:
-                    with pq.ParquetFile(verified_bytes(directory / part.path)) as pf:
-                        for i in range(pf.num_row_groups):
-                            writer.add_table(pf.read_row_group(i))
-                merged = writer.finish(state.items[0].first_seq, state.items[-1].last_seq)
-            except FileNotFoundError as exc:
-                writer.abandon()
-                raise StorageError(f"{exc.filename} is missing: rebuild with `auditlog projections rebuild`") from None
-            except BaseException:
-                writer.abandon()
-                raise
+        if max(len(state.runs), len(state.verdicts), len(state.items)) > 1:
             old = state
-            state = State(**{**vars(old), "items": (merged,)})
+            runs = settle_tail(directory, [Piece.of(p) for p in old.runs], "runs", with_lines=True, everything=True)
+            verdicts = settle_tail(directory, [Piece.of(p) for p in old.verdicts], "verdicts", with_lines=False,
+                                   everything=True)
+            state = replace(old, runs=write_pieces(directory, "runs", runs),
+                            verdicts=write_pieces(directory, "verdicts", verdicts),
+                            items=settle_items(directory, list(old.items), everything=True))
             write_state(directory, state)
             remove_files(directory, old.files() - state.files())
         sweep(directory, keep=state.files())
@@ -216,40 +206,24 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     import pyarrow as pa
 
     after = previous.seq if previous else -1
-    events: Iterable[SealedEvent] = log.events(after=after)
-    if progress is not None:
-        events = _reporting(events, progress, total=max(log.head().size - (after + 1), 0))
-    old_runs = read_table(directory / previous.runs, "runs") if previous else None
-    runs = RunsBuilder(old_runs, *_old_manifest(directory, previous))
-    items = PartWriter(directory)
-    try:
-        tree = TreeBuilder.from_peaks(after + 1, [bytes.fromhex(p) for p in previous.peaks]) if previous else TreeBuilder()
-        batch = fold_events(events, after=after, prev_hash=previous.hash if previous else ZERO_HASH,
-                            tree=tree, is_recorded=_KnownRuns(old_runs), runs=runs, items=items)
-        part = items.finish(after + 1, batch.last_seq)
-    except BaseException:
-        items.abandon()
-        raise
+    known = KnownRuns(directory, previous.runs if previous else ())
+    batch, tree, part, added = _fold(log, directory, previous, skip=set(), progress=progress)
+    recorded = known.find(set(added[0].column("run_id").to_pylist())) if previous and added[0].num_rows else {}
+    if recorded:  # run ids recorded before (a writer refuses them; a store could still hold them): the first counts
+        if part is not None:
+            (directory / part.path).unlink(missing_ok=True)
+        batch, tree, part, added = _fold(log, directory, previous, skip=set(recorded))
     log_id = previous.log_id if previous else (batch.log_id or "")
+    first, last = after + 1, batch.last_seq
 
-    table = runs.finish(batch.changes)
-    runs_name = previous.runs if previous and not runs.modified else write_table(directory, "runs", table)
-    head = manifest.header(log_id, batch.last_seq, batch.last_hash)
-    write_bytes(directory / MANIFEST, runs.manifest(head), durable=False)
+    runs = runs_pieces(directory, previous.runs if previous else (), known, added, batch.changes, first, last)
+    runs = settle_tail(directory, runs, "runs", with_lines=True)
+    verdicts = verdicts_pieces(directory, previous.verdicts if previous else (), batch.verdicts, batch.changes,
+                               first, last)
+    verdicts = settle_tail(directory, verdicts, "verdicts", with_lines=False)
+    item_parts = settle_items(directory, [*(previous.items if previous else ()), *((part,) if part else ())])
 
-    verdicts = None  # None: unchanged
-    if previous is None:
-        verdicts = verdicts_table(None, batch.verdicts, batch.changes, always=True)
-    elif batch.verdicts or any(c.type == ev.VERDICT_OVERRIDDEN for c in batch.changes):
-        old_verdicts = read_table(directory / previous.verdicts, "verdicts")
-        verdicts = verdicts_table(old_verdicts, batch.verdicts, batch.changes)
-    if verdicts is None:
-        assert previous is not None  # the first generation always writes its verdicts table
-        verdicts_name, n_verdicts = previous.verdicts, previous.counts.get("verdicts", 0)
-    else:
-        verdicts_name, n_verdicts = write_table(directory, "verdicts", verdicts), verdicts.num_rows
-
-    if previous and not batch.baselines:  # append-only
+    if previous and not batch.baselines:  # append-only, and small
         baselines_name, n_baselines = previous.baselines, previous.counts.get("baselines", 0)
     else:
         baselines = table_from_rows(batch.baselines, "baselines")
@@ -257,15 +231,37 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
             baselines = pa.concat_tables([read_table(directory / previous.baselines, "baselines"), baselines])
         baselines_name, n_baselines = write_table(directory, "baselines", baselines), baselines.num_rows
 
-    parts: tuple[Part, ...] = (previous.items if previous else ()) + ((part,) if part else ())
+    run_parts, verdict_parts = write_pieces(directory, "runs", runs), write_pieces(directory, "verdicts", verdicts)
     state = State(log_id=log_id, seq=batch.last_seq, hash=batch.last_hash, root=tree.root().hex(),
-                  peaks=tuple(p.hex() for p in tree.peak_hashes()), runs=runs_name, verdicts=verdicts_name,
-                  baselines=baselines_name, items=parts,
-                  counts={"runs": table.num_rows, "items": sum(p.rows for p in parts), "verdicts": n_verdicts,
-                          "baselines": n_baselines})
+                  peaks=tuple(p.hex() for p in tree.peak_hashes()), runs=run_parts, verdicts=verdict_parts,
+                  baselines=baselines_name, items=item_parts,
+                  counts={"runs": sum(p.rows for p in run_parts), "items": sum(p.rows for p in item_parts),
+                          "verdicts": sum(p.rows for p in verdict_parts), "baselines": n_baselines})
     write_state(directory, state)
-    remove_files(directory, ((previous.files() if previous else set()) | cleanup) - state.files())
+    written = {part.path} if part else set()  # merged already, when its rows went into a bigger part
+    remove_files(directory, ((previous.files() if previous else set()) | cleanup | written) - state.files())
     return state
+
+
+def _fold(log: EventLog, directory: Path, previous: State | None, skip: set[str],
+          progress: Progress | None = None) -> tuple[Batch, TreeBuilder, Part | None, tuple[Any, list[bytes]]]:
+    """Fold the events after `previous`: the batch, the grown tree, the new items part, the new runs
+    (a table and its manifest lines), leaving out runs whose ids are in `skip`."""
+    after = previous.seq if previous else -1
+    new_runs = NewRuns()
+    items = PartWriter(directory)
+    try:
+        tree = TreeBuilder.from_peaks(after + 1, [bytes.fromhex(p) for p in previous.peaks]) if previous else TreeBuilder()
+        events: Iterable[SealedEvent] = log.events(after=after)
+        if progress is not None:
+            events = _reporting(events, progress, total=max(log.head().size - (after + 1), 0))
+        batch = fold_events(events, after=after, prev_hash=previous.hash if previous else ZERO_HASH,
+                            tree=tree, is_recorded=skip.__contains__, runs=new_runs, items=items)
+        part = items.finish(after + 1, batch.last_seq)
+    except BaseException:
+        items.abandon()
+        raise
+    return batch, tree, part, new_runs.finish()
 
 
 def _reporting(events: Iterable[SealedEvent], progress: Progress, total: int) -> Iterator[SealedEvent]:
@@ -278,29 +274,3 @@ def _reporting(events: Iterable[SealedEvent], progress: Progress, total: int) ->
         if done % PROGRESS_EVERY == 0:
             progress(done, max(total, done))
     progress(done, max(total, done))
-
-
-def _old_manifest(directory: Path, previous: State | None) -> tuple[bytes | None, bytes]:
-    """The previous generation's manifest bytes (None if unreadable) and the first line it must have."""
-    if previous is None:
-        return None, b""
-    try:
-        data = (directory / MANIFEST).read_bytes()
-    except OSError:
-        data = None
-    return data, manifest.header(previous.log_id, previous.seq, previous.hash)
-
-
-class _KnownRuns:
-    """`run_id in previous runs`, with the set built only if a run.recorded event asks."""
-
-    def __init__(self, table: Any) -> None:
-        self._table = table
-        self._ids: set[str] | None = None
-
-    def __call__(self, run_id: str) -> bool:
-        if self._table is None:
-            return False
-        if self._ids is None:
-            self._ids = set(self._table.column("run_id").to_pylist())
-        return run_id in self._ids

@@ -24,9 +24,12 @@ from auditlog.filelock import FileLock
 from projections.schema import ROW_GROUP_ROWS, SCHEMA_VERSION, WRITE_OPTIONS, arrow_schema
 
 ITEMS = "items"
+RUNS = "runs"
+VERDICTS = "verdicts"
+PART_DIRS = (RUNS, VERDICTS, ITEMS)
 LOCK = ".lock"
 TMP = ".tmp"
-_DIGEST = re.compile(r"-([0-9a-f]{64})\.parquet\Z")
+_DIGEST = re.compile(r"-([0-9a-f]{64})\.(?:parquet|jsonl)\Z")
 _LOG_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 
@@ -72,17 +75,32 @@ def write_bytes(path: Path, data: bytes | list[Any], *, durable: bool = True) ->
             _fsync_dir(path.parent)
 
 
-def write_table(directory: Path, prefix: str, table: Any) -> str:
-    """Write a pyarrow Table as `<prefix>-<sha256:16>.parquet`; returns that name, relative to `directory`."""
+def write_table(directory: Path, prefix: str, table: Any, row_group_rows: int = ROW_GROUP_ROWS) -> str:
+    """Write a pyarrow Table as `<prefix>-<sha256>.parquet` (`prefix` may name a subdirectory);
+    returns that name, relative to `directory`."""
     import pyarrow.parquet as pq
 
-    tmp = directory / f".{prefix}.{uuid.uuid4().hex}{TMP}"
+    folder, _, stem = prefix.rpartition("/")
+    tmp = directory / folder / f".{stem}.{uuid.uuid4().hex}{TMP}"
     with storage_errors(tmp):
-        pq.write_table(table.combine_chunks(), tmp, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
-        return settle(tmp, directory, prefix)
+        pq.write_table(table.combine_chunks(), tmp, row_group_size=row_group_rows, **WRITE_OPTIONS)
+        name = settle(tmp, directory / folder, stem)
+    return f"{folder}/{name}" if folder else name
 
 
-def read_table(path: Path, table: str) -> Any:
+def write_named(directory: Path, prefix: str, data: list[Any], suffix: str) -> str:
+    """Write chunks of bytes as `<prefix>-<sha256><suffix>` (durably, content-addressed); returns the name."""
+    folder, _, stem = prefix.rpartition("/")
+    tmp = directory / folder / f".{stem}.{uuid.uuid4().hex}{TMP}"
+    with storage_errors(tmp):
+        with open(tmp, "wb") as out:
+            for chunk in data:
+                out.write(chunk)
+        name = settle(tmp, directory / folder, stem, suffix)
+    return f"{folder}/{name}" if folder else name
+
+
+def read_table(path: Path, table: str, data: Any = None) -> Any:
     """A whole Parquet file of `table` as a pyarrow Table in exactly the public schema.
 
     The cast matters for byte-identical output: Parquet gives nested types back with its
@@ -92,7 +110,7 @@ def read_table(path: Path, table: str) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        with pq.ParquetFile(verified_bytes(path)) as pf:
+        with pq.ParquetFile(verified_bytes(path, data)) as pf:
             data = pf.read()
     except FileNotFoundError:
         raise StorageError(f"{path} is missing (deleted by hand, or a compaction or rebuild ran meanwhile): "
@@ -106,18 +124,20 @@ def read_table(path: Path, table: str) -> Any:
                            f"{SCHEMA_VERSION}): rebuild with `auditlog projections rebuild`") from None
 
 
-def verified_bytes(path: Path) -> Any:
-    """The file's bytes (a pyarrow buffer) once they hash to the digest in its name; VerificationError
-    (exit 1) if not: a file rewritten in place is never served. FileNotFoundError passes through."""
+def verified_bytes(path: Path, data: Any = None) -> Any:
+    """The file's bytes (a pyarrow buffer; `data` when given: the bytes of a file mapped earlier) once
+    they hash to the digest in its name; VerificationError (exit 1) if not: a file rewritten in place
+    is never served. FileNotFoundError passes through."""
     import pyarrow as pa
 
     named = _DIGEST.search(path.name)
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    # Read by Arrow into memory it owns (a Python bytes object under Arrow tables can outlive the
-    # interpreter's teardown and abort the process at exit), hashed in place.
-    with pa.OSFile(str(path)) as f:
-        data = f.read_buffer()
+    if data is None:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        # Read by Arrow into memory it owns (a Python bytes object under Arrow tables can outlive the
+        # interpreter's teardown and abort the process at exit), hashed in place.
+        with pa.OSFile(str(path)) as f:
+            data = f.read_buffer()
     if named is None or hashlib.sha256(memoryview(data)).hexdigest() != named[1]:
         raise VerificationError(f"{path} does not hash to the digest in its name: it was changed after it was "
                            "written; rebuild with `auditlog projections rebuild` (and check the log with "
@@ -125,14 +145,14 @@ def verified_bytes(path: Path) -> Any:
     return data
 
 
-def settle(tmp: Path, directory: Path, prefix: str) -> str:
+def settle(tmp: Path, directory: Path, prefix: str, suffix: str = ".parquet") -> str:
     """Flush `tmp` to disk and rename it to its content-addressed name."""
     digest = hashlib.sha256()
     with open(tmp, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
         os.fsync(f.fileno())
-    name = f"{prefix}-{digest.hexdigest()}.parquet"
+    name = f"{prefix}-{digest.hexdigest()}{suffix}"
     target = directory / name
     if target.exists() and _sha256_of(target) == digest.hexdigest():  # a previous generation holds these bytes
         tmp.unlink()
@@ -153,14 +173,19 @@ def _sha256_of(path: Path) -> str:
 def remove_files(directory: Path, names: set[str]) -> None:
     """Delete files of a previous generation (never one the current state names)."""
     for name in sorted(names):
-        (directory / name).unlink(missing_ok=True)
+        try:
+            (directory / name).unlink(missing_ok=True)
+        except PermissionError:  # where a file a reader maps cannot be deleted (Windows): the next sweep does
+            continue
 
 
 def sweep(directory: Path, keep: set[str]) -> None:
     """Under the lock: delete leftovers of killed writers and files no generation names."""
-    ours = [*directory.glob("runs-*.parquet"), *directory.glob("verdicts-*.parquet"),
+    ours = [*directory.glob("runs-*.parquet"), *directory.glob("verdicts-*.parquet"),  # and of older layouts
+            *directory.glob("manifest.json"), *directory.glob(".manifest.json.*"),
             *directory.glob("baselines-*.parquet"), *directory.glob(f".*{TMP}"),
-            *(directory / ITEMS).glob("part-*.parquet"), *(directory / ITEMS).glob(f".*{TMP}")]
+            *(p for d in PART_DIRS for p in (directory / d).glob("part-*.parquet")),
+            *(directory / RUNS).glob("manifest-*.jsonl"), *(p for d in PART_DIRS for p in (directory / d).glob(f".*{TMP}"))]
     for path in ours:
         if path.relative_to(directory).as_posix() not in keep:
             path.unlink(missing_ok=True)
@@ -171,7 +196,8 @@ def locked(directory: Path, timeout: float = 60.0) -> Iterator[None]:
     """One writer at a time per projections directory (readers never wait)."""
     with storage_errors(directory):
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / ITEMS).mkdir(exist_ok=True)
+        for folder in PART_DIRS:
+            (directory / folder).mkdir(exist_ok=True)
     with FileLock(directory / LOCK, f"another process kept {directory} locked").held(timeout):
         yield
 

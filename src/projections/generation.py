@@ -1,43 +1,38 @@
-"""The runs and verdicts tables of the next generation, patched from the previous one.
+"""The runs and verdicts parts of the next generation, from the previous ones and a folded batch.
 
-A catch-up does not re-read the log to rewrite runs.parquet: it takes the previous
-table, appends the rows of the runs just recorded, and replaces in place the few rows
-that later events changed (annotations, supersessions, verdicts, overrides). A rebuild
-is the same with no previous table. The manifest's lines follow the same way.
+A catch-up does not rewrite runs or verdicts: the rows of the runs (verdicts) its events
+record become one new part, and the few older rows that later events change
+(annotations, supersessions, verdicts, overrides) are patched in the part that holds
+them, which alone is rewritten. Then the tail merges by size (layers.py). A rebuild is
+the same with no previous part. The manifest's lines follow the runs, part by part.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from auditlog.core import events as ev
 from projections import manifest
+from projections.disk import verified_bytes
 from projections.fold import Change, apply_changes, apply_overrides
+from projections.layers import Piece
 from projections.schema import arrow_schema
+from projections.state import Part
 from projections.tables import replaced, rows_where, table_from_rows, table_from_tuples
 
 RUN_CHUNK = 16_384
 
 
-class RunsBuilder:
-    """The runs table and manifest of a new generation.
+class NewRuns:
+    """The rows of the runs a batch records, turned into Arrow and manifest lines a chunk at a time
+    (while still in the CPU's cache)."""
 
-    Starts from the previous generation's table (and manifest bytes); new rows are appended
-    a chunk at a time (converted to Arrow and to manifest lines while they are still in
-    the CPU's cache); at the end, the rows that annotations, supersessions, verdicts and
-    overrides changed are read back, patched in seq order, and replaced in place. The same code
-    serves a full rebuild (nothing previous) and a catch-up.
-    """
-
-    def __init__(self, previous: Any = None, old_manifest: bytes | None = None, old_head: bytes = b"") -> None:
-        self._tables = [] if previous is None else [previous]
-        self._n_old = 0 if previous is None else previous.num_rows
-        self._old_manifest, self._old_head = old_manifest, old_head
-        self._added: list[bytes] = []  # manifest lines of the new rows
-        self._changed: dict[int, bytes] = {}  # manifest lines of changed previous rows
+    def __init__(self) -> None:
         self._rows: list[tuple[Any, ...]] = []
-        self.modified = False
-        self.table = None
+        self._tables: list[Any] = []
+        self._lines: list[bytes] = []
 
     def add(self, row: tuple[Any, ...]) -> None:
         self._rows.append(row)
@@ -48,59 +43,116 @@ class RunsBuilder:
         if self._rows:
             staged = table_from_tuples(self._rows, "runs", cast=False)  # timestamps still text
             self._tables.append(staged.cast(arrow_schema("runs")))
-            self._added += manifest.lines(staged)
+            self._lines += manifest.lines(staged)
             self._rows = []
-            self.modified = True
 
-    def finish(self, changes: list[Change]) -> Any:
-        """The final runs table, after `changes`."""
+    def finish(self) -> tuple[Any, list[bytes]]:
         import pyarrow as pa
 
         self._flush()
         table = pa.concat_tables(self._tables) if self._tables else arrow_schema("runs").empty_table()
-        named = rows_where(table, "run_id", {c.subject for c in changes})
-        touched = apply_changes({run_id: row for run_id, (_, row) in named.items()}, changes)
-        changed = {named[r][0]: named[r][1] for r in touched}
-        if changed:
-            order = sorted(changed)
-            replacement = table_from_rows([changed[i] for i in order], "runs")
-            table = replaced(table, dict(zip(order, range(len(order)))), replacement)
-            self.modified = True
-            for index, text in zip(order, manifest.lines(replacement)):
-                if index < self._n_old:
-                    self._changed[index] = text
-                else:
-                    self._added[index - self._n_old] = text
-        self.table = table
-        return table
-
-    def manifest(self, head: bytes) -> list[Any]:
-        """The new manifest.json (as chunks to write), whose first line is `head`: the previous one
-        updated, or written whole."""
-        if not self._n_old:
-            return manifest.render(head, self._added)
-        data = manifest.updated(self._old_manifest, self._old_head, self._n_old, head, self._changed, self._added)
-        if data is None:
-            data = manifest.render(head, manifest.lines(self.table))
-        return data
+        return table, self._lines
 
 
-def verdicts_table(previous: Any, added: list[dict[str, Any]], changes: list[Change], *,
-                   always: bool = False) -> Any | None:
-    """The verdicts table after a batch: previous rows (overrides applied), then the new ones.
-    None when nothing changed (unless `always`)."""
-    import pyarrow as pa
+class KnownRuns:
+    """Where the previous parts hold given runs: found in their run_id columns (read, then kept), in C."""
 
-    new = {row["seq"]: row for row in added}
-    targets = {c.data.get("verdict_seq") for c in changes if c.type == ev.VERDICT_OVERRIDDEN} - new.keys()
-    existing = rows_where(previous, "seq", targets) if previous is not None else {}
-    touched = apply_overrides({**{seq: row for seq, (_, row) in existing.items()}, **new}, changes)
-    changed = {existing[seq][0]: existing[seq][1] for seq in touched if seq in existing}
-    if not added and not changed and not always:
-        return None
-    table = table_from_rows(added, "verdicts")
-    if previous is not None and changed:
+    def __init__(self, directory: Path, parts: tuple[Part, ...]) -> None:
+        self._directory, self._parts = directory, parts
+        self._ids: dict[int, Any] = {}
+
+    def find(self, run_ids: set[str]) -> dict[str, tuple[int, int]]:
+        """run_id -> (part index, row index) of those of `run_ids` recorded, newest parts first.
+
+        A run id is in one row at most (a catch-up never adds a run already recorded), so the
+        search stops once every id is found: runs of recent catch-ups are found in the newest parts."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        found: dict[str, tuple[int, int]] = {}
+        if not run_ids:
+            return found
+        value_set = pa.array(sorted(run_ids), pa.string())
+        for index in reversed(range(len(self._parts))):
+            if index not in self._ids:
+                with pq.ParquetFile(verified_bytes(self._directory / self._parts[index].path)) as pf:
+                    self._ids[index] = pf.read(columns=["run_id"]).column(0)
+            column = self._ids[index]
+            for row in pc.indices_nonzero(pc.is_in(column, value_set=value_set)).to_pylist():
+                found.setdefault(column[row].as_py(), (index, row))
+            if len(found) == len(run_ids):
+                break
+        return found
+
+
+def runs_pieces(directory: Path, previous: tuple[Part, ...], known: KnownRuns, added: tuple[Any, list[bytes]],
+                changes: list[Change], first_seq: int, last_seq: int) -> list[Piece]:
+    """The runs parts after a batch (before the merge): previous parts, rows changed where they are,
+    and a new part for the runs recorded (always one when there is no previous part)."""
+    pieces = [Piece.of(p) for p in previous]
+    table, lines = added
+    if table.num_rows or not pieces:
+        pieces.append(Piece(first_seq, last_seq, table.num_rows, table=table, lines=lines))
+    subjects = {c.subject for c in changes}
+    if not subjects:
+        return pieces
+    located: dict[str, tuple[int, int, dict[str, Any]]] = {}
+    if table.num_rows:
+        for run_id, (row_index, row) in rows_where(table, "run_id", subjects).items():
+            located[run_id] = (len(pieces) - 1, row_index, row)
+    wanted: dict[int, dict[str, int]] = defaultdict(dict)
+    if previous and subjects - located.keys():
+        for run_id, (index, row_index) in known.find(subjects - located.keys()).items():
+            wanted[index][run_id] = row_index
+    for index, ids in wanted.items():
+        part_table = pieces[index].load(directory, "runs")
+        found = rows_where(part_table, "run_id", set(ids))
+        for run_id, (row_index, row) in found.items():
+            located[run_id] = (index, row_index, row)
+    touched = apply_changes({run_id: row for run_id, (_, _, row) in located.items()}, changes)
+    by_piece: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for run_id in touched:
+        index, row_index, row = located[run_id]
+        by_piece[index][row_index] = row
+    for index, changed in by_piece.items():
+        piece = pieces[index]
         order = sorted(changed)
-        previous = replaced(previous, dict(zip(order, range(len(order)))),
-                            table_from_rows([changed[i] for i in order], "verdicts"))
-    return pa.concat_tables([previous, table]) if previous is not None else table
+        replacement = table_from_rows([changed[i] for i in order], "runs")
+        piece_lines = list(piece.load_lines(directory)) if piece.part is not None else piece.lines
+        assert piece_lines is not None
+        for row_index, text in zip(order, manifest.lines(replacement)):
+            piece_lines[row_index] = text
+        piece.table = replaced(piece.load(directory, "runs"), dict(zip(order, range(len(order)))), replacement)
+        piece.lines, piece.part = piece_lines, None
+    return pieces
+
+
+def verdicts_pieces(directory: Path, previous: tuple[Part, ...], added: list[dict[str, Any]],
+                    changes: list[Change], first_seq: int, last_seq: int) -> list[Piece]:
+    """The verdicts parts after a batch (before the merge): overrides applied where the verdicts are
+    (found by seq, from the parts' seq ranges), and a new part for the verdicts recorded."""
+    pieces = [Piece.of(p) for p in previous]
+    new = {row["seq"]: row for row in added}
+    targets: set[Any] = {c.data.get("verdict_seq") for c in changes if c.type == ev.VERDICT_OVERRIDDEN} - new.keys()
+    located: dict[int, tuple[int, int, dict[str, Any]]] = {}
+    for index, piece in enumerate(pieces):
+        mine = {t for t in targets if isinstance(t, int) and piece.first_seq <= t <= piece.last_seq}
+        if mine:
+            for seq, (row_index, row) in rows_where(piece.load(directory, "verdicts"), "seq", mine).items():
+                located[seq] = (index, row_index, row)
+    touched = apply_overrides({**{seq: row for seq, (_, _, row) in located.items()}, **new}, changes)
+    by_piece: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for seq in touched:
+        if seq in located:
+            index, row_index, row = located[seq]
+            by_piece[index][row_index] = row
+    for index, rows in by_piece.items():
+        piece = pieces[index]
+        order = sorted(rows)
+        replacement = table_from_rows([rows[i] for i in order], "verdicts")
+        piece.table = replaced(piece.load(directory, "verdicts"), dict(zip(order, range(len(order)))), replacement)
+        piece.part = None
+    if added or not pieces:
+        pieces.append(Piece(first_seq, last_seq, len(added), table=table_from_rows(added, "verdicts")))
+    return pieces

@@ -1,4 +1,4 @@
-"""manifest.json: one flat record per run, small and friendly to git and jq.
+"""The manifest: one flat record per run, friendly to git and jq; kept as parts, merged on demand.
 
     {"format":1,"log_id":"…","position":{"hash":"…","seq":41},"runs":[
     {"dataset_name":"mmlu-pro",…,"metrics.accuracy":0.5,…,"tags.suite":"nightly",…},
@@ -8,15 +8,21 @@
 One run per line, in seq order, keys sorted, values flat (metrics and tags become
 `metrics.<name>` and `tags.<key>` keys), a newline at the end: committing it after
 each CI run gives a diff of one line per run added or changed (and the first line,
-which names the log position it shows). Because lines are stable, a catch-up
-re-encodes only the runs it changed and appends the new ones, instead of
-re-serialising every run. It is derived data for people and tools; queries never read it.
+which names the log position it shows).
+
+On disk it is kept beside the runs parts: one JSON Lines file per runs part
+(runs/manifest-<first>-<last>-<sha256>.jsonl), holding that part's records, so that a
+catch-up writes the lines of the runs it added or changed and never the whole manifest.
+The document above is their merged view (`View.manifest()`, `auditlog projections
+manifest`): the first line, then every part's lines in order. Lines are stable (the same
+bytes whichever path, rebuild or catch-up, writes a line), so merged parts equal a
+rebuild's. It is derived data for people and tools; queries never read it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from projections.tables import timestamp_text
@@ -116,29 +122,18 @@ def header(log_id: str, seq: int, hash_: str) -> bytes:
 
 
 def render(head: bytes, lines: Sequence[bytes]) -> list[bytes]:
-    """The manifest, as chunks to write one after the other."""
+    """The merged manifest document, as chunks to write one after the other."""
     return [head, b"\n", b",\n".join(lines), b"\n" if lines else b"", b"]}\n"]
 
 
-def updated(data: bytes | None, old_head: bytes, n_old: int, head: bytes, changed: Mapping[int, bytes],
-            added: Sequence[bytes]) -> list[Any] | None:
-    """The manifest after a catch-up, as chunks, from the previous one (`data`, whose first line
-    must be `old_head` and which must hold `n_old` runs): lines at the `changed` indices
-    replaced, `added` lines appended. None if `data` is not that manifest (write it whole then).
+def part_chunks(lines: Sequence[bytes]) -> list[bytes]:
+    """A manifest part file: its records, one per line, each line ending with a newline (JSON Lines)."""
+    return [b"\n".join(lines), b"\n"] if lines else []
 
-    Appending alone reuses the previous bytes as they are (a memoryview: no copy, no split)."""
-    if data is None or not data.startswith(old_head + b"\n") or not data.endswith(b"\n]}\n") or n_old == 0:
-        return None
-    records = memoryview(data)[len(old_head) + 1:-4]  # the record lines, joined by ",\n"
-    if changed:
-        lines = bytes(records).split(b",\n")
-        if len(lines) != n_old:
-            return None
-        for index, text in changed.items():
-            lines[index] = text
-        return render(head, lines + list(added))
-    tail = [b",\n", b",\n".join(added)] if added else []
-    return [head, b"\n", records, *tail, b"\n]}\n"]
+
+def part_lines(data: bytes) -> list[bytes]:
+    """The records of a manifest part file."""
+    return data.split(b"\n")[:-1] if data else []
 
 
 def load(data: bytes | str) -> dict[str, Any]:

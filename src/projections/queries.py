@@ -2,8 +2,9 @@
 
 Every function takes a View (one consistent generation; see view.py) and reads
 Parquet; the only reads of the event log are the View's confirmation of every run handed out.
-Filters run in Arrow, so a history of 100k runs is
-answered in milliseconds; figures are computed in Python where exactness matters
+Filters run in Arrow; a page of the newest runs (a limit, newest first: `history`) reads the
+runs parts' row groups from the newest back and stops once the page is full, so its cost
+does not grow with the history; figures are computed in Python where exactness matters
 (math.fsum), so tests can recompute them straightforwardly from the run documents.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from auditlog.errors import InvalidInput
+from projections.schema import arrow_schema
 from projections.view import View, to_records
 
 VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -25,7 +27,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                since: str | datetime | None = None, until: str | datetime | None = None,
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
-               limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True) -> Any:
+               limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
+               columns: list[str] | None = None) -> Any:
     """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
 
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
@@ -33,7 +36,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     end of that day. `verdict` matches the latest verdict; `tags` must all match the
     current tags (annotations merged in). Superseded runs only with include_superseded.
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
-    that to a caller that confirms what it shows, page by page (the TUI).
+    that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
+    these columns are read and returned (besides those the filters and the confirmation need).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -42,23 +46,46 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
         raise InvalidInput("limit/offset", "must not be negative")
     if verdict is not None and verdict not in VERDICTS:
         raise InvalidInput("verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict!r}")
-    runs = view.runs
-    keep = []
-    for column, value in (("project_id", project_id), ("model_id", model_id), ("experiment_id", experiment_id),
-                          ("verdict", verdict), ("status", None if include_superseded else "active")):
-        if value is not None:
-            keep.append(pc.equal(runs.column(column), value))
-    if since is not None or until is not None:
-        when = run_time(runs)
-        if since is not None:
-            keep.append(pc.greater_equal(when, pa.scalar(parse_bound("since", since), when.type)))
-        if until is not None:
-            keep.append(pc.less_equal(when, pa.scalar(parse_bound("until", until, end=True), when.type)))
-    for key, value in (tags or {}).items():
-        keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
-    selected = runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
-    if newest_first:
-        selected = selected.sort_by([("seq", "descending")])
+    since_at = None if since is None else parse_bound("since", since)
+    until_at = None if until is None else parse_bound("until", until, end=True)
+
+    def chosen(runs: Any) -> Any:
+        keep = []
+        for column, value in (("project_id", project_id), ("model_id", model_id), ("experiment_id", experiment_id),
+                              ("verdict", verdict), ("status", None if include_superseded else "active")):
+            if value is not None:
+                keep.append(pc.equal(runs.column(column), value))
+        if since_at is not None or until_at is not None:
+            when = run_time(runs)
+            if since_at is not None:
+                keep.append(pc.greater_equal(when, pa.scalar(since_at, when.type)))
+            if until_at is not None:
+                keep.append(pc.less_equal(when, pa.scalar(until_at, when.type)))
+        for key, value in (tags or {}).items():
+            keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+        return runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
+
+    if newest_first and limit is not None:  # read the newest row groups until enough runs are found
+        chunks, found = [], 0
+        for chunk in view.runs_newest_first():
+            chunks.append(chosen(chunk).sort_by([("seq", "descending")]))
+            found += chunks[-1].num_rows
+            if found >= offset + limit:
+                break
+        selected = pa.concat_tables(chunks) if chunks else arrow_schema("runs").empty_table()
+    else:
+        if columns is None:
+            runs = view.runs
+        else:
+            needed = {"run_id", "seq", "event_hash", "status", *columns}
+            needed |= {c for c, v in (("project_id", project_id), ("model_id", model_id), ("verdict", verdict),
+                                      ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
+            if since_at is not None or until_at is not None:
+                needed |= {"started_at", "recorded_at"}
+            runs = view.read_runs([name for name in arrow_schema("runs").names if name in needed])
+        selected = chosen(runs)
+        if newest_first:
+            selected = selected.sort_by([("seq", "descending")])
     selected = selected.slice(offset, limit) if limit is not None else selected.slice(offset)
     return view.confirm(selected) if confirm else selected
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: verdicts.baseline_run_id may be null (a verdict without a baseline)
+SCHEMA_VERSION = 2  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
 TABLES = ("runs", "items", "verdicts", "baselines")
 ROW_GROUP_ROWS = 65_536
 

@@ -1,12 +1,13 @@
 """state.json: which generation of files is current, and the log position it was folded to.
 
-    <dir>/state.json                      the current generation: position, files, counts
-    <dir>/manifest.json                   one flat record per run (git-friendly)
-    <dir>/runs-<sha256>.parquet           one row per run
-    <dir>/verdicts-<sha256>.parquet       one row per verdict
-    <dir>/baselines-<sha256>.parquet      one row per baseline pin
-    <dir>/items/part-<first>-<last>-<sha256>.parquet   item rows of events first..last
+    <dir>/state.json                                        the current generation: position, files, counts
+    <dir>/runs/part-<first>-<last>-<sha256>.parquet         the runs recorded by events first..last
+    <dir>/runs/manifest-<first>-<last>-<sha256>.jsonl       their manifest records, one line per run
+    <dir>/verdicts/part-<first>-<last>-<sha256>.parquet     the verdicts recorded by events first..last
+    <dir>/items/part-<first>-<last>-<sha256>.parquet        the items of the runs recorded by events first..last
+    <dir>/baselines-<sha256>.parquet                        every baseline pin
 
+Each table is a list of parts in seq order (see layers.py for how they grow and merge).
 state.json records the position's Merkle root and the tree's peaks, computed by the fold
 from the bodies it hashed, so that a catch-up can check the log still has, at that size,
 the tree the projections were built from. It is replaced last, so a reader that reads only
@@ -24,27 +25,41 @@ from typing import Any
 
 from auditlog.core.events import ZERO_HASH  # noqa: F401 - re-exported: the position before any event
 from auditlog.errors import InvalidInput, StorageError
-from projections.disk import ITEMS, write_bytes
+from projections.disk import write_bytes
 from projections.schema import SCHEMA_VERSION
 
 STATE = "state.json"
-MANIFEST = "manifest.json"
-STATE_FORMAT = 2  # 1: no root or peaks; such a state is rebuilt on the next catch-up
-_RUNS = re.compile(r"runs-[0-9a-f]{64}\.parquet")
-_VERDICTS = re.compile(r"verdicts-[0-9a-f]{64}\.parquet")
+STATE_FORMAT = 3  # 1: no root or peaks; 2: one runs and one verdicts file; such states are rebuilt
 _BASELINES = re.compile(r"baselines-[0-9a-f]{64}\.parquet")
-_PART = re.compile(rf"{ITEMS}/part-\d{{12}}-\d{{12}}-[0-9a-f]{{64}}\.parquet")
+_PARTS = {
+    "runs": re.compile(r"runs/part-\d{12}-\d{12}-[0-9a-f]{64}\.parquet"),
+    "manifest": re.compile(r"runs/manifest-\d{12}-\d{12}-[0-9a-f]{64}\.jsonl"),
+    "verdicts": re.compile(r"verdicts/part-\d{12}-\d{12}-[0-9a-f]{64}\.parquet"),
+    "items": re.compile(r"items/part-\d{12}-\d{12}-[0-9a-f]{64}\.parquet"),
+}
 _HEX32 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
 class Part:
-    """One items file: the item rows of the run.recorded events with first_seq <= seq <= last_seq."""
+    """One file of a table: its rows from the events first_seq..last_seq (for runs, with the
+    manifest part holding the same runs' records)."""
 
     path: str
     first_seq: int
     last_seq: int
     rows: int
+    manifest: str | None = None
+
+    def files(self) -> set[str]:
+        return {self.path} if self.manifest is None else {self.path, self.manifest}
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "first_seq": self.first_seq, "last_seq": self.last_seq,
+                               "rows": self.rows}
+        if self.manifest is not None:
+            out["manifest"] = self.manifest
+        return out
 
 
 @dataclass(frozen=True)
@@ -56,24 +71,25 @@ class State:
     hash: str  # its event hash
     root: str  # hex RFC 9162 root of events 0..seq, as the fold computed it from their bytes
     peaks: tuple[str, ...]  # hex hashes of the tree's peaks at that size: the fold resumes from them
-    runs: str
-    verdicts: str
+    runs: tuple[Part, ...]  # at least one (the first may hold no row)
+    verdicts: tuple[Part, ...]  # at least one
     baselines: str
     items: tuple[Part, ...]
     counts: dict[str, int] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def files(self) -> set[str]:
-        return {self.runs, self.verdicts, self.baselines, *(p.path for p in self.items)}
+        names = {self.baselines, *(f for p in (*self.runs, *self.verdicts, *self.items) for f in p.files())}
+        return names - {""}  # an older layout's state names nothing (its files are swept)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": STATE_FORMAT, "schema_version": self.schema_version, "log_id": self.log_id,
             "position": {"seq": self.seq, "hash": self.hash, "root": self.root, "peaks": list(self.peaks)},
-            "files": {"runs": self.runs, "verdicts": self.verdicts, "baselines": self.baselines,
-                      "manifest": MANIFEST,
-                      "items": [{"path": p.path, "first_seq": p.first_seq, "last_seq": p.last_seq, "rows": p.rows}
-                                for p in self.items]},
+            "files": {"runs": self.runs[0].path, "verdicts": self.verdicts[0].path, "baselines": self.baselines,
+                      "parts": {"runs": [p.to_json() for p in self.runs],
+                                "verdicts": [p.to_json() for p in self.verdicts]},
+                      "items": [p.to_json() for p in self.items]},
             "counts": dict(sorted(self.counts.items())),
         }
 
@@ -82,21 +98,33 @@ class State:
         """Parse state.json; every file it names must have one of our names (it is read, and
         later deleted: a doctored state must not make us touch anything else)."""
         files, position = obj["files"], obj["position"]
-        if obj.get("format") == 1:  # no tree recorded: catch_up rebuilds (schema_version 0 is older than any)
-            position, obj = {**position, "root": "", "peaks": []}, {**obj, "schema_version": 0}
+        if obj.get("format") in (1, 2):  # an older layout: catch_up rebuilds (schema_version 0 is older than any)
+            return cls(log_id=obj.get("log_id", ""), seq=-1, hash=ZERO_HASH, root="", peaks=(), runs=(), verdicts=(),
+                       baselines="", items=(), schema_version=0)
         peaks = tuple(position["peaks"])
         if not all(isinstance(p, str) and _HEX32.match(p) for p in peaks):
             raise ValueError("its tree peaks are not hex hashes")
+        parts = files["parts"]
         state = cls(log_id=obj["log_id"], seq=position["seq"], hash=position["hash"], root=position["root"], peaks=peaks,
-                    runs=files["runs"], verdicts=files["verdicts"], baselines=files["baselines"],
-                    items=tuple(Part(p["path"], p["first_seq"], p["last_seq"], p["rows"]) for p in files["items"]),
-                    counts=dict(obj.get("counts", {})), schema_version=obj["schema_version"])
-        named = ((state.runs, _RUNS), (state.verdicts, _VERDICTS), (state.baselines, _BASELINES),
-                 *((p.path, _PART) for p in state.items))
+                    runs=_parts(parts["runs"]), verdicts=_parts(parts["verdicts"]), baselines=files["baselines"],
+                    items=_parts(files["items"]), counts=dict(obj.get("counts", {})),
+                    schema_version=obj["schema_version"])
+        if not state.runs or not state.verdicts or files["runs"] != state.runs[0].path \
+                or files["verdicts"] != state.verdicts[0].path:
+            raise ValueError("its runs or verdicts parts are missing")
+        named: list[tuple[Any, re.Pattern[str]]] = [(state.baselines, _BASELINES)]
+        for kind, table in (("runs", state.runs), ("verdicts", state.verdicts), ("items", state.items)):
+            named += [(p.path, _PARTS[kind]) for p in table]
+            if kind == "runs":
+                named += [(p.manifest, _PARTS["manifest"]) for p in table]
         for name, pattern in named:
             if not isinstance(name, str) or not pattern.fullmatch(name):
                 raise ValueError(f"it names {name!r}, which is not a projections file name")
         return state
+
+
+def _parts(entries: list[dict[str, Any]]) -> tuple[Part, ...]:
+    return tuple(Part(p["path"], p["first_seq"], p["last_seq"], p["rows"], p.get("manifest")) for p in entries)
 
 
 def read_state(directory: Path) -> State | None:
@@ -109,7 +137,7 @@ def read_state(directory: Path) -> State | None:
         raise StorageError(f"cannot read {directory / STATE}: {exc.strerror or exc}") from None
     try:
         obj = json.loads(text)
-        if obj.get("format") not in (1, STATE_FORMAT):
+        if obj.get("format") not in (1, 2, STATE_FORMAT):
             raise InvalidInput(str(directory / STATE), f"unknown state format {obj.get('format')!r}: "
                                "rebuild with `auditlog projections rebuild`")
         return State.from_json(obj)

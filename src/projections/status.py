@@ -15,9 +15,9 @@ from typing import Any
 from auditlog.errors import AuditLogError
 from projections import build
 from projections.disk import verified_bytes
-from projections.state import MANIFEST, read_state
+from projections.state import read_state
 
-COMPACT_AFTER = 32  # item parts beyond which status suggests `projections compact`
+COMPACT_AFTER = 32  # parts of a table beyond which status suggests `projections compact` (merges keep fewer)
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,16 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
         build.check_position(log, state)
     except AuditLogError as error:
         problem = str(error)
-    listing = [(state.runs, "runs", state.counts.get("runs")), (state.verdicts, "verdicts", state.counts.get("verdicts")),
+    listing = [*((p.path, "runs", p.rows) for p in state.runs),
+               *((p.manifest, "manifest", p.rows) for p in state.runs if p.manifest is not None),
+               *((p.path, "verdicts", p.rows) for p in state.verdicts),
                (state.baselines, "baselines", state.counts.get("baselines")),
-               (MANIFEST, "manifest", state.counts.get("runs")),
                *((p.path, "items", p.rows) for p in state.items)]
     found = []
     for path, kind, rows in listing:
         try:
             size = (directory / path).stat().st_size
-            if path != MANIFEST:
-                verified_bytes(directory / path)
+            verified_bytes(directory / path)
         except FileNotFoundError:
             size = None
             problem = problem or f"{directory / path} is missing: rebuild with `auditlog projections rebuild`"
@@ -76,8 +76,9 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
     advice = None
     if problem:
         advice = "check the log with `auditlog verify`, then `auditlog projections rebuild`"
-    elif len(state.items) > COMPACT_AFTER:
-        advice = f"{len(state.items)} item part files: `auditlog projections compact` merges them"
+    elif max(len(state.items), len(state.runs), len(state.verdicts)) > COMPACT_AFTER:
+        parts = len(state.items) + len(state.runs) + len(state.verdicts)
+        advice = f"{parts} part files: `auditlog projections compact` merges each table's into one"
     return Status(str(directory), True, head.size, head.hash, state.seq, state.hash, behind,
                   _ts(log, state.seq + 1) if behind else None, state.schema_version, dict(state.counts), found,
                   problem, advice)

@@ -83,6 +83,8 @@ def rows_where(table: Any, column: str, values: set[Any]) -> dict[Any, tuple[int
     column_type = table.schema.field(column).type
     mask = pc.is_in(table.column(column), value_set=pa.array(sorted(values), column_type))
     indices = pc.indices_nonzero(mask).to_pylist()
+    if not indices:
+        return {}
     found: dict[Any, tuple[int, dict[str, Any]]] = {}
     for i, row in zip(indices, to_records(table.take(indices))):
         found.setdefault(row[column], (i, row))

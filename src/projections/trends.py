@@ -45,20 +45,26 @@ class TrendPoint:
 
 
 def trend(view: View, project: str, metric: str, *, by: str = "model_version", group: str | None = None,
-          days: int | None = None, now: datetime | None = None, include_superseded: bool = False) -> list[TrendPoint]:
+          days: int | None = None, now: datetime | None = None, include_superseded: bool = False,
+          model_id: str | None = None) -> list[TrendPoint]:
     """`metric` (a run metric's name, or pass_rate / mean_score) over the runs of `project`, per value
     of `by`, in the order each value first appears in the log.
 
-    `group` keeps runs of that experiment group; `days` keeps runs whose time (started_at,
-    else recorded_at) is within that many days before `now` (default: the current time).
+    `model_id` keeps one model's runs; `group` keeps runs of that experiment group; `days` keeps
+    runs whose time (started_at, else recorded_at) is within that many days before `now`
+    (default: the current time).
     Runs without the metric are left out; runs whose `by` is null form the point with key None.
+    Every run a point uses is confirmed against the log (View.confirm).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if by not in BY:
         raise InvalidInput("by", f"must be one of {', '.join(BY)}, not {by!r}")
-    runs = query_runs(view, project_id=project, include_superseded=include_superseded, newest_first=False)
+    figure = [metric] if metric in RUN_FIGURES else []
+    runs = query_runs(view, project_id=project, model_id=model_id, include_superseded=include_superseded, newest_first=False,
+                      columns=[BY[by], "recorded_at", "started_at", "experiment_group", "metrics", *figure],
+                      confirm=False)  # confirmed below: the runs whose values the points use
     if group is not None:
         runs = runs.filter(pc.fill_null(pc.equal(runs.column("experiment_group"), group), False))
     if days is not None:
@@ -70,6 +76,7 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
         values = runs.column(metric)
     else:
         values = pc.map_lookup(runs.column("metrics"), query_key=metric, occurrence="first")
+    view.confirm(runs.filter(pc.is_valid(values)))
     rows = to_records(runs.select([BY[by], "run_id", "recorded_at", "seq"]).append_column("value", values))
     points: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:

@@ -39,7 +39,8 @@ def test_rebuild_is_byte_identical_twice_in_place_and_in_another_directory(corpu
     first = tmp_path / "a"
     projections.rebuild(log, first)
     before = digest(first)
-    assert "state.json" in before and "manifest.json" in before and len(before) == 6
+    assert "state.json" in before and len(before) == 6, "state, one part of runs, manifest, verdicts, items; baselines"
+    assert sum(name.startswith("runs/manifest-") for name in before) == 1
     projections.rebuild(log, first)
     assert digest(first) == before, "a second rebuild in place writes the same bytes (and leaves nothing else)"
     second = tmp_path / "elsewhere" / "b"
@@ -84,11 +85,12 @@ def test_catch_up_after_many_small_appends_equals_a_rebuild(corpus, log_copy, tm
             if i % 3 == 0:
                 projections.catch_up(copy, inc)
         state = projections.catch_up(copy, inc)
-        assert len(state.items) > 10, "one part per catch-up that added items"
+        assert 1 < len(state.items) <= 6 and 1 < len(state.runs) <= 6, "parts merged by size as they came"
+        assert all(a.rows > 2 * b.rows for a, b in zip(state.runs, state.runs[1:])), "each over twice the next"
         full = tmp_path / "full"
         projections.rebuild(copy, full)
         assert contents(projections.open_built(inc)) == contents(projections.open_built(full))
-        assert json.loads((inc / "manifest.json").read_text()) == json.loads((full / "manifest.json").read_text())
+        assert projections.open_built(inc).manifest() == projections.open_built(full).manifest()
         projections.compact(inc)
         assert digest(inc) == digest(full), "compacted, a caught-up directory is byte-identical to a rebuild"
 
@@ -234,7 +236,7 @@ def test_empty_log_and_missing_files(tmp_path) -> None:
         view = projections.open(empty, tmp_path / "p")
         assert view.runs.num_rows == 0 and view.items().num_rows == 0 and view.state.seq == 0
         assert projections.list_runs(view) == []
-        (tmp_path / "p" / view.state.runs).unlink()
+        (tmp_path / "p" / view.state.runs[0].path).unlink()
         empty.record_run({"run_id": "r", "project_id": "p", "model_id": "m",
                           "items": [{"item_id": "a", "score": 1, "passed": True}]})
         with pytest.raises(Exception, match="missing"):
@@ -259,7 +261,7 @@ def test_concurrent_catch_ups_agree(corpus, log_copy, tmp_path) -> None:
     assert all(p.returncode == 0 for p in procs), outs
     assert {o.strip() for o, _ in outs} == {str(len(corpus.runs) + 50)}
     state = read_state(directory)
-    assert {p.relative_to(directory).as_posix() for p in directory.rglob("*.parquet")} == state.files()
+    assert {p.relative_to(directory).as_posix() for p in directory.rglob("*.*")} - {"state.json", ".lock"} == state.files()
 
 
 def test_a_catch_up_killed_before_its_state_switch_leaves_the_old_generation(corpus, log_copy, tmp_path,
@@ -281,9 +283,9 @@ def test_a_catch_up_killed_before_its_state_switch_leaves_the_old_generation(cor
                 projections.catch_up(copy, directory)
         assert read_state(directory) == old
         assert contents(projections.open_built(directory)) == old_contents, "the old generation, whole"
-        assert json.loads((directory / "manifest.json").read_text())["position"]["seq"] > old.seq, "ahead of state"
+        assert len(list(directory.rglob("runs/manifest-*"))) > len(old.runs), "the new manifest part, not named"
 
-        projections.catch_up(copy, directory)  # sees a manifest that is not its generation's: writes it whole
+        projections.catch_up(copy, directory)
         projections.rebuild(copy, tmp_path / "full")
-    assert (directory / "manifest.json").read_bytes() == (tmp_path / "full" / "manifest.json").read_bytes()
+    assert projections.open_built(directory).manifest() == projections.open_built(tmp_path / "full").manifest()
     assert contents(projections.open_built(directory)) == contents(projections.open_built(tmp_path / "full"))

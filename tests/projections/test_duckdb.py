@@ -17,10 +17,12 @@ def db(view):  # noqa: ANN001, ANN201
     state = json.loads((view.directory / "state.json").read_text())
     d = view.directory
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW runs AS SELECT * FROM read_parquet('{d / state['files']['runs']}')")
-    parts = [str(d / p["path"]) for p in state["files"]["items"]]
-    con.execute(f"CREATE VIEW items AS SELECT * FROM read_parquet({parts!r})")
-    con.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet('{d / state['files']['verdicts']}')")
+    def parts(entries: list[dict]) -> list[str]:
+        return [str(d / p["path"]) for p in entries]
+
+    con.execute(f"CREATE VIEW runs AS SELECT * FROM read_parquet({parts(state['files']['parts']['runs'])!r})")
+    con.execute(f"CREATE VIEW items AS SELECT * FROM read_parquet({parts(state['files']['items'])!r})")
+    con.execute(f"CREATE VIEW verdicts AS SELECT * FROM read_parquet({parts(state['files']['parts']['verdicts'])!r})")
     con.execute(f"CREATE VIEW baselines AS SELECT * FROM read_parquet('{d / state['files']['baselines']}')")
     yield con
     con.close()

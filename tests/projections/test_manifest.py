@@ -1,4 +1,5 @@
-"""manifest.json: flat, one line per run in seq order, keys sorted, values exact, newline at the end."""
+"""The manifest (merged from its parts): flat, one line per run in seq order, keys sorted, values exact,
+newline at the end; each part is JSON Lines."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def flat(run: dict) -> dict:
 
 
 def test_manifest_is_one_sorted_flat_line_per_run(view, expected, log) -> None:  # noqa: ANN001
-    text = (view.directory / "manifest.json").read_text(encoding="utf-8")
+    text = view.manifest().decode("utf-8")
+    parts = [(view.directory / p.manifest).read_text(encoding="utf-8") for p in view.state.runs]
+    assert "".join(parts).splitlines() == [line.rstrip(",") for line in text.split("\n")[1:-2]], "JSON Lines parts"
     assert text.endswith("]}\n")
     lines = text.split("\n")
     head = json.loads(lines[0] + "]}")
@@ -46,10 +49,11 @@ def test_strings_are_escaped_exactly(tmp_path) -> None:
         log.annotate(doc["run_id"], tags={"note": "del\x7f"})
         view = projections.open(log, tmp_path / "p")
         listed = projections.list_runs(view)  # while the log is open: the view confirms runs against it
-    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text(encoding="utf-8"))
+    merged = projections.open_built(tmp_path / "p").manifest()
+    manifest = json.loads(merged)
     [record] = manifest["runs"]
     assert record["run_id"] == doc["run_id"] and record["model_version"] == doc["model_version"]
     assert {k[5:]: v for k, v in record.items() if k.startswith("tags.")} == {**tricky, "note": "del\x7f"}
     assert {k[8:]: v for k, v in record.items() if k.startswith("metrics.")} == doc["metrics"]
     assert listed[0]["tags"] == {**tricky, "note": "del\x7f"}
-    assert len((tmp_path / "p" / "manifest.json").read_bytes().split(b"\n")) == 4, "one line per run"
+    assert len(merged.split(b"\n")) == 4, "one line per run"

@@ -21,9 +21,10 @@ def test_projections_benchmark_quick_run_prints_every_ratio() -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     out = done.stdout
     assert "== summary ==" in out and "Traceback" not in done.stderr
-    for label in ("rebuild vs plain pyarrow write of the same rows", "catch-up of one run vs plain write",
-                  "history CLI vs python -c"):
+    for label, target in (("vs plain pyarrow write of the same item rows from column lists", "<= 3x"),
+                          ("catch-up of one run, 300-run log vs 30-run log", "<= 1.5x"),
+                          ("history CLI (--project gsm8k --model gpt-y --limit 50), 300-run log", "<= 1.5x"),
+                          ("trend CLI (--project gsm8k --metric accuracy), 300-run log", "<= 2x")):
         line = next((line for line in out.splitlines() if label in line), None)
-        assert line and re.search(r": \d+\.\d\dx ", line), out
-    assert re.search(r"target <= 2x: (met|MISSED)", out)
-    assert re.search(r"history \(API, up to date, limit 50\): [\d.]+ms", out)
+        assert line and re.search(rf"^  ratio .*: \d+\.\d\dx   median \d+\.\d\dx, load .*\(target {re.escape(target)}: "
+                                  r"(met|MISSED)\)$", line), out

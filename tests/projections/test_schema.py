@@ -67,7 +67,7 @@ def test_every_field_is_documented_with_its_type() -> None:
 
 
 def test_files_carry_the_schema(view) -> None:  # noqa: ANN001
-    names = {"runs": view.state.runs, "verdicts": view.state.verdicts, "items": view.state.items[0].path,
+    names = {"runs": view.state.runs[0].path, "verdicts": view.state.verdicts[0].path, "items": view.state.items[0].path,
              "baselines": view.state.baselines}
     for table, name in names.items():
         stored = pq.read_schema(view.directory / name)

@@ -46,17 +46,18 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
     view = open_view(log, log_path, directory)
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
     tiles.write_tiles(log, publication, progress)
-    _write_projections(publication, Path(projections_directory(log, log_path, directory)), view.state)
+    _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
     tiles.write_checkpoint(publication, cosigned)
     return publication
 
 
-def _write_projections(publication: tiles.Publication, directory: Path, state: Any) -> None:
-    for name in sorted(state.files()):
+def _write_projections(publication: tiles.Publication, directory: Path, view: Any) -> None:
+    """The generation's files (content-addressed: written once), the merged manifest for dashboards,
+    state.json, and last the note that ties those two to the checkpoint."""
+    for name in sorted(view.state.files()):
         publication.put_content_addressed(f"{PROJECTIONS}/{name}", (directory / name).read_bytes)
     digests = {}
-    for name in (MANIFEST, STATE):
-        data = (directory / name).read_bytes()
+    for name, data in ((MANIFEST, view.manifest()), (STATE, (directory / STATE).read_bytes())):
         digests[name] = hashlib.sha256(data).hexdigest()
         publication.put(f"{PROJECTIONS}/{name}", data)
     publication.put(SIGNED_STATE, publication.signer.sign(signed_state_body(publication.checkpoint, digests)).encode())

@@ -85,7 +85,7 @@ def _print_status(report: Any) -> None:
 @log_option
 @projections_option
 def compact(log_path: str, directory: str | None) -> None:
-    """Merge the item part files (one per catch-up) into one; the tables' contents do not change."""
+    """Merge each table's part files into one (what a rebuild writes); the tables' contents do not change."""
     import projections
     with open_log(log_path) as log:
         directory = projections_dir(log, log_path, directory)

@@ -1,8 +1,7 @@
 """A metric across versions for one project, and optionally one model.
 
-`projections.trend` defines the figures (avg, min, max, samples, last per version); it
-selects a project's runs from `view.runs`. For one model, it is handed a view whose runs
-are that model's only, so the definition stays in one place.
+`projections.trend` defines the figures (avg, min, max, samples, last per version), for
+a project's runs or one model's, so the definition stays in one place.
 """
 
 from __future__ import annotations
@@ -13,19 +12,6 @@ import projections
 
 FIGURES = ("pass_rate", "mean_score")
 BY = ("model_version", "experiment.version", "model_id")
-
-
-class ModelRuns:
-    """A View restricted to one model's runs; everything else is the view's own."""
-
-    def __init__(self, view: Any, model_id: str) -> None:
-        import pyarrow.compute as pc
-
-        self._view = view
-        self.runs = view.runs.filter(pc.equal(view.runs.column("model_id"), model_id))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._view, name)
 
 
 def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
@@ -47,5 +33,4 @@ def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
 
 def trend(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version") -> list[Any]:
     """projections.trend of `metric` for `project` (and `model`), one point per value of `by`."""
-    scope: Any = ModelRuns(view, model) if model is not None else view  # ModelRuns stands in for a View
-    return projections.trend(scope, project, metric, by=by)
+    return projections.trend(view, project, metric, by=by, model_id=model)
