@@ -23,7 +23,8 @@ from typing import Any
 
 from auditlog.core.checkpoint import Checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, open_note
-from auditlog.errors import AuditLogError, VerificationError
+from auditlog.durable import write_atomically
+from auditlog.errors import AuditLogError, StorageError, VerificationError
 from auditlog.services import publish as tiles
 from auditlog.services.log import AuditLog
 from auditlog.services.published import PublishedLog
@@ -131,10 +132,10 @@ def _cache_directory(uri: str) -> str:
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot keep the fetched copy: {exc.strerror or exc}") from None
 
 
 def published_run(published: PublishedLog, view: Any, run_id: str) -> tuple[Any, dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.evidence import TlogProof
 from auditlog.core.note import Verifier, unverified_note
+from auditlog.durable import fsync_directory
 from auditlog.errors import Conflict, InvalidInput, SignatureError, StorageError, VerificationError
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
@@ -168,16 +169,8 @@ def write_evidence(out: Path, stem: str, evidence: Evidence, *, force: bool = Fa
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temporary)
-        _fsync_directory(out)
+        fsync_directory(out)
     except OSError as exc:
         raise StorageError(f"cannot write evidence to {out}: {exc.strerror or exc}") from None
     return files[0][0], files[1][0]
 
-
-def _fsync_directory(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

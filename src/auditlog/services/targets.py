@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from auditlog.durable import write_atomically
 from auditlog.errors import InvalidInput, NotFound, StorageError
 
 SCHEMES = ("az", "s3", "gs")
@@ -193,19 +193,9 @@ class DirectoryTarget:
         return self._path(name).is_file()
 
     def write(self, name: str, data: bytes) -> None:
-        path = self._path(name)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-            _fsync_directory(path.parent)
+            write_atomically(self._path(name), data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StorageError(f"{self.uri}: cannot write {name}: {exc.strerror or exc}") from None
 
     def prepare(self) -> None:
@@ -267,12 +257,3 @@ class ObjectTarget:
         with self._errors(f"cannot open or create {self.location.scheme}://{self.location.bucket}"):
             if self.fs.get_file_info(self.location.bucket).type == pafs.FileType.NotFound:
                 self.fs.create_dir(self.location.bucket)
-
-
-def _fsync_directory(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

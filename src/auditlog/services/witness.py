@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, unverified_note
+from auditlog.durable import write_atomically
 from auditlog.errors import AuditLogError, InvalidInput, KeyFileError, StorageError, VerificationError
 from auditlog.filelock import FileLock
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
@@ -85,18 +84,8 @@ def _write_record(state: Path, checkpoint: Checkpoint, note: str) -> None:
     path = record_path(state, checkpoint.origin)
     data = json.dumps({"origin": checkpoint.origin, "size": checkpoint.size, "root": b64encode(checkpoint.root),
                        "checkpoint": note}, indent=2).encode() + b"\n"
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        fd = os.open(state, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomically(path, data)
     except OSError as exc:
         raise StorageError(f"{path}: cannot write the witness record: {exc.strerror or exc}") from None
 
