@@ -19,6 +19,10 @@ from typing import Any
 from auditlog.errors import InvalidInput
 from projections.schema import arrow_schema
 from projections.view import View, to_records
+from projections.where import Expr
+from projections.where import fields as where_fields
+from projections.where import parse as parse_where
+from projections.where_arrow import mask as where_mask
 
 VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 
@@ -28,7 +32,7 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
                limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
-               columns: list[str] | None = None) -> Any:
+               columns: list[str] | None = None, where: str | Expr | None = None) -> Any:
     """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
 
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
@@ -38,6 +42,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
     that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
     these columns are read and returned (besides those the filters and the confirmation need).
+    `where` keeps the runs an expression of the filter language holds for (where.py; a string
+    is parsed, and refused with the column of its first mistake).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -48,6 +54,7 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
         raise InvalidInput("verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     since_at = None if since is None else parse_bound("since", since)
     until_at = None if until is None else parse_bound("until", until, end=True)
+    condition = parse_where(where) if isinstance(where, str) else where
 
     def chosen(runs: Any) -> Any:
         keep = []
@@ -63,6 +70,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                 keep.append(pc.less_equal(when, pa.scalar(until_at, when.type)))
         for key, value in (tags or {}).items():
             keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+        if condition is not None:
+            keep.append(where_mask(runs, condition))
         return runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
 
     if newest_first and limit is not None:  # read the newest row groups until enough runs are found
@@ -82,6 +91,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                                       ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
             if since_at is not None or until_at is not None:
                 needed |= {"started_at", "recorded_at"}
+            if condition is not None:
+                needed |= where_fields(condition)
             runs = view.read_runs([name for name in arrow_schema("runs").names if name in needed])
         selected = chosen(runs)
         if newest_first:

@@ -18,6 +18,7 @@ from auditlog.errors import InvalidInput, NotFound
 from auditlog.render import plural
 from projections.queries import days_ago, query_runs, run_time
 from projections.view import View, to_records
+from projections.where import Expr
 
 BY = {"model_version": "model_version", "experiment.version": "experiment_version", "model_id": "model_id"}
 RUN_FIGURES = ("pass_rate", "mean_score")
@@ -46,11 +47,12 @@ class TrendPoint:
 
 def trend(view: View, project: str, metric: str, *, by: str = "model_version", group: str | None = None,
           days: int | None = None, now: datetime | None = None, include_superseded: bool = False,
-          model_id: str | None = None) -> list[TrendPoint]:
+          model_id: str | None = None, where: str | Expr | None = None) -> list[TrendPoint]:
     """`metric` (a run metric's name, or pass_rate / mean_score) over the runs of `project`, per value
     of `by`, in the order each value first appears in the log.
 
-    `model_id` keeps one model's runs; `group` keeps runs of that experiment group; `days` keeps
+    `model_id` keeps one model's runs; `where` those an expression of the filter language
+    holds for (where.py); `group` keeps runs of that experiment group; `days` keeps
     runs whose time (started_at, else recorded_at) is within that many days before `now`
     (default: the current time).
     Runs without the metric are left out; runs whose `by` is null form the point with key None.
@@ -64,7 +66,7 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
     figure = [metric] if metric in RUN_FIGURES else []
     runs = query_runs(view, project_id=project, model_id=model_id, include_superseded=include_superseded, newest_first=False,
                       columns=[BY[by], "recorded_at", "started_at", "experiment_group", "metrics", *figure],
-                      confirm=False)  # confirmed below: the runs whose values the points use
+                      where=where, confirm=False)  # confirmed below: the runs whose values the points use
     if group is not None:
         runs = runs.filter(pc.fill_null(pc.equal(runs.column("experiment_group"), group), False))
     if days is not None:

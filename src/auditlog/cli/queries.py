@@ -50,6 +50,11 @@ def projections_dir(log: Any, log_path: str, directory: str | None) -> str:
     return projections_directory(log, log_path, directory)
 
 
+where_option = click.option(
+    "--where", metavar="EXPR", help="Only runs for which this expression holds, e.g. \"metrics.accuracy > 0.8 and "
+    "tags.branch = 'main'\" (the filter language: docs/projections.md).")
+
+
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters history and export share."""
     options = [
@@ -64,6 +69,9 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Only runs whose current verdict (the latest, or a person's override of it) is this."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                      help="Only runs with this tag (annotations included); repeatable, all must match."),
+        click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N "
+                     "days (instead of --since)."),
+        where_option,
         click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs."),
     ]
     for option in reversed(options):
@@ -72,9 +80,24 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _filters(project: str | None, model: str | None, experiment: str | None, since: str | None, until: str | None,
-             verdict: str | None, tags: tuple[str, ...], include_superseded: bool) -> dict[str, Any]:
+             verdict: str | None, tags: tuple[str, ...], include_superseded: bool, days: int | None,
+             where: str | None) -> dict[str, Any]:
+    if days is not None:
+        if since is not None:
+            raise errors.InvalidInput("--days", "give --days or --since, not both")
+        from projections.queries import days_ago
+        since = days_ago(days).isoformat()
     return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since, "until": until,
-            "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded}
+            "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded,
+            "where": _parsed_where(where)}
+
+
+def _parsed_where(where: str | None) -> Any:
+    """--where parsed before the log is opened: a mistake costs nothing and names its column."""
+    if where is None:
+        return None
+    from projections.where import parse
+    return parse(where)
 
 
 def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,8 +152,9 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             vkeys: tuple[str, ...], **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections."""
     import projections
+    chosen = _filters(**filters)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        runs = projections.list_runs(view, limit=limit, offset=offset, **_filters(**filters))
+        runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
 
@@ -254,18 +278,22 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
 @click.option("--metric", required=True, help="A run metric's name, or pass_rate or mean_score.")
 @click.option("--by", type=click.Choice(["model_version", "experiment.version", "model_id"]), default="model_version",
               show_default=True, help="One point per value of this.")
+@click.option("--model", help="Only runs of this model.")
 @click.option("--group", help="Only runs of this experiment group.")
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
+@where_option
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
 @published_option
 @records_output()
-def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, group: str | None,
-          days: int | None, include_superseded: bool, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
+def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
+          group: str | None, days: int | None, where: str | None, include_superseded: bool, output: str,
+          uri: str | None, vkeys: tuple[str, ...]) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
     import projections
+    condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        points = projections.trend(view, project, metric, by=by, group=group, days=days,
-                                   include_superseded=include_superseded)
+        points = projections.trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                   include_superseded=include_superseded, where=condition)
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
     _echo(records, output, [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"])
 
@@ -306,18 +334,22 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
               show_default=True, help="The runs selected, their items, the verdicts on them, or their pins as baselines.")
 @run_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
+              "of a column per key (metrics.accuracy, tags.branch).")
 @wide_option
-def export(log_path: str, directory: str | None, fmt: str, what: str, out: str | None, **filters: Any) -> None:
+def export(log_path: str, directory: str | None, fmt: str, what: str, out: str | None, json_cells: bool,
+           **filters: Any) -> None:
     """Export runs, items, verdicts or baseline pins (selected by the same filters as history) as CSV, JSON,
     JSON Lines, Parquet or a table.
 
-    Every column of the projection's public schema, at full precision; CSV has its header even
-    when nothing is selected, and keeps strings byte for byte."""
+    Every column of the projection's public schema, at full precision; CSV is flat (a column per
+    metric and per tag), has its header even when nothing is selected, and keeps strings byte for byte."""
     import projections
     if out is None and fmt == "parquet" and sys.stdout.isatty():
         raise errors.InvalidInput("--out", "Parquet is binary: give --out FILE, or redirect stdout to a file")
+    chosen = _filters(**filters)
     with _view(log_path, directory) as (_, view):
         count = projections.export(view, what, fmt, out if out is not None else sys.stdout.buffer,
-                                   width=table_width() if out is None else None, **_filters(**filters))
+                                   width=table_width() if out is None else None, json_cells=json_cells, **chosen)
     if out is not None:
         click.echo(f"exported {plural(count, what.removesuffix('s'))} to {out}", err=True)
