@@ -135,7 +135,17 @@ def test_export_every_format(run, expected, corpus, tmp_path) -> None:  # noqa: 
                                                "--all"))))
     assert [r["run_id"] for r in rows] == [r["run_id"] for r in want]
     assert [r["started_at"] for r in rows] == [r["started_at"] or "" for r in want]
-    assert [json.loads(r["metrics"]) for r in rows] == [r["metrics"] for r in want]
+    metrics = sorted({k for r in want for k in r["metrics"]})
+    tags = sorted({k for r in want for k in r["tags"]})
+    assert [c for c in rows[0] if c.startswith(("metrics", "tags"))] == \
+        [*(f"metrics.{k}" for k in metrics), *(f"tags.{k}" for k in tags)], "one column per metric, per tag"
+    assert [{k: float(r[f"metrics.{k}"]) for k in metrics if r[f"metrics.{k}"]} for r in rows] == \
+        [r["metrics"] for r in want]
+    assert [{k: r[f"tags.{k}"] for k in tags if r[f"tags.{k}"]} for r in rows] == [r["tags"] for r in want]
+    cells = list(csv.DictReader(io.StringIO(run("export", "--what", "runs", "--project", "safety", "--all",
+                                                "--json-cells"))))
+    assert [json.loads(r["metrics"]) for r in cells] == [r["metrics"] for r in want]
+    assert [json.loads(r["tags"]) for r in cells] == [r["tags"] for r in want]
 
     items = [json.loads(line) for line in run("export", "--format", "jsonl", "--what", "items", "--model", "llama-z",
                                                "--all").splitlines()]
