@@ -35,6 +35,7 @@ ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd"
 EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
 FIGURE_COLUMNS = ["name", "a", "b", "delta"]
 CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
+SETTING_COLUMNS = ["key", "change", "a", "b"]
 AB_COLUMNS = ["task", "group", "baseline", "runs", "baseline_runs", "items", "wins", "losses", "ties"]
 
 
@@ -242,25 +243,33 @@ def _figure(value: float | None) -> str:
 @projections_option
 @click.option("--items", "item_rows", is_flag=True,
               help="Print the item changes as records (with jsonl/csv; the table shows them anyway).")
+@click.option("--settings", "setting_rows", is_flag=True,
+              help="Print what differs in the runs' config and environment as records (with jsonl/csv).")
 @published_option
 @records_output()
-def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str,
-            uri: str | None, vkeys: tuple[str, ...]) -> None:
+def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, setting_rows: bool,
+            output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
-    pass->fail or fail->pass, items in one run only."""
+    pass->fail or fail->pass, items in one run only, and what differs in their config and environment,
+    key by key (added, removed, changed)."""
     from dataclasses import asdict
 
     import projections
+    if item_rows and setting_rows:
+        raise errors.InvalidInput("--settings", "give --items or --settings, not both")
     with _view(log_path, directory, uri, vkeys) as (log, view):
-        for run_id in (run_a, run_b):
-            _verified_run(log, view, run_id)  # its event is the one folded, and in the verified tree
-        report = projections.compare_runs(view, run_a, run_b)
+        # each run's event is the one folded, and in the verified tree: its document is what was recorded
+        documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
+        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
     figures = [asdict(f) for f in report.figures]
     changes = [asdict(c) for c in report.changes]
+    settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
     if output == "json":
         click.echo(json_text(report.to_json(), indent=2))
     elif output != "table":
-        _echo(changes if item_rows else figures, output, CHANGE_COLUMNS if item_rows else FIGURE_COLUMNS)
+        rows, columns = ((changes, CHANGE_COLUMNS) if item_rows else (settings, SETTING_COLUMNS) if setting_rows
+                         else (figures, FIGURE_COLUMNS))
+        _echo(rows, output, columns)
     else:
         click.echo(f"A: {safe_text(run_a, 200)}\nB: {safe_text(run_b, 200)}")
         _echo(figures, "table", FIGURE_COLUMNS)
@@ -269,6 +278,17 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
                    f"only in B: {len(report.only_in_b)}")
         if changes:
             _echo(changes, "table", ["item_id", "change", "score_a", "score_b"])
+        click.echo(f"config and environment: {plural(len(settings), 'key')} differ" if settings
+                   else "config and environment: the same")
+        if settings:
+            _echo(settings, "table", SETTING_COLUMNS)
+
+
+def _setting(value: Any) -> Any:
+    """A config or environment value for a table or CSV cell: scalars as they are, the rest as JSON text."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @cli.command(epilog=EXIT_CODES)
