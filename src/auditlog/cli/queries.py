@@ -1,4 +1,4 @@
-"""Commands that read the projections: history, show, compare, trend, ab, export, projections rebuild/status/compact.
+"""Commands that read the projections: history, show, compare, trend, export (ab: experiments.py).
 
 Each opens the log, catches the projections up (incrementally) through the
 `projections` package, asks it one question and renders the answer. The projections
@@ -36,7 +36,6 @@ EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
 FIGURE_COLUMNS = ["name", "a", "b", "delta"]
 CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
 SETTING_COLUMNS = ["key", "change", "a", "b"]
-AB_COLUMNS = ["task", "group", "baseline", "runs", "baseline_runs", "items", "wins", "losses", "ties"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -316,32 +315,6 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
                                    include_superseded=include_superseded, where=condition)
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
     _echo(records, output, [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"])
-
-
-@cli.command(epilog=EXIT_CODES)
-@log_option
-@projections_option
-@click.option("--experiment", required=True, help="The experiment id.")
-@click.option("--baseline", help="The group the others are compared with (default: the first by name).")
-@click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
-@records_output()
-def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, include_superseded: bool,
-       output: str) -> None:
-    """An A/B experiment by task: item wins, losses and ties of each group against the baseline group,
-    and the average improvement of every metric (see docs/projections.md for the exact definitions)."""
-    import projections
-    with _view(log_path, directory) as (_, view):
-        summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded)
-    if output == "json":
-        click.echo(json_text(summary.to_json(), indent=2))
-        return
-    records = []
-    for row in summary.rows:
-        record = {k: v for k, v in row.to_json().items() if k != "improvement"}
-        record.update({f"improvement.{k}": v for k, v in row.improvement.items()})
-        records.append(record)
-    improvements = dict.fromkeys(k for r in records for k in r if k.startswith("improvement."))
-    _echo(records, output, [*AB_COLUMNS, *improvements])
 
 
 @cli.command(epilog=EXIT_CODES)
