@@ -37,9 +37,9 @@ Value = str | float | datetime
 class WhereError(InvalidInput):
     """A --where expression that cannot be parsed or does not fit the runs table; `column` is 1-based."""
 
-    def __init__(self, column: int, reason: str, option: str = "--where") -> None:
+    def __init__(self, column: int, reason: str) -> None:
         self.column = column
-        super().__init__(option, f"at column {column}: {reason}")
+        super().__init__("--where", f"at column {column}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -133,16 +133,11 @@ def tokens(text: str) -> list[Token]:
     return out
 
 
-def parse(text: str, option: str = "--where") -> Expr:
+def parse(text: str) -> Expr:
     """The expression's tree, every field resolved against the runs schema; WhereError otherwise."""
     if len(text) > MAX_LENGTH:
-        raise WhereError(MAX_LENGTH + 1, f"the expression is longer than {MAX_LENGTH} characters", option)
-    try:
-        return _Parser(tokens(text)).expression()
-    except WhereError as error:
-        if option == "--where":
-            raise
-        raise WhereError(error.column, error.reason.split(": ", 1)[1], option) from None
+        raise WhereError(MAX_LENGTH + 1, f"the expression is longer than {MAX_LENGTH} characters")
+    return _Parser(tokens(text)).expression()
 
 
 class _Parser:

@@ -73,3 +73,21 @@ def test_the_python_api_reads_the_documents_from_the_log(db: Path) -> None:
         view = projections.open(log, f"{db}.projections")
         assert projections.compare_runs(view, "run-a", "run-b").differences == WANT
     assert projections.compare_runs(projections.open_built(f"{db}.projections"), "run-a", "run-b").differences is None
+
+
+def test_a_document_rewritten_under_the_projections_is_refused(db: Path) -> None:
+    import hashlib
+
+    from auditlog.errors import IntegrityError
+    from tests.tampering import as_holder
+
+    with AuditLog.open(db, create=False) as log:
+        projections.open(log, f"{db}.projections")  # folded as recorded
+    with as_holder(db) as con:
+        seq, body = next(row for row in con.execute("SELECT seq, body FROM events") if b"2.4.1" in row[1])
+        changed = body.replace(b"2.4.1", b"2.4.2")
+        con.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?", (changed, hashlib.sha256(changed).hexdigest(), seq))
+    with AuditLog.open(db, create=False) as log:
+        view = projections.open_built(f"{db}.projections").using(log)
+        with pytest.raises(IntegrityError, match="run-b"):
+            projections.compare_runs(view, "run-a", "run-b")
