@@ -41,9 +41,10 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
         click.echo(json_text(summary.to_json(), indent=2))
         return
     rows = [*summary.rows, *summary.overall]
-    figures: list[dict[str, Any]] = [{"task": r.task, "group": r.group, "figure": f.name, "lower_is_better": f.lower_is_better,
-                "baseline": f.baseline, "value": f.value, "improvement": f.improvement,
-                "improvement_pct": f.improvement_pct} for r in rows for f in r.figures]
+    figures: list[dict[str, Any]] = [
+        {"task": r.task, "group": r.group, "figure": f.name, "lower_is_better": f.lower_is_better,
+         "baseline": f.baseline, "value": f.value, "improvement": f.improvement, "improvement_pct": f.improvement_pct}
+        for r in rows for f in r.figures]
     if output == "table":
         _echo([{**r.to_json(), "task": ALL_TASKS if r.task is None else r.task} for r in rows], "table", AB_COLUMNS)
         _echo([{**f, "task": ALL_TASKS if f["task"] is None else f["task"],
