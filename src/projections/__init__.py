@@ -10,6 +10,7 @@ imported by the functions that use it, never by importing this package.
     projections.list_runs(view, project_id="mmlu-pro")
 """
 
+from projections.ab import ABFigure, ABRow, ABSummary, ab_summary
 from projections.build import catch_up, compact, rebuild
 from projections.disk import default_directory
 from projections.export import export
@@ -26,11 +27,11 @@ from projections.queries import (
 )
 from projections.schema import SCHEMA_VERSION
 from projections.status import Status, status
-from projections.trends import ABRow, ABSummary, TrendPoint, ab_summary, trend
+from projections.trends import TrendPoint, trend
 from projections.view import View, open, open_built, to_records
 
 __all__ = [
-    "ABRow", "ABSummary", "ComparisonReport", "FigureDelta", "ItemChange", "RunFrame", "SCHEMA_VERSION",
+    "ABFigure", "ABRow", "ABSummary", "ComparisonReport", "FigureDelta", "ItemChange", "RunFrame", "SCHEMA_VERSION",
     "Status", "TrendPoint", "View", "ab_summary", "catch_up", "compact", "compare_runs", "default_directory",
     "export", "list_runs", "load_run", "open", "open_built", "pinned_baseline", "query_runs", "rebuild", "status",
     "to_records", "trend",

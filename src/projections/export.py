@@ -5,7 +5,9 @@ The rows exported are chosen by the same run filters as history (`query_runs`): 
 runs selected, the items of those runs, the verdicts on those runs, or the pins of them
 as baselines. Parquet keeps
 the public schema (schema.py) exactly; the text formats write timestamps as RFC 3339 UTC
-text, and CSV writes maps and lists (metrics, tags, notes) as JSON text. CSV is written by
+text. CSV is flat, for dashboards: one column per map key (`metrics.accuracy`, `tags.branch`,
+in key order after the table's own columns' place), lists (notes) as JSON text; with
+`json_cells` it writes maps as JSON text in one cell, as before. CSV is written by
 auditlog.render's one CSV writer (its header even with no rows; minimal quoting). JSON and
 JSONL write C1, DEL and bidirectional control characters as JSON \\u escapes (the values stay
 exact); CSV and Parquet keep every string byte for byte, for the tools that read them; the
@@ -47,21 +49,22 @@ def select(view: View, what: str, **filters: Any) -> Any:
 
 
 def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], *, width: int | None = None,
-           **filters: Any) -> int:
+           json_cells: bool = False, **filters: Any) -> int:
     """Write the selected rows to `out` (a path or a binary stream); returns how many. `width`
-    limits a table's width (None: every column)."""
+    limits a table's width (None: every column); `json_cells`: CSV keeps each map in one cell as
+    JSON text instead of a column per key."""
     if fmt not in FORMATS:
         raise InvalidInput("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
     table = select(view, what, **filters)
     if isinstance(out, (str, Path)):
         with open(out, "wb") as stream:
-            _write(table, fmt, stream, width)
+            _write(table, fmt, stream, width, json_cells)
     else:
-        _write(table, fmt, out, width)
+        _write(table, fmt, out, width, json_cells)
     return table.num_rows
 
 
-def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None) -> None:
+def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, json_cells: bool = False) -> None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -74,7 +77,7 @@ def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None) ->
         import io
 
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
-        flat = _flat(table)
+        flat = _flat(table, json_cells)
         write_csv([], flat.column_names, text)
         for start in range(0, flat.num_rows, _BATCH):
             write_csv(flat.slice(start, _BATCH).to_pylist(), flat.column_names, text, exact=True, header=False)
@@ -86,12 +89,18 @@ def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None) ->
     stream.flush()
 
 
-def _flat(table: Any) -> Any:
-    """Timestamps as RFC 3339 text, maps and lists as JSON text: what CSV can carry."""
+def _flat(table: Any, json_cells: bool = False) -> Any:
+    """Timestamps as RFC 3339 text, each map key a column of its own (or, with `json_cells`,
+    maps as JSON text), lists as JSON text: what CSV can carry."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     columns = {}
     for f, column in zip(table.schema, table.columns):
+        if pa.types.is_map(f.type) and not json_cells:
+            for key in _map_keys(column):
+                columns[f"{f.name}.{key}"] = pc.map_lookup(column, query_key=key, occurrence="first")
+            continue
         if pa.types.is_timestamp(f.type):
             column = timestamp_text(column)
         elif pa.types.is_map(f.type) or pa.types.is_list(f.type):
@@ -101,3 +110,13 @@ def _flat(table: Any) -> Any:
                                                                  separators=(",", ":")) for v in values], pa.string())
         columns[f.name] = column
     return pa.table(columns) if columns else table
+
+
+def _map_keys(column: Any) -> list[str]:
+    """Every key of a map column (its chunks may be slices), sorted."""
+    keys: set[str] = set()
+    for chunk in column.chunks:
+        if len(chunk):
+            start, stop = chunk.offsets[0].as_py(), chunk.offsets[-1].as_py()
+            keys.update(chunk.keys.slice(start, stop - start).to_pylist())
+    return sorted(keys)

@@ -16,9 +16,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from auditlog.errors import InvalidInput
+from auditlog.errors import IntegrityError, InvalidInput
+from projections.diff import KeyDifference, settings_diff
 from projections.schema import arrow_schema
 from projections.view import View, to_records
+from projections.where import Expr
+from projections.where import fields as where_fields
+from projections.where import parse as parse_where
+from projections.where_arrow import mask as where_mask
 
 VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 
@@ -28,7 +33,7 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
                limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
-               columns: list[str] | None = None) -> Any:
+               columns: list[str] | None = None, where: str | Expr | None = None) -> Any:
     """The runs table (pyarrow) filtered, newest first (highest seq), then sliced by offset/limit.
 
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
@@ -38,6 +43,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
     that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
     these columns are read and returned (besides those the filters and the confirmation need).
+    `where` keeps the runs an expression of the filter language holds for (where.py; a string
+    is parsed, and refused with the column of its first mistake).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -48,6 +55,7 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
         raise InvalidInput("verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     since_at = None if since is None else parse_bound("since", since)
     until_at = None if until is None else parse_bound("until", until, end=True)
+    condition = parse_where(where) if isinstance(where, str) else where
 
     def chosen(runs: Any) -> Any:
         keep = []
@@ -63,6 +71,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                 keep.append(pc.less_equal(when, pa.scalar(until_at, when.type)))
         for key, value in (tags or {}).items():
             keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+        if condition is not None:
+            keep.append(where_mask(runs, condition))
         return runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
 
     if newest_first and limit is not None:  # read the newest row groups until enough runs are found
@@ -82,6 +92,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                                       ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
             if since_at is not None or until_at is not None:
                 needed |= {"started_at", "recorded_at"}
+            if condition is not None:
+                needed |= where_fields(condition)
             runs = view.read_runs([name for name in arrow_schema("runs").names if name in needed])
         selected = chosen(runs)
         if newest_first:
@@ -189,6 +201,8 @@ class ComparisonReport:
     figures: list[FigureDelta]  # pass_rate, mean_score, then metrics.<name> for every metric of either run
     common_items: int  # item ids present in both runs
     changes: list[ItemChange]  # flips and items in one run only, by item_id
+    # config and environment keys that differ (diff.py); None when the run documents were not at hand
+    differences: list[KeyDifference] | None = None
 
     def ids(self, change: str) -> list[str]:
         return [c.item_id for c in self.changes if c.change == change]
@@ -219,10 +233,17 @@ class ComparisonReport:
         return out
 
 
-def compare_runs(view: View, a: str, b: str) -> ComparisonReport:
+def compare_runs(view: View, a: str, b: str,
+                 documents: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> ComparisonReport:
     """Compare run `b` with run `a`. A flip is an item (by item_id) in both runs whose `passed`
-    differs; items in one run only are listed apart (they count in their own run's figures)."""
+    differs; items in one run only are listed apart (they count in their own run's figures).
+
+    What differs in their config and environment is read from the two run documents: those
+    given (already verified by the caller), else their events in the view's log, each checked
+    against the hash the projections folded; a view without a log has no differences (None)."""
     run_a, run_b = load_run(view, a), load_run(view, b)
+    if documents is None and view.log is not None:
+        documents = (recorded_document(view, run_a.header), recorded_document(view, run_b.header))
     ha, hb = run_a.header, run_b.header
     figures = [FigureDelta(name, ha[name], hb[name], _delta(ha[name], hb[name])) for name in ("pass_rate", "mean_score")]
     ma, mb = ha["metrics"], hb["metrics"]
@@ -242,7 +263,25 @@ def compare_runs(view: View, a: str, b: str) -> ComparisonReport:
         changes.append(ItemChange(item_id, kind, None if ia is None else ia["passed"],
                                   None if ib is None else ib["passed"], None if ia is None else ia["score"],
                                   None if ib is None else ib["score"]))
-    return ComparisonReport(ha, hb, figures, len(items_a.keys() & items_b.keys()), changes)
+    return ComparisonReport(ha, hb, figures, len(items_a.keys() & items_b.keys()), changes,
+                            None if documents is None else settings_diff(*documents))
+
+
+def recorded_document(view: View, header: Mapping[str, Any]) -> dict[str, Any]:
+    """The run document of a run's run.recorded event, read from the view's log: the very bytes
+    the projections folded (their hash checked, as View.confirm checks it), else IntegrityError."""
+    import hashlib
+    import json
+
+    from projections.build import event_at
+
+    assert view.log is not None
+    event = event_at(view.log, header["seq"])
+    if event is None or hashlib.sha256(event.body).hexdigest() != header["event_hash"]:
+        raise IntegrityError(header["seq"], f"run {header['run_id']!r}: the log no longer holds the event its "
+                                            "figures were folded from: check it with `auditlog verify`")
+    document: dict[str, Any] = json.loads(event.body)["data"]["run"]
+    return document
 
 
 def _delta(a: float | None, b: float | None) -> float | None:

@@ -116,10 +116,16 @@ def test_jsonl_export_keeps_strings_exact(hostile: dict[str, Any]) -> None:
 
 def test_csv_export_keeps_strings_exact(hostile: dict[str, Any]) -> None:
     out = hostile["root"] / "runs.csv"
-    s.ok("export", "--format", "csv", "--out", out, "--log", hostile["db"])
+    s.ok("export", "--format", "csv", "--json-cells", "--out", out, "--log", hostile["db"])
     with out.open(newline="", encoding="utf-8") as f:
         records = list(csv.DictReader(f))
     _check_records(records, hostile["docs"])
+    s.ok("export", "--format", "csv", "--out", out, "--log", hostile["db"])  # flat: a column per metric and tag
+    with out.open(newline="", encoding="utf-8") as f:
+        flat = {r["run_id"]: r for r in csv.DictReader(f)}
+    for doc in hostile["docs"]:
+        assert {k: flat[doc["run_id"]][f"tags.{k}"] for k in doc["tags"]} == doc["tags"]
+        assert {k: float(flat[doc["run_id"]][f"metrics.{k}"]) for k in doc["metrics"]} == doc["metrics"]
 
 
 def test_parquet_export_keeps_strings_exact(hostile: dict[str, Any]) -> None:

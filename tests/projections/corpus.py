@@ -280,6 +280,15 @@ def expected_ab(c: Corpus, runs: dict[str, dict[str, Any]], experiment: str, bas
                 out[f"metrics.{name}"].append(value)
         return out
 
+    def item_figures(cell: list[dict[str, Any]]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = defaultdict(list)
+        for r in cell:
+            for item in docs[r["run_id"]]["items"]:
+                for name in ITEM_FIGURES:
+                    if item.get(name) is not None:
+                        out[name].append(item[name])
+        return out
+
     rows = []
     for task in sorted({t for t, _ in cells}):
         base_cell = cells.get((task, baseline), [])
@@ -291,14 +300,33 @@ def expected_ab(c: Corpus, runs: dict[str, dict[str, Any]], experiment: str, bas
             common = a.keys() & b.keys()
             fa, fb = figures(mine), figures(base_cell)
             names = ["pass_rate", "mean_score"] + sorted(n for n in fa.keys() | fb.keys() if n.startswith("metrics."))
+            ia, ib = item_figures(mine), item_figures(base_cell)
             rows.append({
                 "task": task, "group": group, "baseline": baseline, "runs": len(mine), "baseline_runs": len(base_cell),
                 "items": len(common), "wins": sum(a[i] > b[i] for i in common),
                 "losses": sum(a[i] < b[i] for i in common), "ties": sum(a[i] == b[i] for i in common),
                 "improvement": {n: (math.fsum(fa[n]) / len(fa[n]) - math.fsum(fb[n]) / len(fb[n]))
                                 if fa.get(n) and fb.get(n) else None for n in names},
+                "figures": [ab_figure(n, {**fb, **ib}.get(n), {**fa, **ia}.get(n))
+                            for n in [*names, *(f for f in ITEM_FIGURES if ia.get(f) or ib.get(f))]],
             })
     return rows
+
+
+ITEM_FIGURES = ("latency_ms", "tokens", "cost_usd")
+
+
+def ab_figure(name: str, base: list[float] | None, mine: list[float] | None) -> dict[str, Any]:
+    """A figure of an A/B row as docs/projections.md defines it: lower is better for the items' latency,
+    tokens and cost, and for metrics whose name says latency, cost, token, duration, seconds, error or loss."""
+    lower = name in ITEM_FIGURES or (name.startswith("metrics.") and any(
+        w in name.lower() for w in ("latency", "cost", "token", "duration", "seconds", "error", "loss")))
+    b = math.fsum(base) / len(base) if base else None
+    v = math.fsum(mine) / len(mine) if mine else None
+    improvement = None if b is None or v is None else (b - v if lower else v - b)
+    pct = None if improvement is None or b == 0 else improvement / abs(b) * 100
+    return {"name": name, "lower_is_better": lower, "baseline": b, "value": v, "improvement": improvement,
+            "improvement_pct": pct}
 
 
 def expected_pinned(c: Corpus, project: str, model: str | None) -> str | None:

@@ -115,7 +115,8 @@ def test_trend_and_ab(run, expected, corpus) -> None:  # noqa: ANN001
     summary = json.loads(run("ab", "--experiment", "exp-abc", "-o", "json"))
     assert summary["baseline"] == "a" and summary["groups"] == ["a", "b", "c"]
     assert summary["rows"] == expected_ab(corpus, expected, "exp-abc")
-    rows = list(csv.DictReader(io.StringIO(run("ab", "--experiment", "exp-ab", "--baseline", "treatment", "-o", "csv"))))
+    rows = [r for r in csv.DictReader(io.StringIO(run("ab", "--experiment", "exp-ab", "--baseline", "treatment",
+                                                      "-o", "csv"))) if r["task"]]  # "": the overall rows
     want = expected_ab(corpus, expected, "exp-ab", "treatment")
     assert [(r["task"], int(r["wins"]), int(r["losses"]), int(r["ties"])) for r in rows] == \
         [(r["task"], r["wins"], r["losses"], r["ties"]) for r in want]
@@ -135,7 +136,17 @@ def test_export_every_format(run, expected, corpus, tmp_path) -> None:  # noqa: 
                                                "--all"))))
     assert [r["run_id"] for r in rows] == [r["run_id"] for r in want]
     assert [r["started_at"] for r in rows] == [r["started_at"] or "" for r in want]
-    assert [json.loads(r["metrics"]) for r in rows] == [r["metrics"] for r in want]
+    metrics = sorted({k for r in want for k in r["metrics"]})
+    tags = sorted({k for r in want for k in r["tags"]})
+    assert [c for c in rows[0] if c.startswith(("metrics", "tags"))] == \
+        [*(f"metrics.{k}" for k in metrics), *(f"tags.{k}" for k in tags)], "one column per metric, per tag"
+    assert [{k: float(r[f"metrics.{k}"]) for k in metrics if r[f"metrics.{k}"]} for r in rows] == \
+        [r["metrics"] for r in want]
+    assert [{k: r[f"tags.{k}"] for k in tags if r[f"tags.{k}"]} for r in rows] == [r["tags"] for r in want]
+    cells = list(csv.DictReader(io.StringIO(run("export", "--what", "runs", "--project", "safety", "--all",
+                                                "--json-cells"))))
+    assert [json.loads(r["metrics"]) for r in cells] == [r["metrics"] for r in want]
+    assert [json.loads(r["tags"]) for r in cells] == [r["tags"] for r in want]
 
     items = [json.loads(line) for line in run("export", "--format", "jsonl", "--what", "items", "--model", "llama-z",
                                                "--all").splitlines()]

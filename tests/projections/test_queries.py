@@ -139,6 +139,14 @@ def test_ab_summary(view, expected, corpus, experiment, baseline) -> None:  # no
     for row in want:
         for value in row["improvement"].values():
             assert value is None or math.isfinite(value)
+    for overall in summary.overall:  # per group: counts summed over the tasks, figures averaged over them
+        mine = [r for r in want if r["group"] == overall.group]
+        assert overall.task is None and overall.wins == sum(r["wins"] for r in mine)
+        assert (overall.items, overall.runs) == (sum(r["items"] for r in mine), sum(r["runs"] for r in mine))
+        pcts = [f["improvement_pct"] for r in mine for f in r["figures"]
+                if f["name"] == "mean_score" and f["improvement_pct"] is not None]
+        assert overall.figure("mean_score").improvement_pct == math.fsum(pcts) / len(pcts)
+    assert [r.group for r in summary.overall] == [g for g in summary.groups if g != summary.baseline]
 
 
 def test_ab_errors(view) -> None:

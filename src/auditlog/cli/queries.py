@@ -1,4 +1,4 @@
-"""Commands that read the projections: history, show, compare, trend, ab, export, projections rebuild/status/compact.
+"""Commands that read the projections: history, show, compare, trend, export (ab: experiments.py).
 
 Each opens the log, catches the projections up (incrementally) through the
 `projections` package, asks it one question and renders the answer. The projections
@@ -35,7 +35,7 @@ ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd"
 EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
 FIGURE_COLUMNS = ["name", "a", "b", "delta"]
 CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
-AB_COLUMNS = ["task", "group", "baseline", "runs", "baseline_runs", "items", "wins", "losses", "ties"]
+SETTING_COLUMNS = ["key", "change", "a", "b"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,6 +48,11 @@ def projections_dir(log: Any, log_path: str, directory: str | None) -> str:
     """--projections, else the default for this log."""
     from auditlog.app.verified import projections_directory
     return projections_directory(log, log_path, directory)
+
+
+where_option = click.option(
+    "--where", metavar="EXPR", help="Only runs for which this expression holds, e.g. \"metrics.accuracy > 0.8 and "
+    "tags.branch = 'main'\" (the filter language: docs/projections.md).")
 
 
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,6 +69,9 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Only runs whose current verdict (the latest, or a person's override of it) is this."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                      help="Only runs with this tag (annotations included); repeatable, all must match."),
+        click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N "
+                     "days (instead of --since)."),
+        where_option,
         click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs."),
     ]
     for option in reversed(options):
@@ -72,9 +80,24 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _filters(project: str | None, model: str | None, experiment: str | None, since: str | None, until: str | None,
-             verdict: str | None, tags: tuple[str, ...], include_superseded: bool) -> dict[str, Any]:
+             verdict: str | None, tags: tuple[str, ...], include_superseded: bool, days: int | None,
+             where: str | None) -> dict[str, Any]:
+    if days is not None:
+        if since is not None:
+            raise errors.InvalidInput("--days", "give --days or --since, not both")
+        from projections.queries import days_ago
+        since = days_ago(days).isoformat()
     return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since, "until": until,
-            "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded}
+            "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded,
+            "where": _parsed_where(where)}
+
+
+def _parsed_where(where: str | None) -> Any:
+    """--where parsed before the log is opened: a mistake costs nothing and names its column."""
+    if where is None:
+        return None
+    from projections.where import parse
+    return parse(where)
 
 
 def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,8 +152,9 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             vkeys: tuple[str, ...], **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections."""
     import projections
+    chosen = _filters(**filters)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        runs = projections.list_runs(view, limit=limit, offset=offset, **_filters(**filters))
+        runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
 
@@ -218,25 +242,33 @@ def _figure(value: float | None) -> str:
 @projections_option
 @click.option("--items", "item_rows", is_flag=True,
               help="Print the item changes as records (with jsonl/csv; the table shows them anyway).")
+@click.option("--settings", "setting_rows", is_flag=True,
+              help="Print what differs in the runs' config and environment as records (with jsonl/csv).")
 @published_option
 @records_output()
-def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, output: str,
-            uri: str | None, vkeys: tuple[str, ...]) -> None:
+def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, setting_rows: bool,
+            output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
-    pass->fail or fail->pass, items in one run only."""
+    pass->fail or fail->pass, items in one run only, and what differs in their config and environment,
+    key by key (added, removed, changed)."""
     from dataclasses import asdict
 
     import projections
+    if item_rows and setting_rows:
+        raise errors.InvalidInput("--settings", "give --items or --settings, not both")
     with _view(log_path, directory, uri, vkeys) as (log, view):
-        for run_id in (run_a, run_b):
-            _verified_run(log, view, run_id)  # its event is the one folded, and in the verified tree
-        report = projections.compare_runs(view, run_a, run_b)
+        # each run's event is the one folded, and in the verified tree: its document is what was recorded
+        documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
+        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
     figures = [asdict(f) for f in report.figures]
     changes = [asdict(c) for c in report.changes]
+    settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
     if output == "json":
         click.echo(json_text(report.to_json(), indent=2))
     elif output != "table":
-        _echo(changes if item_rows else figures, output, CHANGE_COLUMNS if item_rows else FIGURE_COLUMNS)
+        rows, columns = ((changes, CHANGE_COLUMNS) if item_rows else (settings, SETTING_COLUMNS) if setting_rows
+                         else (figures, FIGURE_COLUMNS))
+        _echo(rows, output, columns)
     else:
         click.echo(f"A: {safe_text(run_a, 200)}\nB: {safe_text(run_b, 200)}")
         _echo(figures, "table", FIGURE_COLUMNS)
@@ -245,6 +277,17 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
                    f"only in B: {len(report.only_in_b)}")
         if changes:
             _echo(changes, "table", ["item_id", "change", "score_a", "score_b"])
+        click.echo(f"config and environment: {plural(len(settings), 'key')} differ" if settings
+                   else "config and environment: the same")
+        if settings:
+            _echo(settings, "table", SETTING_COLUMNS)
+
+
+def _setting(value: Any) -> Any:
+    """A config or environment value for a table or CSV cell: scalars as they are, the rest as JSON text."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -254,46 +297,24 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
 @click.option("--metric", required=True, help="A run metric's name, or pass_rate or mean_score.")
 @click.option("--by", type=click.Choice(["model_version", "experiment.version", "model_id"]), default="model_version",
               show_default=True, help="One point per value of this.")
+@click.option("--model", help="Only runs of this model.")
 @click.option("--group", help="Only runs of this experiment group.")
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
+@where_option
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
 @published_option
 @records_output()
-def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, group: str | None,
-          days: int | None, include_superseded: bool, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
+def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
+          group: str | None, days: int | None, where: str | None, include_superseded: bool, output: str,
+          uri: str | None, vkeys: tuple[str, ...]) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
     import projections
+    condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        points = projections.trend(view, project, metric, by=by, group=group, days=days,
-                                   include_superseded=include_superseded)
+        points = projections.trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                   include_superseded=include_superseded, where=condition)
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
     _echo(records, output, [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"])
-
-
-@cli.command(epilog=EXIT_CODES)
-@log_option
-@projections_option
-@click.option("--experiment", required=True, help="The experiment id.")
-@click.option("--baseline", help="The group the others are compared with (default: the first by name).")
-@click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
-@records_output()
-def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, include_superseded: bool,
-       output: str) -> None:
-    """An A/B experiment by task: item wins, losses and ties of each group against the baseline group,
-    and the average improvement of every metric (see docs/projections.md for the exact definitions)."""
-    import projections
-    with _view(log_path, directory) as (_, view):
-        summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded)
-    if output == "json":
-        click.echo(json_text(summary.to_json(), indent=2))
-        return
-    records = []
-    for row in summary.rows:
-        record = {k: v for k, v in row.to_json().items() if k != "improvement"}
-        record.update({f"improvement.{k}": v for k, v in row.improvement.items()})
-        records.append(record)
-    improvements = dict.fromkeys(k for r in records for k in r if k.startswith("improvement."))
-    _echo(records, output, [*AB_COLUMNS, *improvements])
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -306,18 +327,22 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
               show_default=True, help="The runs selected, their items, the verdicts on them, or their pins as baselines.")
 @run_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
+              "of a column per key (metrics.accuracy, tags.branch).")
 @wide_option
-def export(log_path: str, directory: str | None, fmt: str, what: str, out: str | None, **filters: Any) -> None:
+def export(log_path: str, directory: str | None, fmt: str, what: str, out: str | None, json_cells: bool,
+           **filters: Any) -> None:
     """Export runs, items, verdicts or baseline pins (selected by the same filters as history) as CSV, JSON,
     JSON Lines, Parquet or a table.
 
-    Every column of the projection's public schema, at full precision; CSV has its header even
-    when nothing is selected, and keeps strings byte for byte."""
+    Every column of the projection's public schema, at full precision; CSV is flat (a column per
+    metric and per tag), has its header even when nothing is selected, and keeps strings byte for byte."""
     import projections
     if out is None and fmt == "parquet" and sys.stdout.isatty():
         raise errors.InvalidInput("--out", "Parquet is binary: give --out FILE, or redirect stdout to a file")
+    chosen = _filters(**filters)
     with _view(log_path, directory) as (_, view):
         count = projections.export(view, what, fmt, out if out is not None else sys.stdout.buffer,
-                                   width=table_width() if out is None else None, **_filters(**filters))
+                                   width=table_width() if out is None else None, json_cells=json_cells, **chosen)
     if out is not None:
         click.echo(f"exported {plural(count, what.removesuffix('s'))} to {out}", err=True)
