@@ -166,3 +166,14 @@ def test_project_runs_and_experiments_limit_what_is_shown(demo: Path, tmp_path: 
     page = out.read_text(encoding="utf-8")
     assert 'aria-label="mmlu-pro: pass_rate"' in page and "humaneval-lite: pass_rate" not in page
     assert page.count('<a id="run-') == 2 and "No experiment with two groups" in page
+
+
+def test_a_report_of_a_log_on_postgresql(pg_url: str, tmp_path: Path):
+    ok("demo", "--log", pg_url)
+    out = tmp_path / "report.html"
+    result = ok("report", "--log", pg_url, "--out", out, "--projections", tmp_path / "projections")
+    assert "16 runs" in result.out
+    page = out.read_text(encoding="utf-8")
+    offline(page)
+    assert "VERIFIED" in page and page.count('<svg class="chart"') >= 6
+    assert escape(ok("verify", "--log", pg_url).out.strip()) in page

@@ -16,7 +16,6 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from auditlog.errors import AuditLogError, InvalidInput
 from auditlog.services.checkpoints import evidence_stem
@@ -61,7 +60,7 @@ class RunLink:
 
 @dataclass(frozen=True)
 class ReportData:
-    log: str  # the log's location as given (a password in a URL hidden)
+    log: str  # the log's location, as its store shows it (a password in a URL hidden)
     generated_at: str
     verification: VerifyReport
     checkpoints: list[CheckpointRow]
@@ -89,7 +88,7 @@ def gather(log: AuditLog, log_path: str | os.PathLike[str], *, directory: str | 
     verification = log.verify(checkpoints=checkpoints or (), verifiers=verifiers)
     stored = [CheckpointRow(c.id, c.size, c.root, c.created, _claimed(c.note), signed_by(c.note, verifiers))
               for c in log.store.checkpoints()]
-    location = _shown_location(str(log_path))
+    location = log.store.location  # as the store shows it: a password in a database URL hidden
     generated = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if not verification.ok:
         return ReportData(location, generated, verification, stored)
@@ -115,15 +114,6 @@ def _claimed(note: str) -> list[str]:
         return [s.name for s in unverified_note(note)[1]]
     except AuditLogError:  # a malformed note: verify reports it
         return []
-
-
-def _shown_location(log_path: str) -> str:
-    """The log's location, without a password a database URL may carry."""
-    parts = urlsplit(log_path)
-    if parts.password is None:
-        return log_path
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _link(run_id: str, location: str) -> RunLink:
