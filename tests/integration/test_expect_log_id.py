@@ -54,6 +54,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("trend",): ["--project", "p", "--metric", "accuracy"],
     ("ab",): ["--experiment", "e", "--baseline", "g"],
     ("export",): ["--format", "csv"],
+    ("report",): ["--out", "report.html"],
     ("projections", "rebuild"): [],
     ("projections", "status"): [],
     ("projections", "compact"): [],

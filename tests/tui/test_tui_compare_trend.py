@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Select, Sparkline
+from textual.widgets import Input, Select
+from textual_plotext import PlotextPlot
 
 import projections
 from auditlog.tui.screens.compare import CompareScreen
 from auditlog.tui.screens.runs import RunsScreen
 from auditlog.tui.screens.trend import TrendScreen
-from auditlog.tui.widgets.bar_chart import BarChart
 from auditlog.tui.widgets.lazy_table import LazyTable
 
 from .tui_support import SIZE, app_for, pilot_test, screen_text, settle
@@ -81,8 +81,11 @@ async def test_trend_of_a_project_and_model_across_versions(demo_log):
         assert [r[0] for r in rows] == ["1.0", "1.1", "1.2"]
         points = projections.trend(app.view, "humaneval-lite", "pass_rate")[:3]  # claude-x's versions come first
         assert [r[2] for r in rows] == [f"{p.avg:.4f}" for p in points]
-        assert list(screen.query_one(Sparkline).data) == [p.avg for p in points]
-        assert len(screen.query_one(BarChart).points) == 3
+        chart = screen.query_one("#trend-chart", PlotextPlot)
+        drawn = chart.render().plain  # what plotext drew: the versions on the x axis, the legend
+        for label in ("1.0", "1.1", "1.2", "avg", "min", "max"):
+            assert label in drawn, label
+        assert any(ch in drawn for ch in "⠁⠂⠄⡀⠈⠐⠠⢀"), "the average is drawn as a line (braille)"
         assert "pass_rate by model_version · humaneval-lite · claude-x · 3 values" in screen_text(app)
         await pilot.press("m", "m")  # pass_rate -> mean_score -> accuracy
         await settle(pilot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,17 @@ def test_trend_for_one_model_uses_the_projections_definition(opened):
     everyone = projections.trend(view, "mmlu-pro", "accuracy")
     assert mine == [p for p in everyone if p.last_run_id.startswith("gpt-y::")]
     assert trends.metrics(view, "mmlu-pro") == ["pass_rate", "mean_score", "accuracy", "mean_latency_ms"]
+
+
+def test_the_trend_chart_plots_the_points_with_their_labels_escaped(opened):
+    _, view = opened
+    points = trends.trend(view, "mmlu-pro", "accuracy", model="gpt-y")
+    chart = trends.chart(points)
+    assert chart.positions == [1, 2] and chart.labels == [p.key for p in points]
+    assert chart.lines == {"avg": [p.avg for p in points], "min": [p.min for p in points], "max": [p.max for p in points]}
+    odd = trends.chart([replace(points[0], key="\x1b[31mred"), replace(points[0], key=None)])
+    assert odd.labels == ["\\x1b[31mred", "(none)"]  # an escape drawn by a plotting library would act
+    assert trends.chart([]).empty
 
 
 def test_detail_and_its_inclusion_proof(opened):

@@ -14,6 +14,7 @@ from auditlog.cli import (  # noqa: F401 - importing registers their commands
     projections_group,
     publish,
     queries,
+    report,
     runs,
     tui,
 )

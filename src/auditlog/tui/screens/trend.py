@@ -1,5 +1,6 @@
-"""Trend: a metric across versions for a project (and a model): a sparkline of the
-averages, a bar per version, and a table of samples, avg, min, max and the last run."""
+"""Trend: a metric across versions for a project (and a model): a line chart of the average,
+lowest and highest value per version (textual-plotext), and a table of samples, avg, min,
+max and the last run."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Select, Sparkline, Static
+from textual.widgets import Footer, Header, Select, Static
+from textual_plotext import PlotextPlot
 
 from auditlog.render import plural
 from auditlog.tui.data import runs as runs_data
 from auditlog.tui.data import trends
 from auditlog.tui.data.session import describe
-from auditlog.tui.widgets.bar_chart import BarChart
 from auditlog.tui.widgets.cells import line, literal, num, option
 from auditlog.tui.widgets.lazy_table import Column, LazyTable
 from auditlog.tui.widgets.sources import ListSource
@@ -45,8 +46,7 @@ class TrendScreen(Screen):
             yield Select([(Text(b), b) for b in trends.BY], prompt="by", allow_blank=False, value=self.by,
                          id="trend-by")
         yield Static(id="trend-title")
-        yield Sparkline([], id="trend-spark")
-        yield BarChart(id="trend-chart")
+        yield PlotextPlot(id="trend-chart")
         yield LazyTable(empty="no runs with this metric", id="trend-table")
         yield Footer()
 
@@ -94,13 +94,26 @@ class TrendScreen(Screen):
             self.query_one("#trend-title", Static).update(line(
                 (self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · {plural(len(points), 'value')}, "
                                                                       "in the order they first appear in the log"))
-        averages = [p.avg for p in points]
-        self.query_one("#trend-spark", Sparkline).data = averages
-        spec = ".4f" if all(abs(a) <= 10 for a in averages) else ".1f"
-        self.query_one("#trend-chart", BarChart).set_points([(str(p.key), p.avg) for p in points], spec)
+        spec = ".4f" if all(abs(p.avg) <= 10 for p in points) else ".1f"
+        self._plot(trends.chart(points))
         rows = [[str(p.key) if p.key is not None else "(none)", str(p.samples), num(p.avg, spec), num(p.min, spec),
                  num(p.max, spec), num(p.last, spec), p.last_run_id] for p in points]
         self.query_one("#trend-table", LazyTable).set_source(ListSource(TREND_COLUMNS, rows))
+
+    def _plot(self, chart: trends.Chart) -> None:
+        """Draw the chart: the average as a line, the lowest and highest values as dots."""
+        widget = self.query_one("#trend-chart", PlotextPlot)
+        plt = widget.plt
+        plt.clear_figure()
+        if chart.empty:
+            plt.title("no values to chart")
+        else:
+            plt.plot(chart.positions, chart.lines["avg"], label="avg", marker="braille")
+            plt.scatter(chart.positions, chart.lines["min"], label="min", marker="-")
+            plt.scatter(chart.positions, chart.lines["max"], label="max", marker="+")
+            plt.xticks([float(x) for x in chart.positions], chart.labels)
+            plt.xlim(0.5, len(chart.positions) + 0.5)
+        widget.refresh()
 
     @on(Select.Changed)
     def _changed(self, event: Select.Changed) -> None:
