@@ -9,6 +9,7 @@ commands that need them, so `append` and `verify` start fast.
 from auditlog.cli import (  # noqa: F401 - importing registers their commands
     ci,
     database,
+    imports,
     integrity,
     projections_group,
     publish,
