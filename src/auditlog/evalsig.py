@@ -161,13 +161,26 @@ def query_runs(root: str | Path, *, project_id: str = "default", model_id: str |
 
 def load_run(root: str | Path, run_id: str, *, project_id: str = "default") -> RunFrame:
     """One run's RunFrame; KeyError, as evalsig's, when the project has no such run."""
-    for found in _runs(root, project_id):
-        if found.record.run_id == run_id:
-            items = [ItemResult(row["item_id"], row["score"], row["cluster_id"], row["epoch"],
-                                json.loads(row["metadata_json"])) for row in found.rows]
-            r = found.record
-            return RunFrame(r.run_id, r.model_id, r.task_id, r.metric_name, items, r.config_hash)
-    raise KeyError(f"run_id '{run_id}' not found in project '{project_id}'")
+    from auditlog.app.evalsig_layout import one_run
+    from auditlog.errors import NotFound
+    from auditlog.services.log import AuditLog
+
+    missing = KeyError(f"run_id '{run_id}' not found in project '{project_id}'")
+    try:
+        log = AuditLog.open(str(root), create=False)
+    except NotFound:
+        raise missing from None
+    with log:
+        try:
+            found = one_run(log, str(root), run_id)
+        except (NotFound, InvalidInput):  # RunNotFound, or an id that cannot be one
+            raise missing from None
+    if found.project_id != project_id:
+        raise missing
+    items = [ItemResult(row["item_id"], row["score"], row["cluster_id"], row["epoch"], json.loads(row["metadata_json"]))
+             for row in found.rows]
+    r = found.record
+    return RunFrame(r.run_id, r.model_id, r.task_id, r.metric_name, items, r.config_hash)
 
 
 def _runs(root: str | Path, project_id: str) -> list[Any]:

@@ -54,8 +54,11 @@ def test_the_same_calls_give_the_same_records_and_frames(tmp_path):
         assert {k: v for k, v in _fields(mine).items() if k != "items"} == {
             k: v for k, v in _fields(real).items() if k != "items"}
         assert [_fields(i) for i in mine.items] == [_fields(i) for i in real.items]
-    with pytest.raises(KeyError):
-        ours.load_run(db, "nope", project_id="proj")
+    for run_id, project in (("nope", "proj"), ("r1", "other-project"), ("", "proj")):
+        with pytest.raises(KeyError):
+            ours.load_run(db, run_id, project_id=project)
+        with pytest.raises(KeyError):
+            theirs.load_run(store, run_id, project_id=project)
     assert ours.list_runs(db, "no-such-project") == theirs.list_runs(store, "no-such-project") == []
     assert ours.list_runs(tmp_path / "none.db", "proj") == []
 

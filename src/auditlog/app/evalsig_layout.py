@@ -107,6 +107,15 @@ def project_runs(log: AuditLog, log_path: str, project_id: str | None = None,
         yield evalsig_run(recorded, about)
 
 
+def one_run(log: AuditLog, log_path: str, run_id: str, directory: str | None = None) -> EvalsigRun:
+    """One run, read through the store's index and checked against the verified tree (as `show`
+    reads it, without the projections' tables); RunNotFound when the log has none."""
+    from auditlog.app.verified import verified_about, verified_tree
+
+    recorded, about = verified_about(log, verified_tree(log, log_path, directory), run_id)
+    return evalsig_run(recorded, about)
+
+
 def write_store(runs: Sequence[EvalsigRun], out: str | Path) -> list[Path]:
     """Write `runs` as an evalsig store under `out`: {project}/manifest.json and one Parquet file per
     run at its record's path. Returns the files written."""
