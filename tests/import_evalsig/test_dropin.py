@@ -91,3 +91,11 @@ def test_a_bad_run_is_refused_at_write_and_a_failed_block_writes_nothing(tmp_pat
         w.write(frame("r2"), ts=DAY)
         raise RuntimeError("the job failed")
     assert ours.list_runs(db, "proj") == []
+
+
+def test_runs_written_through_both_apis_are_the_same_runs_to_an_import(tmp_path):
+    store, db = tmp_path / "store", tmp_path / "a.db"
+    _write_both(store, db)
+    done = cli("import", "evalsig", store, "--log", db, "--output", "json")
+    assert done.code == 0, done
+    assert {r["status"] for r in done.json()["runs"]} == {"unchanged"}

@@ -121,3 +121,15 @@ def test_one_project_directory_imports_too(store, tmp_path):
     done = cli("import", "evalsig", store / "other", "--log", tmp_path / "a.db", "--output", "json")
     assert done.code == 0, done
     assert [r["run_id"] for r in done.json()["runs"]] == ["solo"]
+
+
+def test_a_gate_result_evalsig_added_later_to_an_unchanged_run_is_recorded_and_said(tmp_path):
+    store, db = tmp_path / "store", tmp_path / "a.db"
+    write_run(store, frame("r1"), project_id="proj", ts=DAY)
+    assert cli("import", "evalsig", store, "--log", db).code == 0
+    write_run(store, frame("r1"), project_id="proj", ts=DAY, delta=0.1, p_value=0.3, verdict="INCONCLUSIVE")
+    done = cli("import", "evalsig", store, "--log", db, "--output", "json")
+    assert done.code == 0, done
+    [outcome] = done.json()["runs"]
+    assert outcome["status"] == "verdict recorded" and outcome["verdict_seq"] == outcome["seq"] + 1
+    assert _show(db, "r1")["current"]["verdict"] == "NEEDS_REVIEW"

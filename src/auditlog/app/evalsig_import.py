@@ -38,8 +38,9 @@ class StoreRun:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What the import did with one run: `recorded`, `unchanged` (already in the log as it is), or
-    `changed` (the log holds other content under its id: not recorded; `detail` says what differs)."""
+    """What the import did with one run: `recorded`, `unchanged` (already in the log as it is),
+    `verdict recorded` (the run unchanged, its gate result in the store new), or `changed` (the log
+    holds other content under its id: not recorded; `detail` says what differs)."""
 
     project_id: str
     run_id: str
@@ -123,11 +124,11 @@ def import_runs(log: AuditLog, root: str | Path, runs: list[StoreRun]) -> Import
                 outcomes[run_id] = RunOutcome(run.project_id, run_id, "changed", changed[0], None, changed[1])
                 continue
             receipt = writer.record_run(run.run, source=run.source)
-            verdict_seq = None
-            if run.verdict is not None:
-                verdict_seq = writer.record_verdict(run.verdict).seq
-            outcomes[run_id] = RunOutcome(run.project_id, run_id, "recorded" if receipt.new else "unchanged",
-                                          receipt.seq, verdict_seq, "")
+            verdict = None if run.verdict is None else writer.record_verdict(run.verdict)
+            status = "recorded" if receipt.new else "verdict recorded" if verdict and verdict.new else "unchanged"
+            detail = "the run is unchanged; evalsig's gate result for it is new" if status == "verdict recorded" else ""
+            outcomes[run_id] = RunOutcome(run.project_id, run_id, status, receipt.seq,
+                                          None if verdict is None else verdict.seq, detail)
     return ImportReport(str(root), list(outcomes.values()))
 
 

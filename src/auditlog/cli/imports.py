@@ -42,6 +42,7 @@ def import_evalsig(store: str, log_path: str, lock_timeout: float, output: str) 
     elif output == "table":
         click.echo(render(rows, "table", OUTCOME_COLUMNS, width=table_width()), nl=False)
         click.echo(safe_text(f"{report.count('recorded')} recorded, {report.count('unchanged')} already recorded, "
+                             f"{report.count('verdict recorded')} with a new gate result, "
                              f"{report.count('changed')} changed since imported", limit=500))
     else:
         click.echo(render(rows, output, OUTCOME_COLUMNS), nl=False)
