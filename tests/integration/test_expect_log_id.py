@@ -74,6 +74,8 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("tui",): [],
     ("copy",): [],  # SRC DST: see invoke
     ("db", "setup-roles"): [],  # a postgresql:// log: see test_setup_roles_checks_the_log_id
+    ("import", "evalsig"): ["store"],
+    ("export-evalsig",): ["exported"],
 }
 
 
@@ -99,6 +101,8 @@ def workspace(tmp_path_factory) -> Path:
                                              "items": [{"item_id": "q", "score": 1.0, "passed": True}]}))
     (ws / "verdict.json").write_text(json.dumps({"run_id": "cand", "baseline_run_id": "base",
                                                  "metric": "score", "verdict": "ALLOW"}))
+    from tests.import_evalsig.conftest import write_store  # an evalsig store, written by evalsig (a test dependency)
+    write_store(ws / "store")
     assert cli("keygen", "--name", "ci.example.org", "--out", "ci.key", cwd=ws).code == 0
     done = cli("checkpoint", "--key", "ci.key", "--log", "evals.db", cwd=ws)
     assert done.code == 0, done

@@ -10,6 +10,7 @@ from auditlog.cli import (  # noqa: F401 - importing registers their commands
     ci,
     database,
     experiments,
+    imports,
     integrity,
     projections_group,
     publish,

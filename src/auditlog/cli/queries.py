@@ -217,7 +217,8 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
     status = current["status"]
     if status == "superseded":
         status += f" by {current['superseded_by']} ({current['superseded_reason']})"
-    verdict = f"{current['verdict']} (seq {current['verdict_seq']})" if current["verdict"] else "none"
+    verdict = f"{current['verdict']} (seq {current['verdict_seq']}{_computed_by(related, current)})" \
+        if current["verdict"] else "none"
     for key, value in (("status", status), ("verdict", verdict), ("tags", text(current["tags"])),
                        ("notes", text(current["notes"])), ("pass_rate", _figure(current["pass_rate"])),
                        ("mean_score", _figure(current["mean_score"]))):
@@ -229,6 +230,13 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
     if items is not None:
         click.echo(f"items ({len(items)}):")
         click.echo(render(items, "table", ITEM_COLUMNS, width=table_width()), nl=False)
+
+
+def _computed_by(related: list[dict[str, Any]], current: dict[str, Any]) -> str:
+    """", computed by evalsig" when the current verdict's figures were computed by another tool."""
+    by = next((e["data"]["verdict"].get("computed_by") for e in related
+               if e["seq"] == current["verdict_seq"] and e["type"] == "verdict.recorded"), None)
+    return f", computed by {by}" if by else ""
 
 
 def _figure(value: float | None) -> str:

@@ -35,7 +35,7 @@ DATASET_KEYS = frozenset({"name", "version", "sha256"})
 EXPERIMENT_KEYS = frozenset({"id", "group", "version"})
 VERDICT_KEYS = frozenset({
     "run_id", "baseline_run_id", "metric", "delta", "p_value", "ci_low", "ci_high",
-    "verdict", "policy", "reason",
+    "verdict", "policy", "reason", "computed_by",
 })
 
 # Refused in identifiers: C0 controls, DEL, C1 controls, and the invisible characters that
@@ -154,8 +154,10 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     _object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
     verdict = dict(doc)
     _identifier(verdict, "run_id", "$", required=True)
+    _identifier(verdict, "computed_by", "$")
     if verdict["baseline_run_id"] is None:
-        _no_baseline(verdict)
+        if "computed_by" not in verdict:  # else computed elsewhere: the other tool's figures, kept as given
+            _no_baseline(verdict)
     else:
         _identifier(verdict, "baseline_run_id", "$", required=True)
     _identifier(verdict, "metric", "$", required=True)
@@ -178,7 +180,8 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
 
 def _no_baseline(verdict: Mapping[str, Any]) -> None:
     """A verdict with `"baseline_run_id": null` (a project's first run, nothing to compare with)
-    compares nothing, so it has no figures, and it says why."""
+    compares nothing, so it has no figures, and it says why. Not so a verdict with `computed_by`:
+    another tool (evalsig) compared against a run this log may not hold, and its figures are kept."""
     for name in ("delta", "p_value", "ci_low", "ci_high"):
         if verdict.get(name) is not None:
             raise InvalidInput(f"$.{name}", "must be null or absent in a verdict without a baseline")
