@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import InvalidInput
-from auditlog.evals.canonical import canonical_object
+from auditlog.evals.canonical import canonical_items, canonical_object, canonical_scalar, jcs_ready_item
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -119,14 +119,16 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
             raise InvalidInput("$.metrics", f"must be an object of numbers, not {_kind(metrics)}")
         for name, value in metrics.items():
             _finite(value, _path("$.metrics", name))
-    if "items" in run:
-        _items(run["items"])
+    ready = _items(run["items"]) if "items" in run else None
     if "tags" in run:
         _tags(run["tags"], "$.tags")
 
     # Canonical encoding also refuses NaN, Infinity and lone surrogates anywhere
     # (config, environment, extra), naming the path.
-    members = {key: _encode_member(key, value) for key, value in run.items()}
+    members = {key: _encode_member(key, value) for key, value in run.items() if key != "items"}
+    if "items" in run:
+        items = run["items"]
+        members["items"] = canonical_items(ready, items) if ready is not None else _encode_member("items", items)
     submitted = hashlib.sha256(canonical_object(members)).hexdigest()
     if "run_id" not in run:
         run["run_id"] = new_run_id(run["model_id"], run["project_id"])
@@ -142,7 +144,7 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
 def _encode_member(key: str, value: Any) -> bytes:
     """canonical_bytes of one top-level value, with error paths relative to the document."""
     try:
-        return canonical_bytes(value)
+        return canonical_scalar(value)
     except InvalidInput as exc:
         raise InvalidInput(_path("$", key) + exc.field[1:], exc.reason) from None
 
@@ -208,12 +210,16 @@ def check_tags(tags: Any, path: str) -> dict[str, str]:
     return dict(tags)
 
 
-def _items(items: Any) -> None:
-    """Check every item; the common case is a few type checks per item, paths only on error."""
+def _items(items: Any) -> list[dict[str, Any]] | None:
+    """Check every item; the common case is a few type checks per item, paths only on error.
+
+    Returns the items ready for orjson's one-call RFC 8785 encoding (evals.canonical.jcs_ready_item),
+    or None when one of them needs the core's encoder."""
     if not isinstance(items, list):
         raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
     seen: set[str] = set()
     control = _CONTROL.search
+    ready: list[dict[str, Any]] | None = []
     for i, item in enumerate(items):
         if type(item) is dict and ITEM_KEYS.issuperset(item):
             item_id, score = item.get("item_id"), item.get("score")
@@ -223,8 +229,15 @@ def _items(items: Any) -> None:
                     and type(item.get("passed")) is bool
                     and (len(item) == 3 or _optionals_ok(item))):
                 seen.add(item_id)
+                if ready is not None:
+                    prepared = jcs_ready_item(item)
+                    if prepared is None:
+                        ready = None
+                    else:
+                        ready.append(prepared)
                 continue
         _item_error(item, f"$.items[{i}]", seen)
+    return ready
 
 
 def _optionals_ok(item: dict[str, Any]) -> bool:

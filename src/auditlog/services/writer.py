@@ -8,20 +8,18 @@ database holds exactly what was written.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
-from auditlog.core.events import Event, SealedEvent, check_envelope, envelope_tail, event_hash, seal
+from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
 from auditlog.core.merkle import leaf_hash
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from auditlog.evals.canonical import canonical_object
-from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor, capture_environment
@@ -76,13 +74,25 @@ class Writer:
         self._nodes: list[StoredNode] = []
         self._written_nodes = 0
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
+        self._actor = capture_actor()  # one per transaction: every event of it names the same actor
+        self._actor_bytes = canonical_bytes(self._actor)
         self.closed = False
 
     # -- the event types -----------------------------------------------------
 
     def record_run(self, doc: Mapping[str, Any]) -> Receipt:
-        environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
-        prepared = prepare_run(doc, environment=environment)
+        return self.record_prepared(prepare_document(doc))
+
+    def record_runs(self, docs: Iterable[Mapping[str, Any]]) -> list[Receipt]:
+        """Many runs, in order: every document validated and encoded first (InvalidInput names the first
+        bad one's field, and nothing is written), their ids looked up in the log in one query, then sealed."""
+        prepared = [prepare_document(doc) for doc in docs]
+        self._look_up(ev.RUN_RECORDED, [run.run["run_id"] for run in prepared])
+        return [self.record_prepared(run) for run in prepared]
+
+    def record_prepared(self, prepared: PreparedRun) -> Receipt:
+        """A run already validated and encoded (`prepare_document`): outside any lock, when many
+        writers share one (PostgreSQL's group sealing)."""
         run, submitted = prepared.run, prepared.document_sha256
         run_id = run["run_id"]
         existing = self._existing(ev.RUN_RECORDED, run_id)
@@ -92,9 +102,8 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        data = {"document_sha256": submitted, "run": run}
-        encoded = canonical_object({"document_sha256": b'"%s"' % submitted.encode(), "run": prepared.canonical})
-        return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted, encoded)
+        encoded = b'{"document_sha256":"%s","run":%s}' % (submitted.encode(), prepared.canonical)
+        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, encoded, submitted)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
@@ -169,11 +178,22 @@ class Writer:
         """Events of this type about this subject: in the batch so far, else in the log."""
         known = self._recorded.get((type_, subject))
         if known is None:
-            known = self._recorded[(type_, subject)] = []
-            for row in self._txn.find(subject, (type_,)):
-                data = checked_row(row).event.data
-                known.append((data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, subject, new=False)))
+            self._look_up(type_, [subject])
+            known = self._recorded[(type_, subject)]
         return known
+
+    def _look_up(self, type_: str, subjects: Sequence[str]) -> None:
+        """Read, in one query, the events of this type about those of `subjects` not yet known here."""
+        wanted = [subject for subject in dict.fromkeys(subjects) if (type_, subject) not in self._recorded]
+        if not wanted:
+            return
+        for subject in wanted:
+            self._recorded[(type_, subject)] = []
+        rows = self._txn.find(wanted[0], (type_,)) if len(wanted) == 1 else self._txn.find_many(wanted, (type_,))
+        for row in rows:
+            data = checked_row(row).event.data
+            self._recorded[(type_, row.subject)].append(
+                (data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, row.subject, new=False)))
 
     def _project_of(self, run_id: Any, field: str) -> str:
         return self._run_row(run_id, field).project
@@ -202,22 +222,42 @@ class Writer:
     def _data(self, receipt: Receipt) -> dict[str, Any]:
         return checked_row(self._known_row(receipt.seq)).event.data
 
-    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
-                encoded_data: bytes | None = None) -> Receipt:
-        """Link, seal and buffer one event; `encoded_data`, when given, is canonical_bytes(data)."""
+    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str) -> Receipt:
+        """Link, seal (the envelope checked, `data` encoded) and buffer one event."""
+        self._check_open()
+        event = Event(self._head.size, utc_now(), type_, project, subject, self._actor, data, self._head.hash)
+        sealed = seal(event)
+        return self._buffer(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body), sha)
+
+    def _append_encoded(self, type_: str, project: str, subject: str, data: bytes, sha: str) -> Receipt:
+        """`_append` for a payload already encoded as canonical bytes (a run, validated by prepare_run).
+
+        RFC 8785 orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
+        so the body is the two encoded values followed by the envelope's tail. Its envelope is not
+        re-checked: the type is ours, project and subject are the document's validated ids, ts is
+        our clock's, seq and prev are the head's. verify parses and re-encodes every body all the
+        same (and PostgreSQL's trigger checks each tail as it is inserted)."""
+        self._check_open()
+        head = self._head
+        ts = utc_now()
+        body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes, data,
+                                            envelope_tail(head.hash, project, head.size, subject, ts, type_))
+        return self._buffer(StoredEvent(head.size, hashlib.sha256(body).hexdigest(), ts, type_, project, subject, body),
+                            sha)
+
+    def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError("the writer's transaction has ended: append inside `with log.writer() as w:`")
-        actor = capture_actor()
-        event = Event(self._head.size, utc_now(), type_, project, subject, actor, data, self._head.hash)
-        if encoded_data is None:
-            sealed = seal(event)
-        else:
-            sealed = seal_encoded(event, _encoded_actor(), encoded_data)
-        self._pending.append(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body))
-        self._nodes += [StoredNode(*node) for node in self._tree.extend([leaf_hash(sealed.body)], tree.STORED_LEVEL)]
-        self._head = Head(sealed.seq + 1, sealed.hash)
-        receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
-        self._existing(type_, subject).append((sha, receipt))
+
+    def _buffer(self, row: StoredEvent, sha: str) -> Receipt:
+        """Buffer a sealed row, extend the Merkle tree over it, move the head; its receipt."""
+        self._pending.append(row)
+        completed = self._tree.extend([leaf_hash(row.body)], tree.STORED_LEVEL)
+        if completed:
+            self._nodes += [StoredNode(*node) for node in completed]
+        self._head = Head(row.seq + 1, row.hash)
+        receipt = Receipt(row.seq, row.hash, row.type, row.subject, new=True)
+        self._existing(row.type, row.subject).append((sha, receipt))  # looked up already, but for annotations
         if len(self._pending) >= _FLUSH_EVERY:
             self.flush()
         return receipt
@@ -261,26 +301,11 @@ def checked(sealed: SealedEvent) -> SealedEvent:
     return sealed
 
 
-@functools.lru_cache(maxsize=1)
-def _encoded_actor() -> bytes:
-    return canonical_bytes(capture_actor())
-
-
-def seal_encoded(event: Event, actor: bytes, data: bytes) -> SealedEvent:
-    """`core.events.seal`, for an event whose actor and data are already canonical bytes.
-
-    The caller guarantees actor == canonical_bytes(event.actor) and likewise data:
-    a large payload is then encoded once, not again inside the envelope. RFC 8785
-    orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
-    so the body is those two values followed by the envelope's tail. What it writes is
-    checked as any event is (verify parses and re-encodes every body).
-    """
-    check_envelope(event)
-    body = (b'{"actor":' + actor + b',"data":' + data
-            + envelope_tail(event.prev, event.project, event.seq, event.subject, event.ts, event.type))
-    sealed = SealedEvent(event.seq, event_hash(body), body)
-    sealed.__dict__["event"] = event
-    return sealed
+def prepare_document(doc: Mapping[str, Any]) -> PreparedRun:
+    """A run document validated and encoded once (evals.runs.prepare_run), with this machine's
+    environment captured when the document has none."""
+    environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
+    return prepare_run(doc, environment=environment)
 
 
 def as_row(sealed: SealedEvent) -> StoredEvent:

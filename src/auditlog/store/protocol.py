@@ -101,6 +101,10 @@ class Reader(Protocol):
         chain's domain (seq < 0), whatever the table holds."""
         ...
 
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        """`find` for many subjects in one query (a batch's idempotency check), in seq order."""
+        ...
+
     def meta(self) -> dict[str, str]:
         """Facts recorded beside the events at creation: log_id, origin, genesis_hash."""
         ...

@@ -65,6 +65,12 @@ class Reads:
             query, args = query + " AND type = ANY(%s)", [subject, list(types)]
         return self._events(query + " ORDER BY seq", args)
 
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        query, args = self._sql.find_many, [list(subjects)]
+        if types:
+            query, args = query + " AND type = ANY(%s)", [list(subjects), list(types)]
+        return self._events(query + " ORDER BY seq", args)
+
     def meta(self) -> dict[str, str]:
         with translated("cannot read the log"):
             return dict(self._connection().execute(self._sql.meta).fetchall())

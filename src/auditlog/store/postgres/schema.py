@@ -172,6 +172,7 @@ class Statements:
         self.head = f"SELECT seq, hash FROM {s}.events ORDER BY seq DESC LIMIT 1"
         self.get = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq = %s AND seq >= 0"
         self.find = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = %s AND seq >= 0"
+        self.find_many = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = ANY(%s) AND seq >= 0"
         self.rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq > %s"
         self.meta = f"SELECT key, value FROM {s}.meta"
         self.subtrees = (f"SELECT level, idx, hash FROM {s}.merkle WHERE (level, idx) IN "
