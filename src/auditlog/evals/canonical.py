@@ -30,10 +30,10 @@ def canonical_object(members: dict[str, bytes]) -> bytes:
     """
     try:
         keys = sorted(members)
-        if not all(key.isascii() for key in keys):  # only astral characters sort differently in UTF-16
+        if not "".join(keys).isascii():  # only characters above U+FFFF sort differently in UTF-16
             keys = sorted(members, key=_utf16)
         return b"{" + b",".join([_encode_key(key) + b":" + members[key] for key in keys]) + b"}"
-    except (UnicodeEncodeError, AttributeError):
+    except (UnicodeEncodeError, AttributeError, TypeError):
         bad = next(key for key in members if type(key) is not str or not _is_valid_text(key))
         raise InvalidInput("$", f"key {bad!r} is not a valid JSON string") from None
 
@@ -79,8 +79,16 @@ def jcs_ready_item(item: dict[str, Any]) -> dict[str, Any] | None:
     print them. What differs: an integral float (a 1.0 score) is written as the int JCS writes,
     and a tiny float, a huge one, an unsafe int or `extra` (any JSON) are left to canonical_bytes.
     """
+    score = item["score"]  # validated: in [0, 1]
     copy = None
-    for name in ("score", "latency_ms", "cost_usd"):
+    if type(score) is float and (score < 1e-4 or score.is_integer()):
+        if not score.is_integer():
+            return None  # a tiny score: written 0.00003, where repr() writes 3e-05
+        copy = dict(item)
+        copy["score"] = int(score)
+    if len(item) == 3:  # item_id, score and passed only
+        return item if copy is None else copy
+    for name in ("latency_ms", "cost_usd"):
         value = item.get(name)
         if type(value) is float:
             if value.is_integer():

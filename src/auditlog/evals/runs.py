@@ -129,14 +129,18 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     if "items" in run:
         items = run["items"]
         members["items"] = canonical_items(ready, items) if ready is not None else _encode_member("items", items)
-    submitted = hashlib.sha256(canonical_object(members)).hexdigest()
+    document = canonical_object(members)
+    submitted = hashlib.sha256(document).hexdigest()
     if "run_id" not in run:
         run["run_id"] = new_run_id(run["model_id"], run["project_id"])
     if "config_fingerprint" not in run and "config" in run:
         run["config_fingerprint"] = hashlib.sha256(members["config"]).hexdigest()
     if "environment" not in run and environment is not None:
         run["environment"] = dict(environment)
-    for key in run.keys() - members.keys():
+    added = run.keys() - members.keys()
+    if not added:  # the document as submitted is the run as recorded: its bytes serve both
+        return PreparedRun(run, document, submitted)
+    for key in added:
         members[key] = _encode_member(key, run[key])
     return PreparedRun(run, canonical_object(members), submitted)
 

@@ -9,7 +9,7 @@ database holds exactly what was written.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head
-from auditlog.store.protocol import StoredEvent, StoredNode, WriteTransaction
+from auditlog.store.protocol import QueuedRun, StoredEvent, StoredNode, WriteTransaction
 
 _FLUSH_EVERY = 2000
 
@@ -102,8 +102,29 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        encoded = b'{"document_sha256":"%s","run":%s}' % (submitted.encode(), prepared.canonical)
-        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, encoded, submitted)
+        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, encoded_run(prepared), submitted)
+
+    def record_queued(self, run: QueuedRun, check: Callable[[], None]) -> Receipt:
+        """A run another writer queued (services.grouped): already recorded, a Conflict, or sealed with
+        its own actor and bytes once `check` (which raises InvalidInput) passed."""
+        existing = self._existing(ev.RUN_RECORDED, run.subject)
+        if existing:
+            sha, receipt = existing[0]
+            if sha == run.document_sha256:
+                return receipt
+            raise Conflict(f"run {run.subject!r} is already recorded at seq {receipt.seq} with other content "
+                           "(a correction is a new run and `auditlog supersede`)")
+        check()
+        return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, run.data, run.document_sha256,
+                                    actor=run.actor)
+
+    def look_up_runs(self, run_ids: Sequence[str]) -> None:
+        """Read the log's events of these runs in one query, ahead of recording them."""
+        self._look_up(ev.RUN_RECORDED, run_ids)
+
+    @property
+    def head(self) -> Head:
+        return self._head
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
@@ -229,7 +250,8 @@ class Writer:
         sealed = seal(event)
         return self._buffer(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body), sha)
 
-    def _append_encoded(self, type_: str, project: str, subject: str, data: bytes, sha: str) -> Receipt:
+    def _append_encoded(self, type_: str, project: str, subject: str, data: bytes, sha: str,
+                        actor: bytes | None = None) -> Receipt:
         """`_append` for a payload already encoded as canonical bytes (a run, validated by prepare_run).
 
         RFC 8785 orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
@@ -240,7 +262,7 @@ class Writer:
         self._check_open()
         head = self._head
         ts = utc_now()
-        body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes, data,
+        body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes if actor is None else actor, data,
                                             envelope_tail(head.hash, project, head.size, subject, ts, type_))
         return self._buffer(StoredEvent(head.size, hashlib.sha256(body).hexdigest(), ts, type_, project, subject, body),
                             sha)
@@ -299,6 +321,11 @@ def checked(sealed: SealedEvent) -> SealedEvent:
         raise IntegrityError(sealed.seq, "the stored event's bytes do not hash to its stored hash: the log was "
                                          "altered; nothing was written; check it with `auditlog verify`")
     return sealed
+
+
+def encoded_run(prepared: PreparedRun) -> bytes:
+    """The canonical bytes of a run event's data: {"document_sha256": ..., "run": ...}."""
+    return b'{"document_sha256":"%s","run":%s}' % (prepared.document_sha256.encode(), prepared.canonical)
 
 
 def prepare_document(doc: Mapping[str, Any]) -> PreparedRun:

@@ -17,7 +17,7 @@ import psycopg
 from auditlog.store.postgres.errors import translated
 from auditlog.store.postgres.reads import Reads, fetch, one
 from auditlog.store.postgres.schema import Statements, peak_keys
-from auditlog.store.protocol import Head, StoredCheckpoint, StoredEvent, StoredNode, continuing
+from auditlog.store.protocol import Head, Settled, StoredCheckpoint, StoredEvent, StoredNode, continuing
 
 COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
 
@@ -63,6 +63,15 @@ class PgTransaction(Reads):
                 _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
         self._head = Head(rows[-1].seq + 1, rows[-1].hash)
         return self._head
+
+    def settle(self, outcomes: dict[int, Settled], mine: int) -> None:
+        """Each queued run's outcome into its row (its writer reads and deletes it); `mine` deleted now."""
+        with translated("cannot write the log"), self._conn.cursor() as cur:
+            rows = [(o.seq, o.hash, o.new, o.refused, id_) for id_, o in outcomes.items() if id_ != mine]
+            if rows:
+                cur.executemany(self._sql.settle, rows)
+            cur.execute(self._sql.forget, (mine,))
+            cur.execute(self._sql.sweep)
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
