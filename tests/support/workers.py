@@ -62,8 +62,7 @@ def batch(location: str, tag: str, size: int, items: int, mode: str, arg: int, m
 
     if mode == "before-commit":  # the rows are in the open transaction, the COMMIT has not run
         if _is_postgres(location):
-            from auditlog.store.postgres import store
-            transaction = store._PgTransaction
+            from auditlog.store.postgres.transaction import PgTransaction as transaction
         else:
             from auditlog.store.sqlite import store
             transaction = store._SQLiteTransaction

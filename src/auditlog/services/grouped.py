@@ -7,8 +7,12 @@ whichever writer holds the writers' lock next. A writer:
 
 1. validates and encodes its run outside any lock (`writer.prepare_document`), and queues
    those bytes (one committed INSERT into an UNLOGGED table: no WAL flush);
-2. waits for the writers' lock. If the holder before it sealed its run, the outcome is in
-   its queue row: it deletes the row and is done (one round trip under the lock, and COMMIT);
+2. deletes its queue row if it holds an outcome, waiting while a lock holder that took the
+   run seals it (the holder locks the rows it takes): the writers of a group all wake at its
+   COMMIT, none of them queueing for the lock. If the run was not taken, the writer waits for
+   the writers' lock to be free and collects there, letting the lock go in the same round trip
+   (so the writers whose runs the next holder sealed do not hand the lock on one client round
+   trip at a time);
 3. otherwise it seals every run still queued, its own included, in one transaction (one
    idempotency query for all of them, one insert, one confirmation, one COMMIT, so one WAL
    flush for the group), writes each run's outcome into its row, and commits them together:
@@ -25,6 +29,7 @@ a COMMIT whose acknowledgement was lost; appending it again is idempotent.
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 import orjson
@@ -37,28 +42,48 @@ from auditlog.evals.runs import PreparedRun
 from auditlog.services.writer import Receipt, Writer, encoded_run
 from auditlog.store.protocol import GroupSealing, QueuedRun, Settled
 
+# Times a writer whose run nobody took tries for a free lock, waiting in between for the holder
+# (who may take the run) rather than queueing behind it, before it queues for the lock.
+_TRIES = 3
+
 
 def record_run(store: GroupSealing, prepared: PreparedRun, actor: bytes) -> Receipt:
     """Queue one prepared run, and return its receipt once a lock holder (maybe this writer) sealed it."""
     run = prepared.run
     queued = QueuedRun(0, run["project_id"], run["run_id"], prepared.document_sha256, actor, encoded_run(prepared))
+    deadline = time.monotonic() + store.lock_timeout  # the whole wait, however many steps it takes
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
     ticket = store.enqueue(queued)
     try:
-        with store.sealing_turn(ticket) as turn:
-            if turn.settled is not None:
-                settled = turn.settled
-            else:
-                assert turn.txn is not None
-                outcomes = seal_queue(Writer(turn.txn, turn.txn.head()), turn.queued)
-                turn.txn.settle(outcomes, ticket)
-                settled = outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue "
-                                                                            "before it was sealed")
+        settled = store.collect(ticket, left())  # sealed, or being sealed, by the holder now
+        for _ in range(_TRIES):
+            if settled is not None:
+                return _receipt(settled, run["run_id"])
+            try:  # the lock if it is free; if another writer holds it, it may be sealing this run
+                return _receipt(_take_turn(store, ticket, timeout=0), run["run_id"])
+            except LockTimeout:
+                settled = store.collect(ticket, left(), after_holder=True)
+        settled = settled or _take_turn(store, ticket, left())
     except LockTimeout:
         withdrawn = store.withdraw(ticket)  # None: it was still waiting, and is gone now
         if withdrawn is None:
             raise
         settled = withdrawn
     return _receipt(settled, run["run_id"])
+
+
+def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None) -> Settled:
+    """Wait for the writers' lock: the run's outcome if the holder before sealed it, else seal the queue."""
+    with store.sealing_turn(ticket, timeout) as turn:
+        if turn.settled is not None:
+            return turn.settled
+        assert turn.txn is not None
+        outcomes = seal_queue(Writer(turn.txn, turn.txn.head()), turn.queued)
+        turn.txn.settle(outcomes, ticket)
+        return outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue before it was sealed")
 
 
 def seal_queue(writer: Writer, queued: list[QueuedRun]) -> dict[int, Settled]:

@@ -193,8 +193,15 @@ class QueueTransaction(WriteTransaction, Protocol):
 class GroupSealing(Protocol):
     """A store whose writers queue their runs and the lock holder seals them all (PostgreSQL)."""
 
+    lock_timeout: float
+
     def enqueue(self, run: QueuedRun) -> int:
         """Queue a run (committed at once); its ticket."""
+        ...
+
+    def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
+        """Its outcome (the row then deleted) if a lock holder sealed it, waiting while one is sealing it
+        (and, `after_holder`, for the writers' lock to be free); None while it is still waiting for one."""
         ...
 
     def sealing_turn(self, ticket: int, timeout: float | None = None) -> AbstractContextManager[SealingTurn]: ...

@@ -218,16 +218,22 @@ class Statements:
         # The writers' queue: the lock row, FOR UPDATE (UPDATE privilege: writers only).
         self.lock_wait = f"SELECT 1 FROM {self.lock_table} FOR UPDATE"
         self.lock_nowait = self.lock_wait + " NOWAIT"
+        # Waiting for the holder to finish, without excluding the others who wait for the same (shared
+        # lockers do not exclude each other; a holder's FOR UPDATE excludes them all).
+        self.holder_wait = f"SELECT 1 FROM {self.lock_table} FOR KEY SHARE"
         queue = f"{s}.{quote_ident(QUEUE_TABLE)}"
         self.enqueue = (f"INSERT INTO {queue} (project, subject, document_sha256, actor, data) "
                         "VALUES (%s, %s, %s, %s, %s) RETURNING id")
         settled = "seq IS NOT NULL OR refused IS NOT NULL"
         # {ticket} is an int of ours (an id the queue returned), written in so that it joins the lock's round trip.
+        self.hold = f"SELECT 1 FROM {queue} WHERE id = {{ticket}} FOR UPDATE"
         self.collect = f"DELETE FROM {queue} WHERE id = {{ticket}} AND ({settled}) RETURNING seq, hash, new, refused"
         self.queued = (f"SELECT id, project, subject, document_sha256, actor, data FROM {queue} "
                        f"WHERE NOT ({settled}) ORDER BY id FOR UPDATE")
-        self.settle = f"UPDATE {queue} SET seq = %s, hash = %s, new = %s, refused = %s WHERE id = %s"
-        self.forget = f"DELETE FROM {queue} WHERE id = %s"
+        self.settle = (f"UPDATE {queue} q SET seq = o.seq, hash = o.hash, new = o.new, refused = o.refused "
+                       "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::text[]) "
+                       "AS o(id, seq, hash, new, refused) WHERE q.id = o.id")
+        self.forget = f"DELETE FROM {queue} WHERE id = {{ticket}}"
         self.withdraw = f"DELETE FROM {queue} WHERE id = %s AND NOT ({settled}) RETURNING id"
         self.take = f"DELETE FROM {queue} WHERE id = %s RETURNING seq, hash, new, refused"
         # Outcomes nobody came back for (their writer was killed after enqueueing): kept an hour.

@@ -66,12 +66,12 @@ class PgTransaction(Reads):
 
     def settle(self, outcomes: dict[int, Settled], mine: int) -> None:
         """Each queued run's outcome into its row (its writer reads and deletes it); `mine` deleted now."""
-        with translated("cannot write the log"), self._conn.cursor() as cur:
-            rows = [(o.seq, o.hash, o.new, o.refused, id_) for id_, o in outcomes.items() if id_ != mine]
-            if rows:
-                cur.executemany(self._sql.settle, rows)
-            cur.execute(self._sql.forget, (mine,))
-            cur.execute(self._sql.sweep)
+        others = {id_: o for id_, o in outcomes.items() if id_ != mine}
+        with translated("cannot write the log"):
+            if others:  # one statement for the group
+                self._conn.execute(self._sql.settle, [list(others), *([getattr(o, name) for o in others.values()]
+                                                                     for name in ("seq", "hash", "new", "refused"))])
+            self._conn.execute(f"{self._sql.forget.format(ticket=int(mine))}; {self._sql.sweep}")
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
