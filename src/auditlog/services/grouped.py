@@ -40,7 +40,7 @@ from auditlog.core.events import envelope_tail, parse_event
 from auditlog.errors import Conflict, InvalidInput, LockTimeout
 from auditlog.evals.runs import PreparedRun
 from auditlog.services.writer import Receipt, Writer, encoded_run
-from auditlog.store.protocol import GroupSealing, QueuedRun, Settled
+from auditlog.store.protocol import GroupSealing, QueuedRun, Settled, StoredEvent
 
 # Times a writer whose run nobody took tries for a free lock, waiting in between for the holder
 # (who may take the run) rather than queueing behind it, before it queues for the lock.
@@ -81,15 +81,16 @@ def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None) -
         if turn.settled is not None:
             return turn.settled
         assert turn.txn is not None
-        outcomes = seal_queue(Writer(turn.txn, turn.txn.head()), turn.queued)
+        outcomes = seal_queue(Writer(turn.txn, turn.txn.head()), turn.queued, turn.about)
         turn.txn.settle(outcomes, ticket)
         return outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue before it was sealed")
 
 
-def seal_queue(writer: Writer, queued: list[QueuedRun]) -> dict[int, Settled]:
+def seal_queue(writer: Writer, queued: list[QueuedRun], about: list[StoredEvent]) -> dict[int, Settled]:
     """Seal every queued run in order in `writer`'s transaction; each one's outcome by ticket. A run
-    refused (already recorded with other content, or bytes that are not a run's) refuses only itself."""
-    writer.look_up_runs([run.subject for run in queued])
+    refused (already recorded with other content, or bytes that are not a run's) refuses only itself.
+    `about`: every event whose subject is a queued run's id, read with the queue (no query of its own)."""
+    writer.know_runs([run.subject for run in queued], about)
     outcomes: dict[int, Settled] = {}
     for run in queued:
         size = writer.head.size

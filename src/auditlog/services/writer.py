@@ -17,7 +17,6 @@ from typing import Any
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
-from auditlog.core.merkle import leaf_hash
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
@@ -27,6 +26,7 @@ from auditlog.store import EventStore, Head
 from auditlog.store.protocol import QueuedRun, StoredEvent, StoredNode, WriteTransaction
 
 _FLUSH_EVERY = 2000
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True)
@@ -118,10 +118,6 @@ class Writer:
         return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, run.data, run.document_sha256,
                                     actor=run.actor)
 
-    def look_up_runs(self, run_ids: Sequence[str]) -> None:
-        """Read the log's events of these runs in one query, ahead of recording them."""
-        self._look_up(ev.RUN_RECORDED, run_ids)
-
     @property
     def head(self) -> Head:
         return self._head
@@ -206,12 +202,23 @@ class Writer:
     def _look_up(self, type_: str, subjects: Sequence[str]) -> None:
         """Read, in one query, the events of this type about those of `subjects` not yet known here."""
         wanted = [subject for subject in dict.fromkeys(subjects) if (type_, subject) not in self._recorded]
-        if not wanted:
-            return
+        if wanted:
+            self._know(type_, wanted, self._txn.find(wanted[0], (type_,)) if len(wanted) == 1
+                       else self._txn.find_many(wanted, (type_,)))
+
+    def know_runs(self, run_ids: Sequence[str], rows: Sequence[StoredEvent]) -> None:
+        """What the log holds about these runs, from rows read already in this transaction (every event
+        about them), ahead of recording them: no query of its own."""
+        wanted = [run_id for run_id in dict.fromkeys(run_ids) if (ev.RUN_RECORDED, run_id) not in self._recorded]
+        self._know(ev.RUN_RECORDED, wanted, [row for row in rows if row.type == ev.RUN_RECORDED])
+
+    def _know(self, type_: str, wanted: Sequence[str], rows: Sequence[StoredEvent]) -> None:
         for subject in wanted:
             self._recorded[(type_, subject)] = []
-        rows = self._txn.find(wanted[0], (type_,)) if len(wanted) == 1 else self._txn.find_many(wanted, (type_,))
+        fresh = set(wanted)
         for row in rows:
+            if row.subject not in fresh:
+                continue
             data = checked_row(row).event.data
             self._recorded[(type_, row.subject)].append(
                 (data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, row.subject, new=False)))
@@ -264,8 +271,7 @@ class Writer:
         ts = utc_now()
         body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes if actor is None else actor, data,
                                             envelope_tail(head.hash, project, head.size, subject, ts, type_))
-        return self._buffer(StoredEvent(head.size, hashlib.sha256(body).hexdigest(), ts, type_, project, subject, body),
-                            sha)
+        return self._buffer(StoredEvent(head.size, _sha256(body).hexdigest(), ts, type_, project, subject, body), sha)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -274,7 +280,7 @@ class Writer:
     def _buffer(self, row: StoredEvent, sha: str) -> Receipt:
         """Buffer a sealed row, extend the Merkle tree over it, move the head; its receipt."""
         self._pending.append(row)
-        completed = self._tree.extend([leaf_hash(row.body)], tree.STORED_LEVEL)
+        completed = self._tree.extend((_sha256(b"\x00" + row.body).digest(),), tree.STORED_LEVEL)  # its leaf hash
         if completed:
             self._nodes += [StoredNode(*node) for node in completed]
         self._head = Head(row.seq + 1, row.hash)

@@ -181,6 +181,7 @@ class SealingTurn(Protocol):
     settled: Settled | None
     txn: QueueTransaction | None
     queued: list[QueuedRun]
+    about: list[StoredEvent]  # every event whose subject is a queued run's id (read with the queue)
 
 
 class QueueTransaction(WriteTransaction, Protocol):

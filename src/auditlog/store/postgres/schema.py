@@ -230,6 +230,9 @@ class Statements:
         self.collect = f"DELETE FROM {queue} WHERE id = {{ticket}} AND ({settled}) RETURNING seq, hash, new, refused"
         self.queued = (f"SELECT id, project, subject, document_sha256, actor, data FROM {queue} "
                        f"WHERE NOT ({settled}) ORDER BY id FOR UPDATE")
+        # The events about the queued subjects, read with them (after them: the rows just locked are covered).
+        self.about_queued = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= 0 AND subject = ANY("
+                             f"SELECT subject FROM {queue} WHERE NOT ({settled})) ORDER BY seq")
         self.settle = (f"UPDATE {queue} q SET seq = o.seq, hash = o.hash, new = o.new, refused = o.refused "
                        "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::text[]) "
                        "AS o(id, seq, hash, new, refused) WHERE q.id = o.id")

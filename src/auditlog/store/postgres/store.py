@@ -70,6 +70,7 @@ class _Turn:
     settled: Settled | None
     txn: PgTransaction | None
     queued: list[QueuedRun]
+    about: list[StoredEvent]
 
 
 def results(cursor: psycopg.Cursor[Any]) -> list[list[Any]]:
@@ -282,19 +283,9 @@ class PostgresStore(Reads):
 
     def enqueue(self, run: QueuedRun) -> int:
         self._not_streaming()
-        conn = self._live()
-        with translated("cannot queue the run"):
-            try:
-                with conn.pipeline():  # one round trip; an UNLOGGED row need not wait for a WAL flush either
-                    conn.execute("BEGIN")
-                    conn.execute(NO_FLUSH.rstrip("; "))
-                    cursor = conn.execute(self._sql.enqueue, (run.project, run.subject, run.document_sha256,
-                                                              run.actor, run.data))
-                    conn.execute("COMMIT")
-            except BaseException:
-                rollback(conn)
-                raise
-            return one(cursor)[0]
+        with translated("cannot queue the run"):  # autocommit; an UNLOGGED row's commit waits for no WAL flush
+            return one(self._live().execute(self._sql.enqueue, (run.project, run.subject, run.document_sha256,
+                                                                run.actor, run.data)))[0]
 
     def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
         """The run's outcome if a lock holder sealed it, its row then deleted; None if it is still waiting.
@@ -347,16 +338,18 @@ class PostgresStore(Reads):
                     if ticket is None:
                         tail, head, peaks = self._lock(conn, left, begin=True, then=reads)
                         queued: list[Any] = []
+                        about: list[Any] = []
                     else:
                         (collected,) = self._lock(conn, left, begin=True, then=self._sql.collect.format(ticket=ticket))
                         if collected:  # the previous holder sealed it: this transaction only deleted its row
-                            yield _Turn(Settled(*collected[0]), None, [])
+                            yield _Turn(Settled(*collected[0]), None, [], [])
                             conn.execute(f"{NO_FLUSH}COMMIT")
                             return
-                        tail, head, peaks, queued = results(conn.execute(f"{reads}; {self._sql.queued}"))
+                        tail, head, peaks, queued, about = results(
+                            conn.execute(f"{reads}; {self._sql.queued}; {self._sql.about_queued}"))
                     txn = PgTransaction(conn, self._sql, head_of(head), [StoredEvent._make(row) for row in tail],
                                         [StoredNode._make(row) for row in peaks])
-                    yield _Turn(None, txn, [QueuedRun(*row) for row in queued])
+                    yield _Turn(None, txn, [QueuedRun(*row) for row in queued], [StoredEvent._make(row) for row in about])
                 try:
                     conn.execute("COMMIT")
                 except psycopg.OperationalError as exc:

@@ -19,7 +19,7 @@ from auditlog.store.postgres.reads import Reads, fetch, one
 from auditlog.store.postgres.schema import Statements, peak_keys
 from auditlog.store.protocol import Head, Settled, StoredCheckpoint, StoredEvent, StoredNode, continuing
 
-COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
+COPY_FROM = 4  # rows: from here on COPY beats a pipelined executemany (a group sealing's dozen rows too)
 
 
 class PgTransaction(Reads):
