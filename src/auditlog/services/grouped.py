@@ -81,15 +81,19 @@ def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None) -
         if turn.settled is not None:
             return turn.settled
         assert turn.txn is not None
-        outcomes = seal_queue(Writer(turn.txn, turn.txn.head()), turn.queued, turn.about)
-        turn.txn.settle(outcomes, ticket)
+        writer = Writer(turn.txn, turn.txn.head())
+        outcomes = seal_queue(writer, turn.queued, turn.about)
+        with turn.txn.pipelined():  # the outcomes and the confirmation in one round trip or two
+            turn.txn.settle(outcomes, ticket)
+            writer.confirm()
         return outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue before it was sealed")
 
 
 def seal_queue(writer: Writer, queued: list[QueuedRun], about: list[StoredEvent]) -> dict[int, Settled]:
-    """Seal every queued run in order in `writer`'s transaction; each one's outcome by ticket. A run
-    refused (already recorded with other content, or bytes that are not a run's) refuses only itself.
-    `about`: every event whose subject is a queued run's id, read with the queue (no query of its own)."""
+    """Seal every queued run in order in `writer`'s transaction and hand the rows to the store (the caller
+    confirms); each one's outcome by ticket. A run refused (already recorded with other content, or bytes
+    that are not a run's) refuses only itself. `about`: every event whose subject is a queued run's id,
+    read with the queue (no query of its own)."""
     writer.know_runs([run.subject for run in queued], about)
     outcomes: dict[int, Settled] = {}
     for run in queued:
@@ -104,7 +108,6 @@ def seal_queue(writer: Writer, queued: list[QueuedRun], about: list[StoredEvent]
             continue
         outcomes[run.id] = Settled(receipt.seq, receipt.hash, receipt.seq >= size, None)
     writer.flush()
-    writer.confirm()
     return outcomes
 
 

@@ -189,6 +189,10 @@ class QueueTransaction(WriteTransaction, Protocol):
         """Write each queued run's outcome into its row, in this transaction; `mine` is deleted."""
         ...
 
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Send the block's statements without waiting for each answer (fewer round trips)."""
+        ...
+
 
 @runtime_checkable
 class GroupSealing(Protocol):

@@ -236,7 +236,7 @@ class Statements:
         self.settle = (f"UPDATE {queue} q SET seq = o.seq, hash = o.hash, new = o.new, refused = o.refused "
                        "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::text[]) "
                        "AS o(id, seq, hash, new, refused) WHERE q.id = o.id")
-        self.forget = f"DELETE FROM {queue} WHERE id = {{ticket}}"
+        self.forget = f"DELETE FROM {queue} WHERE id = %s"
         self.withdraw = f"DELETE FROM {queue} WHERE id = %s AND NOT ({settled}) RETURNING id"
         self.take = f"DELETE FROM {queue} WHERE id = %s RETURNING seq, hash, new, refused"
         # Outcomes nobody came back for (their writer was killed after enqueueing): kept an hour.

@@ -10,6 +10,7 @@ Committing and rolling back are the store's (`PostgresStore.transaction`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -71,7 +72,15 @@ class PgTransaction(Reads):
             if others:  # one statement for the group
                 self._conn.execute(self._sql.settle, [list(others), *([getattr(o, name) for o in others.values()]
                                                                      for name in ("seq", "hash", "new", "refused"))])
-            self._conn.execute(f"{self._sql.forget.format(ticket=int(mine))}; {self._sql.sweep}")
+            self._conn.execute(self._sql.forget, (mine,))
+            self._conn.execute(self._sql.sweep)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements sent without waiting for each one's answer (psycopg's pipeline mode): what the
+        block asks is sent in one go, and the first result it reads waits for all of them."""
+        with translated("cannot write the log"), self._conn.pipeline():
+            yield
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
