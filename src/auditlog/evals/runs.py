@@ -222,18 +222,23 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
     if not isinstance(items, list):
         raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
     seen: set[str] = set()
-    control = _CONTROL.search
+    control, known, fields = _CONTROL.search, seen.add, ITEM_KEYS.issuperset
     ready: list[dict[str, Any]] | None = []
     for i, item in enumerate(items):
-        if type(item) is dict and ITEM_KEYS.issuperset(item):
+        if type(item) is dict and fields(item):
             item_id, score = item.get("item_id"), item.get("score")
+            score_: Any = score
+            kind = type(score_)
             if (type(item_id) is str and 0 < len(item_id) <= MAX_ID_LENGTH and item_id not in seen
                     and not control(item_id) and item_id.strip()
-                    and (type(score) is float or type(score) is int) and 0 <= score <= 1
+                    and (kind is float or kind is int) and 0 <= score_ <= 1
                     and type(item.get("passed")) is bool
                     and (len(item) == 3 or _optionals_ok(item))):
-                seen.add(item_id)
+                known(item_id)
                 if ready is not None:
+                    if len(item) == 3 and (kind is int or not (score_ < 1e-4 or score_.is_integer())):
+                        ready.append(item)  # as orjson writes it already (jcs_ready_item's common case)
+                        continue
                     prepared = jcs_ready_item(item)
                     if prepared is None:
                         ready = None

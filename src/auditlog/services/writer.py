@@ -67,7 +67,7 @@ class Writer:
 
     def __init__(self, txn: WriteTransaction, head: Head) -> None:
         self._txn = txn
-        self._head = head
+        self._size, self._hash = head.size, head.hash  # the head as the appends so far moved it
         self._first = head.size  # the seq of this transaction's first append
         self._tree = tree.builder_at(txn, head.size)
         self._pending: list[StoredEvent] = []
@@ -120,7 +120,7 @@ class Writer:
 
     @property
     def head(self) -> Head:
-        return self._head
+        return Head(self._size, self._hash)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
@@ -253,7 +253,7 @@ class Writer:
     def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str) -> Receipt:
         """Link, seal (the envelope checked, `data` encoded) and buffer one event."""
         self._check_open()
-        event = Event(self._head.size, utc_now(), type_, project, subject, self._actor, data, self._head.hash)
+        event = Event(self._size, utc_now(), type_, project, subject, self._actor, data, self._hash)
         sealed = seal(event)
         return self._buffer(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body), sha)
 
@@ -267,11 +267,10 @@ class Writer:
         our clock's, seq and prev are the head's. verify parses and re-encodes every body all the
         same (and PostgreSQL's trigger checks each tail as it is inserted)."""
         self._check_open()
-        head = self._head
-        ts = utc_now()
+        seq, ts = self._size, utc_now()
         body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes if actor is None else actor, data,
-                                            envelope_tail(head.hash, project, head.size, subject, ts, type_))
-        return self._buffer(StoredEvent(head.size, _sha256(body).hexdigest(), ts, type_, project, subject, body), sha)
+                                            envelope_tail(self._hash, project, seq, subject, ts, type_))
+        return self._buffer(StoredEvent(seq, _sha256(body).hexdigest(), ts, type_, project, subject, body), sha)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -283,7 +282,7 @@ class Writer:
         completed = self._tree.extend((_sha256(b"\x00" + row.body).digest(),), tree.STORED_LEVEL)  # its leaf hash
         if completed:
             self._nodes += [StoredNode(*node) for node in completed]
-        self._head = Head(row.seq + 1, row.hash)
+        self._size, self._hash = row.seq + 1, row.hash
         receipt = Receipt(row.seq, row.hash, row.type, row.subject, new=True)
         self._existing(row.type, row.subject).append((sha, receipt))  # looked up already, but for annotations
         if len(self._pending) >= _FLUSH_EVERY:
@@ -300,7 +299,7 @@ class Writer:
     def confirm(self) -> None:
         """Before success is reported: the database holds, in this transaction, exactly what was
         written (a trigger or rule that drops or changes inserts is caught here, not by a later verify)."""
-        first, head = self._first, self._head
+        first, head = self._first, self.head
         if head.size == first:
             return
         tally = self._txn.tally(since=first)
