@@ -102,3 +102,22 @@ def test_migrate_needs_the_tables_owner(pg_admin, pg_url) -> None:
     finally:
         pg_admin.execute(f'DROP SCHEMA IF EXISTS "{s.schema_of(pg_url)}" CASCADE; DROP OWNED BY "{role}"; '
                          f'DROP ROLE "{role}"')
+
+
+def test_a_version_2_log_gets_the_writers_queue(pg_admin, pg_url) -> None:
+    with AuditLog.open(pg_url) as log:
+        first = log.record_run(s.run_doc("before"))
+    q = f'"{s.schema_of(pg_url)}"'
+    with pg_admin.transaction():  # the log as version 2 made it: no queue, no version 3
+        pg_admin.execute(f"DROP TABLE {q}.auditlog_queue; ALTER TABLE {q}.auditlog_schema DISABLE TRIGGER ALL; "
+                         f"DELETE FROM {q}.auditlog_schema WHERE version = 3; "
+                         f"ALTER TABLE {q}.auditlog_schema ENABLE TRIGGER ALL")
+    with pytest.raises(StorageError, match="schema version 2, this auditlog needs 3: .*auditlog migrate"):
+        PostgresStore(pg_url)
+    done = s.cli("migrate", "--log", pg_url)
+    assert done.code == 0 and done.out.strip() == "applied: 0003_queue", str(done)
+    with AuditLog(PostgresStore(pg_url)) as migrated:
+        assert migrated.store.schema_problems() == []
+        assert migrated.event(first.seq).hash == first.hash
+        assert migrated.record_run(s.run_doc("after")).seq == first.seq + 1  # group sealing, on the new queue
+        assert migrated.verify().ok

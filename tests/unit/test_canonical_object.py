@@ -44,14 +44,18 @@ _ITEM = st.fixed_dictionaries(
               "extra": st.dictionaries(st.text(), JSON, max_size=2) | st.none()})
 
 
-@given(st.lists(_ITEM, max_size=5, unique_by=lambda item: item["item_id"]))
-def test_a_run_encoded_once_is_the_run_canonical_bytes(items: list) -> None:
+_METRICS = st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False, allow_infinity=False)
+                           | st.integers(-(2**60), 2**60) | _FLOATS, max_size=4)
+
+
+@given(st.lists(_ITEM, max_size=5, unique_by=lambda item: item["item_id"]), _METRICS)
+def test_a_run_encoded_once_is_the_run_canonical_bytes(items: list, metrics: dict) -> None:
     from auditlog.evals.runs import prepare_run
-    doc = {"project_id": "p", "model_id": "m", "run_id": "r", "metrics": {"a": 1.0, "b": 3e-5}, "items": items}
+    doc = {"project_id": "p", "model_id": "m", "run_id": "r", "metrics": metrics, "items": items}
     try:
         prepared = prepare_run(doc, environment={"python": "3.11"})
     except InvalidInput as exc:  # the validation's refusal (an id with a control character), or the encoder's
-        assert exc.field.startswith("$.items[")
+        assert exc.field.startswith(("$.items[", "$.metrics"))
         return
     assert prepared.canonical == canonical_bytes(prepared.run)
     submitted = {key: value for key, value in prepared.run.items() if key != "environment"}

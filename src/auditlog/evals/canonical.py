@@ -70,6 +70,13 @@ def canonical_scalar(value: Any) -> bytes:
     return canonical_bytes(value)
 
 
+def canonical_plain(value: dict[str, Any]) -> bytes:
+    """canonical_bytes of a flat object the caller checked: ASCII keys, and values that are ints within
+    +-(2**53 - 1) or finite non-integral floats of magnitude at least 1e-4 (written alike by repr()
+    and ECMAScript). One orjson call; sorted ASCII keys are RFC 8785's order."""
+    return orjson.dumps(value, option=_SORTED)
+
+
 def jcs_ready_item(item: dict[str, Any]) -> dict[str, Any] | None:
     """A validated run item (see evals.runs) as orjson writes it in RFC 8785 form, or None when
     one of its values needs the core's encoder.

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from auditlog.core.encoding import canonical_bytes
+from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
-from auditlog.evals.canonical import canonical_items, canonical_object, canonical_scalar, jcs_ready_item
+from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -86,8 +86,8 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     """
     if not isinstance(doc, Mapping):
         raise InvalidInput("$", f"a run document is a JSON object, not {_kind(doc)}")
-    unknown = sorted(set(doc) - RUN_KEYS)
-    if unknown:
+    if not RUN_KEYS.issuperset(doc):
+        unknown = sorted(set(doc) - RUN_KEYS)
         raise InvalidInput(_path("$", unknown[0]), f"unknown field (allowed: {', '.join(sorted(RUN_KEYS))})")
     run = dict(doc)
     _identifier(run, "project_id", "$", required=True)
@@ -113,19 +113,30 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     finished = _timestamp(run, "finished_at")
     if started and finished and finished < started:
         raise InvalidInput("$.finished_at", "is before started_at")
+    plain_metrics = False
     if "metrics" in run:
         metrics = run["metrics"]
         if not isinstance(metrics, Mapping):
             raise InvalidInput("$.metrics", f"must be an object of numbers, not {_kind(metrics)}")
+        plain_metrics = type(metrics) is dict and _ascii_keys(metrics)  # as orjson writes them (see below)
         for name, value in metrics.items():
+            kind = type(value)
+            if kind is float and (1e-4 <= value < math.inf or -math.inf < value <= -1e-4) and not value.is_integer():
+                continue  # finite, written alike by repr() and ECMAScript
+            if kind is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                continue
             _finite(value, _path("$.metrics", name))
+            plain_metrics = False  # an integral or tiny float: the core's encoder writes it
     ready = _items(run["items"]) if "items" in run else None
     if "tags" in run:
         _tags(run["tags"], "$.tags")
 
     # Canonical encoding also refuses NaN, Infinity and lone surrogates anywhere
     # (config, environment, extra), naming the path.
-    members = {key: _encode_member(key, value) for key, value in run.items() if key != "items"}
+    members = {key: _encode_member(key, value) for key, value in run.items()
+               if key != "items" and (key != "metrics" or not plain_metrics)}
+    if "metrics" in run and plain_metrics:  # ASCII keys, safe ints, ordinary floats: one orjson call is JCS
+        members["metrics"] = canonical_plain(run["metrics"])
     if "items" in run:
         items = run["items"]
         members["items"] = canonical_items(ready, items) if ready is not None else _encode_member("items", items)
@@ -143,6 +154,13 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     for key in added:
         members[key] = _encode_member(key, run[key])
     return PreparedRun(run, canonical_object(members), submitted)
+
+
+def _ascii_keys(value: dict[Any, Any]) -> bool:
+    try:
+        return "".join(value).isascii()
+    except TypeError:  # a key that is not a string: the core's encoder names it
+        return False
 
 
 def _encode_member(key: str, value: Any) -> bytes:
@@ -312,7 +330,10 @@ def _object(value: Any, path: str, allowed: frozenset[str], required: tuple[str,
 
 def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: bool = False) -> None:
     if name in doc:
-        check_identifier(doc[name], _path(parent, name))
+        value = doc[name]
+        if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.strip() and not _CONTROL.search(value):
+            return  # check_identifier's rules, without building the path it names on error
+        check_identifier(value, _path(parent, name))
     elif required:
         raise InvalidInput(_path(parent, name), "is required")
 
