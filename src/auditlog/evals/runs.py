@@ -250,32 +250,72 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
             if (type(item_id) is str and 0 < len(item_id) <= MAX_ID_LENGTH and item_id not in seen
                     and not control(item_id) and item_id.strip()
                     and (kind is float or kind is int) and 0 <= score_ <= 1
-                    and type(item.get("passed")) is bool
-                    and (len(item) == 3 or _optionals_ok(item))):
-                known(item_id)
-                if ready is not None:
-                    if len(item) == 3 and (kind is int or not (score_ < 1e-4 or score_.is_integer())):
-                        ready.append(item)  # as orjson writes it already (jcs_ready_item's common case)
-                        continue
-                    prepared = jcs_ready_item(item)
+                    and type(item.get("passed")) is bool):
+                if len(item) == 3:  # item_id, score, passed
+                    known(item_id)
+                    if ready is not None:
+                        if kind is int or not (score_ < 1e-4 or score_.is_integer()):
+                            ready.append(item)  # as orjson writes it already
+                        elif (prepared := jcs_ready_item(item)) is None:
+                            ready = None
+                        else:
+                            ready.append(prepared)
+                    continue
+                prepared = _checked_optionals(item)
+                if prepared is not False:
+                    known(item_id)
                     if prepared is None:
                         ready = None
-                    else:
+                    elif ready is not None:
                         ready.append(prepared)
-                continue
+                    continue
         _item_error(item, f"$.items[{i}]", seen)
     return ready
 
 
-def _optionals_ok(item: dict[str, Any]) -> bool:
+def _checked_optionals(item: dict[str, Any]) -> Any:
+    """An item's optional fields checked and readied for orjson in one pass (evals.canonical.jcs_ready_item's
+    rules): False when one is invalid (_item_error names it); None when a value needs the core's encoder;
+    else the item as orjson writes it in RFC 8785 form (a copy where an integral float becomes an int)."""
+    ready: Any = item
+    score = item["score"]
+    if type(score) is float and (score < 1e-4 or score.is_integer()):
+        ready = {**item, "score": int(score)} if score.is_integer() else None
     for name in ("latency_ms", "cost_usd"):
         value = item.get(name)
-        if value is not None and not ((type(value) is float or type(value) is int) and 0 <= value < math.inf):
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is float:
+            if not 0 <= value < math.inf:
+                return False
+            if value.is_integer():
+                if value >= 1e16:
+                    ready = None
+                elif ready is not None:
+                    ready = {**ready, name: int(value)}
+            elif value < 1e-4:
+                ready = None
+        elif kind is int:
+            if value < 0:
+                return False
+            if value > MAX_SAFE_INT:
+                ready = None
+        else:
             return False
     tokens, error, extra = item.get("tokens"), item.get("error"), item.get("extra")
-    return ((tokens is None or (type(tokens) is int and tokens >= 0))
-            and (error is None or isinstance(error, str))
-            and (extra is None or isinstance(extra, dict)))
+    if tokens is not None:
+        if type(tokens) is not int or tokens < 0:
+            return False
+        if tokens > MAX_SAFE_INT:
+            ready = None
+    if error is not None and not isinstance(error, str):
+        return False
+    if extra is not None:
+        if not isinstance(extra, dict):
+            return False
+        ready = None  # any JSON: the core's encoder
+    return ready
 
 
 def _item_error(item: Any, where: str, seen: set[str]) -> None:
