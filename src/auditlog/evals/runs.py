@@ -21,6 +21,7 @@ from typing import Any, Literal
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
 from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
+from auditlog.evals.items import checked_optionals
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -261,7 +262,7 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
                         else:
                             ready.append(prepared)
                     continue
-                prepared = _checked_optionals(item)
+                prepared = checked_optionals(item)
                 if prepared is not False:
                     known(item_id)
                     if prepared is None:
@@ -270,51 +271,6 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
                         ready.append(prepared)
                     continue
         _item_error(item, f"$.items[{i}]", seen)
-    return ready
-
-
-def _checked_optionals(item: dict[str, Any]) -> Any:
-    """An item's optional fields checked and readied for orjson in one pass (evals.canonical.jcs_ready_item's
-    rules): False when one is invalid (_item_error names it); None when a value needs the core's encoder;
-    else the item as orjson writes it in RFC 8785 form (a copy where an integral float becomes an int)."""
-    ready: Any = item
-    score = item["score"]
-    if type(score) is float and (score < 1e-4 or score.is_integer()):
-        ready = {**item, "score": int(score)} if score.is_integer() else None
-    for name in ("latency_ms", "cost_usd"):
-        value = item.get(name)
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is float:
-            if not 0 <= value < math.inf:
-                return False
-            if value.is_integer():
-                if value >= 1e16:
-                    ready = None
-                elif ready is not None:
-                    ready = {**ready, name: int(value)}
-            elif value < 1e-4:
-                ready = None
-        elif kind is int:
-            if value < 0:
-                return False
-            if value > MAX_SAFE_INT:
-                ready = None
-        else:
-            return False
-    tokens, error, extra = item.get("tokens"), item.get("error"), item.get("extra")
-    if tokens is not None:
-        if type(tokens) is not int or tokens < 0:
-            return False
-        if tokens > MAX_SAFE_INT:
-            ready = None
-    if error is not None and not isinstance(error, str):
-        return False
-    if extra is not None:
-        if not isinstance(extra, dict):
-            return False
-        ready = None  # any JSON: the core's encoder
     return ready
 
 

@@ -159,3 +159,14 @@ def rollback(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ROLLBACK")
     except psycopg.Error:
         pass  # the server has gone: it rolled back for us
+
+
+def results(cursor: psycopg.Cursor[Any]) -> list[list[Any]]:
+    """The rows of each statement of a multi-statement execute that returns rows, in order."""
+    found = []
+    while True:
+        if cursor.description is not None:
+            found.append(cursor.fetchall())
+        if not cursor.nextset():
+            break
+    return found

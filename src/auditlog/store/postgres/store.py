@@ -42,7 +42,7 @@ from psycopg.pq import TransactionStatus
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store.postgres.errors import one_line, translate, translated
 from auditlog.store.postgres.location import parse_location
-from auditlog.store.postgres.reads import Reads, fetch, head_of, one, rollback
+from auditlog.store.postgres.reads import Reads, fetch, head_of, one, results, rollback
 from auditlog.store.postgres.schema import (
     META_KEYS,
     SCHEMA_VERSION,
@@ -71,17 +71,6 @@ class _Turn:
     txn: PgTransaction | None
     queued: list[QueuedRun]
     about: list[StoredEvent]
-
-
-def results(cursor: psycopg.Cursor[Any]) -> list[list[Any]]:
-    """The rows of each statement of a multi-statement execute that returns rows, in order."""
-    found = []
-    while True:
-        if cursor.description is not None:
-            found.append(cursor.fetchall())
-        if not cursor.nextset():
-            break
-    return found
 
 
 class PostgresStore(Reads):
