@@ -76,6 +76,16 @@ def test_already_recorded_and_conflicts_stay_exact_within_a_group(pg_admin, pg_u
             log.record_run(s.run_doc("r2", seed=9))
 
 
+def test_a_queued_run_whose_bytes_only_the_reference_parser_reads_back_is_sealed(pg_admin, pg_url) -> None:
+    # 1e20 is written 100000000000000000000 (RFC 8785): orjson reads it back as an int beyond 2**53.
+    with AuditLog.open(pg_url) as log:
+        ticket = _queue(log, {**s.run_doc("huge"), "metrics": {"tokens": 1e20, "accuracy": 0.5}})
+        log.record_run(s.run_doc("holder"))
+        settled = _collect(log, ticket)
+        assert (settled.seq, settled.new, settled.refused) == (1, True, None)
+        assert log.run("huge")["metrics"]["tokens"] == 1e20 and log.verify().ok
+
+
 def test_a_queued_row_that_is_not_what_auditlog_queues_is_refused_not_sealed(pg_admin, pg_url) -> None:
     with AuditLog.open(pg_url) as log:
         prepared = prepare_document(s.run_doc("honest"))

@@ -119,9 +119,10 @@ def _check_queued(run: QueuedRun) -> None:
         if canonical_bytes(actor) != run.actor or canonical_bytes(data) != run.data:
             raise ValueError
     except (ValueError, InvalidInput):
-        # The reference decides (an integral float beyond 2**53 parses back as an int in orjson).
+        # The reference decides (an integral float beyond 2**53 parses back as an int in orjson), on the
+        # bytes in an envelope of their own (any seq but 0, any prev but the genesis's all-zero one).
         body = b'{"actor":%s,"data":%s%s' % (run.actor, run.data,
-                                            envelope_tail(ev.ZERO_HASH, run.project, 1, run.subject,
+                                            envelope_tail("f" * 64, run.project, 1, run.subject,
                                                           "2000-01-01T00:00:00.000000Z", ev.RUN_RECORDED))
         try:
             event = parse_event(body)
