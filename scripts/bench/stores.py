@@ -9,8 +9,11 @@ Usage, from the repository root:
 Measurements (every ratio is ours / baseline, measured in the same run on the same store):
 
 - appends: W = 1, 4 and 16 writer processes released together from behind a barrier, each
-  appending its share of N small runs with `log.record_run` (one transaction per append,
-  as CI jobs do) into one fresh log. Throughput = N / (last finish - first start).
+  appending its share of N small runs with `log.record_run` (one call per run, as CI jobs
+  do; on PostgreSQL the lock holder seals every queued run at once) into one fresh log.
+  Throughput = N / (last finish - first start); p50/p99 of each call's latency. Repeated,
+  auditlog and the baseline alternating (A B, B A, ...), each into a fresh log or table; the
+  figure is the best run of each, the median beside it, with the load average.
   Baseline: the same W processes inserting the exact rows auditlog stored (read back
   afterwards) into an identically defined events table (same columns, keys and indexes),
   one row per transaction: SQLite with BEGIN IMMEDIATE, synchronous=FULL, WAL; PostgreSQL
@@ -33,6 +36,7 @@ import json
 import os
 import pickle
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,12 +50,14 @@ try:
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
+from _ab import ratio_line as ab_ratio_line
+
 from auditlog import AuditLog
 from auditlog.services.copy import copy_log
 
-WRITERS = (1, 4, 16)
-FULL = {"appends": 1600, "verify": 100_000}
-QUICK = {"appends": 48, "verify": 2_000}
+WRITERS = [1, 4, 16]
+FULL = {"appends": 1600, "verify": 100_000, "repetitions": 3}
+QUICK = {"appends": 48, "verify": 2_000, "repetitions": 1}
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 _STARTED = time.perf_counter()
 SUMMARY: list[tuple[str, str]] = []
@@ -90,9 +96,12 @@ WORKER = textwrap.dedent("""
     while not os.path.exists(os.path.join(tmp, "go")):
         time.sleep(0.001)
     start = time.time()
+    latencies = []
     for doc in docs:
+        began = time.perf_counter()
         write(doc)
-    print(json.dumps({"start": start, "end": time.time()}))
+        latencies.append(time.perf_counter() - began)
+    print(json.dumps({"start": start, "end": time.time(), "latencies": latencies}))
 """)
 
 DOCS = textwrap.dedent('''
@@ -114,8 +123,8 @@ def ratio_line(label: str, ratio: float) -> None:
     SUMMARY.append((label, f"{ratio:.2f}x"))
 
 
-def run_writers(kind: str, location: str, tmp: Path, counts: list[int]) -> float:
-    """Start one process per count, release them together; total writes per second."""
+def run_writers(kind: str, location: str, tmp: Path, counts: list[int]) -> tuple[float, list[float]]:
+    """Start one process per count, release them together; (total writes per second, each write's seconds)."""
     for stale in [*tmp.glob("ready-*"), tmp / "go"]:
         stale.unlink(missing_ok=True)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, kind, location, str(tmp), str(k), str(n), str(tmp)],
@@ -136,7 +145,8 @@ def run_writers(kind: str, location: str, tmp: Path, counts: list[int]) -> float
         if proc.returncode != 0:
             raise SystemExit(f"a {kind} writer exited {proc.returncode}: {err[-2000:]}")
         spans.append(json.loads(out.strip().splitlines()[-1]))
-    return sum(counts) / (max(s["end"] for s in spans) - min(s["start"] for s in spans))
+    rate = sum(counts) / (max(s["end"] for s in spans) - min(s["start"] for s in spans))
+    return rate, [x for s in spans for x in s["latencies"]]
 
 
 class Stores:
@@ -166,10 +176,12 @@ class Stores:
             conn.close()
             return str(path)
         import psycopg
+
+        from auditlog.store.postgres.location import parse_location
         schema = f"{self.prefix}_{name}_plain"
         with psycopg.connect(self.pg.split("?")[0], autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}".events '
-                         f'(LIKE "{self.prefix}_{name}".events INCLUDING ALL)')
+                         f'(LIKE "{parse_location(like).schema}".events INCLUDING ALL)')
         return f"{self.pg.split('?')[0]}?options=-csearch_path%3D{schema}"
 
     def drop(self) -> None:
@@ -181,27 +193,63 @@ class Stores:
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def bench_appends(stores: Stores, kinds: list[str], total: int) -> None:
-    print(f"\n== appends: {total:,} runs per configuration, one transaction per append, writers released together ==")
+def bench_appends(stores: Stores, kinds: list[str], total: int, repetitions: int) -> None:
+    """Each configuration `repetitions` times, auditlog and plain INSERTs alternating (A B, B A, ...), each run
+    into a fresh log or table; the ratio by the best run of each (min) and by the median run."""
+    print(f"\n== appends: {total:,} runs per run, one transaction per append, writers released together, "
+          f"{repetitions} interleaved repetitions ==")
     for kind in kinds:
         for writers in WRITERS:
-            name = f"appends_{writers}"
-            location = stores.log(kind, name)
-            AuditLog.open(location, origin="bench.example.org/stores").close()
             counts = [total // writers] * writers
-            progress(f"{kind}: {writers} auditlog writer(s)")
-            ours = run_writers("auditlog", location, stores.tmp, counts)
-            with AuditLog.open(location, create=False) as log:
+            runs = iter(range(1000))
+
+            def fresh_log(kind: str = kind, writers: int = writers, runs=runs) -> str:  # noqa: ANN001
+                location = stores.log(kind, f"appends_{writers}_{next(runs)}")
+                AuditLog.open(location, origin="bench.example.org/stores").close()
+                return location
+
+            progress(f"{kind}: {writers} auditlog writer(s), warm-up (the rows the plain writers insert)")
+            first = fresh_log()
+            run_writers("auditlog", first, stores.tmp, counts)
+            with AuditLog.open(first, create=False) as log:
                 rows = [tuple(r) for r in log.store.rows(after=0)]
-                assert len(rows) == total and log.verify().ok
+                assert len(rows) == total and log.verify().ok, "the log does not hold every append"
             for k in range(writers):
                 (stores.tmp / f"rows-{k}.pkl").write_bytes(pickle.dumps(rows[k::writers]))
-            progress(f"{kind}: {writers} plain INSERT writer(s)")
-            plain = run_writers(f"plain-{kind}", stores.plain(kind, name, location), stores.tmp,
-                                [len(rows[k::writers]) for k in range(writers)])
-            print(f"  {kind:<8} {writers:>2} writer(s): auditlog {ours:>8,.0f} appends/s   "
-                  f"plain INSERT {plain:>8,.0f} rows/s")
-            ratio_line(f"{kind} {writers:>2} writer(s) appends vs plain INSERTs", ours / plain)
+            ours: list[tuple[float, list[float]]] = []
+            plain: list[tuple[float, list[float]]] = []
+            for rep in range(repetitions):
+                for side in (("ours", "plain") if rep % 2 == 0 else ("plain", "ours")):
+                    progress(f"{kind}: {writers} writer(s), repetition {rep + 1}: {side}")
+                    if side == "ours":
+                        location = fresh_log()
+                        ours.append(run_writers("auditlog", location, stores.tmp, counts))
+                        with AuditLog.open(location, create=False) as log:  # nothing lost
+                            assert log.head().size == total + 1 and log.verify().ok, "an append was lost"
+                    else:
+                        plain.append(run_writers(f"plain-{kind}", stores.plain(kind, f"appends_{writers}_{next(runs)}",
+                                                                               first), stores.tmp,
+                                                 [len(rows[k::writers]) for k in range(writers)]))
+            best_ours, best_plain = max(r for r, _ in ours), max(r for r, _ in plain)
+            median_ours, median_plain = statistics.median(r for r, _ in ours), statistics.median(r for r, _ in plain)
+            lat = sorted(x for _, xs in ours for x in xs)
+            plat = sorted(x for _, xs in plain for x in xs)
+            print(f"  {kind:<8} {writers:>2} writer(s): auditlog {best_ours:>8,.0f} appends/s (p50 "
+                  f"{1e3 * percentile(lat, 0.5):.1f} ms, p99 {1e3 * percentile(lat, 0.99):.1f} ms)   plain INSERT "
+                  f"{best_plain:>8,.0f} rows/s (p50 {1e3 * percentile(plat, 0.5):.1f} ms, p99 "
+                  f"{1e3 * percentile(plat, 0.99):.1f} ms)")
+            label = f"{kind} {writers:>2} writer(s) appends vs plain INSERTs"
+            if kind == "postgres" and writers == 16:
+                met = best_ours / best_plain >= 0.3
+                print(ab_ratio_line(label, best_ours / best_plain, median_ours / median_plain, ">= 0.30x", met))
+            else:
+                print(ab_ratio_line(label, best_ours / best_plain, median_ours / median_plain))
+            SUMMARY.append((label, f"{best_ours / best_plain:.2f}x (p50 {1e3 * percentile(lat, 0.5):.1f} ms, "
+                                   f"p99 {1e3 * percentile(lat, 0.99):.1f} ms)"))
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def bench_verify(stores: Stores, kinds: list[str], size: int) -> None:
@@ -279,13 +327,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, figures meaningless")
     parser.add_argument("--pg", default=os.environ.get("AUDITLOG_TEST_PG") or DEFAULT_PG,
                         help="the PostgreSQL server (a libpq URI; logs go into fresh schemas, dropped at the end)")
+    parser.add_argument("--writers", default=",".join(map(str, WRITERS)),
+                        help="comma-separated writer counts for the appends (default: 1,4,16)")
+    parser.add_argument("--only", choices=("appends", "verify"), help="one section only")
+    parser.add_argument("--kinds", default="sqlite,postgres", help="stores to measure (default: sqlite,postgres)")
     args = parser.parse_args()
+    WRITERS[:] = [int(w) for w in args.writers.split(",")]
     sizes = QUICK if args.quick else FULL
-    kinds = ["sqlite"]
+    kinds = ["sqlite"] if "sqlite" in args.kinds else []
     why_not = postgres_available(args.pg)
     if why_not:
         print(f"postgres: skipped: {why_not}")
-    else:
+    elif "postgres" in args.kinds:
         kinds.append("postgres")
     print(f"stores benchmark ({'quick' if args.quick else 'full'}): {', '.join(kinds)}; {os.cpu_count()} CPUs; "
           f"python {sys.version.split()[0]}")
@@ -295,8 +348,10 @@ def main() -> None:
         if stores.pg:
             print(f"postgres schemas: {stores.prefix}_* (dropped at the end)")
         try:
-            bench_appends(stores, kinds, sizes["appends"])
-            bench_verify(stores, kinds, sizes["verify"])
+            if args.only != "verify":
+                bench_appends(stores, kinds, sizes["appends"], sizes["repetitions"])
+            if args.only != "appends":
+                bench_verify(stores, kinds, sizes["verify"])
         finally:
             stores.drop()
     print("\n== summary ==")

@@ -113,6 +113,19 @@ def test_find_by_subject_and_type(store):
     assert store.find("nobody") == []
 
 
+def test_find_many_is_find_for_many_subjects_in_one_query(store):
+    with store.transaction(5) as txn:
+        txn.append(chain((2, "a", "run.recorded"), (1, "b", "run.annotated"), (1, "a", "verdict.recorded"),
+                         (1, "c", "run.recorded")))
+        assert [r[0] for r in txn.find_many(["c", "a"], ("run.recorded",))] == [0, 1, 4]  # its own appends too
+    assert [r[0] for r in store.find_many(["a", "b", "nobody"])] == [0, 1, 2, 3]
+    assert [tuple(r) for r in store.find_many(["b", "c"], ("run.annotated", "run.recorded"))] == [
+        tuple(store.get(2)), tuple(store.get(4))]
+    assert store.find_many(["nobody", "else"], ("run.recorded",)) == []
+    many = [f"s{i}" for i in range(1200)] + ["c"]  # more than one statement's worth of parameters
+    assert [r[0] for r in store.find_many(many, ("run.recorded",))] == [4]
+
+
 def test_meta_is_written_once(store):
     with store.transaction(5) as txn:
         txn.set_meta({"log_id": "abc", "origin": "example.org/log"})

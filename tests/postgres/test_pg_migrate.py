@@ -55,11 +55,11 @@ def _version_1_log(admin, url: str, extra: str = "") -> dict[str, list]:  # noqa
 
 def test_a_version_1_log_migrates_with_the_same_bytes_hashes_and_root(pg_admin, pg_url) -> None:
     log = _version_1_log(pg_admin, pg_url)
-    with pytest.raises(StorageError, match="schema version 1, this auditlog needs 2: .*auditlog migrate"):
+    with pytest.raises(StorageError, match="schema version 1, this auditlog needs 3: .*auditlog migrate"):
         PostgresStore(pg_url)
 
     done = s.cli("migrate", "--log", pg_url)  # the command users run
-    assert done.code == 0 and done.out.strip() == "applied: 0002_domains", str(done)
+    assert done.code == 0 and done.out.strip() == "applied: 0002_domains, 0003_queue", str(done)
     assert migrate_postgres(pg_url) == []  # up to date: nothing more to do
 
     rows = log["events"]
@@ -76,7 +76,7 @@ def test_a_version_1_log_migrates_with_the_same_bytes_hashes_and_root(pg_admin, 
         migrated.record_run(s.run_doc("after-migration"))
         assert migrated.verify().ok
     schema = s.schema_of(pg_url)
-    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema ORDER BY version').fetchall() == [(1,), (2,)]
+    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema ORDER BY version').fetchall() == [(1,), (2,), (3,)]
 
 
 def test_a_version_1_log_holding_a_planted_row_is_not_migrated(pg_admin, pg_url) -> None:
@@ -102,3 +102,22 @@ def test_migrate_needs_the_tables_owner(pg_admin, pg_url) -> None:
     finally:
         pg_admin.execute(f'DROP SCHEMA IF EXISTS "{s.schema_of(pg_url)}" CASCADE; DROP OWNED BY "{role}"; '
                          f'DROP ROLE "{role}"')
+
+
+def test_a_version_2_log_gets_the_writers_queue(pg_admin, pg_url) -> None:
+    with AuditLog.open(pg_url) as log:
+        first = log.record_run(s.run_doc("before"))
+    q = f'"{s.schema_of(pg_url)}"'
+    with pg_admin.transaction():  # the log as version 2 made it: no queue, no version 3
+        pg_admin.execute(f"DROP TABLE {q}.auditlog_queue; ALTER TABLE {q}.auditlog_schema DISABLE TRIGGER ALL; "
+                         f"DELETE FROM {q}.auditlog_schema WHERE version = 3; "
+                         f"ALTER TABLE {q}.auditlog_schema ENABLE TRIGGER ALL")
+    with pytest.raises(StorageError, match="schema version 2, this auditlog needs 3: .*auditlog migrate"):
+        PostgresStore(pg_url)
+    done = s.cli("migrate", "--log", pg_url)
+    assert done.code == 0 and done.out.strip() == "applied: 0003_queue", str(done)
+    with AuditLog(PostgresStore(pg_url)) as migrated:
+        assert migrated.store.schema_problems() == []
+        assert migrated.event(first.seq).hash == first.hash
+        assert migrated.record_run(s.run_doc("after")).seq == first.seq + 1  # group sealing, on the new queue
+        assert migrated.verify().ok

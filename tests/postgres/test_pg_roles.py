@@ -34,9 +34,11 @@ def test_print_then_run_the_script_as_the_owner(pg_admin, pg_url, roles, tmp_pat
                   "--reader-role", reader).out
     assert f'GRANT INSERT ON "{s.schema_of(pg_url)}".events' in script
     grants = [line for line in script.splitlines() if line.startswith("GRANT")]
-    # The writer's one UPDATE is on the lock table (SELECT ... FOR UPDATE needs it), nowhere else.
-    assert [g for g in grants if "UPDATE" in g] == [f'GRANT UPDATE ON "{s.schema_of(pg_url)}".auditlog_writer_lock '
-                                                     f'TO "{writer}";']
+    # The writer's UPDATEs are on the lock table (SELECT ... FOR UPDATE needs it) and on the writers' queue
+    # (not part of the log: group sealing writes each queued run's outcome there), nowhere else.
+    assert [g for g in grants if "UPDATE" in g] == [
+        f'GRANT UPDATE ON "{s.schema_of(pg_url)}".auditlog_writer_lock TO "{writer}";',
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{s.schema_of(pg_url)}".auditlog_queue TO "{writer}";']
     pg_admin.execute(script)
     applied = s.ok("db", "setup-roles", "--log", pg_url, "--writer-role", writer, "--reader-role", reader)
     assert "set up" in applied.out  # running it again (directly this time) changes nothing

@@ -32,7 +32,7 @@ def test_first_open_creates_the_schema_with_its_version(pg_admin, pg_url) -> Non
     with AuditLog.open(pg_url, origin="example.org/pg") as log:
         assert log.head().size == 1 and log.info()["origin"] == "example.org/pg"
     schema = s.schema_of(pg_url)
-    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema').fetchall() == [(2,)]
+    assert pg_admin.execute(f'SELECT version FROM "{schema}".auditlog_schema ORDER BY version').fetchall() == [(2,), (3,)]
     triggers = {r[0] for r in pg_admin.execute(
         "SELECT event_object_table FROM information_schema.triggers WHERE trigger_schema = %s", (schema,))}
     assert triggers == set(TABLES)
@@ -76,11 +76,11 @@ def test_open_without_create_finds_no_log_and_makes_nothing(pg_admin, pg_url) ->
 
 def test_newer_and_older_schema_versions_are_refused(pg_admin, pg_url, monkeypatch) -> None:
     PostgresStore(pg_url).close()
-    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 3)
-    with pytest.raises(StorageError, match="schema version 2, this auditlog needs 3: .*auditlog migrate"):
+    monkeypatch.setattr(postgres, "SCHEMA_VERSION", 4)
+    with pytest.raises(StorageError, match="schema version 3, this auditlog needs 4: .*auditlog migrate"):
         PostgresStore(pg_url)
     monkeypatch.undo()
-    pg_admin.execute(f'INSERT INTO "{s.schema_of(pg_url)}".auditlog_schema (version) VALUES (3)')
+    pg_admin.execute(f'INSERT INTO "{s.schema_of(pg_url)}".auditlog_schema (version) VALUES (4)')
     with pytest.raises(StorageError, match="newer than this auditlog understands"):
         PostgresStore(pg_url)
 

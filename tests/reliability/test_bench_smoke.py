@@ -17,8 +17,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "append_ver
 pytestmark = pytest.mark.bench
 
 EXPECTED_RATIOS = [
-    "batched append vs (a) plain executemany",
-    "batched append vs (b) naive loop",
+    "batched append vs the naive loop (json, compact)",
+    "batched append vs the naive loop (orjson)",
     "single appends vs plain one-row transactions",
     "8 writers total throughput vs 1 writer",
     "8 writers max latency / p50 latency",

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from auditlog.core.encoding import canonical_bytes
+from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
-from auditlog.evals.canonical import canonical_object
+from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
+from auditlog.evals.items import checked_optionals
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -86,8 +87,8 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     """
     if not isinstance(doc, Mapping):
         raise InvalidInput("$", f"a run document is a JSON object, not {_kind(doc)}")
-    unknown = sorted(set(doc) - RUN_KEYS)
-    if unknown:
+    if not RUN_KEYS.issuperset(doc):
+        unknown = sorted(set(doc) - RUN_KEYS)
         raise InvalidInput(_path("$", unknown[0]), f"unknown field (allowed: {', '.join(sorted(RUN_KEYS))})")
     run = dict(doc)
     _identifier(run, "project_id", "$", required=True)
@@ -113,36 +114,60 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     finished = _timestamp(run, "finished_at")
     if started and finished and finished < started:
         raise InvalidInput("$.finished_at", "is before started_at")
+    plain_metrics = False
     if "metrics" in run:
         metrics = run["metrics"]
         if not isinstance(metrics, Mapping):
             raise InvalidInput("$.metrics", f"must be an object of numbers, not {_kind(metrics)}")
+        plain_metrics = type(metrics) is dict and _ascii_keys(metrics)  # as orjson writes them (see below)
         for name, value in metrics.items():
+            kind = type(value)
+            if kind is float and (1e-4 <= value < math.inf or -math.inf < value <= -1e-4) and not value.is_integer():
+                continue  # finite, written alike by repr() and ECMAScript
+            if kind is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                continue
             _finite(value, _path("$.metrics", name))
-    if "items" in run:
-        _items(run["items"])
+            plain_metrics = False  # an integral or tiny float: the core's encoder writes it
+    ready = _items(run["items"]) if "items" in run else None
     if "tags" in run:
         _tags(run["tags"], "$.tags")
 
     # Canonical encoding also refuses NaN, Infinity and lone surrogates anywhere
     # (config, environment, extra), naming the path.
-    members = {key: _encode_member(key, value) for key, value in run.items()}
-    submitted = hashlib.sha256(canonical_object(members)).hexdigest()
+    members = {key: _encode_member(key, value) for key, value in run.items()
+               if key != "items" and (key != "metrics" or not plain_metrics)}
+    if "metrics" in run and plain_metrics:  # ASCII keys, safe ints, ordinary floats: one orjson call is JCS
+        members["metrics"] = canonical_plain(run["metrics"])
+    if "items" in run:
+        items = run["items"]
+        members["items"] = canonical_items(ready, items) if ready is not None else _encode_member("items", items)
+    document = canonical_object(members)
+    submitted = hashlib.sha256(document).hexdigest()
     if "run_id" not in run:
         run["run_id"] = new_run_id(run["model_id"], run["project_id"])
     if "config_fingerprint" not in run and "config" in run:
         run["config_fingerprint"] = hashlib.sha256(members["config"]).hexdigest()
     if "environment" not in run and environment is not None:
         run["environment"] = dict(environment)
-    for key in run.keys() - members.keys():
+    added = run.keys() - members.keys()
+    if not added:  # the document as submitted is the run as recorded: its bytes serve both
+        return PreparedRun(run, document, submitted)
+    for key in added:
         members[key] = _encode_member(key, run[key])
     return PreparedRun(run, canonical_object(members), submitted)
+
+
+def _ascii_keys(value: dict[Any, Any]) -> bool:
+    try:
+        return "".join(value).isascii()
+    except TypeError:  # a key that is not a string: the core's encoder names it
+        return False
 
 
 def _encode_member(key: str, value: Any) -> bytes:
     """canonical_bytes of one top-level value, with error paths relative to the document."""
     try:
-        return canonical_bytes(value)
+        return canonical_scalar(value)
     except InvalidInput as exc:
         raise InvalidInput(_path("$", key) + exc.field[1:], exc.reason) from None
 
@@ -225,34 +250,45 @@ def check_tags(tags: Any, path: str) -> dict[str, str]:
     return dict(tags)
 
 
-def _items(items: Any) -> None:
-    """Check every item; the common case is a few type checks per item, paths only on error."""
+def _items(items: Any) -> list[dict[str, Any]] | None:
+    """Check every item; the common case is a few type checks per item, paths only on error.
+
+    Returns the items ready for orjson's one-call RFC 8785 encoding (evals.canonical.jcs_ready_item),
+    or None when one of them needs the core's encoder."""
     if not isinstance(items, list):
         raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
     seen: set[str] = set()
-    control = _CONTROL.search
+    control, known, fields = _CONTROL.search, seen.add, ITEM_KEYS.issuperset
+    ready: list[dict[str, Any]] | None = []
     for i, item in enumerate(items):
-        if type(item) is dict and ITEM_KEYS.issuperset(item):
+        if type(item) is dict and fields(item):
             item_id, score = item.get("item_id"), item.get("score")
+            score_: Any = score
+            kind = type(score_)
             if (type(item_id) is str and 0 < len(item_id) <= MAX_ID_LENGTH and item_id not in seen
                     and not control(item_id) and item_id.strip()
-                    and (type(score) is float or type(score) is int) and 0 <= score <= 1
-                    and type(item.get("passed")) is bool
-                    and (len(item) == 3 or _optionals_ok(item))):
-                seen.add(item_id)
-                continue
+                    and (kind is float or kind is int) and 0 <= score_ <= 1
+                    and type(item.get("passed")) is bool):
+                if len(item) == 3:  # item_id, score, passed
+                    known(item_id)
+                    if ready is not None:
+                        if kind is int or not (score_ < 1e-4 or score_.is_integer()):
+                            ready.append(item)  # as orjson writes it already
+                        elif (prepared := jcs_ready_item(item)) is None:
+                            ready = None
+                        else:
+                            ready.append(prepared)
+                    continue
+                prepared = checked_optionals(item)
+                if prepared is not False:
+                    known(item_id)
+                    if prepared is None:
+                        ready = None
+                    elif ready is not None:
+                        ready.append(prepared)
+                    continue
         _item_error(item, f"$.items[{i}]", seen)
-
-
-def _optionals_ok(item: dict[str, Any]) -> bool:
-    for name in ("latency_ms", "cost_usd"):
-        value = item.get(name)
-        if value is not None and not ((type(value) is float or type(value) is int) and 0 <= value < math.inf):
-            return False
-    tokens, error, extra = item.get("tokens"), item.get("error"), item.get("extra")
-    return ((tokens is None or (type(tokens) is int and tokens >= 0))
-            and (error is None or isinstance(error, str))
-            and (extra is None or isinstance(extra, dict)))
+    return ready
 
 
 def _item_error(item: Any, where: str, seen: set[str]) -> None:
@@ -307,7 +343,10 @@ def _object(value: Any, path: str, allowed: frozenset[str], required: tuple[str,
 
 def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: bool = False) -> None:
     if name in doc:
-        check_identifier(doc[name], _path(parent, name))
+        value = doc[name]
+        if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.strip() and not _CONTROL.search(value):
+            return  # check_identifier's rules, without building the path it names on error
+        check_identifier(value, _path(parent, name))
     elif required:
         raise InvalidInput(_path(parent, name), "is required")
 

@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from auditlog.core import events as ev
 from auditlog.core.chain import envelope_matches
+from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, seal
 from auditlog.errors import IntegrityError, InvalidInput, NotFound, RunNotFound, StorageError, UnexpectedLog
 from auditlog.evals.runs import check_identifier
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor
-from auditlog.services.writer import Receipt, Writer, as_row, checked_row, transaction
+from auditlog.services.writer import Receipt, Writer, as_row, checked_row, prepare_document, transaction
 from auditlog.store import EventStore, Head, open_store
+from auditlog.store.protocol import GroupSealing
 
 if TYPE_CHECKING:
     from auditlog.core.checkpoint import Checkpoint
@@ -148,9 +150,15 @@ class AuditLog:
         return transaction(self.store)
 
     def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
-        """Record a run; `source` is where it was read from (kept in the event, not in the run)."""
+        """One run, validated and encoded before the writers' lock is asked for; `source` is where it was
+        read from (kept in the event, not in the run). On a store whose writers queue (PostgreSQL), the
+        lock holder seals every queued run at once (services.grouped)."""
+        prepared = prepare_document(doc)
+        if isinstance(self.store, GroupSealing):
+            from auditlog.services import grouped
+            return grouped.record_run(self.store, prepared, canonical_bytes(capture_actor()), source=source)
         with self.writer() as w:
-            return w.record_run(doc, source=source)
+            return w.record_prepared(prepared, source=source)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         with self.writer() as w:

@@ -8,27 +8,25 @@ database holds exactly what was written.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
-from auditlog.core.events import Event, SealedEvent, check_envelope, envelope_tail, event_hash, seal
-from auditlog.core.merkle import leaf_hash
+from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound, RunNotFound
-from auditlog.evals.canonical import canonical_object
-from auditlog.evals.runs import VERDICTS, check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head
-from auditlog.store.protocol import StoredEvent, StoredNode, WriteTransaction
+from auditlog.store.protocol import QueuedRun, StoredEvent, StoredNode, WriteTransaction
 
 _FLUSH_EVERY = 2000
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True)
@@ -69,13 +67,15 @@ class Writer:
 
     def __init__(self, txn: WriteTransaction, head: Head) -> None:
         self._txn = txn
-        self._head = head
+        self._size, self._hash = head.size, head.hash  # the head as the appends so far moved it
         self._first = head.size  # the seq of this transaction's first append
         self._tree = tree.builder_at(txn, head.size)
         self._pending: list[StoredEvent] = []
         self._nodes: list[StoredNode] = []
         self._written_nodes = 0
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
+        self._actor = capture_actor()  # one per transaction: every event of it names the same actor
+        self._actor_bytes = canonical_bytes(self._actor)
         self.closed = False
 
     # -- the event types -----------------------------------------------------
@@ -83,8 +83,18 @@ class Writer:
     def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
         """`source`: where the run was read from (auditlog.ingest.source_provenance), kept in the
         event beside the run and outside it: the same run read from another file is a retry."""
-        environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
-        prepared = prepare_run(doc, environment=environment)
+        return self.record_prepared(prepare_document(doc), source=source)
+
+    def record_runs(self, docs: Iterable[Mapping[str, Any]]) -> list[Receipt]:
+        """Many runs, in order: every document validated and encoded first (InvalidInput names the first
+        bad one's field, and nothing is written), their ids looked up in the log in one query, then sealed."""
+        prepared = [prepare_document(doc) for doc in docs]
+        self._look_up(ev.RUN_RECORDED, [run.run["run_id"] for run in prepared])
+        return [self.record_prepared(run) for run in prepared]
+
+    def record_prepared(self, prepared: PreparedRun, *, source: Mapping[str, Any] | None = None) -> Receipt:
+        """A run already validated and encoded (`prepare_document`): outside any lock, when many
+        writers share one (PostgreSQL's group sealing)."""
         run, submitted = prepared.run, prepared.document_sha256
         run_id = run["run_id"]
         existing = self._existing(ev.RUN_RECORDED, run_id)
@@ -94,15 +104,25 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        data: dict[str, Any] = {"document_sha256": submitted, "run": run}
-        members = {"document_sha256": b'"%s"' % submitted.encode(), "run": prepared.canonical}
-        if source is not None:
-            if not isinstance(source, Mapping):
-                raise InvalidInput("source", "must be an object")
-            data["source"] = dict(source)
-            members["source"] = canonical_bytes(data["source"])
-        encoded = canonical_object(members)
-        return self._append(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted, encoded)
+        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, encoded_run(prepared, source), submitted)
+
+    def record_queued(self, run: QueuedRun, check: Callable[[], None]) -> Receipt:
+        """A run another writer queued (services.grouped): already recorded, a Conflict, or sealed with
+        its own actor and bytes once `check` (which raises InvalidInput) passed."""
+        existing = self._existing(ev.RUN_RECORDED, run.subject)
+        if existing:
+            sha, receipt = existing[0]
+            if sha == run.document_sha256:
+                return receipt
+            raise Conflict(f"run {run.subject!r} is already recorded at seq {receipt.seq} with other content "
+                           "(a correction is a new run and `auditlog supersede`)")
+        check()
+        return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, run.data, run.document_sha256,
+                                    actor=run.actor)
+
+    @property
+    def head(self) -> Head:
+        return Head(self._size, self._hash)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         verdict, submitted = normalize_verdict(doc)
@@ -178,11 +198,33 @@ class Writer:
         """Events of this type about this subject: in the batch so far, else in the log."""
         known = self._recorded.get((type_, subject))
         if known is None:
-            known = self._recorded[(type_, subject)] = []
-            for row in self._txn.find(subject, (type_,)):
-                data = checked_row(row).event.data
-                known.append((data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, subject, new=False)))
+            self._look_up(type_, [subject])
+            known = self._recorded[(type_, subject)]
         return known
+
+    def _look_up(self, type_: str, subjects: Sequence[str]) -> None:
+        """Read, in one query, the events of this type about those of `subjects` not yet known here."""
+        wanted = [subject for subject in dict.fromkeys(subjects) if (type_, subject) not in self._recorded]
+        if wanted:
+            self._know(type_, wanted, self._txn.find(wanted[0], (type_,)) if len(wanted) == 1
+                       else self._txn.find_many(wanted, (type_,)))
+
+    def know_runs(self, run_ids: Sequence[str], rows: Sequence[StoredEvent]) -> None:
+        """What the log holds about these runs, from rows read already in this transaction (every event
+        about them), ahead of recording them: no query of its own."""
+        wanted = [run_id for run_id in dict.fromkeys(run_ids) if (ev.RUN_RECORDED, run_id) not in self._recorded]
+        self._know(ev.RUN_RECORDED, wanted, [row for row in rows if row.type == ev.RUN_RECORDED])
+
+    def _know(self, type_: str, wanted: Sequence[str], rows: Sequence[StoredEvent]) -> None:
+        for subject in wanted:
+            self._recorded[(type_, subject)] = []
+        fresh = set(wanted)
+        for row in rows:
+            if row.subject not in fresh:
+                continue
+            data = checked_row(row).event.data
+            self._recorded[(type_, row.subject)].append(
+                (data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, row.subject, new=False)))
 
     def _project_of(self, run_id: Any, field: str) -> str:
         return self._run_row(run_id, field).project
@@ -211,22 +253,41 @@ class Writer:
     def _data(self, receipt: Receipt) -> dict[str, Any]:
         return checked_row(self._known_row(receipt.seq)).event.data
 
-    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str,
-                encoded_data: bytes | None = None) -> Receipt:
-        """Link, seal and buffer one event; `encoded_data`, when given, is canonical_bytes(data)."""
+    def _append(self, type_: str, project: str, subject: str, data: dict[str, Any], sha: str) -> Receipt:
+        """Link, seal (the envelope checked, `data` encoded) and buffer one event."""
+        self._check_open()
+        event = Event(self._size, utc_now(), type_, project, subject, self._actor, data, self._hash)
+        sealed = seal(event)
+        return self._buffer(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body), sha)
+
+    def _append_encoded(self, type_: str, project: str, subject: str, data: bytes, sha: str,
+                        actor: bytes | None = None) -> Receipt:
+        """`_append` for a payload already encoded as canonical bytes (a run, validated by prepare_run).
+
+        RFC 8785 orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
+        so the body is the two encoded values followed by the envelope's tail. Its envelope is not
+        re-checked: the type is ours, project and subject are the document's validated ids, ts is
+        our clock's, seq and prev are the head's. verify parses and re-encodes every body all the
+        same (and PostgreSQL's trigger checks each tail as it is inserted)."""
+        self._check_open()
+        seq, ts = self._size, utc_now()
+        body = b'{"actor":%s,"data":%s%s' % (self._actor_bytes if actor is None else actor, data,
+                                            envelope_tail(self._hash, project, seq, subject, ts, type_))
+        return self._buffer(StoredEvent(seq, _sha256(body).hexdigest(), ts, type_, project, subject, body), sha)
+
+    def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError("the writer's transaction has ended: append inside `with log.writer() as w:`")
-        actor = capture_actor()
-        event = Event(self._head.size, utc_now(), type_, project, subject, actor, data, self._head.hash)
-        if encoded_data is None:
-            sealed = seal(event)
-        else:
-            sealed = seal_encoded(event, _encoded_actor(), encoded_data)
-        self._pending.append(StoredEvent(sealed.seq, sealed.hash, event.ts, type_, project, subject, sealed.body))
-        self._nodes += [StoredNode(*node) for node in self._tree.extend([leaf_hash(sealed.body)], tree.STORED_LEVEL)]
-        self._head = Head(sealed.seq + 1, sealed.hash)
-        receipt = Receipt(sealed.seq, sealed.hash, type_, subject, new=True)
-        self._existing(type_, subject).append((sha, receipt))
+
+    def _buffer(self, row: StoredEvent, sha: str) -> Receipt:
+        """Buffer a sealed row, extend the Merkle tree over it, move the head; its receipt."""
+        self._pending.append(row)
+        completed = self._tree.extend((_sha256(b"\x00" + row.body).digest(),), tree.STORED_LEVEL)  # its leaf hash
+        if completed:
+            self._nodes += [StoredNode(*node) for node in completed]
+        self._size, self._hash = row.seq + 1, row.hash
+        receipt = Receipt(row.seq, row.hash, row.type, row.subject, new=True)
+        self._existing(row.type, row.subject).append((sha, receipt))  # looked up already, but for annotations
         if len(self._pending) >= _FLUSH_EVERY:
             self.flush()
         return receipt
@@ -241,7 +302,7 @@ class Writer:
     def confirm(self) -> None:
         """Before success is reported: the database holds, in this transaction, exactly what was
         written (a trigger or rule that drops or changes inserts is caught here, not by a later verify)."""
-        first, head = self._first, self._head
+        first, head = self._first, self.head
         if head.size == first:
             return
         tally = self._txn.tally(since=first)
@@ -270,26 +331,22 @@ def checked(sealed: SealedEvent) -> SealedEvent:
     return sealed
 
 
-@functools.lru_cache(maxsize=1)
-def _encoded_actor() -> bytes:
-    return canonical_bytes(capture_actor())
+def encoded_run(prepared: PreparedRun, source: Mapping[str, Any] | None = None) -> bytes:
+    """The canonical bytes of a run event's data: {"document_sha256": ..., "run": ...[, "source": ...]}
+    (RFC 8785 orders those three keys so); `source` is where the run was read from, outside the run."""
+    head = b'{"document_sha256":"%s","run":%s' % (prepared.document_sha256.encode(), prepared.canonical)
+    if source is None:
+        return head + b"}"
+    if not isinstance(source, Mapping):
+        raise InvalidInput("source", "must be an object")
+    return head + b',"source":%s}' % canonical_bytes(dict(source))
 
 
-def seal_encoded(event: Event, actor: bytes, data: bytes) -> SealedEvent:
-    """`core.events.seal`, for an event whose actor and data are already canonical bytes.
-
-    The caller guarantees actor == canonical_bytes(event.actor) and likewise data:
-    a large payload is then encoded once, not again inside the envelope. RFC 8785
-    orders the envelope's keys actor, data, prev, project, seq, subject, ts, type, v,
-    so the body is those two values followed by the envelope's tail. What it writes is
-    checked as any event is (verify parses and re-encodes every body).
-    """
-    check_envelope(event)
-    body = (b'{"actor":' + actor + b',"data":' + data
-            + envelope_tail(event.prev, event.project, event.seq, event.subject, event.ts, event.type))
-    sealed = SealedEvent(event.seq, event_hash(body), body)
-    sealed.__dict__["event"] = event
-    return sealed
+def prepare_document(doc: Mapping[str, Any]) -> PreparedRun:
+    """A run document validated and encoded once (evals.runs.prepare_run), with this machine's
+    environment captured when the document has none."""
+    environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
+    return prepare_run(doc, environment=environment)
 
 
 def as_row(sealed: SealedEvent) -> StoredEvent:

@@ -40,6 +40,10 @@ class _Reads:
     def find(self, subject: str, types: Sequence[str] = ()) -> list[StoredEvent]:
         return [r for r in self._state.rows if r.subject == subject and (not types or r.type in types)]
 
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        wanted = set(subjects)
+        return [r for r in self._state.rows if r.subject in wanted and (not types or r.type in types)]
+
     def meta(self) -> dict[str, str]:
         return dict(self._state.meta)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from auditlog.core.events import ZERO_HASH as EMPTY_HASH  # the one all-zero hash: an empty log's head
 
@@ -91,6 +91,31 @@ def continuing(head: Head, rows: Sequence[Sequence[object]]) -> list[StoredEvent
     return events
 
 
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting in a store's writers' queue (PostgreSQL's group sealing): validated and encoded
+    by its writer before it queued, sealed by whoever holds the writers' lock next. `data` and `actor`
+    are the canonical bytes of the event's payload and actor; `id` is its ticket."""
+
+    id: int
+    project: str
+    subject: str
+    document_sha256: str
+    actor: bytes
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of a queued run: sealed at `seq` with `hash` (`new`: added by it, not already
+    there), or `refused` (why, one line, beginning "conflict: " or "invalid: ")."""
+
+    seq: int | None
+    hash: str | None
+    new: bool | None
+    refused: str | None
+
+
 class Reader(Protocol):
     def head(self) -> Head: ...
 
@@ -99,6 +124,10 @@ class Reader(Protocol):
     def find(self, subject: str, types: Sequence[str] = ()) -> list[StoredEvent]:
         """Events about `subject` (optionally of these types), in seq order; never a row outside the
         chain's domain (seq < 0), whatever the table holds."""
+        ...
+
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        """`find` for many subjects in one query (a batch's idempotency check), in seq order."""
         ...
 
     def meta(self) -> dict[str, str]:
@@ -143,6 +172,49 @@ class WriteTransaction(Reader, Protocol):
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint: ...
 
     def set_meta(self, values: dict[str, str]) -> None: ...
+
+
+class SealingTurn(Protocol):
+    """A queued writer's turn at the writers' lock: its run's outcome if the previous holder sealed it,
+    else a write transaction holding every run still queued (`queued`), for this writer to seal."""
+
+    settled: Settled | None
+    txn: QueueTransaction | None
+    queued: list[QueuedRun]
+    about: list[StoredEvent]  # every event whose subject is a queued run's id (read with the queue)
+
+
+class QueueTransaction(WriteTransaction, Protocol):
+    def settle(self, outcomes: dict[int, Settled], mine: int) -> None:
+        """Write each queued run's outcome into its row, in this transaction; `mine` is deleted."""
+        ...
+
+    def pipelined(self) -> AbstractContextManager[None]:
+        """Send the block's statements without waiting for each answer (fewer round trips)."""
+        ...
+
+
+@runtime_checkable
+class GroupSealing(Protocol):
+    """A store whose writers queue their runs and the lock holder seals them all (PostgreSQL)."""
+
+    lock_timeout: float
+
+    def enqueue(self, run: QueuedRun) -> int:
+        """Queue a run (committed at once); its ticket."""
+        ...
+
+    def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
+        """Its outcome (the row then deleted) if a lock holder sealed it, waiting while one is sealing it
+        (and, `after_holder`, for the writers' lock to be free); None while it is still waiting for one."""
+        ...
+
+    def sealing_turn(self, ticket: int, timeout: float | None = None) -> AbstractContextManager[SealingTurn]: ...
+
+    def withdraw(self, ticket: int) -> Settled | None:
+        """Take a run off the queue (after a lock timeout): None if it was still waiting, which is
+        then gone; its outcome if a lock holder sealed (or refused) it meanwhile."""
+        ...
 
 
 class EventStore(Reader, Protocol):

@@ -6,7 +6,7 @@ Plain data and SQL text: no driver here."""
 from __future__ import annotations
 
 from auditlog.store.postgres.functions import FUNCTIONS, REFUSE_CHANGE, ROW_TRIGGERS, SEARCH_PATH, function_sources
-from auditlog.store.postgres.schema import CONSTRAINTS, LOCK_TABLE, TABLES, VERSION_TABLE, quote_ident
+from auditlog.store.postgres.schema import CONSTRAINTS, LOCK_TABLE, QUEUE_TABLE, TABLES, VERSION_TABLE, quote_ident
 
 # Definitions as PostgreSQL prints them, schema qualifications taken out ({s}. is removed from
 # what the server prints before comparing). Functions are compared by their exact source.
@@ -22,6 +22,7 @@ _INDEXES = {
     "auditlog_schema_pkey": "CREATE UNIQUE INDEX auditlog_schema_pkey ON auditlog_schema USING btree (version)",
     "auditlog_writer_lock_pkey": "CREATE UNIQUE INDEX auditlog_writer_lock_pkey ON auditlog_writer_lock "
                                  "USING btree (id)",
+    "auditlog_queue_pkey": "CREATE UNIQUE INDEX auditlog_queue_pkey ON auditlog_queue USING btree (id)",
 }
 
 
@@ -34,11 +35,15 @@ _COLUMN_TYPES = {
                     ("created", "text")],
     VERSION_TABLE: [("version", "integer"), ("applied", "timestamp with time zone default now()")],
     LOCK_TABLE: [("id", "integer")],
+    QUEUE_TABLE: [("id", "bigint identity always"), ("queued", "timestamp with time zone default now()"),
+                  ("project", "text"), ("subject", "text"), ("document_sha256", "text"), ("actor", "bytea"),
+                  ("data", "bytea"), ("seq", "bigint null"), ("hash", "text null"), ("new", "boolean null"),
+                  ("refused", "text null")],
 }
 
 
 _PRIMARY_KEYS = {"events": "seq", "meta": "key", "merkle": "level, idx", "checkpoints": "id",
-                 VERSION_TABLE: "version", LOCK_TABLE: "id"}
+                 VERSION_TABLE: "version", LOCK_TABLE: "id", QUEUE_TABLE: "id"}
 
 
 _FUNCTION_HEADER = {"auditlog_refuse_change()": "trigger plpgsql volatile invoker config=-"}
@@ -55,12 +60,14 @@ def expected_catalog(schema: str) -> dict[tuple[str, str], str]:
     for table, columns in _COLUMN_TYPES.items():
         expected[("table", table)] = "ordinary table, row security off, not forced"
         for position, (column, kind) in enumerate(columns, 1):
-            expected[("column", f"{table}.{column}")] = f"{position} {kind} not null"
+            expected[("column", f"{table}.{column}")] = (f"{position} {kind}" if kind.endswith(" null")
+                                                         else f"{position} {kind} not null")
         expected[("constraint", f"{table}.{table}_pkey")] = f"PRIMARY KEY ({_PRIMARY_KEYS[table]})"
     expected[("constraint", f"{LOCK_TABLE}.{LOCK_TABLE}_one_row")] = "CHECK ((id = 1))"
     for (table, name), definition in CONSTRAINTS.items():
         expected[("constraint", f"{table}.{name}")] = definition
     expected[("sequence", "checkpoints_id_seq")] = "sequence"
+    expected[("sequence", f"{QUEUE_TABLE}_id_seq")] = "sequence"
     for name, definition in _INDEXES.items():
         expected[("index", name)] = definition
     for table in TABLES:

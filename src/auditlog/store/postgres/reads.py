@@ -65,6 +65,12 @@ class Reads:
             query, args = query + " AND type = ANY(%s)", [subject, list(types)]
         return self._events(query + " ORDER BY seq", args)
 
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        query, args = self._sql.find_many, [list(subjects)]
+        if types:
+            query, args = query + " AND type = ANY(%s)", [list(subjects), list(types)]
+        return self._events(query + " ORDER BY seq", args)
+
     def meta(self) -> dict[str, str]:
         with translated("cannot read the log"):
             return dict(self._connection().execute(self._sql.meta).fetchall())
@@ -153,3 +159,14 @@ def rollback(conn: psycopg.Connection[Any]) -> None:
         conn.execute("ROLLBACK")
     except psycopg.Error:
         pass  # the server has gone: it rolled back for us
+
+
+def results(cursor: psycopg.Cursor[Any]) -> list[list[Any]]:
+    """The rows of each statement of a multi-statement execute that returns rows, in order."""
+    found = []
+    while True:
+        if cursor.description is not None:
+            found.append(cursor.fetchall())
+        if not cursor.nextset():
+            break
+    return found

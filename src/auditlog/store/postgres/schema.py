@@ -29,9 +29,10 @@ import zlib
 
 from auditlog.store.postgres.functions import FUNCTIONS, REFUSE_CHANGE, ROW_TRIGGERS, SEARCH_PATH, function_sources
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_TABLE = "auditlog_schema"
 LOCK_TABLE = "auditlog_writer_lock"
+QUEUE_TABLE = "auditlog_queue"  # version 3: runs waiting to be sealed by whoever holds the writers' lock
 TABLES = ("events", "meta", "merkle", "checkpoints", VERSION_TABLE, LOCK_TABLE)
 TABLES_V1 = TABLES[:5]
 WRITER_INSERTS = ("events", "merkle", "checkpoints")  # what appending and checkpointing add to (validated)
@@ -107,17 +108,33 @@ def _version_2(s: str) -> str:
             + f"INSERT INTO {s}.{VERSION_TABLE} (version) VALUES (2);\n")
 
 
+# Version 3: the writers' queue (group sealing, services/grouped.py). Not part of the log: a writer
+# enqueues its run, already validated and encoded, and whoever holds the writers' lock seals every
+# queued run in one transaction, writing each one's outcome (seq and hash, or why it was refused)
+# back into its row, which its writer then reads and deletes. UNLOGGED: the queue is not worth a
+# WAL flush (after a server crash it is empty, and every writer waiting on it has lost its
+# connection and was told so); what is sealed is in `events`, logged as ever.
+_QUEUE = """
+CREATE UNLOGGED TABLE {s}.auditlog_queue (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, queued timestamptz NOT NULL DEFAULT now(),
+    project text NOT NULL, subject text NOT NULL, document_sha256 text NOT NULL, actor bytea NOT NULL,
+    data bytea NOT NULL, seq bigint, hash text, new boolean, refused text);
+INSERT INTO {s}.auditlog_schema (version) VALUES (3);
+"""
+
+
 def create_script(schema: str) -> str:
     """Every statement that makes an empty log in `schema` (which must exist), version included."""
     s = quote_ident(schema)
     triggers = "".join(_TRIGGER.format(s=s, table=table) for table in TABLES_V1)
-    return _CREATE.format(s=s) + triggers + _version_2(s)
+    return _CREATE.format(s=s) + triggers + _version_2(s) + _QUEUE.format(s=s)
 
 
 def migration_script(schema: str, version: int) -> list[tuple[str, str]]:
     """(name, SQL) of each migration from `version` to SCHEMA_VERSION; run as the tables' owner."""
     s = quote_ident(schema)
-    return [("0002_domains", _version_2(s))] if version == 1 else []
+    steps = [("0002_domains", _version_2(s)), ("0003_queue", _QUEUE.format(s=s))]
+    return steps[max(0, version - 1):]
 
 
 def role_script(schema: str, writer: str, reader: str) -> str:
@@ -129,7 +146,7 @@ def role_script(schema: str, writer: str, reader: str) -> str:
     those before the triggers are even asked, and what it may INSERT the triggers check.
     Its one UPDATE privilege is on the lock table, which `SELECT ... FOR UPDATE` needs (an
     actual UPDATE of it is refused by its trigger); the reader has none, so it cannot take
-    the writers' lock.
+    the writers' lock. The writers' queue (not part of the log) is the writer's alone.
     """
     s, w, r = quote_ident(schema), quote_ident(writer), quote_ident(reader)
     tables = ", ".join(f"{s}.{t}" for t in TABLES)
@@ -154,6 +171,8 @@ GRANT USAGE ON SCHEMA {s} TO {w}, {r};
 GRANT SELECT ON {tables} TO {w}, {r};
 GRANT INSERT ON {inserts} TO {w};
 GRANT UPDATE ON {s}.{LOCK_TABLE} TO {w};
+REVOKE ALL ON {s}.{QUEUE_TABLE} FROM PUBLIC, {w}, {r};
+GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{QUEUE_TABLE} TO {w};
 """
 
 
@@ -172,6 +191,7 @@ class Statements:
         self.head = f"SELECT seq, hash FROM {s}.events ORDER BY seq DESC LIMIT 1"
         self.get = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq = %s AND seq >= 0"
         self.find = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = %s AND seq >= 0"
+        self.find_many = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = ANY(%s) AND seq >= 0"
         self.rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq > %s"
         self.meta = f"SELECT key, value FROM {s}.meta"
         self.subtrees = (f"SELECT level, idx, hash FROM {s}.merkle WHERE (level, idx) IN "
@@ -198,6 +218,29 @@ class Statements:
         # The writers' queue: the lock row, FOR UPDATE (UPDATE privilege: writers only).
         self.lock_wait = f"SELECT 1 FROM {self.lock_table} FOR UPDATE"
         self.lock_nowait = self.lock_wait + " NOWAIT"
+        # Waiting for the holder to finish, without excluding the others who wait for the same (shared
+        # lockers do not exclude each other; a holder's FOR UPDATE excludes them all).
+        self.holder_wait = f"SELECT 1 FROM {self.lock_table} FOR KEY SHARE"
+        queue = f"{s}.{quote_ident(QUEUE_TABLE)}"
+        self.enqueue = (f"INSERT INTO {queue} (project, subject, document_sha256, actor, data) "
+                        "VALUES (%s, %s, %s, %s, %s) RETURNING id")
+        settled = "seq IS NOT NULL OR refused IS NOT NULL"
+        # {ticket} is an int of ours (an id the queue returned), written in so that it joins the lock's round trip.
+        self.hold = f"SELECT 1 FROM {queue} WHERE id = {{ticket}} FOR UPDATE"
+        self.collect = f"DELETE FROM {queue} WHERE id = {{ticket}} AND ({settled}) RETURNING seq, hash, new, refused"
+        self.queued = (f"SELECT id, project, subject, document_sha256, actor, data FROM {queue} "
+                       f"WHERE NOT ({settled}) ORDER BY id FOR UPDATE")
+        # The events about the queued subjects, read with them (after them: the rows just locked are covered).
+        self.about_queued = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= 0 AND subject = ANY("
+                             f"SELECT subject FROM {queue} WHERE NOT ({settled})) ORDER BY seq")
+        self.settle = (f"UPDATE {queue} q SET seq = o.seq, hash = o.hash, new = o.new, refused = o.refused "
+                       "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::text[]) "
+                       "AS o(id, seq, hash, new, refused) WHERE q.id = o.id")
+        self.forget = f"DELETE FROM {queue} WHERE id = %s"
+        self.withdraw = f"DELETE FROM {queue} WHERE id = %s AND NOT ({settled}) RETURNING id"
+        self.take = f"DELETE FROM {queue} WHERE id = %s RETURNING seq, hash, new, refused"
+        # Outcomes nobody came back for (their writer was killed after enqueueing): kept an hour.
+        self.sweep = f"DELETE FROM {queue} WHERE ({settled}) AND queued < now() - interval '1 hour'"
         # A node's last event is ((idx + 1) << level) - 1, in numeric: junk keys cannot overflow.
         last = "((m.idx + 1)::numeric * power(2::numeric, m.level) - 1)"
         self.tally = (f"SELECT e.n, e.low, e.high, (SELECT count(*) FROM {s}.merkle m WHERE {last} >= %(since)s "

@@ -10,6 +10,7 @@ Committing and rolling back are the store's (`PostgresStore.transaction`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -17,9 +18,9 @@ import psycopg
 from auditlog.store.postgres.errors import translated
 from auditlog.store.postgres.reads import Reads, fetch, one
 from auditlog.store.postgres.schema import Statements, peak_keys
-from auditlog.store.protocol import Head, StoredCheckpoint, StoredEvent, StoredNode, continuing
+from auditlog.store.protocol import Head, Settled, StoredCheckpoint, StoredEvent, StoredNode, continuing
 
-COPY_FROM = 64  # rows: from here on COPY beats a pipelined executemany
+COPY_FROM = 4  # rows: from here on COPY beats a pipelined executemany (a group sealing's dozen rows too)
 
 
 class PgTransaction(Reads):
@@ -63,6 +64,23 @@ class PgTransaction(Reads):
                 _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
         self._head = Head(rows[-1].seq + 1, rows[-1].hash)
         return self._head
+
+    def settle(self, outcomes: dict[int, Settled], mine: int) -> None:
+        """Each queued run's outcome into its row (its writer reads and deletes it); `mine` deleted now."""
+        others = {id_: o for id_, o in outcomes.items() if id_ != mine}
+        with translated("cannot write the log"):
+            if others:  # one statement for the group
+                self._conn.execute(self._sql.settle, [list(others), *([getattr(o, name) for o in others.values()]
+                                                                     for name in ("seq", "hash", "new", "refused"))])
+            self._conn.execute(self._sql.forget, (mine,))
+            self._conn.execute(self._sql.sweep)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements sent without waiting for each one's answer (psycopg's pipeline mode): what the
+        block asks is sent in one go, and the first result it reads waits for all of them."""
+        with translated("cannot write the log"), self._conn.pipeline():
+            yield
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):

@@ -77,6 +77,18 @@ class _Reads:
         with _translated("cannot read the log"):
             return self._query(_stored_event, sql + " ORDER BY seq", (subject, *types)).fetchall()
 
+    def find_many(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[StoredEvent]:
+        """In chunks of 500 subjects (SQLite's default limit on parameters is 999 before 3.32)."""
+        found: list[StoredEvent] = []
+        kinds = f" AND type IN ({', '.join('?' * len(types))})" if types else ""
+        with _translated("cannot read the log"):
+            for start in range(0, len(subjects), 500):
+                chunk = subjects[start:start + 500]
+                sql = (f"SELECT {_COLUMNS} FROM events WHERE subject IN ({', '.join('?' * len(chunk))}) "
+                       f"AND seq >= 0{kinds}")
+                found += self._query(_stored_event, sql, (*chunk, *types)).fetchall()
+        return sorted(found)  # by seq: StoredEvent sorts by its first field, and seqs are unique
+
     def meta(self) -> dict[str, str]:
         with _translated("cannot read the log"):
             return dict(self._conn.execute("SELECT key, value FROM meta"))
