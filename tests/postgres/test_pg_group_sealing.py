@@ -120,3 +120,17 @@ def test_bad_input_is_refused_before_anything_is_queued(pg_admin, pg_url) -> Non
         with pytest.raises(InvalidInput, match=r"\$\.items\[0\]\.score"):
             log.record_run({**s.run_doc("bad"), "items": [{"item_id": "q", "score": 2, "passed": True}]})
     assert _queue_rows(pg_admin, pg_url) == 0
+
+
+def test_a_run_queued_with_its_source_is_sealed_with_it_and_a_retry_from_another_file_is_one_run(pg_url) -> None:
+    """ingest keeps the files a run was read from beside the run (data.source): through the queue too."""
+    doc = {"project_id": "p", "model_id": "m", "run_id": "from-files", "environment": {},
+           "items": [{"item_id": "q", "score": 1.0, "passed": True}]}
+    with AuditLog.open(pg_url, create=True) as log:
+        first = log.record_run(doc, source={"files": [{"name": "a.eval", "sha256": "0" * 64}]})
+        again = log.record_run(doc, source={"files": [{"name": "a.json", "sha256": "1" * 64}]})
+        assert (again.seq, again.new) == (first.seq, False), "the same run from another file is a retry"
+        event = log.event(first.seq).event
+        assert event.data["source"] == {"files": [{"name": "a.eval", "sha256": "0" * 64}]}
+        assert "source" not in event.data["run"]
+        assert log.verify().ok
