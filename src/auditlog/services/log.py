@@ -174,11 +174,12 @@ class AuditLog:
             return w.pin_baseline(run_id, project=project, model=model, reason=reason)
 
     def verify(self, progress: Callable[[int], None] | None = None, checkpoints: Sequence[tuple[str, Checkpoint]] = (),
-               verifiers: Sequence[Verifier] = ()) -> VerifyReport:
+               verifiers: Sequence[Verifier] = (), processes: int | None = None) -> VerifyReport:
         """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked;
-        stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too."""
+        stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too.
+        `processes`: how many to verify with (None: every core for a long log, one for a short one)."""
         from auditlog.services.verify import verify_log
-        return verify_log(self, progress=progress, checkpoints=checkpoints, verifiers=verifiers)
+        return verify_log(self, progress=progress, checkpoints=checkpoints, verifiers=verifiers, processes=processes)
 
     # -- the Merkle tree -----------------------------------------------------------
 

@@ -136,6 +136,7 @@ class SQLiteStore(_Reads):
                  lock_timeout: float = 30.0, check_schema: bool = True) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.reopen_location = self.location  # what another process opens the same log with (verify's workers)
         self.lock_timeout = lock_timeout
         self.read_only = False  # set by _connect: the log cannot be written where it is
         if synchronous.upper() not in SYNCHRONOUS:
