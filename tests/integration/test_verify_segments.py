@@ -124,7 +124,8 @@ def test_postgresql_segments_join_to_the_same_root(pg_url: str, template: Path) 
 
 
 @pytest.mark.parametrize(("change", "seq"), [("body", 32), ("body", 31), ("hash", 31), ("hash", 63), ("delete", 32),
-                                             ("delete", 31), ("delete", SIZE - 2), ("column", 64)])
+                                             ("delete", 31), ("delete", SIZE - 2), ("column", 64), ("subtree", 5),
+                                             ("subtree", -1)])
 def test_tampering_at_a_segment_boundary(db: Path, change: str, seq: int) -> None:
     """The link into a segment is checked from the bytes of the event before it, and a mismatch on a
     segment's last event is told apart (altered bytes or altered hash) by the event after it."""
@@ -133,6 +134,9 @@ def test_tampering_at_a_segment_boundary(db: Path, change: str, seq: int) -> Non
             _alter_body(conn, seq)
         elif change == "hash":
             conn.execute("UPDATE events SET hash = ? WHERE seq = ?", ("0" * 64, seq))
+        elif change == "subtree":  # a stored subtree no tree has: below the stored level, or before seq 0
+            conn.execute("INSERT INTO merkle (level, idx, hash) VALUES (?, ?, ?)",
+                         (3 if seq > 0 else 4, seq, hashlib.sha256(b"junk").digest()))
         elif change == "column":
             conn.execute("UPDATE events SET project = 'elsewhere' WHERE seq = ?", (seq,))
         else:

@@ -35,7 +35,7 @@ from auditlog.core.chain import ChainScan
 from auditlog.core.merkle import TreeBuilder, right_fold
 from auditlog.store.protocol import StoredNode
 
-PARALLEL_FROM = 200_000  # events: below this one process is faster (spawning workers costs ~0.2 s)
+PARALLEL_FROM = 100_000  # events: below this one process is faster (starting the workers costs ~0.4 s; docs/performance.md)
 SEGMENTS_PER_WORKER = 4  # more segments than workers, so that one slow worker does not hold up the join
 PROGRESS_EVERY = 4096
 
@@ -220,7 +220,7 @@ def _join(results: list[SegmentResult], anchors: Mapping[int, Sequence[tuple[str
     for anchor, claims in anchors.items():
         if anchor > size or any(claimed != roots.get(anchor) for _label, claimed in claims):
             return None
-    stored = [(node.level, node.idx, node.hash) for node in nodes if node.level > level]
+    stored = [(node.level, node.idx, node.hash) for node in nodes if node.level > level or node.end <= 0]
     if stored != expected:  # both in completion order: a missing, extra or altered subtree
         return None
     return Joined(size, tail.head, root)
@@ -236,8 +236,9 @@ def _verify_segment(job: tuple[str, Segment, int, str | None, list[int], int]) -
     store = open_store(location, create=False)
     try:
         tree = _SegmentTree(segment.begin, segment.end, set(wanted))
-        nodes = (node for node in store.nodes()
-                 if node.level <= segment.level and segment.begin < node.end <= segment.end)
+        nodes = _stored_within(store, segment, stored_level)
+        if nodes is None:
+            return SegmentResult(segment, clean=False)
         scan = ChainScan(genesis_hash, anchors={s: () for s in wanted}, nodes=nodes, stored_level=stored_level)
         scan.tree = tree
         last = segment.end == size  # the others read one event past their end, for the kind of a mismatch
@@ -254,6 +255,20 @@ def _verify_segment(job: tuple[str, Segment, int, str | None, list[int], int]) -
                              tree.peak_hashes(), tree.peaks_at)
     finally:
         store.close()
+
+
+def _stored_within(store: Any, segment: Segment, stored_level: int) -> list[tuple[int, int, bytes]] | None:
+    """The stored subtrees of levels stored_level..k inside the segment, in completion order (the
+    scan names a missing or altered one); None when the database holds others ending inside it
+    (junk: the sequential scan names it). Read by key, not by streaming every stored subtree."""
+    keys = sorted(((level, index) for level in range(stored_level, segment.level + 1)
+                   for index in range(segment.begin >> level, segment.end >> level)),
+                  key=lambda key: ((key[1] + 1) << key[0], key[0]))
+    found = store.subtrees(keys)
+    above = sum(1 for level in range(segment.level + 1, 64) if segment.end % (1 << level) == 0)
+    if store.tally(segment.begin, segment.end).nodes != len(found) + above:
+        return None
+    return [(level, index, found[level, index]) for level, index in keys if (level, index) in found]
 
 
 def _resume(scan: ChainScan, seq: int, computed: str, stored: str) -> None:
