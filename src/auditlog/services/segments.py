@@ -35,7 +35,6 @@ from auditlog.core.chain import ChainScan
 from auditlog.core.merkle import TreeBuilder, right_fold
 from auditlog.store.protocol import StoredNode
 
-PARALLEL_FROM = 100_000  # events: below this one process is faster (starting the workers costs ~0.4 s; docs/performance.md)
 SEGMENTS_PER_WORKER = 4  # more segments than workers, so that one slow worker does not hold up the join
 PROGRESS_EVERY = 4096
 

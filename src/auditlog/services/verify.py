@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from auditlog.services.segments import Joined
 
 KEEP_PROBLEMS = 100
+PARALLEL_FROM = 100_000  # events: below this one process is faster (starting the workers costs ~0.4 s; docs/performance.md)
 META_KEYS = ("created", "genesis_hash", "log_id", "origin")
 
 
@@ -158,10 +159,12 @@ def _in_segments(log: AuditLog, meta: dict[str, str], size: int, anchors: dict[i
                  progress: Callable[[int], None] | None, processes: int | None) -> Joined | None:
     """The log verified in segments on several processes, when it is long enough to pay for them and
     its store can be opened again by location; None when it was not, or anything is wrong."""
-    from auditlog.services import segments
     location = getattr(log.store, "reopen_location", None)
+    if location is None or size < 2 or processes == 1 or (processes is None and size < PARALLEL_FROM):
+        return None
+    from auditlog.services import segments  # subprocess and selectors: only for a long log
     count = processes or segments.workers()
-    if location is None or count < 2 or size < 2 or (processes is None and size < segments.PARALLEL_FROM):
+    if count < 2:
         return None
     beyond: list[StoredNode] = []
     joined = segments.verify_segments(location, size, meta.get("genesis_hash"), anchors,
