@@ -77,6 +77,17 @@ class _Reads:
         with _translated("cannot read the log"):
             return self._query(_stored_event, sql + " ORDER BY seq", (subject, *types)).fetchall()
 
+    def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
+        wanted = sorted({seq for seq in seqs if seq >= 0})
+        found: list[StoredEvent] = []
+        with _translated("cannot read the log"):
+            for start in range(0, len(wanted), 500):  # under SQLite's limit on parameters
+                chunk = wanted[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found += self._query(_stored_event, f"SELECT {_COLUMNS} FROM events WHERE seq IN ({marks}) "
+                                                    "ORDER BY seq", chunk).fetchall()
+        return found
+
     def meta(self) -> dict[str, str]:
         with _translated("cannot read the log"):
             return dict(self._conn.execute("SELECT key, value FROM meta"))
