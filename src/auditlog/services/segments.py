@@ -198,7 +198,11 @@ def serve() -> None:
         except EOFError:
             return
         _report = lambda n, number=number: send(("progress", number, n))  # noqa: E731
-        send(("done", number, _verify_segment(job)))
+        try:
+            result = _verify_segment(job)
+        except Exception:  # noqa: BLE001 - the verify in one process that follows meets it and says what it is
+            result = SegmentResult(job[1], clean=False)
+        send(("done", number, result))
 
 
 def _join(results: list[SegmentResult], anchors: Mapping[int, Sequence[tuple[str, bytes]]],
