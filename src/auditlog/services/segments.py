@@ -122,7 +122,7 @@ def _run(jobs: list[Any], count: int, progress: Callable[[int], None] | None, si
         with selectors.DefaultSelector() as selector:
             for proc in procs:
                 assert proc.stdin is not None and proc.stdout is not None
-                proc.stdin.write(pickle.dumps(sys.path))
+                _write(proc, pickle.dumps(sys.path))
                 selector.register(proc.stdout, selectors.EVENT_READ, proc)
                 _give(proc, queue, holding)
             while len(results) < len(jobs):
@@ -149,6 +149,8 @@ def _run(jobs: list[Any], count: int, progress: Callable[[int], None] | None, si
                 if any(proc.poll() is not None for proc in holding):
                     return None  # the worker died on a job without a word
         return [results[number] for number in range(len(jobs))]
+    except BrokenPipeError:
+        return None  # a worker that could not start (the verify in one process says why, if it can)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -165,9 +167,17 @@ def _give(proc: subprocess.Popen[bytes], queue: list[Any], holding: dict[subproc
     if queue:
         number, job = queue.pop(0)
         holding[proc] = number
-        proc.stdin.write(pickle.dumps((number, job)))
+        _write(proc, pickle.dumps((number, job)))
     else:
         proc.stdin.close()
+
+
+def _write(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """All of `data` to the worker's stdin (unbuffered: a raw write may take only part of it)."""
+    assert proc.stdin is not None
+    view = memoryview(data)
+    while view:
+        view = view[proc.stdin.write(view) or 0:]
 
 
 def _messages(buffer: bytearray) -> Iterator[tuple[str, int, Any]]:
