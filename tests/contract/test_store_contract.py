@@ -210,3 +210,13 @@ def test_rows_stream_long_logs_completely_in_order(store):
     assert [r[0] for r in store.rows(after=4990)] == list(range(4991, 5000))
     assert [r[0] for r in store.rows(after=2040, until=2050)] == list(range(2041, 2050))
     assert list(store.rows(after=4999)) == []
+
+
+def test_rows_at_reads_many_seqs_at_once_in_order(store):
+    rows = make_rows(0, 1500)  # more seqs than SQLite takes as parameters at once
+    with store.transaction(5) as txn:
+        txn.append(rows)
+    wanted = [1499, 3, 700, 3, 0, 1200, *range(100, 1300, 2)]
+    assert [tuple(r) for r in store.rows_at(wanted)] == [rows[seq] for seq in sorted(set(wanted))]
+    assert [r.seq for r in store.rows_at([-1, 5, 1500, 99999])] == [5]  # none outside 0..size-1
+    assert store.rows_at([]) == []

@@ -104,6 +104,11 @@ class AuditLog:
         for row in self.store.rows(after, until):
             yield SealedEvent(row.seq, row.hash, row.body)
 
+    def events_at(self, seqs: Sequence[int]) -> list[SealedEvent]:
+        """The events at these seqs that the log holds, in seq order, in one read (or a few): for
+        confirming many runs far apart (projections' `View.confirm`)."""
+        return [SealedEvent(row.seq, row.hash, row.body) for row in self.store.rows_at(seqs)]
+
     def linked_events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """`events`, each checked as it is read: its bytes hash to its stored hash, and they end with
         the envelope its columns and the previous event's hash give (so it links to the one before).
@@ -182,11 +187,12 @@ class AuditLog:
             return w.pin_baseline(run_id, project=project, model=model, reason=reason)
 
     def verify(self, progress: Callable[[int], None] | None = None, checkpoints: Sequence[tuple[str, Checkpoint]] = (),
-               verifiers: Sequence[Verifier] = ()) -> VerifyReport:
+               verifiers: Sequence[Verifier] = (), processes: int | None = None) -> VerifyReport:
         """A VerifyReport; `checkpoints` are (label, Checkpoint) pairs already signature-checked;
-        stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too."""
+        stored checkpoints signed by one of `verifiers` (trusted keys) count as anchors too.
+        `processes`: how many to verify with (None: every core for a long log, one for a short one)."""
         from auditlog.services.verify import verify_log
-        return verify_log(self, progress=progress, checkpoints=checkpoints, verifiers=verifiers)
+        return verify_log(self, progress=progress, checkpoints=checkpoints, verifiers=verifiers, processes=processes)
 
     # -- the Merkle tree -----------------------------------------------------------
 

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from auditlog.core.checkpoint import Checkpoint
     from auditlog.core.note import Verifier
     from auditlog.services.log import AuditLog
+    from auditlog.services.segments import Joined
 
 KEEP_PROBLEMS = 100
+PARALLEL_FROM = 100_000  # events: below this one process is faster (starting the workers costs ~0.4 s; docs/performance.md)
 META_KEYS = ("created", "genesis_hash", "log_id", "origin")
 
 
@@ -98,11 +100,14 @@ class VerifyReport:
 
 def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
                checkpoints: Sequence[tuple[str, Checkpoint]] = (),
-               verifiers: Sequence[Verifier] = ()) -> VerifyReport:
+               verifiers: Sequence[Verifier] = (), processes: int | None = None) -> VerifyReport:
     """Recompute every hash, link, seq, body, indexed column and Merkle subtree; account for every
     row; check the schema, the metadata, the genesis, every checkpoint stored in the log and the
     given (already signature-checked) `checkpoints`. Stored checkpoints whose signatures
-    `verifiers` (trusted keys) check count as anchors; the others' claims are checked only."""
+    `verifiers` (trusted keys) check count as anchors; the others' claims are checked only.
+
+    A long log is verified on every core (`auditlog.services.segments`; `processes` overrides how
+    many, 1 for one); a log with anything wrong is verified again in one process, for the report."""
     meta = log.store.meta()
     origin = meta.get("origin")
     early: list[Problem] = [Problem(0, "schema", text) for text in log.store.schema_problems()]
@@ -120,6 +125,11 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     size = log.store.head().size
     beyond: list[StoredNode] = []
     early += _unaccounted_rows(log)
+    if not early:
+        report = _in_segments(log, meta, size, anchors, progress, processes)
+        if report is not None:
+            return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
+                                origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored))
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
                      nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)
     rows = log.store.rows(until=size)
@@ -143,6 +153,26 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
                         len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored))
+
+
+def _in_segments(log: AuditLog, meta: dict[str, str], size: int, anchors: dict[int, list[tuple[str, bytes]]],
+                 progress: Callable[[int], None] | None, processes: int | None) -> Joined | None:
+    """The log verified in segments on several processes, when it is long enough to pay for them and
+    its store can be opened again by location; None when it was not, or anything is wrong."""
+    location = getattr(log.store, "reopen_location", None)
+    if location is None or size < 2 or processes == 1 or (processes is None and size < PARALLEL_FROM):
+        return None
+    from auditlog.services import segments  # subprocess and selectors: only for a long log
+    count = processes or segments.workers()
+    if count < 2:
+        return None
+    beyond: list[StoredNode] = []
+    joined = segments.verify_segments(location, size, meta.get("genesis_hash"), anchors,
+                                      tree.nodes_within(log.store.nodes(), size, beyond), tree.STORED_LEVEL,
+                                      progress, count)
+    if joined is None or tree.orphans(log.store, beyond) or next(_meta_problems(log, meta), None) is not None:
+        return None
+    return joined
 
 
 def _unaccounted_rows(log: AuditLog) -> list[Problem]:

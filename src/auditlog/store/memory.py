@@ -62,6 +62,10 @@ class _Reads:
     def schema_problems(self) -> list[str]:
         return []  # no schema: nothing but this process can reach its state
 
+    def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
+        wanted = {seq for seq in seqs if seq >= 0}
+        return [row for row in self._state.rows if row.seq in wanted]
+
     def subtrees(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         return {k: self._state.nodes[k] for k in keys if k in self._state.nodes}
 

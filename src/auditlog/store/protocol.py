@@ -130,6 +130,11 @@ class Reader(Protocol):
         """`find` for many subjects in one query (a batch's idempotency check), in seq order."""
         ...
 
+    def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
+        """The rows at these seqs that the log holds, in seq order, in one read (or a few): for a
+        caller that confirms many events far apart. Never a row outside the chain's domain (seq < 0)."""
+        ...
+
     def meta(self) -> dict[str, str]:
         """Facts recorded beside the events at creation: log_id, origin, genesis_hash."""
         ...

@@ -71,6 +71,12 @@ class Reads:
             query, args = query + " AND type = ANY(%s)", [list(subjects), list(types)]
         return self._events(query + " ORDER BY seq", args)
 
+    def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
+        wanted = sorted({seq for seq in seqs if seq >= 0})
+        if not wanted:
+            return []
+        return self._events(self._sql.rows_at, (wanted,), binary=True)
+
     def meta(self) -> dict[str, str]:
         with translated("cannot read the log"):
             return dict(self._connection().execute(self._sql.meta).fetchall())

@@ -190,6 +190,7 @@ class Statements:
         self.schema = schema
         self.head = f"SELECT seq, hash FROM {s}.events ORDER BY seq DESC LIMIT 1"
         self.get = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq = %s AND seq >= 0"
+        self.rows_at = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq = ANY(%s::bigint[]) AND seq >= 0 ORDER BY seq"
         self.find = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = %s AND seq >= 0"
         self.find_many = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = ANY(%s) AND seq >= 0"
         self.rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq > %s"

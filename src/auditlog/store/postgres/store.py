@@ -81,6 +81,7 @@ class PostgresStore(Reads):
                  check_version: bool = True) -> None:
         self._where = parse_location(url)
         self.location = self._where.display
+        self.reopen_location = url  # another process's way in (verify's workers): it may hold a password, never shown
         self.lock_timeout = lock_timeout
         self._writers = threading.Lock()  # threads sharing this store take turns on its connection
         self._streams = 0  # streams open now; the first opens the read snapshot, the last ends it

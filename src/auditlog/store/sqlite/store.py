@@ -89,6 +89,17 @@ class _Reads:
                 found += self._query(_stored_event, sql, (*chunk, *types)).fetchall()
         return sorted(found)  # by seq: StoredEvent sorts by its first field, and seqs are unique
 
+    def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
+        wanted = sorted({seq for seq in seqs if seq >= 0})
+        found: list[StoredEvent] = []
+        with _translated("cannot read the log"):
+            for start in range(0, len(wanted), 500):  # under SQLite's limit on parameters
+                chunk = wanted[start:start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found += self._query(_stored_event, f"SELECT {_COLUMNS} FROM events WHERE seq IN ({marks}) "
+                                                    "ORDER BY seq", chunk).fetchall()
+        return found
+
     def meta(self) -> dict[str, str]:
         with _translated("cannot read the log"):
             return dict(self._conn.execute("SELECT key, value FROM meta"))
@@ -148,6 +159,7 @@ class SQLiteStore(_Reads):
                  lock_timeout: float = 30.0, check_schema: bool = True) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.reopen_location = self.location  # what another process opens the same log with (verify's workers)
         self.lock_timeout = lock_timeout
         self.read_only = False  # set by _connect: the log cannot be written where it is
         if synchronous.upper() not in SYNCHRONOUS:
