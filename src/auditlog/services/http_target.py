@@ -45,8 +45,11 @@ class HttpTarget:
         return self.read(name) is not None
 
     def write(self, name: str, data: bytes) -> None:
-        raise InvalidInput("--to", f"{self.uri}: an http(s):// location is read-only: publish to its storage "
-                                   "(a directory, az://, s3://, gs://)")
+        raise self._read_only()
 
     def prepare(self) -> None:
-        self.write("", b"")
+        raise self._read_only()
+
+    def _read_only(self) -> InvalidInput:
+        return InvalidInput("--to", f"{self.uri}: an http(s):// location is read-only: publish to its storage "
+                                    "(a directory, az://, s3://, gs://)")
