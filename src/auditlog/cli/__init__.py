@@ -17,6 +17,7 @@ from auditlog.cli import (  # noqa: F401 - importing registers their commands
     queries,
     report,
     runs,
+    show,
     tui,
 )
 from auditlog.cli.base import cli, main

@@ -1,4 +1,4 @@
-"""Commands that read the projections: history, show, compare, trend, export (ab: experiments.py).
+"""Commands that read the projections: history, trend, export (show, compare: show.py; ab: experiments.py).
 
 Each opens the log, catches the projections up (incrementally) through the
 `projections` package, asks it one question and renders the answer. The projections
@@ -7,7 +7,6 @@ package and pyarrow are imported inside the commands, so `import auditlog.cli` s
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,15 +26,10 @@ from auditlog.cli.base import (
     wide_option,
 )
 from auditlog.cli.progress import progress
-from auditlog.render import json_text, number, plural, render, safe_text
+from auditlog.render import plural, render
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
                    "verdict", "status", "recorded_at", "seq"]
-ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error"]
-EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
-FIGURE_COLUMNS = ["name", "a", "b", "delta"]
-CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
-SETTING_COLUMNS = ["key", "change", "a", "b"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,145 +151,6 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
-
-@cli.command(epilog=EXIT_CODES)
-@click.argument("run_id")
-@log_option
-@projections_option
-@click.option("--items", "with_items", is_flag=True, help="Also list the run's items.")
-@click.option("--failed", is_flag=True, help="List only the items that did not pass (implies --items).")
-@published_option
-@records_output()
-def show(run_id: str, log_path: str, directory: str | None, with_items: bool, failed: bool, output: str,
-         uri: str | None, vkeys: tuple[str, ...]) -> None:
-    """Show one run as recorded, its current state, and every event about it.
-
-    With --output jsonl or csv, prints the items (with --items) or the events. With --from,
-    the events listed are the run's recorded event only (its current state still shows
-    annotations, supersessions and verdicts)."""
-    from auditlog.app.run_state import current_state, item_records
-    from auditlog.app.verified import verified_about, verified_tree
-    with_items = with_items or failed
-    if uri is not None:  # a published log: its projections, checked against its checkpoint
-        import projections
-        with _view(log_path, directory, uri, vkeys) as (log, view):
-            recorded, run = _verified_run(log, view, run_id)
-            frame = projections.load_run(view, run_id)
-        about, current = [recorded], frame.header
-        items = frame.item_records(failed_only=failed) if with_items else None
-    else:  # through the store's index, checked against the verified tree: no tables read
-        with open_log(log_path) as log:
-            recorded, about = verified_about(log, verified_tree(log, log_path, directory), run_id)
-        run, current = recorded.event.data["run"], current_state(recorded, about)
-        items = item_records(recorded, failed_only=failed) if with_items else None
-    related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
-                "data": e.event.data} for e in about]
-    if output == "json":
-        doc = {"run": run, "current": current, "events": related}
-        if items is not None:
-            doc["items"] = items
-        click.echo(json_text(doc, indent=2))
-    elif output in ("jsonl", "csv"):
-        rows = items if items is not None else [{**e, "data": json.dumps(e["data"], sort_keys=True, ensure_ascii=False),
-                                                 "actor": json.dumps(e["actor"], sort_keys=True, ensure_ascii=False)}
-                                                for e in related]
-        _echo(rows, output, ITEM_COLUMNS if items is not None else EVENT_COLUMNS)
-    else:
-        _print_show(run, current, related, items)
-
-
-def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict[str, Any]],
-                items: list[dict[str, Any]] | None) -> None:
-    def text(value: Any) -> str:
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-    for key, value in run.items():
-        if key != "items":
-            click.echo(f"{key}: {safe_text(text(value), limit=200)}")
-    click.echo(f"items: {len(run.get('items') or [])}")
-    click.echo("current:")
-    status = current["status"]
-    if status == "superseded":
-        status += f" by {current['superseded_by']} ({current['superseded_reason']})"
-    verdict = f"{current['verdict']} (seq {current['verdict_seq']}{_computed_by(related, current)})" \
-        if current["verdict"] else "none"
-    for key, value in (("status", status), ("verdict", verdict), ("tags", text(current["tags"])),
-                       ("notes", text(current["notes"])), ("pass_rate", _figure(current["pass_rate"])),
-                       ("mean_score", _figure(current["mean_score"]))):
-        click.echo(f"  {key}: {safe_text(str(value), limit=200)}")
-    click.echo("events:")
-    for e in related:
-        detail = json.dumps({k: v for k, v in e["data"].items() if k != "run"}, ensure_ascii=False, sort_keys=True)
-        click.echo(f"  seq {e['seq']}  {e['ts']}  {e['type']}  {e['hash'][:12]}  {safe_text(detail, limit=120)}")
-    if items is not None:
-        click.echo(f"items ({len(items)}):")
-        click.echo(render(items, "table", ITEM_COLUMNS, width=table_width()), nl=False)
-
-
-def _computed_by(related: list[dict[str, Any]], current: dict[str, Any]) -> str:
-    """", computed by evalsig" when the current verdict's figures were computed by another tool."""
-    by = next((e["data"]["verdict"].get("computed_by") for e in related
-               if e["seq"] == current["verdict_seq"] and e["type"] == "verdict.recorded"), None)
-    return f", computed by {by}" if by else ""
-
-
-def _figure(value: float | None) -> str:
-    return "n/a" if value is None else number(value)
-
-
-@cli.command(epilog=EXIT_CODES)
-@click.argument("run_a")
-@click.argument("run_b")
-@log_option
-@projections_option
-@click.option("--items", "item_rows", is_flag=True,
-              help="Print the item changes as records (with jsonl/csv; the table shows them anyway).")
-@click.option("--settings", "setting_rows", is_flag=True,
-              help="Print what differs in the runs' config and environment as records (with jsonl/csv).")
-@published_option
-@records_output()
-def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, setting_rows: bool,
-            output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
-    """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
-    pass->fail or fail->pass, items in one run only, and what differs in their config and environment,
-    key by key (added, removed, changed)."""
-    from dataclasses import asdict
-
-    import projections
-    if item_rows and setting_rows:
-        raise errors.InvalidInput("--settings", "give --items or --settings, not both")
-    with _view(log_path, directory, uri, vkeys) as (log, view):
-        # each run's event is the one folded, and in the verified tree: its document is what was recorded
-        documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
-        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
-    figures = [asdict(f) for f in report.figures]
-    changes = [asdict(c) for c in report.changes]
-    settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
-    if output == "json":
-        click.echo(json_text(report.to_json(), indent=2))
-    elif output != "table":
-        rows, columns = ((changes, CHANGE_COLUMNS) if item_rows else (settings, SETTING_COLUMNS) if setting_rows
-                         else (figures, FIGURE_COLUMNS))
-        _echo(rows, output, columns)
-    else:
-        click.echo(f"A: {safe_text(run_a, 200)}\nB: {safe_text(run_b, 200)}")
-        _echo(figures, "table", FIGURE_COLUMNS)
-        click.echo(f"items in both: {report.common_items}; pass->fail: {len(report.pass_to_fail)}, "
-                   f"fail->pass: {len(report.fail_to_pass)}; only in A: {len(report.only_in_a)}, "
-                   f"only in B: {len(report.only_in_b)}")
-        if changes:
-            _echo(changes, "table", ["item_id", "change", "score_a", "score_b"])
-        click.echo(f"config and environment: {plural(len(settings), 'key')} differ" if settings
-                   else "config and environment: the same")
-        if settings:
-            _echo(settings, "table", SETTING_COLUMNS)
-
-
-def _setting(value: Any) -> Any:
-    """A config or environment value for a table or CSV cell: scalars as they are, the rest as JSON text."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @cli.command(epilog=EXIT_CODES)
