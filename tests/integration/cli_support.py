@@ -12,7 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.cli import TIMEOUT, Result, clean_env, cli, ok, one_line_error, run_process  # noqa: F401 - re-exported
+from tests.support.cli import (  # noqa: F401 - re-exported
+    TIMEOUT,
+    Result,
+    clean_env,
+    cli,
+    interruptible,
+    ok,
+    one_line_error,
+    run_process,
+)
 
 
 def fingerprint(db: Path) -> dict[str, str | None]:

@@ -62,7 +62,8 @@ def test_an_interrupt_while_reading_stdin_exits_130_with_one_line(tmp_path: Path
     if read is None:
         pytest.skip("read(2)'s syscall number is unknown on this machine")
     proc = subprocess.Popen([sys.executable, "-m", "auditlog", "append", "run", "-", "--log", str(tmp_path / "e.db")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=s.clean_env())
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=s.clean_env(),
+                            preexec_fn=s.interruptible)
     try:
         deadline = time.monotonic() + s.TIMEOUT
         while _syscall(proc.pid)[:2] != [read, "0x0"]:  # blocked in read(0, ...)

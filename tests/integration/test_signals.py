@@ -91,7 +91,8 @@ def test_a_signal_ends_an_append_waiting_for_the_lock(held_log: Path, signum: in
     before = _events(held_log)
     doc = s.write_json(held_log.parent / "r1.json", s.run_doc("r1"))
     proc = subprocess.Popen([sys.executable, "-m", "auditlog", "append", "run", str(doc), "--log", str(held_log)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=s.clean_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=s.clean_env(),
+                            preexec_fn=s.interruptible)
     try:
         _wait_until(proc, lambda calls: SYSCALLS["flock"] in calls.values(), "waited in flock(2) for the lock")
         proc.send_signal(signum)
@@ -125,7 +126,8 @@ def test_an_interrupt_in_the_middle_of_verify(long_log: Path) -> None:
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     os.write(master, XOFF)
     proc = subprocess.Popen([sys.executable, "-m", "auditlog", "verify", "--log", str(long_log)],
-                            stdout=subprocess.PIPE, stderr=slave, env=s.clean_env(TERM="xterm"))
+                            stdout=subprocess.PIPE, stderr=slave, env=s.clean_env(TERM="xterm"),
+                            preexec_fn=s.interruptible)
     os.close(slave)
     try:
         _wait_until(proc, lambda calls: calls.get(proc.pid) == SYSCALLS["write"], "blocked writing its progress")

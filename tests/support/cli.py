@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -53,6 +54,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "AUDITLOG_DB"}
     env.update(extra)
     return env
+
+
+def interruptible() -> None:
+    """A Popen preexec_fn: SIGINT's default restored in the child before it starts Python.
+
+    A shell that runs a job in the background without job control (`cmd &` in a script) starts
+    it with SIGINT ignored; children inherit that, and Python installs no KeyboardInterrupt
+    handler for a signal ignored at startup, so a test of what Ctrl-C does would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli(*args: Any, input: bytes | str | None = None, cwd: Path | str | None = None,
