@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,12 +31,36 @@ def publish_verify_forge(tmp_path: Path, uri: str, env: dict[str, str], monkeypa
     size, _ = spec_verifier.check(Path("/nonexistent"), vkey, read=lambda name: target.read(name) or b"")
     assert size == 305
     assert cli("verify", "--from", uri, "--vkey", vkey, env=env).code == 0
+    assert_served_headers(target)
     assert cli("history", "--from", uri, "--vkey", vkey, "--project", "mmlu-pro", "-o", "json", env=env).code == 0
     tile = bytearray(target.read("tile/0/000") or b"")
     tile[7] ^= 1
     target.write("tile/0/000", bytes(tile))
     forged = cli("verify", "--from", uri, "--vkey", vkey, env=env)
     assert forged.code == 1 and "tile/0/000" in forged.err, forged
+
+
+def stored_headers(target: Any, name: str) -> dict[str, str]:
+    """The HTTP headers the store keeps with an object (what it serves on GET)."""
+    with target.fs.open_input_stream(target._path(name)) as stream:
+        return {k: v.decode() for k, v in stream.metadata().items() if k in ("Content-Type", "Cache-Control")}
+
+
+def assert_served_headers(target: Any) -> None:
+    """tlog-tiles: tiles and bundles are immutable (cache them for good); the checkpoint and the
+    files that change with it must be asked for again."""
+    forever = "public, max-age=31536000, immutable"
+    parquet = next(name for name in (target.read("projections/state.json") or b"").decode().split('"')
+                   if name.endswith(".parquet"))
+    assert stored_headers(target, "checkpoint") == {"Content-Type": "text/plain; charset=utf-8",
+                                                   "Cache-Control": "no-cache"}
+    assert stored_headers(target, "projections/signed-state")["Cache-Control"] == "no-cache"
+    assert stored_headers(target, "projections/manifest.json") == {"Content-Type": "application/json",
+                                                                   "Cache-Control": "no-cache"}
+    for name in ("tile/0/000", "tile/0/001.p/49", "tile/entries/000"):
+        assert stored_headers(target, name) == {"Content-Type": "application/octet-stream", "Cache-Control": forever}
+    assert stored_headers(target, f"projections/{parquet}") == {"Content-Type": "application/vnd.apache.parquet",
+                                                              "Cache-Control": forever}
 
 
 def test_azure_blob_on_azurite(azurite, tmp_path, monkeypatch):

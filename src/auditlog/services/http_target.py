@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 
 from auditlog.errors import InvalidInput, StorageError
 
@@ -44,7 +45,7 @@ class HttpTarget:
     def exists(self, name: str) -> bool:
         return self.read(name) is not None
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         raise self._read_only()
 
     def prepare(self) -> None:

@@ -27,6 +27,23 @@ from auditlog.services.targets import Target
 from auditlog.tlog.paths import CHECKPOINT, TILE_HEIGHT
 from auditlog.tlog.tiles import Tile, encode_bundle, encode_tile, needs_wide_bundle, tiles_for
 
+IMMUTABLE = "public, max-age=31536000, immutable"  # a year: what caches take as "never changes"
+
+
+def object_headers(name: str, *, immutable: bool) -> dict[str, str]:
+    """What an object store serves with a published file. Tiles, bundles and content-addressed
+    files never change, so any cache may keep them (tlog-tiles' advice); the checkpoint and the
+    files beside it change with every publish, so a cache must ask again (no-cache)."""
+    if name.endswith(".json"):
+        kind = "application/json"
+    elif name.endswith(".parquet"):
+        kind = "application/vnd.apache.parquet"
+    elif not immutable:  # the checkpoint, the signed state: signed notes
+        kind = "text/plain; charset=utf-8"
+    else:
+        kind = "application/octet-stream"
+    return {"Content-Type": kind, "Cache-Control": IMMUTABLE if immutable else "no-cache"}
+
 
 @dataclass
 class Publication:
@@ -48,7 +65,7 @@ class Publication:
         """Write a file that never changes: skip it if it holds these bytes, refuse other bytes."""
         existing = self.target.read(name)
         if existing is None:
-            self.target.write(name, data)
+            self.target.write(name, data, object_headers(name, immutable=True))
             self.written.append(name)
         elif existing == data:
             self.unchanged.append(name)
@@ -63,7 +80,7 @@ class Publication:
         if self.target.exists(name):
             self.unchanged.append(name)
         else:
-            self.target.write(name, read())
+            self.target.write(name, read(), object_headers(name, immutable=True))
             self.written.append(name)
 
     def put(self, name: str, data: bytes) -> None:
@@ -71,7 +88,7 @@ class Publication:
         if self.target.read(name) == data:
             self.unchanged.append(name)
         else:
-            self.target.write(name, data)
+            self.target.write(name, data, object_headers(name, immutable=False))
             self.written.append(name)
 
 
@@ -169,6 +186,6 @@ def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] =
     if existing is not None and existing == note.encode("utf-8"):
         publication.unchanged.append(CHECKPOINT)
     else:
-        publication.target.write(CHECKPOINT, note.encode("utf-8"))
+        publication.target.write(CHECKPOINT, note.encode("utf-8"), object_headers(CHECKPOINT, immutable=False))
         publication.written.append(CHECKPOINT)
     return note

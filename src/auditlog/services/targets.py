@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,8 +42,9 @@ class Target(Protocol):
     def exists(self, name: str) -> bool:
         """Whether there is such a file (without reading it)."""
 
-    def write(self, name: str, data: bytes) -> None:
-        """Write the whole file; a reader sees the old content or the new, never part."""
+    def write(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
+        """Write the whole file; a reader sees the old content or the new, never part. An object
+        store serves `headers` (Content-Type, Cache-Control) with it; a directory has none."""
 
     def prepare(self) -> None:
         """Make the directory, container or bucket if it is missing (where the credentials allow)."""
@@ -192,7 +193,7 @@ class DirectoryTarget:
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
 
-    def write(self, name: str, data: bytes) -> None:
+    def write(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         try:
             write_atomically(self._path(name), data)
         except OSError as exc:
@@ -247,8 +248,10 @@ class ObjectTarget:
             except FileNotFoundError:
                 return False
 
-    def write(self, name: str, data: bytes) -> None:
-        with self._errors(f"cannot write {name}"), self.fs.open_output_stream(self._path(name)) as out:
+    def write(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
+        # compression=None: pyarrow would otherwise guess a codec from the name's extension
+        with self._errors(f"cannot write {name}"), \
+                self.fs.open_output_stream(self._path(name), compression=None, metadata=dict(headers or {})) as out:
             out.write(data)
 
     def prepare(self) -> None:
