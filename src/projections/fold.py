@@ -150,7 +150,7 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
                 if run_id not in seen and not is_recorded(run_id):
                     seen.add(run_id)
                     runs.add(_run_row(run, items, seq=seq, event_hash=sealed.hash, ts=obj["ts"],
-                                      document_sha256=data.get("document_sha256"),
+                                      document_sha256=data.get("document_sha256"), config_seq=data.get("config_seq"),
                                       has_extra=b'"extra":' in sealed.body))
             elif type_ == ev.VERDICT_RECORDED:
                 batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
@@ -224,7 +224,7 @@ def _jcs_order(item: tuple[str, Any]) -> bytes:
 
 
 def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, ts: str,
-             document_sha256: str | None, has_extra: bool) -> tuple[Any, ...]:
+             document_sha256: str | None, has_extra: bool, config_seq: int | None = None) -> tuple[Any, ...]:
     """The run's row as a tuple in the order of schema.RUNS (tuples transpose into columns in C)."""
     items = run.get("items") or []
     n = len(items)
@@ -247,7 +247,7 @@ def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, 
         [],  # notes
         "active", None, None,  # status, superseded_by, superseded_reason
         None, None, None,  # verdict, verdict_seq, override_seq
-        document_sha256, seq, event_hash,
+        document_sha256, config_seq, seq, event_hash,
     )
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
+SCHEMA_VERSION = 3  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
+# 3: runs.config_seq, the project configuration each run was recorded under
 TABLES = ("runs", "items", "verdicts", "baselines")
 ROW_GROUP_ROWS = 65_536
 
@@ -83,6 +84,8 @@ RUNS = (
     _f("verdict_seq", "int64", "The seq of that latest verdict.recorded event."),
     _f("override_seq", "int64", "The seq of the verdict.overridden event that set `verdict`, if one did."),
     _f("document_sha256", "string", "SHA-256 of the run document as submitted (the idempotency key)."),
+    _f("config_seq", "int64", "The seq of the project.configured event in force when the run was recorded (the "
+       "`config_seq` its event names); null when its project had no configuration."),
     _f("seq", "int64", "The seq of the run.recorded event.", nullable=False),
     _f("event_hash", "string", "The SHA-256 of that event's bytes.", nullable=False),
 )

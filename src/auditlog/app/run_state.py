@@ -47,7 +47,8 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent]) -> dict[s
         "metrics": {k: float(v) for k, v in (run.get("metrics") or {}).items()},
         "tags": dict(run.get("tags") or {}), "notes": [], "status": "active", "superseded_by": None,
         "superseded_reason": None, "verdict": None, "verdict_seq": None, "override_seq": None,
-        "document_sha256": event.data.get("document_sha256"), "seq": recorded.seq, "event_hash": recorded.hash,
+        "document_sha256": event.data.get("document_sha256"), "config_seq": event.data.get("config_seq"),
+        "seq": recorded.seq, "event_hash": recorded.hash,
     }
     changes = [Change(e.seq, e.event.type, e.event.subject, e.event.data) for e in about
                if e.seq > recorded.seq and e.event.type in _CHANGES]
