@@ -18,7 +18,7 @@ from auditlog.render import json_text, number, plural, render, safe_text
 
 ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error"]
 EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
-FIGURE_COLUMNS = ["name", "a", "b", "delta"]
+FIGURE_COLUMNS = ["name", "a", "b", "delta", "better", "improvement"]
 CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
 SETTING_COLUMNS = ["key", "change", "a", "b"]
 
@@ -142,8 +142,10 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     with _view(log_path, directory, uri, vkeys) as (log, view):
         # each run's event is the one folded, and in the verified tree: its document is what was recorded
         documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
-        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
-    figures = [asdict(f) for f in report.figures]
+        declared = _declared_lower(log, view, documents[1]["project_id"]) if uri is None else None
+        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]),
+                                          lower_is_better_metrics=declared)
+    figures = [{**asdict(f), "better": f.better} for f in report.figures]
     changes = [asdict(c) for c in report.changes]
     settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
     if output == "json":
@@ -164,6 +166,15 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
                    else "config and environment: the same")
         if settings:
             _echo(settings, "table", SETTING_COLUMNS)
+
+
+def _declared_lower(log: Any, view: Any, project: str) -> tuple[str, ...] | None:
+    """The lower-is-better metrics the configuration of `project` in force now declares; None (guess
+    by name) when it declares none."""
+    from auditlog.app.configs import configuration_now
+    from auditlog.app.verified import view_tree
+    in_force = configuration_now(log, view_tree(view), project)
+    return (in_force.config.lower_is_better or None) if in_force is not None else None
 
 
 def _setting(value: Any) -> Any:
