@@ -120,7 +120,7 @@ def test_history_and_show_display_the_configuration_each_run_was_recorded_under(
                        "problem": None}
 
     history = ok("history", "--log", db).out
-    rows = {line.split()[0]: line.split()[-1] for line in history.splitlines()[2:] if not line.startswith("config")}
+    rows = {line.split()[0]: line.split()[-2] for line in history.splitlines()[2:] if not line.startswith("config")}
     assert rows["second"] == "4" and rows["first"] == "2", history
     assert "config seq 2 (qa): groups=baseline\n" in history
     assert "config seq 4 (qa): groups=baseline,candidate metric_bounds=accuracy=0..1\n" in history

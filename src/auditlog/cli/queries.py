@@ -29,7 +29,7 @@ from auditlog.cli.progress import progress
 from auditlog.render import plural, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
-                   "verdict", "status", "recorded_at", "seq", "config_seq"]
+                   "verdict", "status", "recorded_at", "config_seq", "seq"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
