@@ -205,6 +205,15 @@ def test_a_run_that_bypassed_its_configuration_is_shown_as_not_checked(tmp_path:
         w._append_encoded(ev.RUN_RECORDED, "qa", "forged", encoded_run(prepared), prepared.document_sha256)
     ok("verify", "--log", db)
     line = next(x for x in ok("show", "forged", "--log", db).out.splitlines() if x.startswith("config:"))
-    assert line == "config: none (NOT CHECKED: the configuration in force when it was recorded was seq 1)", line
-    data = json.loads(ok("show", "forged", "--log", db, "--output", "json").out)["config"]
-    assert data["problem"] and data["seq"] is None
+    assert line == ("config: none (NOT CHECKED: config_seq: the run names none; the configuration in force when "
+                    "it was recorded was seq 1; $.experiment.group: 'elsewhere' is not a group of project 'qa' "
+                    "(configured: baseline))"), line
+    shown = json.loads(ok("show", "forged", "--log", db, "--output", "json").out)
+    assert shown["config"]["problem"] and shown["config"]["seq"] is None
+    assert len(shown["current"]["violations"]) == 2
+    [row] = ok("history", "--log", db, "--output", "json").json()
+    assert row["violations"] == shown["current"]["violations"], "the projections find what show finds"
+    ok("append", "run", write_json(tmp_path / "fine.json", _doc("fine")), "--log", db)
+    assert ok("show", "fine", "--log", db, "--output", "json").json()["current"]["violations"] == []
+    configs = ok("export", "--what", "configs", "--log", db, "--output", "json").json()
+    assert [(c["seq"], c["project_id"], c["groups"]) for c in configs] == [(1, "qa", ["baseline"])]

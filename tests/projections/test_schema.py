@@ -27,7 +27,7 @@ PINNED = {
         ("notes", "list<element: string>", False), ("status", "string", False), ("superseded_by", "string", True),
         ("superseded_reason", "string", True), ("verdict", "string", True), ("verdict_seq", "int64", True),
         ("override_seq", "int64", True), ("document_sha256", "string", True), ("config_seq", "int64", True),
-        ("seq", "int64", False), ("event_hash", "string", False),
+        ("violations", "list<element: string>", False), ("seq", "int64", False), ("event_hash", "string", False),
     ],
     "items": [
         ("run_id", "string", False), ("seq", "int64", False), ("item_id", "string", False), ("score", "double", False),
@@ -46,6 +46,11 @@ PINNED = {
         ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
         ("model_id", "string", True), ("run_id", "string", False), ("reason", "string", True),
         ("actor", "string", False), ("event_hash", "string", False),
+    ],
+    "configs": [
+        ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
+        ("groups", "list<element: string>", False), ("lower_is_better", "list<element: string>", False),
+        ("metric_bounds", "string", False), ("actor", "string", False), ("event_hash", "string", False),
     ],
 }
 

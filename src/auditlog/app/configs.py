@@ -17,7 +17,7 @@ from auditlog.app.verified import VerifiedTree, checked_event
 from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
 from auditlog.errors import IntegrityError, InvalidInput
-from auditlog.evals.config import from_data
+from auditlog.evals.config import from_data, violations
 from auditlog.services.configuration import InForce
 from auditlog.services.log import AuditLog
 
@@ -27,7 +27,12 @@ class RunConfig:
     """The configuration a run was recorded under, and what is wrong with that, if anything."""
 
     in_force: InForce | None  # the configuration its event names (None: it names none)
-    problem: str | None  # None: the run names the configuration in force then, and obeys it
+    violations: tuple[str, ...] = ()  # as the runs table's `violations` (evals.config.violations)
+
+    @property
+    def problem(self) -> str | None:
+        """None: the run names the configuration in force then, and obeys it."""
+        return "; ".join(self.violations) or None
 
     def describe(self) -> str:
         shown = "none" if self.in_force is None else f"seq {self.in_force.seq}: {self.in_force.config.describe()}"
@@ -71,13 +76,5 @@ def run_config(log: AuditLog, tree: VerifiedTree, recorded: SealedEvent) -> RunC
     in_force = None if row is None else _verified_config(log, tree, row)
     shown = in_force if in_force is not None and named == in_force.seq else \
         (configurations(log, tree, [named])[named] if type(named) is int else None)
-    if named is None and in_force is None:
-        return RunConfig(None, None)
-    if in_force is None or named != in_force.seq:
-        now = "none" if in_force is None else f"seq {in_force.seq}"
-        return RunConfig(shown, f"the configuration in force when it was recorded was {now}")
-    try:
-        in_force.config.check_run(run)
-    except InvalidInput as exc:
-        return RunConfig(in_force, f"the run breaks it: {exc}")
-    return RunConfig(in_force, None)
+    found = violations(run, named, None if in_force is None else (in_force.seq, in_force.config))
+    return RunConfig(shown, tuple(found))

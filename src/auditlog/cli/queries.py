@@ -194,8 +194,9 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
 @click.option("--output", "-o", "--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv", "parquet"]),
               default="csv", show_default=True,
               help="The file format (--format is the older name): table, json, jsonl, csv, or parquet (binary).")
-@click.option("--what", type=click.Choice(["runs", "items", "verdicts", "baselines"]), default="runs",
-              show_default=True, help="The runs selected, their items, the verdicts on them, or their pins as baselines.")
+@click.option("--what", type=click.Choice(["runs", "items", "verdicts", "baselines", "configs"]), default="runs",
+              show_default=True, help="The runs selected, their items, the verdicts on them, their pins as baselines, "
+                                      "or their projects' configurations.")
 @run_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "

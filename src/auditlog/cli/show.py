@@ -53,8 +53,8 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
         with open_log(log_path) as log:
             tree = verified_tree(log, log_path, directory)
             recorded, about = verified_about(log, tree, run_id)
-            config = run_config(log, tree, recorded)
-        run, current = recorded.event.data["run"], current_state(recorded, about)
+            config = recorded_under = run_config(log, tree, recorded)
+        run, current = recorded.event.data["run"], current_state(recorded, about, recorded_under.violations)
         items = item_records(recorded, failed_only=failed) if with_items else None
     related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
                 "data": e.event.data} for e in about]

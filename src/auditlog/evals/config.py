@@ -89,6 +89,24 @@ class ProjectConfig:
                                                        f"(configured for project {run['project_id']!r})")
 
 
+def violations(run: Mapping[str, Any], named: Any, in_force: tuple[int, ProjectConfig] | None) -> list[str]:
+    """What is wrong with a recorded run against the configuration in force before it ((seq, config),
+    or None): its event naming another configuration (`named`: its `config_seq`), and every field the
+    configuration refuses. [] for every run auditlog's Writer recorded."""
+    found = []
+    if named != (None if in_force is None else in_force[0]):
+        now = "none" if in_force is None else f"seq {in_force[0]}"
+        names = "none" if named is None else repr(named)
+        found.append(f"config_seq: the run names {names}; the configuration "
+                     f"in force when it was recorded was {now}")
+    if in_force is not None:
+        try:
+            in_force[1].check_run(run)
+        except InvalidInput as exc:
+            found.append(str(exc))
+    return found
+
+
 def from_data(data: Any) -> ProjectConfig:
     """The configuration a project.configured event's `data` carries; InvalidInput naming what is wrong."""
     if not isinstance(data, Mapping) or sorted(data) != list(KEYS):
