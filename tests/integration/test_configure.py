@@ -217,3 +217,21 @@ def test_a_run_that_bypassed_its_configuration_is_shown_as_not_checked(tmp_path:
     assert ok("show", "fine", "--log", db, "--output", "json").json()["current"]["violations"] == []
     configs = ok("export", "--what", "configs", "--log", db, "--output", "json").json()
     assert [(c["seq"], c["project_id"], c["groups"]) for c in configs] == [(1, "qa", ["baseline"])]
+
+
+def test_a_forged_configuration_event_fails_every_read_and_write_that_needs_it(tmp_path: Path) -> None:
+    """A project.configured event chained past the Writer's checks (bounds the wrong way round): the chain
+    verifies it, but nothing decides from it: appending a run of that project, and the projections' fold,
+    fail loudly naming its seq (exit 1), and nothing is written."""
+    db = tmp_path / "evals.db"
+    with AuditLog.open(db) as log, log.writer() as w:
+        w._append(ev.PROJECT_CONFIGURED, "qa", "", {"groups": [], "lower_is_better": [],
+                                                    "metric_bounds": {"accuracy": {"min": 1, "max": 0}}}, "")
+    ok("verify", "--log", db)
+    before = fingerprint(db)
+    line = one_line_error(process("append", "run", write_json(tmp_path / "r.json", _doc("r")), "--log", db), 1)
+    assert "seq 1: not a valid project.configured event" in line and "above the upper bound" in line, line
+    assert fingerprint(db) == before
+    line = one_line_error(cli("history", "--log", db), 1)
+    assert "seq 1: not a valid project.configured event" in line, line
+    ok("append", "run", write_json(tmp_path / "o.json", dict(_doc("o"), project_id="other")), "--log", db)

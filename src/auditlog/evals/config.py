@@ -198,4 +198,5 @@ def _metric_path(name: str) -> str:
 def _number(value: float | None) -> str:
     if value is None:
         return ""
+    value = float(value)  # an int read back from an event's JSON
     return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
