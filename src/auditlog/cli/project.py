@@ -69,8 +69,10 @@ def configure(project_id: str, groups: str | None, lower: str | None, bounds: tu
 @output_option("text", "json", default="text")
 def show_project(project_id: str, log_path: str, output: str) -> None:
     """Print the configuration of PROJECT in force now, and the event that set it."""
-    with open_log(log_path) as log:
-        in_force = log.configuration(project_id)
+    from auditlog.app.configs import configuration_now
+    from auditlog.app.verified import verified_tree
+    with open_log(log_path) as log:  # the event read once, checked to be in the verified tree
+        in_force = configuration_now(log, verified_tree(log, log_path), project_id)
     if output == "json":
         click.echo(json_text(None if in_force is None else {"project": project_id, "seq": in_force.seq,
                                                             "hash": in_force.hash, "config": in_force.config.to_data()},
