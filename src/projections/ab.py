@@ -11,32 +11,16 @@ reduction +24.2%). Defined precisely in docs/projections.md; means are math.fsum
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from auditlog.errors import InvalidInput, NotFound
 from auditlog.render import plural
+from projections.direction import ITEM_FIGURES, lower_is_better
 from projections.queries import query_runs
 from projections.trends import RUN_FIGURES, mean
 from projections.view import View, to_records
-
-ITEM_FIGURES = ("latency_ms", "tokens", "cost_usd")  # per item; lower is better
-LOWER_IS_BETTER_WORDS = ("latency", "cost", "token", "duration", "seconds", "error", "loss")
-
-
-def lower_is_better(name: str, declared: Collection[str] | None = None) -> bool:
-    """Whether less of figure `name` is better: the items' latency, tokens and cost always; a metric
-    (`metrics.<m>`) when `declared` names it, or, with nothing declared, when its name has one of
-    LOWER_IS_BETTER_WORDS in it (latency_ms, cost_usd, error_rate, ...)."""
-    if name in ITEM_FIGURES:
-        return True
-    if not name.startswith("metrics."):
-        return False
-    metric = name.removeprefix("metrics.")
-    if declared is not None:
-        return metric in declared
-    return any(word in metric.lower() for word in LOWER_IS_BETTER_WORDS)
 
 
 @dataclass(frozen=True)
@@ -92,7 +76,8 @@ class ABSummary:
 
 
 def ab_summary(view: View, experiment_id: str, *, baseline: str | None = None, include_superseded: bool = False,
-               lower_is_better_metrics: Collection[str] | None = None) -> ABSummary:
+               lower_is_better_metrics: Collection[str] | None = None,
+               declared_for: Callable[[str], Collection[str] | None] | None = None) -> ABSummary:
     """Every group of the experiment against the baseline group (default: the first by name), per task,
     then overall.
 
@@ -103,7 +88,8 @@ def ab_summary(view: View, experiment_id: str, *, baseline: str | None = None, i
     each run figure's plain difference (group - baseline). Overall, per group: the counts are
     summed over the tasks, and each figure's means and improvements (absolute and %) are the
     mean over the tasks where both sides have it. `lower_is_better_metrics`: the metrics where
-    less is better (default: by name, see lower_is_better).
+    less is better (default: by name, see lower_is_better); `declared_for(task)`, when given and
+    not None for a task, is that task's own (its project's configuration in force).
     """
     runs = query_runs(view, experiment_id=experiment_id, include_superseded=include_superseded, newest_first=False)
     if runs.num_rows == 0:
@@ -147,9 +133,15 @@ def ab_summary(view: View, experiment_id: str, *, baseline: str | None = None, i
             means_g = {**_run_figures(mine), **_item_figures(per_item[(task, group)])}
             rows.append(ABRow(task, group, baseline, len(mine), len(base_runs), len(common), wins, losses,
                               len(common) - wins - losses, _improvements(mine, base_runs),
-                              _figures(means_g, means_b, lower_is_better_metrics)))
+                              _figures(means_g, means_b, _declared(task, lower_is_better_metrics, declared_for))))
     return ABSummary(experiment_id, baseline, groups, rows, [_overall(group, baseline, [r for r in rows if r.group == group])
                                                            for group in groups if group != baseline])
+
+
+def _declared(task: str, given: Collection[str] | None,
+              declared_for: Callable[[str], Collection[str] | None] | None) -> Collection[str] | None:
+    own = None if declared_for is None else declared_for(task)
+    return given if own is None else own
 
 
 def _run_figures(runs: list[dict[str, Any]]) -> dict[str, list[float]]:

@@ -207,12 +207,13 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
 
     after = previous.seq if previous else -1
     known = KnownRuns(directory, previous.runs if previous else ())
-    batch, tree, part, added = _fold(log, directory, previous, skip=set(), progress=progress)
+    configs = read_configs(directory, previous)
+    batch, tree, part, added = _fold(log, directory, previous, skip=set(), progress=progress, configs=dict(configs))
     recorded = known.find(set(added[0].column("run_id").to_pylist())) if previous and added[0].num_rows else {}
     if recorded:  # run ids recorded before (a writer refuses them; a store could still hold them): the first counts
         if part is not None:
             (directory / part.path).unlink(missing_ok=True)
-        batch, tree, part, added = _fold(log, directory, previous, skip=set(recorded))
+        batch, tree, part, added = _fold(log, directory, previous, skip=set(recorded), configs=dict(configs))
     log_id = previous.log_id if previous else (batch.log_id or "")
     first, last = after + 1, batch.last_seq
 
@@ -231,20 +232,38 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
             baselines = pa.concat_tables([read_table(directory / previous.baselines, "baselines"), baselines])
         baselines_name, n_baselines = write_table(directory, "baselines", baselines), baselines.num_rows
 
+    configs_name, n_configs = (previous.configs, previous.counts.get("configs", 0)) if previous else ("", 0)
+    if batch.configs:  # append-only, and small, as the baselines
+        table = table_from_rows(batch.configs, "configs")
+        if configs_name:
+            table = pa.concat_tables([read_table(directory / configs_name, "configs"), table])
+        configs_name, n_configs = write_table(directory, "configs", table), table.num_rows
+
     run_parts, verdict_parts = write_pieces(directory, "runs", runs), write_pieces(directory, "verdicts", verdicts)
     state = State(log_id=log_id, seq=batch.last_seq, hash=batch.last_hash, root=tree.root().hex(),
                   peaks=tuple(p.hex() for p in tree.peak_hashes()), runs=run_parts, verdicts=verdict_parts,
                   baselines=baselines_name, items=item_parts,
                   counts={"runs": sum(p.rows for p in run_parts), "items": sum(p.rows for p in item_parts),
-                          "verdicts": sum(p.rows for p in verdict_parts), "baselines": n_baselines})
+                          "verdicts": sum(p.rows for p in verdict_parts), "baselines": n_baselines,
+                          **({"configs": n_configs} if configs_name else {})}, configs=configs_name)
     write_state(directory, state)
     written = {part.path} if part else set()  # merged already, when its rows went into a bigger part
     remove_files(directory, ((previous.files() if previous else set()) | cleanup | written) - state.files())
     return state
 
 
+def read_configs(directory: Path, previous: State | None) -> dict[str, tuple[int, Any]]:
+    """The configuration in force per project at `previous` (from its configs table), for the fold."""
+    from projections.fold import in_force
+    from projections.tables import to_records
+    if previous is None or not previous.configs:
+        return {}
+    return in_force(to_records(read_table(directory / previous.configs, "configs")))
+
+
 def _fold(log: EventLog, directory: Path, previous: State | None, skip: set[str],
-          progress: Progress | None = None) -> tuple[Batch, TreeBuilder, Part | None, tuple[Any, list[bytes]]]:
+          progress: Progress | None = None,
+          configs: dict[str, tuple[int, Any]] | None = None) -> tuple[Batch, TreeBuilder, Part | None, tuple[Any, list[bytes]]]:
     """Fold the events after `previous`: the batch, the grown tree, the new items part, the new runs
     (a table and its manifest lines), leaving out runs whose ids are in `skip`."""
     after = previous.seq if previous else -1
@@ -256,7 +275,7 @@ def _fold(log: EventLog, directory: Path, previous: State | None, skip: set[str]
         if progress is not None:
             events = _reporting(events, progress, total=max(log.head().size - (after + 1), 0))
         batch = fold_events(events, after=after, prev_hash=previous.hash if previous else ZERO_HASH,
-                            tree=tree, is_recorded=skip.__contains__, runs=new_runs, items=items)
+                            tree=tree, is_recorded=skip.__contains__, runs=new_runs, items=items, configs=configs)
         part = items.finish(after + 1, batch.last_seq)
     except BaseException:
         items.abandon()

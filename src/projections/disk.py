@@ -183,7 +183,7 @@ def sweep(directory: Path, keep: set[str]) -> None:
     """Under the lock: delete leftovers of killed writers and files no generation names."""
     ours = [*directory.glob("runs-*.parquet"), *directory.glob("verdicts-*.parquet"),  # and of older layouts
             *directory.glob("manifest.json"), *directory.glob(".manifest.json.*"),
-            *directory.glob("baselines-*.parquet"), *directory.glob(f".*{TMP}"),
+            *directory.glob("baselines-*.parquet"), *directory.glob("configs-*.parquet"), *directory.glob(f".*{TMP}"),
             *(p for d in PART_DIRS for p in (directory / d).glob("part-*.parquet")),
             *(directory / RUNS).glob("manifest-*.jsonl"), *(p for d in PART_DIRS for p in (directory / d).glob(f".*{TMP}"))]
     for path in ours:

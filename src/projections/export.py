@@ -27,7 +27,7 @@ from projections.schema import WRITE_OPTIONS
 from projections.tables import timestamp_text
 from projections.view import View, to_records
 
-WHAT = ("runs", "items", "verdicts", "baselines")
+WHAT = ("runs", "items", "verdicts", "baselines", "configs")
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 _BATCH = 65_536
 
@@ -44,6 +44,8 @@ def select(view: View, what: str, **filters: Any) -> Any:
     if what == "items":
         everything = runs.num_rows == view.runs.num_rows
         return view.items(seqs=None if everything else runs.column("seq").to_pylist())
+    if what == "configs":  # the configurations of the selected runs' projects
+        return view.configs.filter(pc.is_in(view.configs.column("project_id"), value_set=runs.column("project_id")))
     chosen = view.verdicts if what == "verdicts" else view.baselines
     return chosen.filter(pc.is_in(chosen.column("run_id"), value_set=runs.column("run_id")))
 

@@ -30,7 +30,8 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
-from auditlog.errors import IntegrityError
+from auditlog.errors import IntegrityError, InvalidInput
+from auditlog.evals.config import ProjectConfig, from_data, violations
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NO_NODES = 64  # TreeBuilder.extend returns no completed subtree this high: only the root is wanted
@@ -72,6 +73,7 @@ class Batch:
     changes: list[Change] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     baselines: list[dict[str, Any]] = field(default_factory=list)
+    configs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_ts(value: str | None) -> datetime | None:
@@ -105,16 +107,20 @@ def canonical_text(value: Any) -> str | None:
 
 
 def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tree: TreeBuilder,
-                is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink) -> Batch:
+                is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink,
+                configs: dict[str, tuple[int, ProjectConfig]] | None = None) -> Batch:
     """Fold the events after seq `after` (whose hash is `prev_hash`): new run rows to `runs`,
     their items to `items`, the rest into the returned Batch; `tree` (at size after + 1) grows
     by their leaf hashes.
 
     `is_recorded(run_id)` says whether a run is already in the tables: a run id is
     recorded once (the first event counts; the writer refuses a second one anyway).
-    Raises IntegrityError when the events do not continue the chain, or a body does not
-    hash to its stored hash.
+    `configs` holds the configuration in force per project ((seq, config), from the configs
+    table) and is updated by the project.configured events folded: each run's violations are
+    found against it. Raises IntegrityError when the events do not continue the chain, or a
+    body does not hash to its stored hash.
     """
+    configs = {} if configs is None else configs
     if tree.size != after + 1:
         raise ValueError(f"the tree has {tree.size} leaves; the fold starts after seq {after}")
     batch = Batch(after=after, last_seq=after, last_hash=prev_hash)
@@ -149,9 +155,12 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
                 run_id = run["run_id"]
                 if run_id not in seen and not is_recorded(run_id):
                     seen.add(run_id)
+                    named = data.get("config_seq")
                     runs.add(_run_row(run, items, seq=seq, event_hash=sealed.hash, ts=obj["ts"],
-                                      document_sha256=data.get("document_sha256"),
-                                      has_extra=b'"extra":' in sealed.body))
+                                      document_sha256=data.get("document_sha256"), config_seq=named,
+                                      has_extra=b'"extra":' in sealed.body,
+                                      violations=violations(run, named, configs.get(obj["project"]))
+                                      if named is not None or obj["project"] in configs else []))
             elif type_ == ev.VERDICT_RECORDED:
                 batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
                 batch.changes.append(Change(seq, type_, obj["subject"], data))
@@ -162,9 +171,14 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
                                         "model_id": data.get("model_id"), "run_id": data["run_id"],
                                         "reason": data.get("reason"), "actor": canonical_text(obj["actor"]),
                                         "event_hash": sealed.hash})
+            elif type_ == ev.PROJECT_CONFIGURED:
+                config = from_data(data)
+                configs[obj["project"]] = (seq, config)
+                batch.configs.append(config_row(config, seq=seq, ts=obj["ts"], project=obj["project"],
+                                                actor=obj["actor"], event_hash=sealed.hash))
             elif type_ == ev.LOG_CREATED:
                 batch.log_id = data.get("log_id", "")
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidInput) as exc:
             raise IntegrityError(seq, f"not a valid {type_} event ({type(exc).__name__}: {exc}): check the log "
                                       "with `auditlog verify`") from None
         batch.last_seq, batch.last_hash = seq, computed
@@ -224,7 +238,8 @@ def _jcs_order(item: tuple[str, Any]) -> bytes:
 
 
 def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, ts: str,
-             document_sha256: str | None, has_extra: bool) -> tuple[Any, ...]:
+             document_sha256: str | None, has_extra: bool, config_seq: int | None = None,
+             violations: list[str] | None = None) -> tuple[Any, ...]:
     """The run's row as a tuple in the order of schema.RUNS (tuples transpose into columns in C)."""
     items = run.get("items") or []
     n = len(items)
@@ -247,8 +262,28 @@ def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, 
         [],  # notes
         "active", None, None,  # status, superseded_by, superseded_reason
         None, None, None,  # verdict, verdict_seq, override_seq
-        document_sha256, seq, event_hash,
+        document_sha256, config_seq, violations or [], seq, event_hash,
     )
+
+
+def config_row(config: ProjectConfig, *, seq: int, ts: str, project: str, actor: Any,
+               event_hash: str) -> dict[str, Any]:
+    """A row of the configs table (schema.CONFIGS)."""
+    data = config.to_data()
+    return {"seq": seq, "ts": ts, "project_id": project, "groups": data["groups"],
+            "lower_is_better": data["lower_is_better"], "metric_bounds": canonical_text(data["metric_bounds"]),
+            "actor": canonical_text(actor), "event_hash": event_hash}
+
+
+def in_force(rows: Iterable[dict[str, Any]]) -> dict[str, tuple[int, ProjectConfig]]:
+    """The configuration in force per project after these configs rows (in seq order)."""
+    import json
+    found = {}
+    for row in rows:
+        found[row["project_id"]] = (row["seq"], from_data({"groups": list(row["groups"]),
+                                                           "lower_is_better": list(row["lower_is_better"]),
+                                                           "metric_bounds": json.loads(row["metric_bounds"])}))
+    return found
 
 
 def _verdict_row(data: dict[str, Any], obj: dict[str, Any], *, seq: int, event_hash: str) -> dict[str, Any]:

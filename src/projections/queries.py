@@ -11,13 +11,14 @@ does not grow with the history; figures are computed in Python where exactness m
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from auditlog.errors import IntegrityError, InvalidInput
 from projections.diff import KeyDifference, settings_diff
+from projections.direction import lower_is_better
 from projections.schema import arrow_schema
 from projections.view import View, to_records
 from projections.where import Expr
@@ -174,12 +175,19 @@ def load_run(view: View, run_id: str) -> RunFrame:
 
 @dataclass(frozen=True)
 class FigureDelta:
-    """One figure of two runs: b - a (None when either side lacks it)."""
+    """One figure of two runs: b - a (None when either side lacks it), and which way is better:
+    `improvement` is the delta signed so that + is better (a decrease where lower is better)."""
 
     name: str
     a: float | None
     b: float | None
     delta: float | None
+    lower_is_better: bool = False
+    improvement: float | None = None
+
+    @property
+    def better(self) -> str:
+        return "lower" if self.lower_is_better else "higher"
 
 
 @dataclass(frozen=True)
@@ -234,21 +242,28 @@ class ComparisonReport:
 
 
 def compare_runs(view: View, a: str, b: str,
-                 documents: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> ComparisonReport:
+                 documents: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+                 lower_is_better_metrics: Collection[str] | None = None) -> ComparisonReport:
     """Compare run `b` with run `a`. A flip is an item (by item_id) in both runs whose `passed`
     differs; items in one run only are listed apart (they count in their own run's figures).
 
     What differs in their config and environment is read from the two run documents: those
     given (already verified by the caller), else their events in the view's log, each checked
-    against the hash the projections folded; a view without a log has no differences (None)."""
+    against the hash the projections folded; a view without a log has no differences (None).
+    `lower_is_better_metrics`: the metrics where less is better (default: by name, see
+    projections.direction)."""
     run_a, run_b = load_run(view, a), load_run(view, b)
     if documents is None and view.log is not None:
         documents = (recorded_document(view, run_a.header), recorded_document(view, run_b.header))
     ha, hb = run_a.header, run_b.header
-    figures = [FigureDelta(name, ha[name], hb[name], _delta(ha[name], hb[name])) for name in ("pass_rate", "mean_score")]
     ma, mb = ha["metrics"], hb["metrics"]
-    figures += [FigureDelta(f"metrics.{name}", ma.get(name), mb.get(name), _delta(ma.get(name), mb.get(name)))
-                for name in sorted(set(ma) | set(mb))]
+    pairs = [(name, ha[name], hb[name]) for name in ("pass_rate", "mean_score")]
+    pairs += [(f"metrics.{name}", ma.get(name), mb.get(name)) for name in sorted(set(ma) | set(mb))]
+    figures = []
+    for name, value_a, value_b in pairs:
+        lower, delta = lower_is_better(name, lower_is_better_metrics), _delta(value_a, value_b)
+        figures.append(FigureDelta(name, value_a, value_b, delta, lower,
+                                   None if delta is None else -delta if lower else delta))
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
     changes = []

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
-TABLES = ("runs", "items", "verdicts", "baselines")
+SCHEMA_VERSION = 3  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
+# 3: runs.config_seq and runs.violations, the project configuration each run was recorded under; configs
+TABLES = ("runs", "items", "verdicts", "baselines", "configs")
 ROW_GROUP_ROWS = 65_536
 
 # Fixed, explicit writer options: nothing here depends on the machine, the clock or the
@@ -83,6 +84,11 @@ RUNS = (
     _f("verdict_seq", "int64", "The seq of that latest verdict.recorded event."),
     _f("override_seq", "int64", "The seq of the verdict.overridden event that set `verdict`, if one did."),
     _f("document_sha256", "string", "SHA-256 of the run document as submitted (the idempotency key)."),
+    _f("config_seq", "int64", "The seq of the project.configured event in force when the run was recorded (the "
+       "`config_seq` its event names); null when its project had no configuration."),
+    _f("violations", "list<string>", "What is wrong with the run against the configuration in force when it was "
+       "recorded (a field it breaks, or its event naming another configuration), one line each; empty for every "
+       "run auditlog recorded: a run written past auditlog's checks.", nullable=False),
     _f("seq", "int64", "The seq of the run.recorded event.", nullable=False),
     _f("event_hash", "string", "The SHA-256 of that event's bytes.", nullable=False),
 )
@@ -138,7 +144,20 @@ BASELINES = (
     _f("event_hash", "string", "The SHA-256 of the event's bytes.", nullable=False),
 )
 
-FIELDS: dict[str, tuple[Field, ...]] = {"runs": RUNS, "items": ITEMS, "verdicts": VERDICTS, "baselines": BASELINES}
+CONFIGS = (
+    _f("seq", "int64", "The seq of the project.configured event.", nullable=False),
+    _f("ts", "timestamp", "The event's `ts`: when the configuration took effect.", nullable=False),
+    _f("project_id", "string", "The project configured.", nullable=False),
+    _f("groups", "list<string>", "The experiment groups its runs may name, sorted; empty: any.", nullable=False),
+    _f("lower_is_better", "list<string>", "The metrics declared better when lower, sorted.", nullable=False),
+    _f("metric_bounds", "string", "The bounds of its metrics, `{metric: {\"max\": x, \"min\": y}}`, as RFC 8785 "
+       "canonical JSON text (null: that side open).", nullable=False),
+    _f("actor", "string", "Who appended the event, as canonical JSON text.", nullable=False),
+    _f("event_hash", "string", "The SHA-256 of the event's bytes.", nullable=False),
+)
+
+FIELDS: dict[str, tuple[Field, ...]] = {"runs": RUNS, "items": ITEMS, "verdicts": VERDICTS, "baselines": BASELINES,
+                                        "configs": CONFIGS}
 
 
 def _arrow_type(name: str):  # noqa: ANN202 - a pyarrow DataType

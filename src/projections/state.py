@@ -6,6 +6,7 @@
     <dir>/verdicts/part-<first>-<last>-<sha256>.parquet     the verdicts recorded by events first..last
     <dir>/items/part-<first>-<last>-<sha256>.parquet        the items of the runs recorded by events first..last
     <dir>/baselines-<sha256>.parquet                        every baseline pin
+    <dir>/configs-<sha256>.parquet                          every project configuration (none: no file)
 
 Each table is a list of parts in seq order (see layers.py for how they grow and merge).
 state.json records the position's Merkle root and the tree's peaks, computed by the fold
@@ -31,6 +32,7 @@ from projections.schema import SCHEMA_VERSION
 STATE = "state.json"
 STATE_FORMAT = 3  # 1: no root or peaks; 2: one runs and one verdicts file; such states are rebuilt
 _BASELINES = re.compile(r"baselines-[0-9a-f]{64}\.parquet")
+_CONFIGS = re.compile(r"configs-[0-9a-f]{64}\.parquet")
 _PARTS = {
     "runs": re.compile(r"runs/part-\d{12}-\d{12}-[0-9a-f]{64}\.parquet"),
     "manifest": re.compile(r"runs/manifest-\d{12}-\d{12}-[0-9a-f]{64}\.jsonl"),
@@ -77,9 +79,10 @@ class State:
     items: tuple[Part, ...]
     counts: dict[str, int] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    configs: str = ""  # "": no project was configured yet
 
     def files(self) -> set[str]:
-        names = {self.baselines, *(f for p in (*self.runs, *self.verdicts, *self.items) for f in p.files())}
+        names = {self.baselines, self.configs, *(f for p in (*self.runs, *self.verdicts, *self.items) for f in p.files())}
         return names - {""}  # an older layout's state names nothing (its files are swept)
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +90,7 @@ class State:
             "format": STATE_FORMAT, "schema_version": self.schema_version, "log_id": self.log_id,
             "position": {"seq": self.seq, "hash": self.hash, "root": self.root, "peaks": list(self.peaks)},
             "files": {"runs": self.runs[0].path, "verdicts": self.verdicts[0].path, "baselines": self.baselines,
+                      **({"configs": self.configs} if self.configs else {}),
                       "parts": {"runs": [p.to_json() for p in self.runs],
                                 "verdicts": [p.to_json() for p in self.verdicts]},
                       "items": [p.to_json() for p in self.items]},
@@ -108,11 +112,13 @@ class State:
         state = cls(log_id=obj["log_id"], seq=position["seq"], hash=position["hash"], root=position["root"], peaks=peaks,
                     runs=_parts(parts["runs"]), verdicts=_parts(parts["verdicts"]), baselines=files["baselines"],
                     items=_parts(files["items"]), counts=dict(obj.get("counts", {})),
-                    schema_version=obj["schema_version"])
+                    schema_version=obj["schema_version"], configs=files.get("configs", ""))
         if not state.runs or not state.verdicts or files["runs"] != state.runs[0].path \
                 or files["verdicts"] != state.verdicts[0].path:
             raise ValueError("its runs or verdicts parts are missing")
         named: list[tuple[Any, re.Pattern[str]]] = [(state.baselines, _BASELINES)]
+        if "configs" in files:
+            named.append((state.configs, _CONFIGS))
         for kind, table in (("runs", state.runs), ("verdicts", state.verdicts), ("items", state.items)):
             named += [(p.path, _PARTS[kind]) for p in table]
             if kind == "runs":

@@ -60,6 +60,7 @@ def status(log: build.EventLog, directory: str | Path) -> Status:
                *((p.manifest, "manifest", p.rows) for p in state.runs if p.manifest is not None),
                *((p.path, "verdicts", p.rows) for p in state.verdicts),
                (state.baselines, "baselines", state.counts.get("baselines")),
+               *(((state.configs, "configs", state.counts.get("configs")),) if state.configs else ()),
                *((p.path, "items", p.rows) for p in state.items)]
     found = []
     for path, kind, rows in listing:

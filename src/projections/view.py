@@ -134,6 +134,14 @@ class View:
         """The baselines table (pyarrow): every baseline pin, in seq order."""
         return self._read(self.state.baselines, "baselines")
 
+    @cached_property
+    def configs(self) -> Any:
+        """The configs table (pyarrow): every project configuration, in seq order."""
+        if not self.state.configs:
+            from projections.schema import arrow_schema
+            return arrow_schema("configs").empty_table()
+        return self._read(self.state.configs, "configs")
+
     def read_runs(self, columns: list[str]) -> Any:
         """Some columns of the runs table (every part), in seq order: less to decode than `runs`."""
         if "runs" in self.__dict__:

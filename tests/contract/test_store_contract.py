@@ -29,7 +29,8 @@ def store(request, tmp_path):
     s.close()
 
 
-def make_rows(start: int, count: int, subject: str = "run-a", type_: str = "run.recorded", prev: str | None = None):
+def make_rows(start: int, count: int, subject: str = "run-a", type_: str = "run.recorded", prev: str | None = None,
+              project: str = "proj"):
     """Real chain rows: each body ends with the envelope tail of its columns and its predecessor's hash
     (as a PostgreSQL schema checks), and hashes right. `prev` is the hash before `start`; by default
     that of make_rows(0, start), so calls with the default subject and type continue each other."""
@@ -39,18 +40,19 @@ def make_rows(start: int, count: int, subject: str = "run-a", type_: str = "run.
     for seq in range(start, start + count):
         ts = "2026-01-01T00:00:00.000000Z"
         # arbitrary bytes before the tail: stored exactly
-        body = b'{"actor":{},"data":{"n":%d,"raw":"\x00\xff"}' % seq + envelope_tail(prev, "proj", seq, subject, ts,
+        body = b'{"actor":{},"data":{"n":%d,"raw":"\x00\xff"}' % seq + envelope_tail(prev, project, seq, subject, ts,
                                                                                      type_)
         prev = hashlib.sha256(body).hexdigest()
-        rows.append((seq, prev, ts, type_, "proj", subject, body))
+        rows.append((seq, prev, ts, type_, project, subject, body))
     return rows
 
 
-def chain(*parts: tuple[int, str, str]):
-    """make_rows for consecutive (count, subject, type) parts, linked to each other from seq 0."""
+def chain(*parts: tuple[str | int, ...]):
+    """make_rows for consecutive (count, subject, type[, project]) parts, linked to each other from seq 0."""
     rows: list = []
-    for count, subject, type_ in parts:
-        rows += make_rows(len(rows), count, subject, type_, prev=rows[-1][1] if rows else EMPTY_HASH)
+    for count, subject, type_, *project in parts:
+        rows += make_rows(len(rows), int(count), str(subject), str(type_), prev=rows[-1][1] if rows else EMPTY_HASH,
+                          project=str(project[0]) if project else "proj")
     return rows
 
 
@@ -124,6 +126,40 @@ def test_find_many_is_find_for_many_subjects_in_one_query(store):
     assert store.find_many(["nobody", "else"], ("run.recorded",)) == []
     many = [f"s{i}" for i in range(1200)] + ["c"]  # more than one statement's worth of parameters
     assert [r[0] for r in store.find_many(many, ("run.recorded",))] == [4]
+
+
+def test_latest_is_the_last_event_of_a_project_and_type_before_a_seq(store):
+    configured = "project.configured"
+    with store.transaction(5) as txn:
+        txn.append(chain((1, "", configured, "p"), (2, "r", "run.recorded", "p"), (1, "", configured, "q"),
+                         (1, "", configured, "p"), (1, "r2", "run.recorded", "p")))
+        assert txn.latest("p", configured).seq == 4  # its own appends too
+    assert tuple(store.latest("p", configured)) == tuple(store.get(4))
+    assert store.latest("p", configured, before=4).seq == 0
+    assert store.latest("p", configured, before=5).seq == 4
+    assert store.latest("p", configured, before=10**6).seq == 4
+    assert store.latest("p", configured, before=0) is None
+    assert store.latest("p", configured, before=-3) is None
+    assert store.latest("q", configured).seq == 3
+    assert store.latest("q", configured, before=3) is None
+    assert store.latest("p", "run.recorded").seq == 5
+    assert store.latest("nobody", configured) is None
+    assert store.latest("r", configured) is None  # a subject is not a project
+
+
+def test_sqlite_finds_the_latest_through_the_project_index(tmp_path):
+    """No scan of the log: SQLite's plan searches events_by_project (whose entries carry the seq)."""
+    s = SQLiteStore(tmp_path / "log.db", lock_timeout=5)
+    statements: list[str] = []
+    try:
+        s._conn.set_trace_callback(statements.append)  # the statement the store runs, its values bound
+        assert s.latest("p", "project.configured", before=10) is None
+        s._conn.set_trace_callback(None)
+        (query,) = [q for q in statements if q.lstrip().upper().startswith("SELECT")]
+        plan = " ".join(str(row[-1]) for row in s._conn.execute("EXPLAIN QUERY PLAN " + query))
+    finally:
+        s.close()
+    assert "USING" in plan and "INDEX events_by_project" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_meta_is_written_once(store):

@@ -185,7 +185,7 @@ def test_tables_fit_the_width_and_wide_shows_all(log: Path) -> None:
     wide = s.ok("history", "--log", log, "--wide", env=_env(COLUMNS="60")).out.splitlines()
     assert max(len(line) for line in wide) > 60 and "…" not in wide[0].split()
     assert wide[0].split() == ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate",
-                               "mean_score", "verdict", "status", "recorded_at", "seq"]
+                               "mean_score", "verdict", "status", "recorded_at", "config_seq", "seq"]
     piped = s.ok("history", "--log", log, env=_env()).out.splitlines()  # not a terminal, no $COLUMNS: all of it
     assert piped == wide
     events = s.ok("events", "--log", log, "-o", "table", env=_env(COLUMNS="40")).out.splitlines()

@@ -289,3 +289,42 @@ def test_a_catch_up_killed_before_its_state_switch_leaves_the_old_generation(cor
         projections.rebuild(copy, tmp_path / "full")
     assert projections.open_built(directory).manifest() == projections.open_built(tmp_path / "full").manifest()
     assert contents(projections.open_built(directory)) == contents(projections.open_built(tmp_path / "full"))
+
+
+def test_catch_up_across_project_configurations_equals_a_rebuild(corpus, log_copy, tmp_path) -> None:
+    """The configs table and each run's config_seq and violations: the configuration in force is carried
+    from one catch-up to the next (read back from the configs table), as a rebuild folds it in one go."""
+    from auditlog import Bounds, ProjectConfig
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+
+    inc, project = tmp_path / "inc", corpus.runs[0]["project_id"]
+    docs = [dict(d, run_id=d["run_id"] + "-configured") for d in corpus.runs if d["project_id"] == project][:6]
+    bounds = {"accuracy": Bounds(None, 2.0)}
+    with AuditLog.open(log_copy, create=False) as copy:
+        projections.catch_up(copy, inc)
+        first = copy.configure(project, ProjectConfig().replaced(metric_bounds=bounds, lower_is_better=["cost"]))
+        copy.record_run(docs[0])
+        projections.catch_up(copy, inc)  # the configuration is folded here, and carried to the next catch-up
+        copy.record_run(docs[1])
+        forged = prepare_run(dict(docs[2], metrics={**docs[2].get("metrics", {}), "accuracy": 3.0}))
+        with copy.writer() as w:  # a run chained without the Writer's check: the fold finds what it breaks
+            w._append_encoded(ev.RUN_RECORDED, project, docs[2]["run_id"], encoded_run(forged),
+                              forged.document_sha256)
+        projections.catch_up(copy, inc)
+        second = copy.configure(project, ProjectConfig())
+        copy.record_run(docs[3])
+        projections.catch_up(copy, inc)
+        full = tmp_path / "full"
+        projections.rebuild(copy, full)
+    built, rebuilt = projections.open_built(inc), projections.open_built(full)
+    assert contents(built) == contents(rebuilt)
+    assert projections.to_records(built.configs) == projections.to_records(rebuilt.configs)
+    assert [(c["seq"], c["project_id"], c["lower_is_better"]) for c in projections.to_records(built.configs)] == [
+        (first.seq, project, ["cost"]), (second.seq, project, [])]
+    runs = {r["run_id"]: r for r in projections.to_records(built.runs)}
+    assert [(runs[d["run_id"]]["config_seq"], len(runs[d["run_id"]]["violations"])) for d in docs[:4]] == [
+        (first.seq, 0), (first.seq, 0), (None, 2), (second.seq, 0)]
+    assert runs[docs[2]["run_id"]]["violations"][1].startswith("$.metrics.accuracy: 3 is outside its bounds ..2")
+    assert all(r["violations"] == [] and r["config_seq"] is None for r in runs.values() if r["project_id"] != project)

@@ -92,8 +92,9 @@ def test_compare(run, expected, corpus) -> None:  # noqa: ANN001
     a, b = [d for d in corpus.runs if d["project_id"] == "mmlu-pro"][2:4]
     report = json.loads(run("compare", a["run_id"], b["run_id"], "-o", "json"))
     ea, eb = expected[a["run_id"]], expected[b["run_id"]]
+    delta = eb["pass_rate"] - ea["pass_rate"]
     assert report["figures"][0] == {"name": "pass_rate", "a": ea["pass_rate"], "b": eb["pass_rate"],
-                                    "delta": eb["pass_rate"] - ea["pass_rate"]}
+                                    "delta": delta, "lower_is_better": False, "improvement": delta}
     ia = {i["item_id"]: i for i in a["items"]}
     ib = {i["item_id"]: i for i in b["items"]}
     flips = sorted(i for i in ia.keys() & ib.keys() if ia[i]["passed"] and not ib[i]["passed"])

@@ -26,7 +26,8 @@ PINNED = {
         ("metrics", "map<string, double>", False), ("tags", "map<string, string>", False),
         ("notes", "list<element: string>", False), ("status", "string", False), ("superseded_by", "string", True),
         ("superseded_reason", "string", True), ("verdict", "string", True), ("verdict_seq", "int64", True),
-        ("override_seq", "int64", True), ("document_sha256", "string", True), ("seq", "int64", False), ("event_hash", "string", False),
+        ("override_seq", "int64", True), ("document_sha256", "string", True), ("config_seq", "int64", True),
+        ("violations", "list<element: string>", False), ("seq", "int64", False), ("event_hash", "string", False),
     ],
     "items": [
         ("run_id", "string", False), ("seq", "int64", False), ("item_id", "string", False), ("score", "double", False),
@@ -46,16 +47,21 @@ PINNED = {
         ("model_id", "string", True), ("run_id", "string", False), ("reason", "string", True),
         ("actor", "string", False), ("event_hash", "string", False),
     ],
+    "configs": [
+        ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
+        ("groups", "list<element: string>", False), ("lower_is_better", "list<element: string>", False),
+        ("metric_bounds", "string", False), ("actor", "string", False), ("event_hash", "string", False),
+    ],
 }
 
 
 def test_schema_version_and_tables_are_pinned() -> None:
-    assert schema.SCHEMA_VERSION == 2, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
+    assert schema.SCHEMA_VERSION == 3, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
     assert tuple(PINNED) == schema.TABLES
     for table, fields in PINNED.items():
         arrow = schema.arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in arrow] == fields, table
-        assert arrow.metadata[b"auditlog.schema_version"] == b"2"
+        assert arrow.metadata[b"auditlog.schema_version"] == b"3"
 
 
 def test_every_field_is_documented_with_its_type() -> None:

@@ -21,7 +21,7 @@ from auditlog.core.events import SealedEvent
 _CHANGES = (ev.RUN_ANNOTATED, ev.RUN_SUPERSEDED, ev.VERDICT_RECORDED, ev.VERDICT_OVERRIDDEN)
 
 
-def current_state(recorded: SealedEvent, about: Sequence[SealedEvent]) -> dict[str, Any]:
+def current_state(recorded: SealedEvent, about: Sequence[SealedEvent], violations: Sequence[str] = ()) -> dict[str, Any]:
     """The run's row as the projections hold it: figures from its run.recorded event (`recorded`),
     then every annotation, supersession, verdict and override among `about` (its events, in seq
     order) applied as the fold applies them."""
@@ -47,7 +47,9 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent]) -> dict[s
         "metrics": {k: float(v) for k, v in (run.get("metrics") or {}).items()},
         "tags": dict(run.get("tags") or {}), "notes": [], "status": "active", "superseded_by": None,
         "superseded_reason": None, "verdict": None, "verdict_seq": None, "override_seq": None,
-        "document_sha256": event.data.get("document_sha256"), "seq": recorded.seq, "event_hash": recorded.hash,
+        "document_sha256": event.data.get("document_sha256"), "config_seq": event.data.get("config_seq"),
+        "violations": list(violations),
+        "seq": recorded.seq, "event_hash": recorded.hash,
     }
     changes = [Change(e.seq, e.event.type, e.event.subject, e.event.data) for e in about
                if e.seq > recorded.seq and e.event.type in _CHANGES]

@@ -12,6 +12,7 @@ from auditlog.cli import (  # noqa: F401 - importing registers their commands
     experiments,
     imports,
     integrity,
+    project,
     projections_group,
     publish,
     queries,

@@ -21,7 +21,8 @@ ALL_TASKS = "(all tasks)"  # the overall rows' task, in tables (null in JSON and
 @click.option("--experiment", required=True, help="The experiment id.")
 @click.option("--baseline", help="The group the others are compared with (default: the first by name).")
 @click.option("--lower-is-better", "lower", metavar="METRIC,...",
-              help="The metrics where less is better, reported as reductions (default: those whose name says "
+              help="The metrics where less is better, reported as reductions (default: those the configuration "
+                   "of each task's project declares (auditlog project configure), else those whose name says "
                    "latency, cost, token, duration, seconds, error or loss; \"\" for none).")
 @click.option("--figures", "figure_rows", is_flag=True,
               help="Print one record per task, group and figure (with jsonl/csv; the table shows them anyway).")
@@ -34,9 +35,18 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     tokens and cost as reductions (see docs/projections.md for the exact definitions)."""
     import projections
     declared = None if lower is None else [m.strip() for m in lower.split(",") if m.strip()]
-    with _view(log_path, directory) as (_, view):
+    from auditlog.app.configs import configuration_now
+    from auditlog.app.verified import view_tree
+    with _view(log_path, directory) as (log, view):
+        tree = view_tree(view)
+
+        def declared_for(task: str) -> tuple[str, ...] | None:  # the configuration in force now, if it declares any
+            in_force = configuration_now(log, tree, task)
+            return (in_force.config.lower_is_better or None) if in_force is not None else None
+
         summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded,
-                                         lower_is_better_metrics=declared)
+                                         lower_is_better_metrics=declared,
+                                         declared_for=None if declared is not None else declared_for)
     if output == "json":
         click.echo(json_text(summary.to_json(), indent=2))
         return

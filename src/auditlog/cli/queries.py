@@ -26,10 +26,10 @@ from auditlog.cli.base import (
     wide_option,
 )
 from auditlog.cli.progress import progress
-from auditlog.render import plural, render
+from auditlog.render import plural, render, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
-                   "verdict", "status", "recorded_at", "seq"]
+                   "verdict", "status", "recorded_at", "config_seq", "seq"]
 
 
 def projections_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -144,12 +144,20 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @records_output()
 def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, uri: str | None,
             vkeys: tuple[str, ...], **filters: Any) -> None:
-    """List runs, newest first (superseded runs only with --all), from the projections."""
+    """List runs, newest first (superseded runs only with --all), from the projections. The table names
+    the configuration each run was recorded under (config_seq) and, below it, what each one is."""
     import projections
     chosen = _filters(**filters)
-    with _view(log_path, directory, uri, vkeys) as (_, view):
+    configs: dict[int, Any] = {}
+    with _view(log_path, directory, uri, vkeys) as (log, view):
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
+        if output == "table" and uri is None:
+            from auditlog.app.configs import configurations
+            from auditlog.app.verified import view_tree
+            configs = configurations(log, view_tree(view), [r["config_seq"] for r in runs if r["config_seq"] is not None])
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
+    for seq, in_force in sorted(configs.items()):
+        click.echo(safe_text(f"config seq {seq} ({in_force.project}): {in_force.config.describe()}", limit=1000))
 
 
 
@@ -186,8 +194,9 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
 @click.option("--output", "-o", "--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv", "parquet"]),
               default="csv", show_default=True,
               help="The file format (--format is the older name): table, json, jsonl, csv, or parquet (binary).")
-@click.option("--what", type=click.Choice(["runs", "items", "verdicts", "baselines"]), default="runs",
-              show_default=True, help="The runs selected, their items, the verdicts on them, or their pins as baselines.")
+@click.option("--what", type=click.Choice(["runs", "items", "verdicts", "baselines", "configs"]), default="runs",
+              show_default=True, help="The runs selected, their items, the verdicts on them, their pins as baselines, "
+                                      "or their projects' configurations.")
 @run_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
 @click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "

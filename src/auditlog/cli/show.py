@@ -18,7 +18,7 @@ from auditlog.render import json_text, number, plural, render, safe_text
 
 ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error"]
 EVENT_COLUMNS = ["seq", "hash", "type", "ts", "actor", "data"]
-FIGURE_COLUMNS = ["name", "a", "b", "delta"]
+FIGURE_COLUMNS = ["name", "a", "b", "delta", "better", "improvement"]
 CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score_b"]
 SETTING_COLUMNS = ["key", "change", "a", "b"]
 
@@ -40,6 +40,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     from auditlog.app.run_state import current_state, item_records
     from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
+    config = None  # the configuration the run was recorded under (not shown for a published log)
     if uri is not None:  # a published log: its projections, checked against its checkpoint
         import projections
         with _view(log_path, directory, uri, vkeys) as (log, view):
@@ -48,14 +49,22 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
         about, current = [recorded], frame.header
         items = frame.item_records(failed_only=failed) if with_items else None
     else:  # through the store's index, checked against the verified tree: no tables read
+        from auditlog.app.configs import run_config
         with open_log(log_path) as log:
-            recorded, about = verified_about(log, verified_tree(log, log_path, directory), run_id)
-        run, current = recorded.event.data["run"], current_state(recorded, about)
+            tree = verified_tree(log, log_path, directory)
+            recorded, about = verified_about(log, tree, run_id)
+            config = recorded_under = run_config(log, tree, recorded)
+        run, current = recorded.event.data["run"], current_state(recorded, about, recorded_under.violations)
         items = item_records(recorded, failed_only=failed) if with_items else None
     related = [{"seq": e.seq, "hash": e.hash, "type": e.event.type, "ts": e.event.ts, "actor": e.event.actor,
                 "data": e.event.data} for e in about]
     if output == "json":
-        doc = {"run": run, "current": current, "events": related}
+        doc: dict[str, Any] = {"run": run, "current": current, "events": related}
+        if config is not None:
+            doc["config"] = None if config.in_force is None and config.problem is None else {
+                "seq": None if config.in_force is None else config.in_force.seq,
+                "config": None if config.in_force is None else config.in_force.config.to_data(),
+                "problem": config.problem}
         if items is not None:
             doc["items"] = items
         click.echo(json_text(doc, indent=2))
@@ -65,11 +74,11 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
                                                 for e in related]
         _echo(rows, output, ITEM_COLUMNS if items is not None else EVENT_COLUMNS)
     else:
-        _print_show(run, current, related, items)
+        _print_show(run, current, related, items, None if config is None else config.describe())
 
 
 def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict[str, Any]],
-                items: list[dict[str, Any]] | None) -> None:
+                items: list[dict[str, Any]] | None, config: str | None) -> None:
     def text(value: Any) -> str:
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -77,6 +86,8 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
         if key != "items":
             click.echo(f"{key}: {safe_text(text(value), limit=200)}")
     click.echo(f"items: {len(run.get('items') or [])}")
+    if config is not None:
+        click.echo(f"config: {safe_text(config, limit=400)}")
     click.echo("current:")
     status = current["status"]
     if status == "superseded":
@@ -131,8 +142,10 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     with _view(log_path, directory, uri, vkeys) as (log, view):
         # each run's event is the one folded, and in the verified tree: its document is what was recorded
         documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
-        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
-    figures = [asdict(f) for f in report.figures]
+        declared = _declared_lower(log, view, documents[1]["project_id"]) if uri is None else None
+        report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]),
+                                          lower_is_better_metrics=declared)
+    figures = [{**asdict(f), "better": f.better} for f in report.figures]
     changes = [asdict(c) for c in report.changes]
     settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
     if output == "json":
@@ -153,6 +166,15 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
                    else "config and environment: the same")
         if settings:
             _echo(settings, "table", SETTING_COLUMNS)
+
+
+def _declared_lower(log: Any, view: Any, project: str) -> tuple[str, ...] | None:
+    """The lower-is-better metrics the configuration of `project` in force now declares; None (guess
+    by name) when it declares none."""
+    from auditlog.app.configs import configuration_now
+    from auditlog.app.verified import view_tree
+    in_force = configuration_now(log, view_tree(view), project)
+    return (in_force.config.lower_is_better or None) if in_force is not None else None
 
 
 def _setting(value: Any) -> Any:

@@ -38,8 +38,9 @@ RUN_ANNOTATED = "run.annotated"
 RUN_SUPERSEDED = "run.superseded"
 VERDICT_OVERRIDDEN = "verdict.overridden"
 BASELINE_PINNED = "baseline.pinned"
+PROJECT_CONFIGURED = "project.configured"
 EVENT_TYPES = frozenset({LOG_CREATED, RUN_RECORDED, VERDICT_RECORDED, RUN_ANNOTATED, RUN_SUPERSEDED,
-                         VERDICT_OVERRIDDEN, BASELINE_PINNED})
+                         VERDICT_OVERRIDDEN, BASELINE_PINNED, PROJECT_CONFIGURED})
 
 _ENVELOPE_KEYS = ("actor", "data", "prev", "project", "seq", "subject", "ts", "type", "v")
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")

@@ -146,6 +146,9 @@ def _receipt(settled: Settled, run_id: str) -> Receipt:
         kind, _, why = settled.refused.partition(": ")
         if kind == "conflict":
             raise Conflict(why)
+        field, named, reason = why.partition(": ")
+        if named and field.startswith("$."):  # the run's own field (its configuration refused it): name it
+            raise InvalidInput(field, reason)
         raise InvalidInput("queue", why)
     assert settled.seq is not None and settled.hash is not None
     return Receipt(settled.seq, settled.hash, ev.RUN_RECORDED, run_id, new=bool(settled.new))

@@ -19,9 +19,11 @@ from auditlog.core.chain import envelope_matches
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, seal
 from auditlog.errors import IntegrityError, InvalidInput, NotFound, RunNotFound, StorageError, UnexpectedLog
+from auditlog.evals.config import ProjectConfig
 from auditlog.evals.runs import check_identifier
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
+from auditlog.services.configuration import InForce, configuration
 from auditlog.services.environment import capture_actor
 from auditlog.services.writer import Receipt, Writer, as_row, checked_row, prepare_document, transaction
 from auditlog.store import EventStore, Head, open_store
@@ -164,6 +166,15 @@ class AuditLog:
             return grouped.record_run(self.store, prepared, canonical_bytes(capture_actor()), source=source)
         with self.writer() as w:
             return w.record_prepared(prepared, source=source)
+
+    def configure(self, project: str, config: ProjectConfig) -> Receipt | None:
+        """Make `config` the whole configuration of `project` from now on (Writer.configure)."""
+        with self.writer() as w:
+            return w.configure(project, config)
+
+    def configuration(self, project: str, before: int | None = None) -> InForce | None:
+        """The configuration of `project` in force before seq `before` (None: now), or None."""
+        return configuration(self.store, project, before)
 
     def record_verdict(self, doc: Mapping[str, Any]) -> Receipt:
         with self.writer() as w:

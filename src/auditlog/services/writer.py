@@ -9,6 +9,7 @@ database holds exactly what was written.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound, RunNotFound
+from auditlog.evals.config import ProjectConfig
 from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
+from auditlog.services.configuration import Configurations, InForce, with_config_seq
 from auditlog.services.environment import capture_actor, capture_environment
 from auditlog.store import EventStore, Head
 from auditlog.store.protocol import QueuedRun, StoredEvent, StoredNode, WriteTransaction
@@ -76,6 +79,7 @@ class Writer:
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
         self._actor = capture_actor()  # one per transaction: every event of it names the same actor
         self._actor_bytes = canonical_bytes(self._actor)
+        self._configs = Configurations(txn)  # the configuration in force per project, as appends change it
         self.closed = False
 
     # -- the event types -----------------------------------------------------
@@ -104,7 +108,8 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, encoded_run(prepared, source), submitted)
+        data = with_config_seq(encoded_run(prepared, source), self._configs.check(run))  # refused: InvalidInput
+        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
 
     def record_queued(self, run: QueuedRun, check: Callable[[], None]) -> Receipt:
         """A run another writer queued (services.grouped): already recorded, a Conflict, or sealed with
@@ -117,7 +122,10 @@ class Writer:
             raise Conflict(f"run {run.subject!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
         check()
-        return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, run.data, run.document_sha256,
+        data = run.data
+        if self._configs.of(run.project) is not None:  # checked bytes: the canonical run they carry
+            data = with_config_seq(data, self._configs.check(json.loads(data)["run"]))
+        return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, data, run.document_sha256,
                                     actor=run.actor)
 
     @property
@@ -191,6 +199,24 @@ class Writer:
         if reason:
             data["reason"] = reason
         return self._append(ev.BASELINE_PINNED, project, run_id, data, "")
+
+    def configure(self, project: str, config: ProjectConfig) -> Receipt | None:
+        """Make `config` the whole configuration of `project` from now on. Appends nothing when it is the
+        configuration in force already (its receipt, not new), or when it is empty and the project has
+        none (None)."""
+        check_identifier(project, "PROJECT")
+        current = self._configs.of(project)
+        if current is None and config.empty:
+            return None
+        if current is not None and canonical_bytes(current.config.to_data()) == canonical_bytes(config.to_data()):
+            return Receipt(current.seq, current.hash, ev.PROJECT_CONFIGURED, "", new=False)
+        receipt = self._append(ev.PROJECT_CONFIGURED, project, "", config.to_data(), "")
+        self._configs.appended(InForce(project, receipt.seq, receipt.hash, config))
+        return receipt
+
+    def configuration(self, project: str) -> InForce | None:
+        """The configuration of `project` in force in this transaction, or None."""
+        return self._configs.of(project)
 
     # -- the machinery -------------------------------------------------------
 

@@ -44,6 +44,13 @@ class _Reads:
         wanted = set(subjects)
         return [r for r in self._state.rows if r.subject in wanted and (not types or r.type in types)]
 
+    def latest(self, project: str, type_: str, before: int | None = None) -> StoredEvent | None:
+        rows = self._state.rows
+        for row in reversed(rows[:len(rows) if before is None else max(before, 0)]):
+            if row.project == project and row.type == type_:
+                return row
+        return None
+
     def meta(self) -> dict[str, str]:
         return dict(self._state.meta)
 

@@ -130,6 +130,11 @@ class Reader(Protocol):
         """`find` for many subjects in one query (a batch's idempotency check), in seq order."""
         ...
 
+    def latest(self, project: str, type_: str, before: int | None = None) -> StoredEvent | None:
+        """The last event of this type about this project with seq < `before` (None: in the whole log),
+        found through the (project, type) index, never by a scan of the log."""
+        ...
+
     def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
         """The rows at these seqs that the log holds, in seq order, in one read (or a few): for a
         caller that confirms many events far apart. Never a row outside the chain's domain (seq < 0)."""

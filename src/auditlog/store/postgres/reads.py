@@ -71,6 +71,11 @@ class Reads:
             query, args = query + " AND type = ANY(%s)", [list(subjects), list(types)]
         return self._events(query + " ORDER BY seq", args)
 
+    def latest(self, project: str, type_: str, before: int | None = None) -> StoredEvent | None:
+        """Through events_by_project (project, type): the few events of one project and type, the last taken."""
+        found = self._events(self._sql.latest, (project, type_, before))
+        return found[0] if found else None
+
     def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
         wanted = sorted({seq for seq in seqs if seq >= 0})
         if not wanted:

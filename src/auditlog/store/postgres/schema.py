@@ -193,6 +193,8 @@ class Statements:
         self.rows_at = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq = ANY(%s::bigint[]) AND seq >= 0 ORDER BY seq"
         self.find = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = %s AND seq >= 0"
         self.find_many = f"SELECT {_COLUMNS} FROM {s}.events WHERE subject = ANY(%s) AND seq >= 0"
+        self.latest = (f"SELECT {_COLUMNS} FROM {s}.events WHERE project = %s AND type = %s AND seq >= 0 "
+                       "AND seq < coalesce(%s::bigint, 9223372036854775807) ORDER BY seq DESC LIMIT 1")
         self.rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq > %s"
         self.meta = f"SELECT key, value FROM {s}.meta"
         self.subtrees = (f"SELECT level, idx, hash FROM {s}.merkle WHERE (level, idx) IN "

@@ -89,6 +89,16 @@ class _Reads:
                 found += self._query(_stored_event, sql, (*chunk, *types)).fetchall()
         return sorted(found)  # by seq: StoredEvent sorts by its first field, and seqs are unique
 
+    def latest(self, project: str, type_: str, before: int | None = None) -> StoredEvent | None:
+        """Through events_by_project (project, type): SQLite keeps the rowid (seq) in the index, so the
+        last one is found without sorting or scanning."""
+        sql = f"SELECT {_COLUMNS} FROM events WHERE project = ? AND type = ? AND seq >= 0"
+        args: tuple[Any, ...] = (project, type_)
+        if before is not None:
+            sql, args = sql + " AND seq < ?", (*args, before)
+        with _translated("cannot read the log"):
+            return self._query(_stored_event, sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+
     def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
         wanted = sorted({seq for seq in seqs if seq >= 0})
         found: list[StoredEvent] = []
