@@ -48,6 +48,16 @@ where_option = click.option(
     "--where", metavar="EXPR", help="Only runs for which this expression holds, e.g. \"metrics.accuracy > 0.8 and "
     "tags.branch = 'main'\" (the filter language: docs/projections.md).")
 
+include_status_option = click.option(
+    "--include-status", metavar="STATUS,...", help="Also use scoped metrics of these scope statuses: invalid, "
+    "not_applicable, diagnostic, non_headline (valid scopes marked headline: false), or all; the output marks "
+    "what it included (default: valid headline metrics only; docs/documents.md#metric-scopes).")
+
+
+def included_text(included: dict[str, int]) -> str | None:
+    """A point's or figure's mark in a table or CSV cell: `invalid 2, diagnostic 1`; None when it has none."""
+    return ", ".join(f"{status} {n}" for status, n in included.items()) or None
+
 
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters history and export share."""
@@ -157,7 +167,8 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @log_option
 @projections_option
 @click.option("--project", required=True, help="The project (task) whose runs to follow.")
-@click.option("--metric", required=True, help="A run metric's name, or pass_rate or mean_score.")
+@click.option("--metric", required=True, help="A run metric's name (scope/name for a scoped metric), or pass_rate "
+              "or mean_score.")
 @click.option("--by", type=click.Choice(["model_version", "experiment.version", "model_id"]), default="model_version",
               show_default=True, help="One point per value of this.")
 @click.option("--model", help="Only runs of this model.")
@@ -165,19 +176,27 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
 @where_option
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
+@include_status_option
 @published_option
 @records_output()
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
-          group: str | None, days: int | None, where: str | None, include_superseded: bool, output: str,
-          uri: str | None, vkeys: tuple[str, ...]) -> None:
+          group: str | None, days: int | None, where: str | None, include_superseded: bool,
+          include_status: str | None, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
         points = projections.trend(view, project, metric, by=by, group=group, days=days, model_id=model,
-                                   include_superseded=include_superseded, where=condition)
+                                   include_superseded=include_superseded, where=condition,
+                                   include_status=include_status)
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
-    _echo(records, output, [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"])
+    columns = [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"]
+    if include_status is not None:  # what each point used besides valid headline values: its mark
+        columns.append("included")
+        if output != "json":
+            for record in records:
+                record["included"] = included_text(record["included"])
+    _echo(records, output, columns)
 
 
 @cli.command(epilog=EXIT_CODES)
