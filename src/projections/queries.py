@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from auditlog.errors import IntegrityError, InvalidInput
+from auditlog.evals.scopes import mark
 from projections.diff import KeyDifference, settings_diff
 from projections.schema import arrow_schema
 from projections.view import View, to_records
@@ -180,6 +181,10 @@ class FigureDelta:
     a: float | None
     b: float | None
     delta: float | None
+    # a scoped metric's mark in each run, where its scope is not valid and headline (its status, or
+    # non_headline): trends and A/B summaries leave such a value out by default
+    mark_a: str | None = None
+    mark_b: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,10 @@ def compare_runs(view: View, a: str, b: str,
     ma, mb = ha["metrics"], hb["metrics"]
     figures += [FigureDelta(f"metrics.{name}", ma.get(name), mb.get(name), _delta(ma.get(name), mb.get(name)))
                 for name in sorted(set(ma) | set(mb))]
+    sa, sb = ha["scoped_metrics"], hb["scoped_metrics"]
+    figures += [FigureDelta(f"metrics.{name}", sa.get(name), sb.get(name), _delta(sa.get(name), sb.get(name)),
+                            _scope_mark(ha, name), _scope_mark(hb, name))
+                for name in sorted(set(sa) | set(sb)) if name not in ma and name not in mb]
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
     changes = []
@@ -282,6 +291,14 @@ def recorded_document(view: View, header: Mapping[str, Any]) -> dict[str, Any]:
                                             "figures were folded from: check it with `auditlog verify`")
     document: dict[str, Any] = json.loads(event.body)["data"]["run"]
     return document
+
+
+def _scope_mark(header: Mapping[str, Any], address: str) -> str | None:
+    """The mark of scoped metric `address` in a run that has it (evals.scopes.mark), else None."""
+    scope = address.partition("/")[0]
+    if address not in header["scoped_metrics"]:
+        return None
+    return mark(header["scope_status"].get(scope), scope in (header["headline_scopes"] or []))
 
 
 def _delta(a: float | None, b: float | None) -> float | None:

@@ -59,6 +59,13 @@ def included_text(included: dict[str, int]) -> str | None:
     return ", ".join(f"{status} {n}" for status, n in included.items()) or None
 
 
+def scope_text(run: dict[str, Any]) -> str | None:
+    """A run's scopes whose metrics trends and A/B summaries leave out by default: `judge: invalid`."""
+    from auditlog.evals.scopes import marks
+    return ", ".join(f"{name}: {mark}" for name, mark in marks(run["scope_status"], run["headline_scopes"]).items()) \
+        or None
+
+
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters history and export share."""
     options = [
@@ -159,7 +166,11 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
     chosen = _filters(**filters)
     with _view(log_path, directory, uri, vkeys) as (_, view):
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
-    _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
+    columns = HISTORY_COLUMNS if output == "table" else projections.schema.names("runs")
+    if output == "table" and any(run["scope_status"] for run in runs):  # mark the scopes not used by default
+        columns = [*columns[:7], "scopes", *columns[7:]]
+        runs = [{**run, "scopes": scope_text(run)} for run in runs]
+    _echo(runs, output, columns)
 
 
 

@@ -106,6 +106,14 @@ def mark(status: str | None, is_headline: bool) -> str | None:
     return status if status != "valid" else NON_HEADLINE
 
 
+def marks(status: Mapping[str, str] | None, headlines: Iterable[str] | None) -> dict[str, str]:
+    """The mark of each scope of a run whose metrics do not count by default (a runs row's
+    `scope_status` and `headline_scopes`), by scope name."""
+    chosen = set(headlines or ())
+    found = {name: mark(value, name in chosen) for name, value in (status or {}).items()}
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def parse_include(text: str | Iterable[str] | None) -> frozenset[str]:
     """`--include-status invalid,diagnostic` as a set; `all` is every status; InvalidInput names an unknown one."""
     if text is None:
