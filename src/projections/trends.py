@@ -43,15 +43,29 @@ class TrendPoint:
     # samples whose metric does not count by default but was asked for (--include-status), by
     # their scope's status (or non_headline): the point's mark; empty when every sample is valid
     included: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # runs of this key whose value was left out, by mark
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def trend(view: View, project: str, metric: str, *, by: str = "model_version", group: str | None = None,
-          days: int | None = None, now: datetime | None = None, include_superseded: bool = False,
-          model_id: str | None = None, where: str | Expr | None = None,
-          include_status: str | Iterable[str] | None = None) -> list[TrendPoint]:
+@dataclass(frozen=True)
+class Trend:
+    """A trend's points, and how many runs' values it left out because of their scope's status, by mark."""
+
+    points: list[TrendPoint]
+    left_out: dict[str, int]
+
+
+def trend(view: View, project: str, metric: str, **options: Any) -> list[TrendPoint]:
+    """The points of `marked_trend` (same arguments)."""
+    return marked_trend(view, project, metric, **options).points
+
+
+def marked_trend(view: View, project: str, metric: str, *, by: str = "model_version", group: str | None = None,
+                 days: int | None = None, now: datetime | None = None, include_superseded: bool = False,
+                 model_id: str | None = None, where: str | Expr | None = None,
+                 include_status: str | Iterable[str] | None = None) -> Trend:
     """`metric` (a run metric's name, or pass_rate / mean_score) over the runs of `project`, per value
     of `by`, in the order each value first appears in the log.
 
@@ -61,7 +75,9 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
     (default: the current time).
     Runs without the metric are left out; runs whose `by` is null form the point with key None.
     A scoped metric (`scope/name`) is used only where its scope is valid and headline, unless
-    `include_status` names its status (evals.scopes.counts); each point counts what it included so.
+    `include_status` names its status (evals.scopes.counts); each point counts the runs it used so
+    (`included`) and those it left out (`left_out`), by their scope's status. A key whose every
+    value was left out has no point.
     Every run a point uses is confirmed against the log (View.confirm).
     """
     import pyarrow as pa
@@ -96,6 +112,7 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
     rows = to_records(table.append_column("value", values))
     points: dict[Any, list[dict[str, Any]]] = {}
     left_out: dict[str, int] = {}
+    left_by_key: dict[Any, dict[str, int]] = {}
     used = []
     for row in rows:
         if row["value"] is None:
@@ -106,13 +123,15 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
             row["mark"] = mark(row["status"], is_headline)
             if not counts(row["status"], is_headline, include):
                 left_out[row["mark"]] = left_out.get(row["mark"], 0) + 1
+                per_key = left_by_key.setdefault(row[BY[by]], {})
+                per_key[row["mark"]] = per_key.get(row["mark"], 0) + 1
                 continue
         used.append(row["seq"])
         points.setdefault(row[BY[by]], []).append(row)
     view.confirm(runs.filter(pc.is_in(runs.column("seq"), value_set=pa.array(used, pa.int64()))))
     if left_out and not points:
-        found = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
-        raise InvalidInput("metric", f"{metric!r} of {project!r} is only in scopes that trends leave out ({found}); "
+        counted = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
+        raise InvalidInput("metric", f"{metric!r} of {project!r} is only in scopes that trends leave out ({counted}); "
                                      f"pass --include-status {','.join(sorted(left_out))} to use them")
     if rows and not points:
         known = sorted({k for m in runs.column("metrics").to_pylist() for k, _ in m})
@@ -127,5 +146,6 @@ def trend(view: View, project: str, metric: str, *, by: str = "model_version", g
             if r["mark"] is not None:
                 marks[r["mark"]] = marks.get(r["mark"], 0) + 1
         out.append(TrendPoint(key, len(vals), mean(vals), min(vals), max(vals), vals[-1],
-                              found[-1]["run_id"], found[-1]["recorded_at"], dict(sorted(marks.items()))))
-    return out
+                              found[-1]["run_id"], found[-1]["recorded_at"], dict(sorted(marks.items())),
+                              dict(sorted(left_by_key.get(key, {}).items()))))
+    return Trend(out, dict(sorted(left_out.items())))

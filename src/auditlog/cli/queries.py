@@ -54,9 +54,12 @@ include_status_option = click.option(
     "what it included (default: valid headline metrics only; docs/documents.md#metric-scopes).")
 
 
-def included_text(included: dict[str, int]) -> str | None:
-    """A point's or figure's mark in a table or CSV cell: `invalid 2, diagnostic 1`; None when it has none."""
-    return ", ".join(f"{status} {n}" for status, n in included.items()) or None
+def scopes_text(included: dict[str, int], left_out: dict[str, int]) -> str | None:
+    """A point's or figure's marks in a table or CSV cell: `used invalid 2; left out diagnostic 1`
+    (runs, by their scope's status); None when every value it could use was valid and headline."""
+    parts = [f"{word} " + ", ".join(f"{status} {n}" for status, n in counted.items())
+             for word, counted in (("used", included), ("left out", left_out)) if counted]
+    return "; ".join(parts) or None
 
 
 def scope_text(run: dict[str, Any]) -> str | None:
@@ -197,17 +200,21 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        points = projections.trend(view, project, metric, by=by, group=group, days=days, model_id=model,
-                                   include_superseded=include_superseded, where=condition,
-                                   include_status=include_status)
+        found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                         include_superseded=include_superseded, where=condition,
+                                         include_status=include_status)
+    points = found.points
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
     columns = [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"]
-    if include_status is not None:  # what each point used besides valid headline values: its mark
-        columns.append("included")
-        if output != "json":
-            for record in records:
-                record["included"] = included_text(record["included"])
+    if output in ("table", "csv") and any(p.included or p.left_out for p in points):  # marked: not valid headline
+        columns.append("scopes")
+        for record, point in zip(records, points):
+            record["scopes"] = scopes_text(point.included, point.left_out)
     _echo(records, output, columns)
+    if found.left_out:  # on stderr, so that the records stay what they are
+        counted = ", ".join(f"{plural(n, 'run')} {status}" for status, n in found.left_out.items())
+        click.echo(f"left out, by their scope's status: {counted}; --include-status {','.join(found.left_out)} "
+                   "uses them", err=True)
 
 
 @cli.command(epilog=EXIT_CODES)

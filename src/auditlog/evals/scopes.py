@@ -119,7 +119,7 @@ def parse_include(text: str | Iterable[str] | None) -> frozenset[str]:
     if text is None:
         return frozenset()
     words = [w.strip() for w in (text.split(",") if isinstance(text, str) else text)]
-    chosen = set()
+    chosen: set[str] = set()
     for word in words:
         if word == "all":
             chosen.update(INCLUDABLE)
