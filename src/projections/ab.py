@@ -54,6 +54,9 @@ class ABFigure:
     included: dict[str, int] = field(default_factory=dict)
     left_out: dict[str, int] = field(default_factory=dict)  # runs whose scoped value was not used, by mark
 
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v or k not in ("included", "left_out")}
+
     @property
     def label(self) -> str:
         return f"{self.name} reduction" if self.lower_is_better else self.name
@@ -76,7 +79,10 @@ class ABRow:
     figures: list[ABFigure] = field(default_factory=list)  # every figure, improvements signed so + is better
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields; a figure's marks only when it has some (a log without scopes prints what it always did)."""
+        out = asdict(self)
+        out["figures"] = [f.to_json() for f in self.figures]
+        return out
 
     def figure(self, name: str) -> ABFigure:
         return next(f for f in self.figures if f.name == name)

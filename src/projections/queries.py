@@ -186,6 +186,10 @@ class FigureDelta:
     mark_a: str | None = None
     mark_b: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Its fields; the marks only when it has one (a log without scopes prints what it always did)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("mark_a", "mark_b")}
+
 
 @dataclass(frozen=True)
 class ItemChange:
@@ -233,6 +237,7 @@ class ComparisonReport:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out["figures"] = [f.to_json() for f in self.figures]
         out.update(pass_to_fail=self.pass_to_fail, fail_to_pass=self.fail_to_pass,
                    only_in_a=self.only_in_a, only_in_b=self.only_in_b)
         return out

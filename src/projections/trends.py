@@ -46,7 +46,8 @@ class TrendPoint:
     left_out: dict[str, int] = field(default_factory=dict)  # runs of this key whose value was left out, by mark
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields; the marks only when it has some (a log without scopes prints what it always did)."""
+        return {k: v for k, v in asdict(self).items() if v or k not in ("included", "left_out")}
 
 
 @dataclass(frozen=True)

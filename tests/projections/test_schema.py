@@ -23,7 +23,9 @@ PINNED = {
         ("started_at", "timestamp[us, tz=UTC]", True), ("finished_at", "timestamp[us, tz=UTC]", True),
         ("recorded_at", "timestamp[us, tz=UTC]", False), ("n_items", "int64", False), ("n_passed", "int64", False),
         ("pass_rate", "double", True), ("mean_score", "double", True),
-        ("metrics", "map<string, double>", False), ("tags", "map<string, string>", False),
+        ("metrics", "map<string, double>", False), ("scoped_metrics", "map<string, double>", False),
+        ("scope_status", "map<string, string>", False), ("scope_reason", "map<string, string>", False),
+        ("headline_scopes", "list<element: string>", False), ("tags", "map<string, string>", False),
         ("notes", "list<element: string>", False), ("status", "string", False), ("superseded_by", "string", True),
         ("superseded_reason", "string", True), ("verdict", "string", True), ("verdict_seq", "int64", True),
         ("override_seq", "int64", True), ("document_sha256", "string", True), ("seq", "int64", False), ("event_hash", "string", False),
@@ -50,12 +52,12 @@ PINNED = {
 
 
 def test_schema_version_and_tables_are_pinned() -> None:
-    assert schema.SCHEMA_VERSION == 2, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
+    assert schema.SCHEMA_VERSION == 3, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
     assert tuple(PINNED) == schema.TABLES
     for table, fields in PINNED.items():
         arrow = schema.arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in arrow] == fields, table
-        assert arrow.metadata[b"auditlog.schema_version"] == b"2"
+        assert arrow.metadata[b"auditlog.schema_version"] == b"3"
 
 
 def test_every_field_is_documented_with_its_type() -> None:

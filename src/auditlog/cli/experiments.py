@@ -45,9 +45,9 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     figures: list[dict[str, Any]] = [
         {"task": r.task, "group": r.group, "figure": f.name, "lower_is_better": f.lower_is_better,
          "baseline": f.baseline, "value": f.value, "improvement": f.improvement, "improvement_pct": f.improvement_pct,
-         "scopes": scopes_text(f.included, f.left_out)}
+         **({"scopes": scopes_text(f.included, f.left_out)} if f.included or f.left_out else {})}
         for r in rows for f in r.figures]
-    marked = ["scopes"] if any(f["scopes"] for f in figures) else []  # scoped values not valid headline ones
+    marked = ["scopes"] if any("scopes" in f for f in figures) else []  # scoped values not valid headline ones
     if output == "table":
         _echo([{**r.to_json(), "task": ALL_TASKS if r.task is None else r.task} for r in rows], "table", AB_COLUMNS)
         _echo([{**f, "task": ALL_TASKS if f["task"] is None else f["task"],

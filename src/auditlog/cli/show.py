@@ -148,9 +148,9 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
         # each run's event is the one folded, and in the verified tree: its document is what was recorded
         documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
         report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]))
-    figures = [asdict(f) for f in report.figures]
+    figures = [f.to_json() for f in report.figures]
     columns = FIGURE_COLUMNS
-    if any(f["mark_a"] or f["mark_b"] for f in figures):  # scoped metrics that trends and A/B leave out
+    if any("mark_a" in f or "mark_b" in f for f in figures):  # scoped metrics that trends and A/B leave out
         columns = [*FIGURE_COLUMNS, "mark_a", "mark_b"]
     changes = [asdict(c) for c in report.changes]
     settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
