@@ -258,11 +258,12 @@ def compare_runs(view: View, a: str, b: str,
     figures = [FigureDelta(name, ha[name], hb[name], _delta(ha[name], hb[name])) for name in ("pass_rate", "mean_score")]
     ma, mb = ha["metrics"], hb["metrics"]
     figures += [FigureDelta(f"metrics.{name}", ma.get(name), mb.get(name), _delta(ma.get(name), mb.get(name)))
-                for name in sorted(set(ma) | set(mb))]
-    sa, sb = ha["scoped_metrics"], hb["scoped_metrics"]
+                for name in sorted(set(ma) | set(mb)) if name not in ha["scoped_metrics"] | hb["scoped_metrics"]]
+    # scoped metrics by address; a run recorded before scopes may hold the same address unscoped
+    sa, sb = {**ha["scoped_metrics"], **ma}, {**hb["scoped_metrics"], **mb}
     figures += [FigureDelta(f"metrics.{name}", sa.get(name), sb.get(name), _delta(sa.get(name), sb.get(name)),
                             _scope_mark(ha, name), _scope_mark(hb, name))
-                for name in sorted(set(sa) | set(sb)) if name not in ma and name not in mb]
+                for name in sorted(set(ha["scoped_metrics"]) | set(hb["scoped_metrics"]))]
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
     changes = []

@@ -222,3 +222,21 @@ def test_the_gate_compares_item_scores_whatever_the_scopes_say(tmp_path: Path) -
         verdict = done.json()
         results.append((done.code, verdict["verdict"], verdict["delta"], verdict["p_value"]))
     assert results[0] == results[1]
+
+
+def test_an_address_recorded_before_scopes_meets_its_scoped_successor(tmp_path: Path) -> None:
+    """A run from before scopes may have an unscoped metric named `eval/accuracy`: it counts as
+    unscoped metrics always do, and is the same figure as scope `eval`'s `accuracy` of a later run."""
+    db = tmp_path / "log.db"
+    old = run_doc("old", version="v1", metrics={"eval/accuracy": 0.5})
+    new = run_doc("new", version="v2", metric_scopes={
+        "eval": {"status": "invalid", "reason": "grader crashed", "metrics": {"accuracy": 0.25}}})
+    for doc in (old, new):
+        run("append", "run", write_json(tmp_path / f"{doc['run_id']}.json", doc), "--log", db)
+    figures = [f for f in run("compare", "old", "new", "--log", db, "-o", "json").json()["figures"]
+               if f["name"] == "metrics.eval/accuracy"]
+    assert figures == [{"name": "metrics.eval/accuracy", "a": 0.5, "b": 0.25, "delta": -0.25, "mark_b": "invalid"}]
+    points = run("trend", "--log", db, "--project", "mmlu-pro", "--metric", "eval/accuracy", "-o", "json").json()
+    assert [(p["model_version"], p["avg"]) for p in points] == [("v1", 0.5)]
+    assert sorted(r["run_id"] for r in run("history", "--log", db, "--where", "metrics.eval/accuracy < 1",
+                                           "-o", "json").json()) == ["new", "old"]
