@@ -129,7 +129,10 @@ def marked_trend(view: View, project: str, metric: str, *, by: str = "model_vers
                 continue
         used.append(row["seq"])
         points.setdefault(row[BY[by]], []).append(row)
-    view.confirm(runs.filter(pc.is_in(runs.column("seq"), value_set=pa.array(used, pa.int64()))))
+    if left_out:  # only the runs whose values the points use
+        view.confirm(runs.filter(pc.is_in(runs.column("seq"), value_set=pa.array(used, pa.int64()))))
+    else:
+        view.confirm(runs.filter(pc.is_valid(values)))
     if left_out and not points:
         counted = ", ".join(f"{n} {status}" for status, n in sorted(left_out.items()))
         raise InvalidInput("metric", f"{metric!r} of {project!r} is only in scopes that trends leave out ({counted}); "
