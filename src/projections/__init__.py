@@ -27,12 +27,12 @@ from projections.queries import (
 )
 from projections.schema import SCHEMA_VERSION
 from projections.status import Status, status
-from projections.trends import TrendPoint, trend
+from projections.trends import Trend, TrendPoint, marked_trend, trend
 from projections.view import View, open, open_built, to_records
 
 __all__ = [
     "ABFigure", "ABRow", "ABSummary", "ComparisonReport", "FigureDelta", "ItemChange", "RunFrame", "SCHEMA_VERSION",
-    "Status", "TrendPoint", "View", "ab_summary", "catch_up", "compact", "compare_runs", "default_directory",
-    "export", "list_runs", "load_run", "open", "open_built", "pinned_baseline", "query_runs", "rebuild", "status",
-    "to_records", "trend",
+    "Status", "Trend", "TrendPoint", "View", "ab_summary", "catch_up", "compact", "compare_runs", "default_directory",
+    "export", "list_runs", "load_run", "marked_trend", "open", "open_built", "pinned_baseline", "query_runs",
+    "rebuild", "status", "to_records", "trend",
 ]

@@ -6,7 +6,8 @@ runs selected, the items of those runs, the verdicts on those runs, or the pins 
 as baselines. Parquet keeps
 the public schema (schema.py) exactly; the text formats write timestamps as RFC 3339 UTC
 text. CSV is flat, for dashboards: one column per map key (`metrics.accuracy`, `tags.branch`,
-in key order after the table's own columns' place), lists (notes) as JSON text; with
+in key order after the table's own columns' place; scoped metrics as `metrics.eval/accuracy`, scope
+statuses as `scopes.eval`, the names --where uses), lists (notes) as JSON text; with
 `json_cells` it writes maps as JSON text in one cell, as before. CSV is written by
 auditlog.render's one CSV writer (its header even with no rows; minimal quoting). JSON and
 JSONL write C1, DEL and bidirectional control characters as JSON \\u escapes (the values stay
@@ -30,6 +31,8 @@ from projections.view import View, to_records
 WHAT = ("runs", "items", "verdicts", "baselines", "configs")
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 _BATCH = 65_536
+# flat CSV names scoped metrics and scope statuses as --where does: metrics.<scope>/<name>, scopes.<scope>
+_FLAT_NAMES = {"scoped_metrics": "metrics", "scope_status": "scopes"}
 
 
 def select(view: View, what: str, **filters: Any) -> Any:
@@ -100,8 +103,9 @@ def _flat(table: Any, json_cells: bool = False) -> Any:
     columns = {}
     for f, column in zip(table.schema, table.columns):
         if pa.types.is_map(f.type) and not json_cells:
+            prefix = _FLAT_NAMES.get(f.name, f.name)
             for key in _map_keys(column):
-                columns[f"{f.name}.{key}"] = pc.map_lookup(column, query_key=key, occurrence="first")
+                columns[f"{prefix}.{key}"] = pc.map_lookup(column, query_key=key, occurrence="first")
             continue
         if pa.types.is_timestamp(f.type):
             column = timestamp_text(column)

@@ -32,6 +32,7 @@ from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 from auditlog.evals.config import ProjectConfig, from_data, violations
+from auditlog.evals.scopes import projected as scoped
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NO_NODES = 64  # TreeBuilder.extend returns no completed subtree this high: only the root is wanted
@@ -258,6 +259,7 @@ def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, 
         n, n_passed, n_passed / n if n else None, math.fsum(scores) / n if n else None,
         # decoded from canonical JSON: keys already in _jcs_order; values as the doubles stored
         {k: float(v) for k, v in (run.get("metrics") or {}).items()},
+        *scoped(run),  # scoped_metrics, scope_status, scope_reason, headline_scopes
         run.get("tags") or {},
         [],  # notes
         "active", None, None,  # status, superseded_by, superseded_reason

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from auditlog.errors import IntegrityError, InvalidInput
+from auditlog.evals.scopes import mark
 from projections.diff import KeyDifference, settings_diff
 from projections.direction import lower_is_better
 from projections.schema import arrow_schema
@@ -184,10 +185,18 @@ class FigureDelta:
     delta: float | None
     lower_is_better: bool = False
     improvement: float | None = None
+    # a scoped metric's mark in each run, where its scope is not valid and headline (its status, or
+    # non_headline): trends and A/B summaries leave such a value out by default
+    mark_a: str | None = None
+    mark_b: str | None = None
 
     @property
     def better(self) -> str:
         return "lower" if self.lower_is_better else "higher"
+
+    def to_json(self) -> dict[str, Any]:
+        """Its fields; the marks only when it has one (a log without scopes prints what it always did)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("mark_a", "mark_b")}
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,7 @@ class ComparisonReport:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out["figures"] = [f.to_json() for f in self.figures]
         out.update(pass_to_fail=self.pass_to_fail, fail_to_pass=self.fail_to_pass,
                    only_in_a=self.only_in_a, only_in_b=self.only_in_b)
         return out
@@ -257,13 +267,20 @@ def compare_runs(view: View, a: str, b: str,
         documents = (recorded_document(view, run_a.header), recorded_document(view, run_b.header))
     ha, hb = run_a.header, run_b.header
     ma, mb = ha["metrics"], hb["metrics"]
-    pairs = [(name, ha[name], hb[name]) for name in ("pass_rate", "mean_score")]
-    pairs += [(f"metrics.{name}", ma.get(name), mb.get(name)) for name in sorted(set(ma) | set(mb))]
+    scoped = set(ha["scoped_metrics"]) | set(hb["scoped_metrics"])
+    pairs: list[tuple[str, Any, Any, str | None, str | None]] = [
+        (name, ha[name], hb[name], None, None) for name in ("pass_rate", "mean_score")]
+    pairs += [(f"metrics.{name}", ma.get(name), mb.get(name), None, None)
+              for name in sorted(set(ma) | set(mb)) if name not in scoped]
+    # scoped metrics by address; a run recorded before scopes may hold the same address unscoped
+    sa, sb = {**ha["scoped_metrics"], **ma}, {**hb["scoped_metrics"], **mb}
+    pairs += [(f"metrics.{name}", sa.get(name), sb.get(name), _scope_mark(ha, name), _scope_mark(hb, name))
+              for name in sorted(scoped)]
     figures = []
-    for name, value_a, value_b in pairs:
+    for name, value_a, value_b, mark_a, mark_b in pairs:
         lower, delta = lower_is_better(name, lower_is_better_metrics), _delta(value_a, value_b)
         figures.append(FigureDelta(name, value_a, value_b, delta, lower,
-                                   None if delta is None else -delta if lower else delta))
+                                   None if delta is None else -delta if lower else delta, mark_a, mark_b))
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
     changes = []
@@ -297,6 +314,14 @@ def recorded_document(view: View, header: Mapping[str, Any]) -> dict[str, Any]:
                                             "figures were folded from: check it with `auditlog verify`")
     document: dict[str, Any] = json.loads(event.body)["data"]["run"]
     return document
+
+
+def _scope_mark(header: Mapping[str, Any], address: str) -> str | None:
+    """The mark of scoped metric `address` in a run that has it (evals.scopes.mark), else None."""
+    scope = address.partition("/")[0]
+    if address not in header["scoped_metrics"]:
+        return None
+    return mark(header["scope_status"].get(scope), scope in (header["headline_scopes"] or []))
 
 
 def _delta(a: float | None, b: float | None) -> float | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 SCHEMA_VERSION = 3  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
 # 3: runs.config_seq and runs.violations, the project configuration each run was recorded under; configs
+#    and runs.scoped_metrics, scope_status, scope_reason, headline_scopes (metric scopes, evals/scopes.py)
 TABLES = ("runs", "items", "verdicts", "baselines", "configs")
 ROW_GROUP_ROWS = 65_536
 
@@ -71,7 +72,14 @@ RUNS = (
     _f("n_passed", "int64", "Number of items with `passed` true.", nullable=False),
     _f("pass_rate", "float64", "n_passed / n_items; null when the run has no items."),
     _f("mean_score", "float64", "math.fsum(item scores) / n_items; null when the run has no items."),
-    _f("metrics", "map<string,float64>", "The run's metrics, keys sorted.", nullable=False),
+    _f("metrics", "map<string,float64>", "The run's metrics (those outside any scope), keys sorted.", nullable=False),
+    _f("scoped_metrics", "map<string,float64>", "The metrics of the run's `metric_scopes`, keyed `scope/name`, "
+       "whatever their scope's status; keys sorted.", nullable=False),
+    _f("scope_status", "map<string,string>", "Each scope's status: valid, invalid, not_applicable or diagnostic.",
+       nullable=False),
+    _f("scope_reason", "map<string,string>", "The reason each scope gives, for those that give one.", nullable=False),
+    _f("headline_scopes", "list<string>", "The scopes whose metrics are headline metrics (`headline` not false), "
+       "sorted.", nullable=False),
     _f("tags", "map<string,string>", "The run's tags with every annotation's tags merged in, in log order; "
        "keys sorted.", nullable=False),
     _f("notes", "list<string>", "Notes from annotations, in log order.", nullable=False),

@@ -1,6 +1,7 @@
 """The `--where` filter language: a small expression over a run's fields, parsed into a tree.
 
     metrics.accuracy > 0.8 and tags.branch = 'main'
+    metrics.eval/accuracy > 0.8 and scopes.eval = 'valid'
     (model_id in ('claude-x', 'gpt-y') or not tags.suite exists) and recorded_at >= '2026-01-01'
 
 Pure (standard library and the schema's field list): parsing checks every name and every
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from auditlog.errors import InvalidInput
+from auditlog.evals.scopes import split
 from projections.schema import RUNS
 
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
@@ -28,6 +30,7 @@ ALIASES = {"experiment.id": "experiment_id", "experiment.group": "experiment_gro
            "project": "project_id", "model": "model_id"}
 KINDS = {"string": "text", "int64": "number", "float64": "number", "timestamp": "time"}
 COLUMNS = {f.name: KINDS[f.type] for f in RUNS if f.type in KINDS}
+MAPS = {"metrics": "accuracy", "tags": "branch", "scopes": "eval"}  # map fields, each with an example key
 MAX_LENGTH = 4096
 MAX_DEPTH = 64
 
@@ -44,15 +47,25 @@ class WhereError(InvalidInput):
 
 @dataclass(frozen=True)
 class Field:
-    """A run field: a column of the runs table, or one key of its `metrics` or `tags` map."""
+    """A run field: a column of the runs table, or one key of its `metrics`, `tags` or `scope_status` map.
+
+    `metrics.<scope>/<name>` is a scoped metric: read from `scoped_metrics` (or, for a run that
+    recorded that name outside any scope, from `metrics`); `scopes.<scope>` is a scope's status."""
 
     column: str
-    key: str | None  # the map key for metrics.<key> and tags.<key>
+    key: str | None  # the map key for metrics.<key>, tags.<key> and scopes.<key> (column scope_status)
     kind: str  # text | number | time
 
     @property
     def name(self) -> str:
-        return self.column if self.key is None else f"{self.column}.{self.key}"
+        if self.key is None:
+            return self.column
+        return f"{'scopes' if self.column == 'scope_status' else self.column}.{self.key}"
+
+    @property
+    def scoped(self) -> bool:
+        """Whether this is a metric addressed as scope/name."""
+        return self.column == "metrics" and self.key is not None and split(self.key) is not None
 
 
 @dataclass(frozen=True)
@@ -237,21 +250,24 @@ class _Parser:
                                          f"not {describe(tok)}")
         self.take()
         name = tok.text
-        if name in ("metrics", "tags"):
-            self.expect(".", f"'.' and a key after {name!r} (e.g. {name}.{'accuracy' if name == 'metrics' else 'branch'})")
+        if name in MAPS:
+            self.expect(".", f"'.' and a key after {name!r} (e.g. {name}.{MAPS[name]})")
             key = self.take() if self.tok.kind in ("name", "string") else None
             if key is None or key.text == "":
                 raise WhereError(self.tok.column if key is None else key.column,
                                  f"expected a key after '{name}.', not {describe(self.tok if key is None else key)}")
+            if name == "scopes":
+                return Field("scope_status", key.text, "text")
             return Field(name, key.text, "number" if name == "metrics" else "text")
         while self.tok.kind == "." and f"{name}." in {a[:len(name) + 1] for a in ALIASES}:
             self.take()
             name += "." + self.expect("name", f"a name after '{name}.'").text
         column = ALIASES.get(name, name)
         if column not in COLUMNS:
-            close = difflib.get_close_matches(name, [*COLUMNS, *ALIASES, "metrics", "tags"], n=3)
+            close = difflib.get_close_matches(name, [*COLUMNS, *ALIASES, *MAPS], n=3)
             hint = f"did you mean {', '.join(close)}?" if close else \
-                "fields are metrics.<name>, tags.<key>, the runs table's columns (model_id, pass_rate, ...)"
+                "fields are metrics.<name>, metrics.<scope>/<name>, scopes.<scope>, tags.<key>, the runs table's " \
+                "columns (model_id, pass_rate, ...)"
             raise WhereError(tok.column, f"unknown field {name!r}; {hint}")
         return Field(column, None, COLUMNS[column])
 
@@ -294,7 +310,7 @@ def describe(tok: Token) -> str:
 def fields(expr: Expr) -> set[str]:
     """The runs table's columns the expression reads."""
     if isinstance(expr, (Compare, In, Exists)):
-        return {expr.field.column}
+        return {expr.field.column, "scoped_metrics"} if expr.field.scoped else {expr.field.column}
     if isinstance(expr, Not):
         return fields(expr.operand)
     return set().union(*(fields(e) for e in expr.operands))

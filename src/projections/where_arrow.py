@@ -57,6 +57,9 @@ def _column(runs: Any, field: Field) -> Any:
     column = runs.column(field.column)
     if field.key is not None:
         column = pc.map_lookup(column, query_key=field.key, occurrence="first")
+    if field.scoped:  # scope/name: in its scope, or outside any (a name one run cannot use for both)
+        column = pc.coalesce(column, pc.map_lookup(runs.column("scoped_metrics"), query_key=field.key,
+                                                    occurrence="first"))
     return pc.cast(column, "float64") if field.kind == "number" else column  # counts compare with 0.5 too
 
 

@@ -328,3 +328,30 @@ def test_catch_up_across_project_configurations_equals_a_rebuild(corpus, log_cop
         (first.seq, 0), (first.seq, 0), (None, 2), (second.seq, 0)]
     assert runs[docs[2]["run_id"]]["violations"][1].startswith("$.metrics.accuracy: 3 is outside its bounds ..2")
     assert all(r["violations"] == [] and r["config_seq"] is None for r in runs.values() if r["project_id"] != project)
+
+
+def test_runs_with_metric_scopes_catch_up_as_a_rebuild_folds_them(tmp_path) -> None:
+    """The scope columns (schema 3) come out the same whichever way the runs were folded."""
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    statuses = ("valid", "invalid", "not_applicable", "diagnostic")
+    with AuditLog.open(tmp_path / "log.db") as log:
+        projections.catch_up(log, inc)
+        for i in range(12):
+            status = statuses[i % 4]
+            scope: dict = {"status": status, "metrics": {"accuracy": i / 12, "z-last": i}}
+            if status in ("invalid", "not_applicable"):
+                scope["reason"] = f"reason {i}"
+            log.record_run({"project_id": "p", "model_id": "m", "run_id": f"r{i}", "metrics": {"n": i},
+                            "metric_scopes": {"judge": scope, "b-side": {"status": "valid", "headline": i % 2 == 0,
+                                                                         "metrics": {"\u00e9": 1.5}}}})
+            if i % 5 == 0:
+                projections.catch_up(log, inc)
+        projections.catch_up(log, inc)
+        projections.rebuild(log, full)
+    caught_up, rebuilt = contents(projections.open_built(inc)), contents(projections.open_built(full))
+    assert caught_up == rebuilt
+    row = rebuilt["runs"][1]
+    assert list(row["scoped_metrics"]) == ["b-side/\u00e9", "judge/accuracy", "judge/z-last"]
+    assert (row["scope_status"], row["scope_reason"], row["headline_scopes"]) == (
+        {"b-side": "valid", "judge": "invalid"}, {"judge": "reason 1"}, ["judge"])
+    assert projections.open_built(inc).manifest() == projections.open_built(full).manifest()

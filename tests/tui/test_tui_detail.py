@@ -8,7 +8,7 @@ from auditlog.services.log import AuditLog
 from auditlog.tui.screens.run import RunScreen
 from auditlog.tui.widgets.lazy_table import LazyTable
 
-from .tui_support import SIZE, app_for, pilot_test, screen_text, settle
+from .tui_support import SIZE, app_for, pilot_test, screen_text, settle, small_run
 
 
 async def open_run(pilot, run_id: str) -> RunScreen:
@@ -80,3 +80,19 @@ async def test_a_log_without_checkpoints_says_so(markup_log):
     async with app.run_test(size=SIZE) as pilot:
         await open_run(pilot, "plain-run")
         assert "no checkpoint covers this event yet" in screen_text(app)
+
+
+@pilot_test
+async def test_scoped_metrics_show_with_the_mark_of_scopes_left_out(tmp_path):
+    path = tmp_path / "scopes.db"
+    with AuditLog.open(path) as log:
+        log.record_run(small_run("scoped", metric_scopes={
+            "eval": {"status": "valid", "metrics": {"accuracy": 0.75}},
+            "judge": {"status": "invalid", "reason": "judge timed out", "metrics": {"accuracy": 0.25}}}))
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "scoped")
+        text = screen_text(app)
+        judge = text[text.index("judge/accuracy"):].split("│")[0].split()  # the figures pane's line
+        scoped = text[text.index("eval/accuracy"):].split("│")[0].split()
+        assert judge == ["judge/accuracy", "0.2500", "(invalid)"] and scoped == ["eval/accuracy", "0.7500"]

@@ -17,6 +17,7 @@ from typing import Any
 from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import SealedEvent
+from auditlog.evals.scopes import projected
 
 _CHANGES = (ev.RUN_ANNOTATED, ev.RUN_SUPERSEDED, ev.VERDICT_RECORDED, ev.VERDICT_OVERRIDDEN)
 
@@ -34,6 +35,7 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent], violation
     n_passed = [i["passed"] for i in items].count(True)
     dataset = run.get("dataset") or {}
     experiment = run.get("experiment") or {}
+    scoped_metrics, scope_status, scope_reason, headline_scopes = projected(run)
     row: dict[str, Any] = {
         "run_id": run["run_id"], "project_id": run["project_id"], "model_id": run["model_id"],
         "model_version": run.get("model_version"), "dataset_name": dataset.get("name"),
@@ -45,6 +47,8 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent], violation
         "pass_rate": n_passed / n if n else None,
         "mean_score": math.fsum(i["score"] for i in items) / n if n else None,
         "metrics": {k: float(v) for k, v in (run.get("metrics") or {}).items()},
+        "scoped_metrics": scoped_metrics, "scope_status": scope_status, "scope_reason": scope_reason,
+        "headline_scopes": headline_scopes,
         "tags": dict(run.get("tags") or {}), "notes": [], "status": "active", "superseded_by": None,
         "superseded_reason": None, "verdict": None, "verdict_seq": None, "override_seq": None,
         "document_sha256": event.data.get("document_sha256"), "config_seq": event.data.get("config_seq"),

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from auditlog.cli.base import EXIT_CODES, cli, log_option, records_output
-from auditlog.cli.queries import _echo, _view, projections_option
+from auditlog.cli.queries import _echo, _view, include_status_option, projections_option, scopes_text
 from auditlog.render import json_text
 
 AB_COLUMNS = ["task", "group", "baseline", "runs", "baseline_runs", "items", "wins", "losses", "ties"]
@@ -27,9 +27,10 @@ ALL_TASKS = "(all tasks)"  # the overall rows' task, in tables (null in JSON and
 @click.option("--figures", "figure_rows", is_flag=True,
               help="Print one record per task, group and figure (with jsonl/csv; the table shows them anyway).")
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
+@include_status_option
 @records_output()
 def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, lower: str | None,
-       figure_rows: bool, include_superseded: bool, output: str) -> None:
+       figure_rows: bool, include_superseded: bool, include_status: str | None, output: str) -> None:
     """An A/B experiment, per task and overall: item wins, losses and ties of each group against the
     baseline group, and every figure's average improvement, absolute and relative (%), with latency,
     tokens and cost as reductions (see docs/projections.md for the exact definitions)."""
@@ -45,7 +46,7 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
             return (in_force.config.lower_is_better or None) if in_force is not None else None
 
         summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded,
-                                         lower_is_better_metrics=declared,
+                                         lower_is_better_metrics=declared, include_status=include_status,
                                          declared_for=None if declared is not None else declared_for)
     if output == "json":
         click.echo(json_text(summary.to_json(), indent=2))
@@ -53,16 +54,19 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     rows = [*summary.rows, *summary.overall]
     figures: list[dict[str, Any]] = [
         {"task": r.task, "group": r.group, "figure": f.name, "lower_is_better": f.lower_is_better,
-         "baseline": f.baseline, "value": f.value, "improvement": f.improvement, "improvement_pct": f.improvement_pct}
+         "baseline": f.baseline, "value": f.value, "improvement": f.improvement, "improvement_pct": f.improvement_pct,
+         **({"scopes": scopes_text(f.included, f.left_out)} if f.included or f.left_out else {})}
         for r in rows for f in r.figures]
+    marked = ["scopes"] if any("scopes" in f for f in figures) else []  # scoped values not valid headline ones
     if output == "table":
         _echo([{**r.to_json(), "task": ALL_TASKS if r.task is None else r.task} for r in rows], "table", AB_COLUMNS)
         _echo([{**f, "task": ALL_TASKS if f["task"] is None else f["task"],
                 "figure": f"{f['figure']} reduction" if f["lower_is_better"] else f["figure"],
-                "improvement_pct": _percent(f["improvement_pct"])} for f in figures], "table", AB_FIGURE_COLUMNS)
+                "improvement_pct": _percent(f["improvement_pct"])} for f in figures], "table",
+              [*AB_FIGURE_COLUMNS, *marked])
         return
     if figure_rows:
-        _echo(figures, output, ["task", "group", "figure", "lower_is_better", *AB_FIGURE_COLUMNS[3:]])
+        _echo(figures, output, ["task", "group", "figure", "lower_is_better", *AB_FIGURE_COLUMNS[3:], *marked])
         return
     records = []
     for row in rows:

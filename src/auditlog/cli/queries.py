@@ -48,6 +48,26 @@ where_option = click.option(
     "--where", metavar="EXPR", help="Only runs for which this expression holds, e.g. \"metrics.accuracy > 0.8 and "
     "tags.branch = 'main'\" (the filter language: docs/projections.md).")
 
+include_status_option = click.option(
+    "--include-status", metavar="STATUS,...", help="Also use scoped metrics of these scope statuses: invalid, "
+    "not_applicable, diagnostic, non_headline (valid scopes marked headline: false), or all; the output marks "
+    "what it included (default: valid headline metrics only; docs/documents.md#metric-scopes).")
+
+
+def scopes_text(included: dict[str, int], left_out: dict[str, int]) -> str | None:
+    """A point's or figure's marks in a table or CSV cell: `used invalid 2; left out diagnostic 1`
+    (runs, by their scope's status); None when every value it could use was valid and headline."""
+    parts = [f"{word} " + ", ".join(f"{status} {n}" for status, n in counted.items())
+             for word, counted in (("used", included), ("left out", left_out)) if counted]
+    return "; ".join(parts) or None
+
+
+def scope_text(run: dict[str, Any]) -> str | None:
+    """A run's scopes whose metrics trends and A/B summaries leave out by default: `judge: invalid`."""
+    from auditlog.evals.scopes import marks
+    return ", ".join(f"{name}: {mark}" for name, mark in marks(run["scope_status"], run["headline_scopes"]).items()) \
+        or None
+
 
 def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters history and export share."""
@@ -155,7 +175,11 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             from auditlog.app.configs import configurations
             from auditlog.app.verified import view_tree
             configs = configurations(log, view_tree(view), [r["config_seq"] for r in runs if r["config_seq"] is not None])
-    _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
+    columns = HISTORY_COLUMNS if output == "table" else projections.schema.names("runs")
+    if output == "table" and any(run["scope_status"] for run in runs):  # mark the scopes not used by default
+        columns = [*columns[:7], "scopes", *columns[7:]]
+        runs = [{**run, "scopes": scope_text(run)} for run in runs]
+    _echo(runs, output, columns)
     for seq, in_force in sorted(configs.items()):
         click.echo(safe_text(f"config seq {seq} ({in_force.project}): {in_force.config.describe()}", limit=1000))
 
@@ -165,7 +189,8 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @log_option
 @projections_option
 @click.option("--project", required=True, help="The project (task) whose runs to follow.")
-@click.option("--metric", required=True, help="A run metric's name, or pass_rate or mean_score.")
+@click.option("--metric", required=True, help="A run metric's name (scope/name for a scoped metric), or pass_rate "
+              "or mean_score.")
 @click.option("--by", type=click.Choice(["model_version", "experiment.version", "model_id"]), default="model_version",
               show_default=True, help="One point per value of this.")
 @click.option("--model", help="Only runs of this model.")
@@ -173,19 +198,31 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
 @where_option
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
+@include_status_option
 @published_option
 @records_output()
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
-          group: str | None, days: int | None, where: str | None, include_superseded: bool, output: str,
-          uri: str | None, vkeys: tuple[str, ...]) -> None:
+          group: str | None, days: int | None, where: str | None, include_superseded: bool,
+          include_status: str | None, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
-        points = projections.trend(view, project, metric, by=by, group=group, days=days, model_id=model,
-                                   include_superseded=include_superseded, where=condition)
+        found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                         include_superseded=include_superseded, where=condition,
+                                         include_status=include_status)
+    points = found.points
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
-    _echo(records, output, [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"])
+    columns = [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"]
+    if output in ("table", "csv") and any(p.included or p.left_out for p in points):  # marked: not valid headline
+        columns.append("scopes")
+        for record, point in zip(records, points):
+            record["scopes"] = scopes_text(point.included, point.left_out)
+    _echo(records, output, columns)
+    if found.left_out:  # on stderr, so that the records stay what they are
+        counted = ", ".join(f"{plural(n, 'run')} {status}" for status, n in found.left_out.items())
+        click.echo(f"left out, by their scope's status: {counted}; --include-status {','.join(found.left_out)} "
+                   "uses them", err=True)
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -83,7 +83,9 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     for key, value in run.items():
-        if key != "items":
+        if key == "metric_scopes":
+            _print_scopes(value)
+        elif key != "items":
             click.echo(f"{key}: {safe_text(text(value), limit=200)}")
     click.echo(f"items: {len(run.get('items') or [])}")
     if config is not None:
@@ -105,6 +107,20 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
     if items is not None:
         click.echo(f"items ({len(items)}):")
         click.echo(render(items, "table", ITEM_COLUMNS, width=table_width()), nl=False)
+
+
+def _print_scopes(scopes: dict[str, Any]) -> None:
+    """One line per scope: its status, marked where trends and A/B summaries leave it out by default."""
+    from auditlog.evals.scopes import headline, mark
+
+    click.echo("metric_scopes:")
+    for name, scope in scopes.items():
+        marked = mark(scope["status"], headline(scope))
+        label = scope["status"] + ("" if headline(scope) else ", not headline")
+        reason = f" ({scope['reason']})" if scope.get("reason") else ""
+        values = ", ".join(f"{metric}={number(v)}" for metric, v in (scope.get("metrics") or {}).items())
+        line = f"  {name}: {label}{reason}{'  [left out by default]' if marked else ''}: {values or '-'}"
+        click.echo(safe_text(line, limit=240))
 
 
 def _computed_by(related: list[dict[str, Any]], current: dict[str, Any]) -> str:
@@ -145,18 +161,21 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
         declared = _declared_lower(log, view, documents[1]["project_id"]) if uri is None else None
         report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]),
                                           lower_is_better_metrics=declared)
-    figures = [{**asdict(f), "better": f.better} for f in report.figures]
+    figures = [{**f.to_json(), "better": f.better} for f in report.figures]
+    columns = FIGURE_COLUMNS
+    if any("mark_a" in f or "mark_b" in f for f in figures):  # scoped metrics that trends and A/B leave out
+        columns = [*FIGURE_COLUMNS, "mark_a", "mark_b"]
     changes = [asdict(c) for c in report.changes]
     settings = [{**asdict(d), "a": _setting(d.a), "b": _setting(d.b)} for d in report.differences or []]
     if output == "json":
         click.echo(json_text(report.to_json(), indent=2))
     elif output != "table":
         rows, columns = ((changes, CHANGE_COLUMNS) if item_rows else (settings, SETTING_COLUMNS) if setting_rows
-                         else (figures, FIGURE_COLUMNS))
+                         else (figures, columns))
         _echo(rows, output, columns)
     else:
         click.echo(f"A: {safe_text(run_a, 200)}\nB: {safe_text(run_b, 200)}")
-        _echo(figures, "table", FIGURE_COLUMNS)
+        _echo(figures, "table", columns)
         click.echo(f"items in both: {report.common_items}; pass->fail: {len(report.pass_to_fail)}, "
                    f"fail->pass: {len(report.fail_to_pass)}; only in A: {len(report.only_in_a)}, "
                    f"only in B: {len(report.only_in_b)}")

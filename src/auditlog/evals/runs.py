@@ -22,6 +22,7 @@ from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
 from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
 from auditlog.evals.items import checked_optionals
+from auditlog.evals.scopes import check_scopes
 
 Verdict = Literal["ALLOW", "BLOCK", "NEEDS_REVIEW"]
 VERDICTS: tuple[Verdict, ...] = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
@@ -29,7 +30,7 @@ MAX_ID_LENGTH = 512
 
 RUN_KEYS = frozenset({
     "run_id", "project_id", "model_id", "model_version", "dataset", "experiment", "config",
-    "config_fingerprint", "environment", "started_at", "finished_at", "metrics", "items", "tags",
+    "config_fingerprint", "environment", "started_at", "finished_at", "metrics", "metric_scopes", "items", "tags",
 })
 ITEM_KEYS = frozenset({"item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error", "extra"})
 DATASET_KEYS = frozenset({"name", "version", "sha256"})
@@ -128,6 +129,8 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
                 continue
             _finite(value, _path("$.metrics", name))
             plain_metrics = False  # an integral or tiny float: the core's encoder writes it
+    if "metric_scopes" in run:  # optional: a run without it is recorded exactly as before
+        check_scopes(run["metric_scopes"], run.get("metrics"))
     ready = _items(run["items"]) if "items" in run else None
     if "tags" in run:
         _tags(run["tags"], "$.tags")

@@ -103,6 +103,7 @@ class RunScreen(Screen):
             ("pass rate", pct(h["pass_rate"])),
             ("mean score", num(h["mean_score"])),
             *((name, num(value)) for name, value in sorted(h["metrics"].items())),
+            *_scoped_figures(h),
             ("verdict", (f"{verdict}{overridden}", VERDICT_ROLE.get(verdict, "")) if verdict else ("—", "dim")),
         ]))
         proof_role = {"proven": "good", "uncovered": "warn"}.get(d.proof.status, "bad")
@@ -163,3 +164,15 @@ def _compact(value: Any) -> str:
     if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
         return " ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _scoped_figures(h: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Each scoped metric (`scope/name`); one whose scope trends and A/B leave out by default is marked."""
+    from auditlog.evals.scopes import marks
+
+    marked = marks(h.get("scope_status"), h.get("headline_scopes"))
+    out: list[tuple[str, Any]] = []
+    for name, value in (h.get("scoped_metrics") or {}).items():
+        scope = name.partition("/")[0]
+        out.append((name, (f"{num(value)}  ({marked[scope]})", "warn") if scope in marked else num(value)))
+    return out
