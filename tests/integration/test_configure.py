@@ -60,6 +60,25 @@ def test_a_run_in_an_undeclared_group_or_out_of_bounds_is_refused_naming_the_fie
     ok("append", "run", write_json(tmp_path / "nw.json", doc), "--log", db)  # a bounded metric left out: allowed
 
 
+def test_bounds_hold_for_a_scoped_metric_by_its_address(tmp_path: Path) -> None:
+    """`judge/accuracy` bounds the metric `accuracy` of scope `judge` (docs/documents.md), whatever
+    its scope's status: a value out of bounds is refused, naming its path in the document."""
+    db = _configured(tmp_path, "--metric-bounds", "judge/accuracy=0..1")
+
+    def scoped(run_id: str, value: float, status: str = "valid") -> Path:
+        doc = _doc(run_id, group=None)
+        doc["metric_scopes"] = {"judge": {"status": status, "metrics": {"accuracy": value}, "reason": "r"}}
+        return write_json(tmp_path / f"{run_id}.json", doc)
+
+    ok("append", "run", scoped("in", 0.75), "--log", db)
+    before = fingerprint(db)
+    for status in ("valid", "diagnostic"):
+        done = process("append", "run", scoped(f"out-{status}", 1.25, status), "--log", db)
+        one_line_error(done, 2, "$.metric_scopes.judge.metrics.accuracy", "outside its bounds 0..1")
+    assert fingerprint(db) == before, "a refused run writes nothing"
+    ok("append", "run", write_json(tmp_path / "unscoped.json", _doc("unscoped", group=None)), "--log", db)
+
+
 def test_every_option_is_checked_before_anything_is_written(tmp_path: Path) -> None:
     db = tmp_path / "evals.db"
     bad = [(["--metric-bounds", "accuracy=1..0"], "--metric-bounds", "lower bound 1 is above the upper bound 0"),

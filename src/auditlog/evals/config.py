@@ -81,12 +81,11 @@ class ProjectConfig:
         if self.groups and group is not None and group not in self.groups:
             raise InvalidInput("$.experiment.group", f"{group!r} is not a group of project {run['project_id']!r} "
                                                      f"(configured: {', '.join(self.groups)})")
-        metrics = run.get("metrics") or {}
         for name, bounds in self.metric_bounds:
-            value = metrics.get(name)
+            path, value = _metric_at(run, name)
             if value is not None and not bounds.contains(value):
-                raise InvalidInput(_metric_path(name), f"{value!r} is outside its bounds {bounds.text()} "
-                                                       f"(configured for project {run['project_id']!r})")
+                raise InvalidInput(path, f"{value!r} is outside its bounds {bounds.text()} "
+                                         f"(configured for project {run['project_id']!r})")
 
 
 def violations(run: Mapping[str, Any], named: Any, in_force: tuple[int, ProjectConfig] | None) -> list[str]:
@@ -191,8 +190,19 @@ def _names(value: Any, path: str) -> list[str]:
     return list(value)
 
 
-def _metric_path(name: str) -> str:
-    return f"$.metrics.{name}" if name.isidentifier() else f'$.metrics["{name}"]'
+def _metric_at(run: Mapping[str, Any], name: str) -> tuple[str, Any]:
+    """The path and value of metric `name` in a run: a top-level metric, else a scoped one by its
+    address `scope/metric` (docs/documents.md, metric scopes), in whatever status its scope is."""
+    metrics = run.get("metrics") or {}
+    if name in metrics or "/" not in name:
+        return _path("$.metrics", name), metrics.get(name)
+    scope, _, metric = name.partition("/")
+    block = (run.get("metric_scopes") or {}).get(scope) or {}
+    return _path(_path("$.metric_scopes", scope) + ".metrics", metric), (block.get("metrics") or {}).get(metric)
+
+
+def _path(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if key.isidentifier() else f'{parent}["{key}"]'
 
 
 def _number(value: float | None) -> str:
