@@ -58,13 +58,14 @@ def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], *, widt
     table = select(view, what, **filters)
     if isinstance(out, (str, Path)):
         with open(out, "wb") as stream:
-            _write(table, fmt, stream, width, json_cells)
+            write_table(table, fmt, stream, width, json_cells)
     else:
-        _write(table, fmt, out, width, json_cells)
+        write_table(table, fmt, out, width, json_cells)
     return table.num_rows
 
 
-def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, json_cells: bool = False) -> None:
+def write_table(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, json_cells: bool = False) -> None:
+    """A projection's table in `fmt` on `stream`: export's writer, which `history -o csv` shares."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
+SCHEMA_VERSION = 3  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
+# 3: runs.verdict_computed_by and verdicts.computed_by (a verdict whose figures another tool computed)
 TABLES = ("runs", "items", "verdicts", "baselines")
 ROW_GROUP_ROWS = 65_536
 
@@ -82,6 +83,8 @@ RUNS = (
        "or the override's when a person overrode that verdict: ALLOW, BLOCK or NEEDS_REVIEW."),
     _f("verdict_seq", "int64", "The seq of that latest verdict.recorded event."),
     _f("override_seq", "int64", "The seq of the verdict.overridden event that set `verdict`, if one did."),
+    _f("verdict_computed_by", "string", "The latest verdict's `computed_by`: the tool that computed its figures "
+       "elsewhere (e.g. evalsig), or null when auditlog's gate did."),
     _f("document_sha256", "string", "SHA-256 of the run document as submitted (the idempotency key)."),
     _f("seq", "int64", "The seq of the run.recorded event.", nullable=False),
     _f("event_hash", "string", "The SHA-256 of that event's bytes.", nullable=False),
@@ -117,6 +120,8 @@ VERDICTS = (
        nullable=False),
     _f("policy", "string", "The policy applied, as RFC 8785 canonical JSON text, or null."),
     _f("reason", "string", "Why, in words."),
+    _f("computed_by", "string", "The tool that computed the figures and the verdict elsewhere (e.g. evalsig), "
+       "or null when auditlog's gate did."),
     _f("actor", "string", "Who appended the event (the envelope's `actor`), as canonical JSON text.",
        nullable=False),
     _f("document_sha256", "string", "SHA-256 of the verdict document as submitted."),

@@ -26,7 +26,8 @@ PINNED = {
         ("metrics", "map<string, double>", False), ("tags", "map<string, string>", False),
         ("notes", "list<element: string>", False), ("status", "string", False), ("superseded_by", "string", True),
         ("superseded_reason", "string", True), ("verdict", "string", True), ("verdict_seq", "int64", True),
-        ("override_seq", "int64", True), ("document_sha256", "string", True), ("seq", "int64", False), ("event_hash", "string", False),
+        ("override_seq", "int64", True), ("verdict_computed_by", "string", True),
+        ("document_sha256", "string", True), ("seq", "int64", False), ("event_hash", "string", False),
     ],
     "items": [
         ("run_id", "string", False), ("seq", "int64", False), ("item_id", "string", False), ("score", "double", False),
@@ -37,7 +38,7 @@ PINNED = {
         ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
         ("run_id", "string", False), ("baseline_run_id", "string", True), ("metric", "string", False),
         ("delta", "double", True), ("p_value", "double", True), ("ci_low", "double", True), ("ci_high", "double", True),
-        ("verdict", "string", False), ("policy", "string", True), ("reason", "string", True),
+        ("verdict", "string", False), ("policy", "string", True), ("reason", "string", True), ("computed_by", "string", True),
         ("actor", "string", False), ("document_sha256", "string", True), ("event_hash", "string", False),
         ("overridden_to", "string", True), ("override_reason", "string", True), ("override_seq", "int64", True),
     ],
@@ -50,12 +51,12 @@ PINNED = {
 
 
 def test_schema_version_and_tables_are_pinned() -> None:
-    assert schema.SCHEMA_VERSION == 2, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
+    assert schema.SCHEMA_VERSION == 3, "a schema change bumps SCHEMA_VERSION (and PINNED, and the docs)"
     assert tuple(PINNED) == schema.TABLES
     for table, fields in PINNED.items():
         arrow = schema.arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in arrow] == fields, table
-        assert arrow.metadata[b"auditlog.schema_version"] == b"2"
+        assert arrow.metadata[b"auditlog.schema_version"] == b"3"
 
 
 def test_every_field_is_documented_with_its_type() -> None:

@@ -47,6 +47,7 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent]) -> dict[s
         "metrics": {k: float(v) for k, v in (run.get("metrics") or {}).items()},
         "tags": dict(run.get("tags") or {}), "notes": [], "status": "active", "superseded_by": None,
         "superseded_reason": None, "verdict": None, "verdict_seq": None, "override_seq": None,
+        "verdict_computed_by": None,
         "document_sha256": event.data.get("document_sha256"), "seq": recorded.seq, "event_hash": recorded.hash,
     }
     changes = [Change(e.seq, e.event.type, e.event.subject, e.event.data) for e in about

@@ -141,14 +141,29 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many runs first.")
 @published_option
+@click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
+              "of a column per key (metrics.accuracy, tags.branch), as history wrote it before.")
 @records_output()
 def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, uri: str | None,
-            vkeys: tuple[str, ...], **filters: Any) -> None:
-    """List runs, newest first (superseded runs only with --all), from the projections."""
+            vkeys: tuple[str, ...], json_cells: bool, **filters: Any) -> None:
+    """List runs, newest first (superseded runs only with --all), from the projections.
+
+    A verdict whose figures another tool computed (evalsig; `verdict_computed_by` in the records) shows
+    as "ALLOW (evalsig)" in the table. CSV is flat, as `export` writes it (one column per metric and tag)."""
     import projections
     chosen = _filters(**filters)
     with _view(log_path, directory, uri, vkeys) as (_, view):
+        if output == "csv":
+            from projections.export import write_table
+            table = projections.query_runs(view, limit=limit, offset=offset, **chosen)
+            sys.stdout.flush()
+            write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells)
+            return
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
+    if output == "table":
+        for run in runs:
+            if run["verdict"] and run["verdict_computed_by"]:
+                run["verdict"] = f"{run['verdict']} ({run['verdict_computed_by']})"
     _echo(runs, output, HISTORY_COLUMNS if output == "table" else projections.schema.names("runs"))
 
 
