@@ -157,7 +157,7 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             from projections.export import write_table
             table = projections.query_runs(view, limit=limit, offset=offset, **chosen)
             sys.stdout.flush()
-            write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells)
+            write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells, exact=False)
             return
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
     if output == "table":
