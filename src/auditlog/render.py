@@ -65,11 +65,11 @@ def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str
 def write_csv(records: Iterable[Mapping[str, Any]], columns: Sequence[str], stream: IO[str], *,
               exact: bool = False, header: bool = True) -> None:
     """The one CSV writer: the header (unless `header` is False: a later batch of the same file),
-    then one row per record. Maps and lists are JSON text; strings are escaped as in a table
-    unless `exact`; numbers keep full precision."""
+    then one row per record. Maps and lists are JSON text; strings (column names too: a metric's or
+    a tag's name is one in flat CSV) are escaped as in a table unless `exact`; numbers keep full precision."""
     writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     if header:
-        writer.writerow(columns)
+        writer.writerow(columns if exact else [_csv_cell(c, exact) for c in columns])
     for r in records:
         writer.writerow([_csv_cell(r.get(c), exact) for c in columns])
 

@@ -63,13 +63,16 @@ def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], *, widt
     table = select(view, what, **filters)
     if isinstance(out, (str, Path)):
         with open(out, "wb") as stream:
-            _write(table, fmt, stream, width, json_cells)
+            write_table(table, fmt, stream, width, json_cells)
     else:
-        _write(table, fmt, out, width, json_cells)
+        write_table(table, fmt, out, width, json_cells)
     return table.num_rows
 
 
-def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, json_cells: bool = False) -> None:
+def write_table(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, json_cells: bool = False,
+                exact: bool = True) -> None:
+    """A projection's table in `fmt` on `stream`: export's writer, which `history -o csv` shares with
+    `exact=False` (CSV strings, map keys in the header too, escaped as every other command's output)."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -83,9 +86,9 @@ def _write(table: Any, fmt: str, stream: IO[bytes], width: int | None = None, js
 
         text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
         flat = _flat(table, json_cells)
-        write_csv([], flat.column_names, text)
+        write_csv([], flat.column_names, text, exact=exact)
         for start in range(0, flat.num_rows, _BATCH):
-            write_csv(flat.slice(start, _BATCH).to_pylist(), flat.column_names, text, exact=True, header=False)
+            write_csv(flat.slice(start, _BATCH).to_pylist(), flat.column_names, text, exact=exact, header=False)
         text.detach()  # the caller's stream stays open
     else:  # json, table: the whole selection at once (for people and small selections)
         rows = to_records(table)

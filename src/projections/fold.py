@@ -209,7 +209,8 @@ def apply_changes(rows: dict[str, dict[str, Any]], changes: Iterable[Change]) ->
             row.update(status="superseded", superseded_by=change.data.get("by"),
                        superseded_reason=change.data.get("reason"))
         elif change.type == ev.VERDICT_RECORDED:
-            row.update(verdict=change.data["verdict"]["verdict"], verdict_seq=change.seq, override_seq=None)
+            row.update(verdict=change.data["verdict"]["verdict"], verdict_seq=change.seq, override_seq=None,
+                       verdict_computed_by=change.data["verdict"].get("computed_by"))
         elif change.type == ev.VERDICT_OVERRIDDEN and change.data.get("verdict_seq") == row["verdict_seq"]:
             row.update(verdict=change.data["to"], override_seq=change.seq)
         else:
@@ -263,7 +264,7 @@ def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, 
         run.get("tags") or {},
         [],  # notes
         "active", None, None,  # status, superseded_by, superseded_reason
-        None, None, None,  # verdict, verdict_seq, override_seq
+        None, None, None, None,  # verdict, verdict_seq, override_seq, verdict_computed_by
         document_sha256, config_seq, violations or [], seq, event_hash,
     )
 
@@ -295,6 +296,6 @@ def _verdict_row(data: dict[str, Any], obj: dict[str, Any], *, seq: int, event_h
         "seq": seq, "ts": obj["ts"], "project_id": obj["project"], "run_id": v["run_id"],
         "baseline_run_id": v["baseline_run_id"], "metric": v["metric"], **floats,
         "verdict": v["verdict"], "policy": canonical_text(v.get("policy")), "reason": v.get("reason"),
-        "actor": canonical_text(obj["actor"]), "document_sha256": data.get("document_sha256"),
+        "computed_by": v.get("computed_by"), "actor": canonical_text(obj["actor"]), "document_sha256": data.get("document_sha256"),
         "event_hash": event_hash, "overridden_to": None, "override_reason": None, "override_seq": None,
     }

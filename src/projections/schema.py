@@ -18,6 +18,7 @@ from typing import Any
 SCHEMA_VERSION = 3  # 2: runs, verdicts and the manifest in parts (state format 3); verdicts.baseline_run_id may be null
 # 3: runs.config_seq and runs.violations, the project configuration each run was recorded under; configs
 #    and runs.scoped_metrics, scope_status, scope_reason, headline_scopes (metric scopes, evals/scopes.py)
+#    and runs.verdict_computed_by and verdicts.computed_by (a verdict whose figures another tool computed)
 TABLES = ("runs", "items", "verdicts", "baselines", "configs")
 ROW_GROUP_ROWS = 65_536
 
@@ -91,6 +92,8 @@ RUNS = (
        "or the override's when a person overrode that verdict: ALLOW, BLOCK or NEEDS_REVIEW."),
     _f("verdict_seq", "int64", "The seq of that latest verdict.recorded event."),
     _f("override_seq", "int64", "The seq of the verdict.overridden event that set `verdict`, if one did."),
+    _f("verdict_computed_by", "string", "The latest verdict's `computed_by`: the tool that computed its figures "
+       "elsewhere (e.g. evalsig), or null when auditlog's gate did."),
     _f("document_sha256", "string", "SHA-256 of the run document as submitted (the idempotency key)."),
     _f("config_seq", "int64", "The seq of the project.configured event in force when the run was recorded (the "
        "`config_seq` its event names); null when its project had no configuration."),
@@ -131,6 +134,8 @@ VERDICTS = (
        nullable=False),
     _f("policy", "string", "The policy applied, as RFC 8785 canonical JSON text, or null."),
     _f("reason", "string", "Why, in words."),
+    _f("computed_by", "string", "The tool that computed the figures and the verdict elsewhere (e.g. evalsig), "
+       "or null when auditlog's gate did."),
     _f("actor", "string", "Who appended the event (the envelope's `actor`), as canonical JSON text.",
        nullable=False),
     _f("document_sha256", "string", "SHA-256 of the verdict document as submitted."),

@@ -233,6 +233,9 @@ def test_history_csv_escapes_and_stays_csv(shown: dict[str, Any]) -> None:
     assert set(rows) == {"run-a", "run-b"}
     assert rows["run-a"]["model_version"] == safe_text(HOSTILE, limit=10_000)
     assert "é🎉" in rows["run-a"]["model_version"]  # other non-ASCII stays as it is
+    # flat: a tag's value and a metric's name (in the header) are escaped alike
+    assert rows["run-a"]["tags.suite"] == safe_text(HOSTILE, limit=10_000)
+    assert rows["run-a"][f"metrics.{safe_text('acc' + RLO)}"] == "0.25"
 
 
 def _raw_json_has_escapes(result: s.Result) -> None:

@@ -102,18 +102,20 @@ def test_every_command_that_prints_records_takes_o(log: Path) -> None:
 def test_csv_has_its_header_with_no_rows_and_one_quoting_style(log: Path) -> None:
     header = s.ok("history", "--log", log, "--project", "none", "-o", "csv").out
     assert header.count("\n") == 1 and header.startswith("run_id,project_id,model_id,")
-    exported = s.ok("export", "--log", log, "--project", "none", "-o", "csv", "--json-cells").out
-    assert exported == header  # the same columns, the same writer
-    flat = s.ok("export", "--log", log, "--project", "none", "-o", "csv").out  # a column per key: no rows, no keys
+    exported = s.ok("export", "--log", log, "--project", "none", "-o", "csv").out
+    assert exported == header  # the same columns, the same writer: flat, so no rows, no keys, no map columns
+    cells = s.ok("history", "--log", log, "--project", "none", "-o", "csv", "--json-cells").out
+    assert cells == s.ok("export", "--log", log, "--project", "none", "-o", "csv", "--json-cells").out
     maps = ("metrics", "scoped_metrics", "scope_status", "scope_reason", "tags")
-    assert flat.rstrip("\n").split(",") == [c for c in header.rstrip("\n").split(",") if c not in maps]
+    assert header.rstrip("\n").split(",") == [c for c in cells.rstrip("\n").split(",") if c not in maps]
     assert s.ok("checkpoints", "--log", log, "-o", "csv").out == "id,size,root,claimed_signers,created\n"
     assert s.ok("events", "--log", log, "--after", "99", "-o", "csv").out == "seq,ts,type,project,subject,hash,prev\n"
 
-    history = s.ok("history", "--log", log, "-o", "csv").out
+    history = s.ok("history", "--log", log, "-o", "csv", "--json-cells").out
     export = s.ok("export", "--log", log, "-o", "csv", "--json-cells").out
     flat = s.ok("export", "--log", log, "-o", "csv").out
     assert '"a, ""b"""' in flat  # the tag as a column of its own (tags.note), quoted the same way
+    assert '"a, ""b"""' in s.ok("history", "--log", log, "-o", "csv").out  # history's CSV is flat too
     assert next(r for r in csv.DictReader(io.StringIO(flat)) if r["run_id"] == "acme-7b::mmlu::v1.1")["tags.note"] \
         == 'a, "b"'
     for text in (history, export):

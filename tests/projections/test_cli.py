@@ -43,9 +43,17 @@ def test_history_in_every_format(run, expected) -> None:  # noqa: ANN001
     assert [json.loads(line) for line in run("history", "-o", "jsonl").splitlines()] == rows
     table = list(csv.DictReader(io.StringIO(run("history", "-o", "csv"))))
     assert [r["run_id"] for r in table] == [r["run_id"] for r in rows]
-    for line, row in zip(table, rows):
-        assert json.loads(line["tags"]) == row["tags"] and line["recorded_at"] == row["recorded_at"]
+    for line, row in zip(table, rows):  # flat: a column per tag and per metric (issue 17)
+        assert {k[len("tags."):]: v for k, v in line.items() if k.startswith("tags.") and v} == row["tags"]
+        assert {k[len("metrics."):]: float(v) for k, v in line.items()
+                if k.startswith("metrics.") and v} == row["metrics"]
+        assert line["recorded_at"] == row["recorded_at"] and "tags" not in line
         assert (float(line["pass_rate"]) if line["pass_rate"] else None) == row["pass_rate"]
+    exported = list(csv.DictReader(io.StringIO(run("export", "-o", "csv"))))
+    assert table == exported[::-1]  # the same writer: the same columns and cells, newest first
+    cells = list(csv.DictReader(io.StringIO(run("history", "-o", "csv", "--json-cells"))))
+    for line, row in zip(cells, rows, strict=True):  # the form before: each map as JSON in one cell
+        assert json.loads(line["tags"]) == row["tags"] and json.loads(line["metrics"]) == row["metrics"]
     text = run("history").splitlines()
     assert text[0].split()[:4] == ["run_id", "project_id", "model_id", "model_version"]
     assert [line.split()[0] for line in text[2:]] == [r["run_id"] for r in rows]

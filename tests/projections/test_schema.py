@@ -28,7 +28,8 @@ PINNED = {
         ("headline_scopes", "list<element: string>", False), ("tags", "map<string, string>", False),
         ("notes", "list<element: string>", False), ("status", "string", False), ("superseded_by", "string", True),
         ("superseded_reason", "string", True), ("verdict", "string", True), ("verdict_seq", "int64", True),
-        ("override_seq", "int64", True), ("document_sha256", "string", True), ("config_seq", "int64", True),
+        ("override_seq", "int64", True), ("verdict_computed_by", "string", True),
+        ("document_sha256", "string", True), ("config_seq", "int64", True),
         ("violations", "list<element: string>", False), ("seq", "int64", False), ("event_hash", "string", False),
     ],
     "items": [
@@ -40,7 +41,7 @@ PINNED = {
         ("seq", "int64", False), ("ts", "timestamp[us, tz=UTC]", False), ("project_id", "string", False),
         ("run_id", "string", False), ("baseline_run_id", "string", True), ("metric", "string", False),
         ("delta", "double", True), ("p_value", "double", True), ("ci_low", "double", True), ("ci_high", "double", True),
-        ("verdict", "string", False), ("policy", "string", True), ("reason", "string", True),
+        ("verdict", "string", False), ("policy", "string", True), ("reason", "string", True), ("computed_by", "string", True),
         ("actor", "string", False), ("document_sha256", "string", True), ("event_hash", "string", False),
         ("overridden_to", "string", True), ("override_reason", "string", True), ("override_seq", "int64", True),
     ],

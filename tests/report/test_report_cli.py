@@ -177,3 +177,24 @@ def test_a_report_of_a_log_on_postgresql(pg_url: str, tmp_path: Path):
     offline(page)
     assert "VERIFIED" in page and page.count('<svg class="chart"') >= 6
     assert escape(ok("verify", "--log", pg_url).out.strip()) in page
+
+
+def test_a_verdict_computed_elsewhere_is_marked(tmp_path: Path):
+    db, out = tmp_path / "l.db", tmp_path / "report.html"
+    ok("append", "run", "-", "--log", db, input=json.dumps(run_doc("imported")))
+    ok("append", "run", "-", "--log", db, input=json.dumps(run_doc("gated")))
+    ok("append", "verdict", "-", "--log", db, input=json.dumps(
+        {"run_id": "imported", "baseline_run_id": None, "metric": "accuracy", "delta": -0.25, "p_value": 0.2,
+         "verdict": "BLOCK", "computed_by": "evalsig"}))
+    ok("append", "verdict", "-", "--log", db, input=json.dumps(
+        {"run_id": "gated", "baseline_run_id": "imported", "metric": "accuracy", "delta": 0.0, "p_value": 1.0,
+         "verdict": "ALLOW"}))
+    ok("report", "--log", db, "--out", out)
+    page = out.read_text()
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    imported = [r for r in rows if ">imported<" in r and "BLOCK" in r]
+    gated = [r for r in rows if ">gated<" in r and "ALLOW" in r]
+    assert len(imported) == 2 and len(gated) == 2  # the verdict timeline's table and the runs table
+    assert all("computed by evalsig" in r for r in imported)
+    assert not any("computed by" in r for r in gated)
+    assert page.count("computed by evalsig") == 3  # and the timeline's dot says so

@@ -125,7 +125,7 @@ async def test_superseded_runs_on_request_and_marks_in_the_status(demo_log):
 @pilot_test
 async def test_markup_in_ids_and_tags_is_shown_literally(markup_log):
     app = app_for(markup_log)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(130, 36)) as pilot:  # wide enough for the whole id in the list
         await settle(pilot)
         text = screen_text(app)
         assert MARKUP_ID in text
@@ -139,3 +139,25 @@ async def test_markup_in_ids_and_tags_is_shown_literally(markup_log):
         text = screen_text(app)
         assert MARKUP_ID in text and "[i]key=[@click=app.bell]v" in text
         assert app.is_running
+
+
+@pilot_test
+async def test_a_verdict_computed_elsewhere_is_marked_in_the_list(tmp_path):
+    from auditlog import AuditLog
+
+    from .tui_support import small_run
+    path = tmp_path / "elsewhere.db"
+    with AuditLog.open(path) as log:
+        log.record_run(small_run("imported-run"))
+        log.record_run(small_run("gated-run"))
+        log.record_verdict({"run_id": "imported-run", "baseline_run_id": None, "metric": "accuracy",
+                            "delta": -0.25, "p_value": 0.2, "verdict": "BLOCK", "computed_by": "evalsig"})
+        log.record_verdict({"run_id": "gated-run", "baseline_run_id": "imported-run", "metric": "accuracy",
+                            "delta": 0.0, "p_value": 1.0, "verdict": "ALLOW"})
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        rows = {line.split()[-1]: line for line in screen_text(app).splitlines() if line.split()[-1:] in (
+            ["imported-run"], ["gated-run"])}
+        assert "BLOCK (evalsig)" in rows["imported-run"]
+        assert "ALLOW" in rows["gated-run"] and "(" not in rows["gated-run"]

@@ -115,6 +115,7 @@ def _verdicts(data: ReportData) -> str:
     low, span = min(times), (max(times) - min(times)) or 1.0
     marks = [Mark((t - low) / span if len(times) > 1 else 0.5, v["verdict"], v["overridden_to"],
                   safe_text(f"{v['ts']} {v['run_id']}: {v['verdict']}"
+                            + (f" computed by {v['computed_by']}" if v["computed_by"] else "")
                             + (f" overridden to {v['overridden_to']}" if v["overridden_to"] else ""), limit=300))
              for t, v in zip(times, data.verdicts)]
     out.append(timeline(marks, start=data.verdicts[0]["ts"], end=data.verdicts[-1]["ts"]))
@@ -128,11 +129,17 @@ def _verdicts(data: ReportData) -> str:
                         f"{_t(v['override_reason'], 300)} (seq {v['override_seq']})")
         rows.append([_t(v["ts"]), _t(v["project_id"], 80), _run_anchor(data, v["run_id"]), _t(v["baseline_run_id"], 80),
                      _t(v["metric"]), _n(v["delta"]), _n(v["p_value"]),
-                     f"<span class=\"badge {escape(v['verdict'])}\">{_t(v['verdict'])}</span>", override,
+                     _verdict_badge(v["verdict"], v["computed_by"]), override,
                      _t(v["reason"], 300), str(v["seq"])])
     out.append(_table(["time", "project", "run", "baseline", "metric", "delta", "p-value", "verdict", "override",
                        "reason", "seq"], rows, numeric=[5, 6, 10]))
     return "\n".join(out)
+
+
+def _verdict_badge(verdict: str, computed_by: str | None) -> str:
+    """The verdict's badge; "computed by evalsig" under it when another tool computed its figures."""
+    badge = f"<span class=\"badge {escape(verdict)}\">{_t(verdict)}</span>"
+    return badge + (f"<br><span class=\"muted\">computed by {_t(computed_by, 80)}</span>" if computed_by else "")
 
 
 def _trends(charts: list[TrendChart]) -> str:
@@ -190,7 +197,7 @@ def _runs(data: ReportData) -> str:
         rows.append([f"<a id=\"run-{int(r['seq'])}\" href=\"#run-{int(r['seq'])}\">{_t(r['run_id'], 80)}</a>",
                      _t(r["project_id"], 60), _t(r["model_id"], 60), _t(r["model_version"], 40), str(r["n_items"]),
                      _n(r["pass_rate"]), _n(r["mean_score"]),
-                     f"<span class=\"badge {escape(r['verdict'])}\">{_t(r['verdict'])}</span>" if r["verdict"] else "",
+                     _verdict_badge(r["verdict"], r["verdict_computed_by"]) if r["verdict"] else "",
                      _t(r["status"]), _t(r["recorded_at"]), str(r["seq"]),
                      f"<span class=\"mono\">{_t(r['event_hash'])}</span>",
                      f"<code>{_t(link.command, 2000)}</code><br><span class=\"muted\">writes "

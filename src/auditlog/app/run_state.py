@@ -51,6 +51,7 @@ def current_state(recorded: SealedEvent, about: Sequence[SealedEvent], violation
         "headline_scopes": headline_scopes,
         "tags": dict(run.get("tags") or {}), "notes": [], "status": "active", "superseded_by": None,
         "superseded_reason": None, "verdict": None, "verdict_seq": None, "override_seq": None,
+        "verdict_computed_by": None,
         "document_sha256": event.data.get("document_sha256"), "config_seq": event.data.get("config_seq"),
         "violations": list(violations),
         "seq": recorded.seq, "event_hash": recorded.hash,

@@ -50,7 +50,7 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_timeout: float, output: str,
             tags: tuple[str, ...], **options: Any) -> None:
     from auditlog.ingest import ingest as to_document
-    from auditlog.ingest import source_provenance
+    from auditlog.ingest import source_provenance, split_environment
 
     with progress("reading", unit="bytes") as report:
         sources = _read_sources(files, report)
@@ -61,7 +61,8 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         click.echo(json_text(doc, indent=2))
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
-        receipt = log.record_run(doc, source=source_provenance(sources))
+        run, environment = split_environment(doc)  # the file's: recorded, not part of the submitted document
+        receipt = log.record_run(run, source=source_provenance(sources), environment=environment)
     print_receipt(receipt, output, f", {plural(len(doc.get('items') or []), 'item')}, "
                                    f"{plural(len(doc.get('metrics') or {}), 'metric')}")
 

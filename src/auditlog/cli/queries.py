@@ -161,24 +161,39 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many runs first.")
 @published_option
+@click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
+              "of a column per key (metrics.accuracy, tags.branch), as history wrote it before.")
 @records_output()
 def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, uri: str | None,
-            vkeys: tuple[str, ...], **filters: Any) -> None:
+            vkeys: tuple[str, ...], json_cells: bool, **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections. The table names
-    the configuration each run was recorded under (config_seq) and, below it, what each one is."""
+    the configuration each run was recorded under (config_seq) and, below it, what each one is.
+
+    A verdict whose figures another tool computed (evalsig; `verdict_computed_by` in the records) shows
+    as "ALLOW (evalsig)" in the table. CSV is flat, as `export` writes it (one column per metric and tag)."""
     import projections
     chosen = _filters(**filters)
     configs: dict[int, Any] = {}
     with _view(log_path, directory, uri, vkeys) as (log, view):
+        if output == "csv":
+            from projections.export import write_table
+            table = projections.query_runs(view, limit=limit, offset=offset, **chosen)
+            sys.stdout.flush()
+            write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells, exact=False)
+            return
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
         if output == "table" and uri is None:
             from auditlog.app.configs import configurations
             from auditlog.app.verified import view_tree
             configs = configurations(log, view_tree(view), [r["config_seq"] for r in runs if r["config_seq"] is not None])
     columns = HISTORY_COLUMNS if output == "table" else projections.schema.names("runs")
-    if output == "table" and any(run["scope_status"] for run in runs):  # mark the scopes not used by default
-        columns = [*columns[:7], "scopes", *columns[7:]]
-        runs = [{**run, "scopes": scope_text(run)} for run in runs]
+    if output == "table":
+        for run in runs:
+            if run["verdict"] and run["verdict_computed_by"]:
+                run["verdict"] = f"{run['verdict']} ({run['verdict_computed_by']})"
+        if any(run["scope_status"] for run in runs):  # mark the scopes not used by default
+            columns = [*columns[:7], "scopes", *columns[7:]]
+            runs = [{**run, "scopes": scope_text(run)} for run in runs]
     _echo(runs, output, columns)
     for seq, in_force in sorted(configs.items()):
         click.echo(safe_text(f"config seq {seq} ({in_force.project}): {in_force.config.describe()}", limit=1000))

@@ -80,7 +80,11 @@ def _read_document(document: str, kind: str) -> Any:
 @gate_options
 def append_run(document: str, log_path: str, lock_timeout: float, output: str, gate_against: str | None,
                baseline_tags: tuple[str, ...], fail_on: str, no_baseline: str, **policy: Any) -> None:
-    """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields."""
+    """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields.
+
+    A document without `environment` gets this machine's (Python, platform, git, CI, and the versions
+    of the packages that decide a result: $AUDITLOG_CAPTURE_PACKAGES names them, "+name" adds to the
+    default list, "none" records none; see docs/environment.md)."""
     doc = _read_document(document, "run")
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)

@@ -29,6 +29,7 @@ from auditlog.ingest.common import (
     number,
     object_at,
 )
+from auditlog.ingest.environment import inspect_environment
 from auditlog.ingest.inspect_archive import is_zip, read_archive
 
 LETTERS = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}
@@ -94,6 +95,7 @@ def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id
     if "plan" in log:
         config["plan"] = log["plan"]
     doc["config"] = {"inspect": clean(config, "$.eval", notes)}
+    doc["environment"] = clean(inspect_environment(spec), "$.eval.packages", notes)
     if samples:
         items = _items(samples, name, notes)
         if items is not None:

@@ -28,6 +28,7 @@ from auditlog.ingest.common import (
     number,
     object_at,
 )
+from auditlog.ingest.environment import lm_eval_environment
 from auditlog.ingest.lm_eval_samples import sample_items
 
 # Top-level keys that describe how the run was made: kept in config.lm_eval. Left out:
@@ -85,6 +86,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
         version = (data.get("versions") or {}).get(roots[0]) if isinstance(data.get("versions"), dict) else None
         doc["dataset"] = {"name": roots[0], **({"version": str(version)} if version is not None else {})}
     doc["config"] = {"lm_eval": clean({k: data[k] for k in CONFIG_KEYS if k in data}, "$", notes)}
+    doc["environment"] = clean(lm_eval_environment(data), "$.pretty_env_info", notes)
     if samples:
         match = RESULTS_DATE.search(results.basename)
         doc["items"] = sample_items(samples, rows=rows, data=data, notes=notes, results_date=match and match.group(1),

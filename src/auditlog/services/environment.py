@@ -14,18 +14,34 @@ import subprocess
 import sys
 from typing import Any
 
+from auditlog.evals.packages import ENV_VARIABLE, selection
 from auditlog.evals.provenance import actor_from_environ, ci_from_environ
+from auditlog.services.packages import installed_versions
+
+CAPTURED_BY = "auditlog"
+"""`environment.recorded_by` of an environment captured on the machine that appended; an ingested
+run's names the tool whose file it was read from (lm-eval, inspect_ai, evalsig)."""
 
 
-@functools.lru_cache(maxsize=1)
 def capture_environment() -> dict[str, Any]:
-    """Python, platform, git state and CI coordinates of this process, for runs that omit `environment`."""
+    """Python, platform, packages, git state and CI coordinates of this process, for runs that omit
+    `environment`. InvalidInput when $AUDITLOG_CAPTURE_PACKAGES is not a list of package names."""
+    return _captured(os.environ.get(ENV_VARIABLE))
+
+
+@functools.lru_cache(maxsize=4)
+def _captured(spec: str | None) -> dict[str, Any]:
+    chosen = selection(spec)
     env: dict[str, Any] = {
+        "recorded_by": CAPTURED_BY,
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(terse=True),
         "machine": platform.machine(),
     }
+    packages = installed_versions(chosen) if chosen else {}
+    if packages:
+        env["packages"] = dict(sorted(packages.items()))
     git = _git_state()
     if git:
         env["git"] = git

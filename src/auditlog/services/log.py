@@ -156,11 +156,13 @@ class AuditLog:
         """A batch: `with log.writer() as w: w.record_run(doc)`; all or nothing on exit."""
         return transaction(self.store)
 
-    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
+    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None,
+                   environment: Mapping[str, Any] | None = None) -> Receipt:
         """One run, validated and encoded before the writers' lock is asked for; `source` is where it was
-        read from (kept in the event, not in the run). On a store whose writers queue (PostgreSQL), the
-        lock holder seals every queued run at once (services.grouped)."""
-        prepared = prepare_document(doc)
+        read from (kept in the event, not in the run); `environment`, what that file says of the machine
+        it was made on, recorded when `doc` has none instead of this machine's (`ingest.split_environment`).
+        On a store whose writers queue (PostgreSQL), the lock holder seals every queued run at once."""
+        prepared = prepare_document(doc, environment)
         if isinstance(self.store, GroupSealing):
             from auditlog.services import grouped
             return grouped.record_run(self.store, prepared, canonical_bytes(capture_actor()), source=source)

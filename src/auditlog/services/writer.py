@@ -84,10 +84,12 @@ class Writer:
 
     # -- the event types -----------------------------------------------------
 
-    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None) -> Receipt:
+    def record_run(self, doc: Mapping[str, Any], *, source: Mapping[str, Any] | None = None,
+                   environment: Mapping[str, Any] | None = None) -> Receipt:
         """`source`: where the run was read from (auditlog.ingest.source_provenance), kept in the
-        event beside the run and outside it: the same run read from another file is a retry."""
-        return self.record_prepared(prepare_document(doc), source=source)
+        event beside the run and outside it: the same run read from another file is a retry.
+        `environment`: see prepare_document."""
+        return self.record_prepared(prepare_document(doc, environment), source=source)
 
     def record_runs(self, docs: Iterable[Mapping[str, Any]]) -> list[Receipt]:
         """Many runs, in order: every document validated and encoded first (InvalidInput names the first
@@ -368,11 +370,13 @@ def encoded_run(prepared: PreparedRun, source: Mapping[str, Any] | None = None) 
     return head + b',"source":%s}' % canonical_bytes(dict(source))
 
 
-def prepare_document(doc: Mapping[str, Any]) -> PreparedRun:
-    """A run document validated and encoded once (evals.runs.prepare_run), with this machine's
-    environment captured when the document has none."""
-    environment = None if (isinstance(doc, Mapping) and "environment" in doc) else capture_environment()
-    return prepare_run(doc, environment=environment)
+def prepare_document(doc: Mapping[str, Any], environment: Mapping[str, Any] | None = None) -> PreparedRun:
+    """A run document validated and encoded once (evals.runs.prepare_run). When it has no environment,
+    `environment` is recorded (what the file it was read from says), else this machine's is captured:
+    either way filled in, so not part of the submitted document that makes retries idempotent."""
+    if isinstance(doc, Mapping) and "environment" in doc:
+        return prepare_run(doc)
+    return prepare_run(doc, environment=capture_environment() if environment is None else environment)
 
 
 def as_row(sealed: SealedEvent) -> StoredEvent:

@@ -24,7 +24,7 @@ SORTS = {
     "recorded": "seq",
 }
 SHOWN = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score", "verdict",
-         "status", "seq", "event_hash"]
+         "verdict_computed_by", "status", "seq", "event_hash"]
 SEARCHED = ("run_id", "project_id", "model_id", "experiment_id")
 
 

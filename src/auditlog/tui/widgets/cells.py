@@ -45,8 +45,11 @@ def short(digest: Any, n: int = 12) -> str:
     return str(digest or "")[:n]
 
 
-def verdict_cell(verdict: Any) -> tuple[str, str]:
-    return (verdict, VERDICT_ROLE.get(verdict, "")) if verdict else ("—", "dim")
+def verdict_cell(verdict: Any, computed_by: Any = None) -> tuple[str, str]:
+    """"BLOCK", or "BLOCK (evalsig)" when another tool computed the verdict's figures (as `show` says)."""
+    if not verdict:
+        return ("—", "dim")
+    return (f"{verdict} ({computed_by})" if computed_by else verdict), VERDICT_ROLE.get(verdict, "")
 
 
 def delta_role(delta: Any) -> str:

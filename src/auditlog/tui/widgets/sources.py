@@ -12,7 +12,7 @@ from auditlog.tui.widgets.lazy_table import Cell, Column
 RUN_COLUMNS = (
     Column("time", "time", 16), Column("project", "project", 15), Column("model", "model", 10),
     Column("version", "version", 9), Column("pass_rate", "pass", 6, "right"),
-    Column("mean_score", "score", 6, "right"), Column("verdict", "verdict", 12), Column("run_id", "run id"),
+    Column("mean_score", "score", 6, "right"), Column("verdict", "verdict", 16), Column("run_id", "run id"),
 )
 
 
@@ -37,7 +37,7 @@ class RunsSource:
                 out.append(["", "", "", "", ("✘", "bad"), ("—", "bad"), ("NOT VERIFIED", "bad"), r["run_id"]])
                 continue
             cells: list[Cell] = [when(r["time"]), r["project_id"], r["model_id"], r["model_version"] or "",
-                                 pct(r["pass_rate"]), num(r["mean_score"], ".3f"), verdict_cell(r["verdict"]),
+                                 pct(r["pass_rate"]), num(r["mean_score"], ".3f"), verdict_cell(r["verdict"], r.get("verdict_computed_by")),
                                  r["run_id"]]
             if r["status"] != "active":  # superseded: greyed out, and said so where the verdict would be
                 cells = [(c if isinstance(c, str) else c[0], "dim") for c in cells]
