@@ -76,6 +76,8 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("db", "setup-roles"): [],  # a postgresql:// log: see test_setup_roles_checks_the_log_id
     ("import", "evalsig"): ["store"],
     ("export-evalsig",): ["exported"],
+    ("project", "configure"): ["p", "--groups", "g"],
+    ("project", "show"): ["p"],
 }
 
 

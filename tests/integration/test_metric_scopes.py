@@ -175,7 +175,8 @@ def test_views_mark_the_scopes_left_out(log: Path) -> None:
     assert "  eval: invalid (grader crashed)  [left out by default]: accuracy=0.1000" in shown
     figures = {f["name"]: f for f in run("compare", "r1", "r2", "--log", log, "-o", "json").json()["figures"]}
     assert figures["metrics.eval/accuracy"] == {"name": "metrics.eval/accuracy", "a": 0.8, "b": 0.1,
-                                                "delta": pytest.approx(-0.7), "mark_b": "invalid"}
+                                                "delta": pytest.approx(-0.7), "mark_b": "invalid",
+                                                "lower_is_better": False, "improvement": pytest.approx(-0.7)}
     assert "mark_a" not in figures["metrics.accuracy"]
     table = run("compare", "r1", "r2", "--log", log).out
     assert "mark_b" in table and "invalid" in table
@@ -235,7 +236,8 @@ def test_an_address_recorded_before_scopes_meets_its_scoped_successor(tmp_path: 
         run("append", "run", write_json(tmp_path / f"{doc['run_id']}.json", doc), "--log", db)
     figures = [f for f in run("compare", "old", "new", "--log", db, "-o", "json").json()["figures"]
                if f["name"] == "metrics.eval/accuracy"]
-    assert figures == [{"name": "metrics.eval/accuracy", "a": 0.5, "b": 0.25, "delta": -0.25, "mark_b": "invalid"}]
+    assert figures == [{"name": "metrics.eval/accuracy", "a": 0.5, "b": 0.25, "delta": -0.25, "mark_b": "invalid",
+                        "lower_is_better": False, "improvement": -0.25}]
     points = run("trend", "--log", db, "--project", "mmlu-pro", "--metric", "eval/accuracy", "-o", "json").json()
     assert [(p["model_version"], p["avg"]) for p in points] == [("v1", 0.5)]
     assert sorted(r["run_id"] for r in run("history", "--log", db, "--where", "metrics.eval/accuracy < 1",
