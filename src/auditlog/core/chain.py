@@ -13,15 +13,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
+from operator import methodcaller
 from typing import Literal
 
-from auditlog.core.events import LOG_CREATED, ZERO_HASH, check_event_bytes, envelope_tail, parse_event
+from auditlog.core.events import LOG_CREATED, ZERO_HASH, canonical_objects, check_event_bytes, envelope_members, envelope_tail, parse_event
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 
 # The shapes the scan unpacks; a store's StoredEvent and StoredNode (auditlog.store.protocol) are these.
 Row = tuple[int, str, str, str, str, str, bytes]  # (seq, hash, ts, type, project, subject, body)
 Node = tuple[int, int, bytes]  # a stored complete subtree hash: (level, index, hash)
+BATCH = 512  # rows checked at once when all is well (memory: as the stores' pages)
+_hexdigest, _digest = methodcaller("hexdigest"), methodcaller("digest")
 
 
 ProblemKind = Literal["bytes-altered", "hash-altered", "hash-mismatch", "link-broken", "gap", "misplaced",
@@ -74,47 +78,86 @@ class ChainScan:
         sha256 = hashlib.sha256
         pending: tuple[int, str, str] | None = None  # (seq, stored, computed) of a hash mismatch
         leaves: list[bytes] = []  # leaf hashes not yet added to the tree: it grows in batches
-        for seq, stored, ts, type_, project, subject, body in rows:
-            if type(body) is not bytes:  # a store that hands back text was written by something else
-                yield Problem(seq, "malformed", f"the stored event is {type(body).__name__}, not bytes")
-                body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
-            computed = sha256(body).hexdigest()
-            prev = self.head
-            after_gap = seq != self._last_seq + 1
-            if after_gap:
-                yield self._gap(seq)
-            tail_ok = envelope_matches(body, prev, seq, ts, type_, project, subject)
-            if pending is not None:
-                yield _mismatch(pending, body if not tail_ok else None, prev)
-                pending = None
-            if not tail_ok:
-                problem = self._diagnose(seq, body, prev, (ts, type_, project, subject), after_gap)
-                if problem is not None:
-                    yield problem
-            else:
-                try:
-                    check_event_bytes(body)
-                except InvalidInput as exc:
-                    yield Problem(seq, "malformed", f"the stored bytes are not one canonical event ({exc}): "
-                                                    "parsers could read them differently")
-            if seq == 0:
-                problem = self._check_genesis(body, computed)
-                if problem is not None:
-                    yield problem
-            if stored != computed:
-                pending = (seq, stored, computed)
-            self._last_seq, self._stored_prev, self.head = seq, stored, computed
-            self.size = seq + 1
-            leaves.append(sha256(b"\x00" + body).digest())
-            if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
-                yield from self._grow_tree(leaves)
-                leaves = []
+        for batch in _batches(rows):
+            clean = self._clean(batch) if pending is None else None
+            if clean is not None:  # the same state, and no problem, as the loop below would give
+                hashes, new = clean
+                self._last_seq, self._stored_prev, self.head = batch[-1][0], hashes[-1], hashes[-1]
+                self.size = self._last_seq + 1
+                end = self.tree.size + len(leaves)
+                if len(leaves) + len(new) < 4096 and not any(end < size <= end + len(new) for size in self._anchors):
+                    leaves += new
+                    continue
+                for leaf in new:  # where the tree grows matters: anchors are checked at their size
+                    leaves.append(leaf)
+                    if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
+                        yield from self._grow_tree(leaves)
+                        leaves = []
+                continue
+            for seq, stored, ts, type_, project, subject, body in batch:
+                if type(body) is not bytes:  # a store that hands back text was written by something else
+                    yield Problem(seq, "malformed", f"the stored event is {type(body).__name__}, not bytes")
+                    body = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
+                computed = sha256(body).hexdigest()
+                prev = self.head
+                after_gap = seq != self._last_seq + 1
+                if after_gap:
+                    yield self._gap(seq)
+                tail_ok = envelope_matches(body, prev, seq, ts, type_, project, subject)
+                if pending is not None:
+                    yield _mismatch(pending, body if not tail_ok else None, prev)
+                    pending = None
+                if not tail_ok:
+                    problem = self._diagnose(seq, body, prev, (ts, type_, project, subject), after_gap)
+                    if problem is not None:
+                        yield problem
+                else:
+                    try:
+                        check_event_bytes(body)
+                    except InvalidInput as exc:
+                        yield Problem(seq, "malformed", f"the stored bytes are not one canonical event ({exc}): "
+                                                        "parsers could read them differently")
+                if seq == 0:
+                    problem = self._check_genesis(body, computed)
+                    if problem is not None:
+                        yield problem
+                if stored != computed:
+                    pending = (seq, stored, computed)
+                self._last_seq, self._stored_prev, self.head = seq, stored, computed
+                self.size = seq + 1
+                leaves.append(sha256(b"\x00" + body).digest())
+                if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
+                    yield from self._grow_tree(leaves)
+                    leaves = []
         yield from self._grow_tree(leaves)
         if pending is not None:
             yield _mismatch(pending, None, None)
         if self._last_seq < 0:
             yield Problem(0, "genesis", "the log holds no events, not even its genesis")
         yield from self._leftovers()
+
+    def _clean(self, rows: list[Row]) -> tuple[list[str], list[bytes]] | None:
+        """(event hashes, leaf hashes) of these rows when the loop in `scan` would find nothing wrong: each
+        seq the next, each stored hash the computed one, each body a canonical event (`canonical_objects`
+        and `envelope_members` accept what `check_event_bytes` accepts, genesis aside) whose members are the
+        row's columns and the previous hash: then its bytes end as `envelope_matches` requires. None: the
+        loop checks the rows one by one, and names what is wrong."""
+        if self._last_seq < 0 or set(map(len, rows)) != {7}:
+            return None
+        seqs, stored, ts, types, projects, subjects, bodies = zip(*rows)
+        first = self._last_seq + 1
+        if seqs != tuple(range(first, first + len(rows))) or set(map(type, bodies)) != {bytes}:
+            return None
+        computed = list(map(_hexdigest, map(hashlib.sha256, bodies)))
+        try:
+            objs = canonical_objects(bodies) if computed == list(stored) else None
+            members = envelope_members(objs) if objs is not None else None
+        except (ValueError, TypeError):
+            return None
+        if (members is None or members[2:8] != [(self.head, *computed[:-1]), projects, seqs, subjects, ts, types]
+                or set(map(type, seqs)) != {int} or set(map(type, chain(ts, types, projects, subjects))) != {str}):
+            return None
+        return computed, list(map(_digest, map(hashlib.sha256, map(b"\x00".__add__, bodies))))
 
     def _grow_tree(self, leaves: list[bytes]) -> Iterator[Problem]:
         """Extend the tree by these leaf hashes; check stored subtrees and anchors at the new size.
@@ -193,6 +236,14 @@ class ChainScan:
         if event.type != LOG_CREATED or not isinstance(event.data.get("log_id"), str):
             return Problem(0, "genesis", "seq 0 is not a log.created event with a log id")
         return None
+
+
+def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """The rows in lists: the first alone (the genesis, or the event a resumed scan starts at), then BATCH."""
+    it, size = iter(rows), 1
+    while batch := list(islice(it, size)):
+        yield batch
+        size = BATCH
 
 
 def _completion(node: Node) -> tuple[int, int]:
