@@ -11,21 +11,19 @@ link after altered bytes, the link after a gap) is not counted again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
-from operator import methodcaller
+from itertools import islice
 from typing import Literal
 
-from auditlog.core.events import LOG_CREATED, ZERO_HASH, canonical_objects, check_event_bytes, envelope_members, envelope_tail, parse_event
+from auditlog.core.events import LOG_CREATED, ZERO_HASH, check_event_bytes, envelope_tail, parse_event
 from auditlog.core.merkle import TreeBuilder
-from auditlog.errors import IntegrityError, InvalidInput
+from auditlog.errors import InvalidInput
 
 # The shapes the scan unpacks; a store's StoredEvent and StoredNode (auditlog.store.protocol) are these.
 Row = tuple[int, str, str, str, str, str, bytes]  # (seq, hash, ts, type, project, subject, body)
 Node = tuple[int, int, bytes]  # a stored complete subtree hash: (level, index, hash)
-BATCH = 512  # rows checked at once when all is well (memory: as the stores' pages)
-_hexdigest, _digest = methodcaller("hexdigest"), methodcaller("digest")
+BatchCheck = Callable[[list[Row], int, str], tuple[list[str], list[bytes]] | None]  # see ChainScan
 
 
 ProblemKind = Literal["bytes-altered", "hash-altered", "hash-mismatch", "link-broken", "gap", "misplaced",
@@ -54,11 +52,13 @@ class ChainScan:
     to (label, root) pairs that must match (checkpoints), and `nodes` streams the
     store's subtree hashes in completion order (when given): every complete subtree of
     height `stored_level` or more must be among them, with the hash the events give it.
+    `batch(rows, seq and hash before them)` may vouch for 512 rows at once (`auditlog.services.batch`)
+    where `scan`'s loop, the reference, would find nothing wrong: their hashes and leaf hashes, or None.
     """
 
     def __init__(self, genesis_hash: str | None = None, *,
                  anchors: Mapping[int, Sequence[tuple[str, bytes]]] | None = None,
-                 nodes: Iterable[Node] | None = None, stored_level: int = 0) -> None:
+                 nodes: Iterable[Node] | None = None, stored_level: int = 0, batch: BatchCheck | None = None) -> None:
         self.genesis_hash = genesis_hash
         self._stored_level = stored_level if nodes is not None else 64  # 64: no subtree is that high
         self.size = 0
@@ -69,6 +69,7 @@ class ChainScan:
         self._next_node: Node | None = next(self._nodes, None)
         self._last_seq = -1
         self._stored_prev = ZERO_HASH  # the stored hash of the last event, which may differ from `head`
+        self._batch = batch
 
     @property
     def root(self) -> bytes:
@@ -78,21 +79,13 @@ class ChainScan:
         sha256 = hashlib.sha256
         pending: tuple[int, str, str] | None = None  # (seq, stored, computed) of a hash mismatch
         leaves: list[bytes] = []  # leaf hashes not yet added to the tree: it grows in batches
-        for batch in _batches(rows):
-            clean = self._clean(batch) if pending is None else None
-            if clean is not None:  # the same state, and no problem, as the loop below would give
-                hashes, new = clean
-                self._last_seq, self._stored_prev, self.head = batch[-1][0], hashes[-1], hashes[-1]
-                self.size = self._last_seq + 1
-                end = self.tree.size + len(leaves)
-                if len(leaves) + len(new) < 4096 and not any(end < size <= end + len(new) for size in self._anchors):
-                    leaves += new
-                    continue
-                for leaf in new:  # where the tree grows matters: anchors are checked at their size
-                    leaves.append(leaf)
-                    if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
-                        yield from self._grow_tree(leaves)
-                        leaves = []
+        it = iter(rows)
+        while batch := list(islice(it, 512 if self._batch else 1)):  # one at a time: a tee (copy) sees rows checked
+            vouched = self._batch(batch, self._last_seq, self.head) if self._batch and pending is None else None
+            if vouched is not None:
+                (*_, head), new_leaves = vouched  # the state the loop below would leave
+                self._last_seq, self._stored_prev, self.head, self.size = batch[-1][0], head, head, batch[-1][0] + 1
+                yield from self._add(leaves, new_leaves)
                 continue
             for seq, stored, ts, type_, project, subject, body in batch:
                 if type(body) is not bytes:  # a store that hands back text was written by something else
@@ -125,10 +118,7 @@ class ChainScan:
                     pending = (seq, stored, computed)
                 self._last_seq, self._stored_prev, self.head = seq, stored, computed
                 self.size = seq + 1
-                leaves.append(sha256(b"\x00" + body).digest())
-                if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
-                    yield from self._grow_tree(leaves)
-                    leaves = []
+                yield from self._add(leaves, [sha256(b"\x00" + body).digest()])
         yield from self._grow_tree(leaves)
         if pending is not None:
             yield _mismatch(pending, None, None)
@@ -136,36 +126,18 @@ class ChainScan:
             yield Problem(0, "genesis", "the log holds no events, not even its genesis")
         yield from self._leftovers()
 
-    def _clean(self, rows: list[Row]) -> tuple[list[str], list[bytes]] | None:
-        """(event hashes, leaf hashes) of these rows when the loop in `scan` would find nothing wrong: each
-        seq the next, each stored hash the computed one, each body a canonical event (`canonical_objects`
-        and `envelope_members` accept what `check_event_bytes` accepts, genesis aside) whose members are the
-        row's columns and the previous hash: then its bytes end as `envelope_matches` requires. None: the
-        loop checks the rows one by one, and names what is wrong."""
-        if self._last_seq < 0 or set(map(len, rows)) != {7}:
-            return None
-        seqs, stored, ts, types, projects, subjects, bodies = zip(*rows)
-        first = self._last_seq + 1
-        if seqs != tuple(range(first, first + len(rows))) or set(map(type, bodies)) != {bytes}:
-            return None
-        computed = list(map(_hexdigest, map(hashlib.sha256, bodies)))
-        try:
-            objs = canonical_objects(bodies) if computed == list(stored) else None
-            members = envelope_members(objs) if objs is not None else None
-        except (ValueError, TypeError):
-            return None
-        if (members is None or members[2:8] != [(self.head, *computed[:-1]), projects, seqs, subjects, ts, types]
-                or set(map(type, seqs)) != {int} or set(map(type, chain(ts, types, projects, subjects))) != {str}):
-            return None
-        return computed, list(map(_digest, map(hashlib.sha256, map(b"\x00".__add__, bodies))))
+    def _add(self, leaves: list[bytes], new: list[bytes]) -> Iterator[Problem]:
+        """Queue leaf hashes; grow the tree at 4,096 of them, and at each anchor's size (checked there)."""
+        for leaf in new:
+            leaves.append(leaf)
+            if len(leaves) >= 4096 or self.tree.size + len(leaves) in self._anchors:
+                yield from self._grow_tree(leaves)
+                leaves.clear()
 
     def _grow_tree(self, leaves: list[bytes]) -> Iterator[Problem]:
-        """Extend the tree by these leaf hashes; check stored subtrees and anchors at the new size.
-
-        Stored subtrees come in completion order, as the tree completes them, so the
-        two sequences are merged like sorted lists: a stored one with no counterpart
-        is junk, a completed one with no stored counterpart is missing.
-        """
+        """Extend the tree by these leaf hashes; check stored subtrees and anchors at the new size. Stored
+        subtrees come in completion order, as the tree completes them, so the two are merged like sorted lists:
+        a stored one with no counterpart is junk, a completed one with no stored counterpart is missing."""
         node = self._next_node
         for level, index, h in self.tree.extend(leaves, self._stored_level):
             end = (index + 1) << level
@@ -238,14 +210,6 @@ class ChainScan:
         return None
 
 
-def _batches(rows: Iterable[Row]) -> Iterator[list[Row]]:
-    """The rows in lists: the first alone (the genesis, or the event a resumed scan starts at), then BATCH."""
-    it, size = iter(rows), 1
-    while batch := list(islice(it, size)):
-        yield batch
-        size = BATCH
-
-
 def _completion(node: Node) -> tuple[int, int]:
     """(tree size, level) at which the tree completes a stored subtree: the order stores list them in."""
     level, index, _ = node
@@ -277,11 +241,3 @@ def _mismatch(pending: tuple[int, str, str], next_body: bytes | None, next_prev_
         return Problem(seq, "hash-altered", f"the stored hash {stored} was changed: the bytes hash to {computed}, "
                                             f"which the next event links to")
     return Problem(seq, "hash-mismatch", f"stored hash {stored}, but the bytes hash to {computed}")
-
-
-def verify_rows(rows: Iterable[Row], genesis_hash: str | None = None) -> tuple[int, str]:
-    """Raise IntegrityError at the first problem; return (size, head hash) of an intact chain."""
-    scan = ChainScan(genesis_hash)
-    for problem in scan.scan(rows):
-        raise IntegrityError(problem.seq, f"{problem.kind}: {problem.detail}")
-    return scan.size, scan.head
