@@ -80,7 +80,7 @@ class ChainScan:
         pending: tuple[int, str, str] | None = None  # (seq, stored, computed) of a hash mismatch
         leaves: list[bytes] = []  # leaf hashes not yet added to the tree: it grows in batches
         it = iter(rows)
-        while batch := list(islice(it, 512 if self._batch else 1)):  # one at a time: a tee (copy) sees rows checked
+        while batch := list(islice(it, 512 if self._batch and self._last_seq >= 0 else 1)):  # else: row by row
             vouched = self._batch(batch, self._last_seq, self.head) if self._batch and pending is None else None
             if vouched is not None:
                 (*_, head), new_leaves = vouched  # the state the loop below would leave
