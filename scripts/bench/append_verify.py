@@ -5,6 +5,7 @@ Usage, from the repository root:
     python scripts/bench/append_verify.py            # full sizes (a few minutes)
     python scripts/bench/append_verify.py --quick    # tiny sizes: a smoke test, figures meaningless
     python scripts/bench/append_verify.py --only batched,verify
+    python scripts/bench/append_verify.py --only verify --verify-events 300000   # verify at another size
 
 Measurements (a ratio is ours / baseline for throughputs, ours / baseline for times where
 lower is better; each is printed with its target):
@@ -34,6 +35,7 @@ stderr, results to stdout. Nothing here asserts on timings: they depend on the m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -553,8 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, the figures mean nothing")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
+    parser.add_argument("--verify-events", type=int, metavar="N",
+                        help="verify a log of N events (memory compared with N / 10) instead of the mode's size")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.verify_events:
+        sizes = dataclasses.replace(sizes, verify_large=args.verify_events, verify_small=max(args.verify_events // 10, 100))
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(chosen) - set(SECTIONS)
     if unknown:

@@ -1,4 +1,4 @@
-"""The body check's fast path (`events._written_as_jcs`) accepts only bytes RFC 8785 writes.
+"""The body check's fast path (`events.jcs_safe` and orjson's own encoding) accepts only bytes RFC 8785 writes.
 
 It accepts an event body when the bytes are orjson's own encoding of what orjson parsed
 and hold nothing orjson writes unlike JCS; anything else goes to the exact path. Whenever
@@ -18,6 +18,8 @@ from auditlog.core import events
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, check_event_bytes, seal
 
+SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
 SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60)
            | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
            | st.sampled_from([1.0, -0.0, 0.0, 1e16, 1e21, 1e-6, 1e-7, 5e-5, 2.0**53, "1.0,", "e-7", "\U0001f600", "\ue000"]))
@@ -28,7 +30,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.di
 def accepted(body: bytes) -> bool:
     """The fast path's answer; its TypeError (an int beyond 2**53 - 1) sends the body the exact way too."""
     try:
-        return events._written_as_jcs(body, orjson.loads(body))
+        return events.jcs_safe(body) and orjson.dumps(orjson.loads(body), option=SORTED) == body
     except TypeError:
         return False
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from auditlog.core.chain import ChainScan
 from auditlog.core.merkle import TreeBuilder, right_fold
+from auditlog.services.batch import clean_rows
 from auditlog.store.protocol import StoredNode
 
 SEGMENTS_PER_WORKER = 4  # more segments than workers, so that one slow worker does not hold up the join
@@ -252,7 +253,8 @@ def _verify_segment(job: tuple[str, Segment, int, str | None, list[int], int]) -
         nodes = _stored_within(store, segment, stored_level)
         if nodes is None:
             return SegmentResult(segment, clean=False)
-        scan = ChainScan(genesis_hash, anchors={s: () for s in wanted}, nodes=nodes, stored_level=stored_level)
+        scan = ChainScan(genesis_hash, anchors={s: () for s in wanted}, nodes=nodes, stored_level=stored_level,
+                         batch=clean_rows)
         scan.tree = tree
         last = segment.end == size  # the others read one event past their end, for the kind of a mismatch
         rows = store.rows(after=segment.begin - 2 if segment.begin else -1, until=segment.end + (0 if last else 1))

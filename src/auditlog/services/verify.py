@@ -23,6 +23,7 @@ from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.render import plural
 from auditlog.services import tree
+from auditlog.services.batch import clean_rows
 from auditlog.store.protocol import StoredNode
 
 if TYPE_CHECKING:
@@ -130,8 +131,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
         if report is not None:
             return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
                                 origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored))
-    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors,
-                     nodes=tree.nodes_within(log.store.nodes(), size, beyond), stored_level=tree.STORED_LEVEL)
+    scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=tree.nodes_within(log.store.nodes(), size, beyond),
+                     stored_level=tree.STORED_LEVEL, batch=clean_rows)
     rows = log.store.rows(until=size)
     if progress is not None:
         rows = _counting(rows, progress)

@@ -20,6 +20,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -115,16 +116,16 @@ class _Reads:
             return dict(self._conn.execute("SELECT key, value FROM meta"))
 
     def rows(self, after: int = -1, until: int | None = None) -> Iterator[StoredEvent]:
-        """Stream in pages, so memory stays flat however long the log."""
+        """Stream in pages, so memory stays flat however long the log (verify reads every row here)."""
         sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
         args: tuple[int, ...] = (after,)
         if until is not None:
             sql += " AND seq < ?"
             args = (after, until)
         with _translated("cannot read the log"):
-            cursor = self._query(_stored_event, sql + " ORDER BY seq", args)
+            cursor = self._conn.execute(sql + " ORDER BY seq", args)  # plain rows: a row factory costs a call each
             while page := cursor.fetchmany(2048):
-                yield from page
+                yield from map(_new_tuple, repeat(StoredEvent), page)  # StoredEvents, made in C
 
     def tally(self, since: int | None = None, until: int | None = None) -> Tally:
         low = _LOWEST if since is None else since
