@@ -132,10 +132,9 @@ def check_event_bytes(body: bytes) -> None:
 
 
 def jcs_safe(text: bytes) -> bool:
-    """Whether `text` (a body, or many joined by newlines) holds nothing orjson writes unlike RFC 8785
-    (encoding.py lists what): no integral float (`1.0`), no exponent, no character above U+FFFF. Bytes
-    that are this and orjson's sorted encoding of what it parsed (OPT_STRICT_INTEGER: no int beyond
-    2**53 - 1) are JCS; anything else takes the exact path."""
+    """Whether `text` (a body, or many joined by newlines) has nothing orjson writes unlike RFC 8785: an
+    integral float (`1.0`), an exponent, a character above U+FFFF (encoding.py). Such bytes that are also
+    orjson's sorted, OPT_STRICT_INTEGER encoding of what it parsed are JCS; the rest take the exact path."""
     if _INTEGRAL.search(text) or any(text[m.start() - 1] in b"0123456789" for m in _EXPONENT.finditer(text)):
         return False
     return text.isascii() or not any(lead in text for lead in (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4"))
