@@ -61,32 +61,31 @@ def record_run(store: GroupSealing, prepared: PreparedRun, actor: bytes,
 
     ticket = store.enqueue(queued)
     try:
-        settled = store.collect(ticket, left())  # sealed, or being sealed, by the holder now
-        for _ in range(_TRIES):
+        settled = None
+        for _ in range(_TRIES):  # the lock if it is free (seal the queue), else wait for its holder, who may seal it
+            settled = _take_turn(store, ticket, left(), wait=False)
             if settled is not None:
-                return _receipt(settled, run["run_id"])
-            try:  # the lock if it is free; if another writer holds it, it may be sealing this run
-                return _receipt(_take_turn(store, ticket, timeout=0), run["run_id"])
-            except LockTimeout:
-                settled = store.collect(ticket, left(), after_holder=True)
-        settled = settled or _take_turn(store, ticket, left())
+                break
+        settled = settled or _take_turn(store, ticket, left())  # queue for the lock itself
     except LockTimeout:
         withdrawn = store.withdraw(ticket)  # None: it was still waiting, and is gone now
         if withdrawn is None:
             raise
         settled = withdrawn
+    if settled is None:  # a turn that waited for the lock always settles the run
+        raise LockTimeout("the queued run was neither sealed nor refused")  # pragma: no cover
     return _receipt(settled, run["run_id"])
 
 
-def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None) -> Settled:
-    """Wait for the writers' lock: the run's outcome if the holder before sealed it, else seal the queue."""
-    with store.sealing_turn(ticket, timeout) as turn:
-        if turn.settled is not None:
+def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None, wait: bool = True) -> Settled | None:
+    """The run's outcome: the previous holder's, or this writer's after sealing the queue under the lock;
+    None when `wait` is False, the lock was taken, and its holder did not seal the run."""
+    with store.sealing_turn(ticket, timeout, wait=wait) as turn:
+        if turn.txn is None:
             return turn.settled
-        assert turn.txn is not None
         writer = Writer(turn.txn, turn.txn.head())
-        outcomes = seal_queue(writer, turn.queued, turn.about)
-        with turn.txn.pipelined():  # the outcomes and the confirmation in one round trip or two
+        with turn.txn.pipelined():  # the events, the outcomes and the confirmation in one round trip
+            outcomes = seal_queue(writer, turn.queued, turn.about)
             turn.txn.settle(outcomes, ticket)
             writer.confirm()
         return outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue before it was sealed")

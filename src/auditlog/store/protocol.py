@@ -181,7 +181,9 @@ class WriteTransaction(Reader, Protocol):
 
 class SealingTurn(Protocol):
     """A queued writer's turn at the writers' lock: its run's outcome if the previous holder sealed it,
-    else a write transaction holding every run still queued (`queued`), for this writer to seal."""
+    else a write transaction holding every run still queued (`queued`), for this writer to seal; or,
+    in a turn that does not wait for the lock, neither (`settled` and `txn` None: another writer held
+    the lock, this turn waited for it to finish, and it did not seal the run)."""
 
     settled: Settled | None
     txn: QueueTransaction | None
@@ -214,7 +216,11 @@ class GroupSealing(Protocol):
         (and, `after_holder`, for the writers' lock to be free); None while it is still waiting for one."""
         ...
 
-    def sealing_turn(self, ticket: int, timeout: float | None = None) -> AbstractContextManager[SealingTurn]: ...
+    def sealing_turn(self, ticket: int, timeout: float | None = None, *,
+                     wait: bool = True) -> AbstractContextManager[SealingTurn]:
+        """The writers' lock, waiting for it at most `timeout`; `wait=False`: only if it is free, else
+        waiting for its holder to finish and collecting the run's outcome, if it sealed it."""
+        ...
 
     def withdraw(self, ticket: int) -> Settled | None:
         """Take a run off the queue (after a lock timeout): None if it was still waiting, which is
