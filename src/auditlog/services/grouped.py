@@ -59,7 +59,7 @@ def record_run(store: GroupSealing, prepared: PreparedRun, actor: bytes,
     def left() -> float:
         return max(0.0, deadline - time.monotonic())
 
-    ticket = store.enqueue(queued)
+    ticket = store.enqueue(queued, try_lock=True)  # and, in the same round trip, the lock if it is free
     try:
         settled = None
         for _ in range(_TRIES):  # the lock if it is free (seal the queue), else wait for its holder, who may seal it

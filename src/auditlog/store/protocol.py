@@ -207,8 +207,9 @@ class GroupSealing(Protocol):
 
     lock_timeout: float
 
-    def enqueue(self, run: QueuedRun) -> int:
-        """Queue a run (committed at once); its ticket."""
+    def enqueue(self, run: QueuedRun, *, try_lock: bool = False) -> int:
+        """Queue a run (committed at once); its ticket. `try_lock`: and try the writers' lock in the same
+        round trip, for the `sealing_turn(ticket, wait=False)` that follows at once."""
         ...
 
     def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:

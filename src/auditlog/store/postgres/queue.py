@@ -60,6 +60,7 @@ class Queue:
     """The queue's statements outside a write transaction, mixed into PostgresStore."""
 
     _sql: Statements
+    _tried: tuple[int, bool] | None
     lock_timeout: float
 
     def _live(self) -> psycopg.Connection[Any]:
@@ -68,11 +69,26 @@ class Queue:
     def _not_streaming(self) -> None:
         raise NotImplementedError
 
-    def enqueue(self, run: QueuedRun) -> int:
+    def enqueue(self, run: QueuedRun, *, try_lock: bool = False) -> int:
+        """The run queued (committed at once: an UNLOGGED row's commit waits for no WAL flush); its ticket.
+
+        `try_lock`: in the same round trip, begin a transaction that tries the writers' lock without
+        waiting (FOR UPDATE SKIP LOCKED), left open for the next `sealing_turn(ticket, wait=False)` to go
+        on with (anything else on the connection first rolls it back)."""
         self._not_streaming()
-        with translated("cannot queue the run"):  # autocommit; an UNLOGGED row's commit waits for no WAL flush
-            return one(self._live().execute(self._sql.enqueue, (run.project, run.subject, run.document_sha256,
-                                                                run.actor, run.data)))[0]
+        args = (run.project, run.subject, run.document_sha256, run.actor, run.data)
+        conn = self._live()
+        with translated("cannot queue the run"):
+            if not try_lock:
+                return one(conn.execute(self._sql.enqueue, args))[0]
+            try:  # several statements with parameters: bound here, sent as one query
+                ((ticket,),), ((flag,),) = results(psycopg.ClientCursor(conn).execute(
+                    f"{self._sql.enqueue}; COMMIT; BEGIN; {self._sql.try_lock}", args))
+            except BaseException:
+                rollback(conn)
+                raise
+        self._tried = (ticket, flag == "1")
+        return int(ticket)
 
     def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
         """The run's outcome if a lock holder sealed it, its row then deleted; None if it is still waiting.

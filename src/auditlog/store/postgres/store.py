@@ -73,6 +73,7 @@ class PostgresStore(Queue, Reads):
         self._streams = 0  # streams open now; the first opens the read snapshot, the last ends it
         self._snapshot = False
         self._closed = False
+        self._tried: tuple[int, bool] | None = None  # (ticket, holder) of the lock tried with the enqueue, still open
         self._conn = self._connect()
         try:
             with translated(f"cannot open {self.location}"):
@@ -152,7 +153,11 @@ class PostgresStore(Queue, Reads):
                            f"understands ({SCHEMA_VERSION}): upgrade auditlog")
 
     def _live(self) -> psycopg.Connection[Any]:
-        """The connection, reconnected if the server dropped it between transactions."""
+        """The connection, reconnected if the server dropped it between transactions (and out of a
+        transaction `enqueue(try_lock=True)` left open for a turn that did not come)."""
+        if self._tried is not None:
+            self._tried = None
+            rollback(self._conn)
         if self._closed:
             raise StorageError(f"{self.location}: the log is closed")
         if self._conn.broken or self._conn.closed:
@@ -267,6 +272,7 @@ class PostgresStore(Queue, Reads):
             raise LockTimeout(f"another writer in this process held {self.location} for more than {timeout:g} s")
         try:
             self._not_streaming()
+            tried, self._tried = (self._tried, None) if self._tried and self._tried[0] == ticket else (None, None)
             conn = self._live()
             try:
                 with translated("cannot write the log"):
@@ -282,6 +288,11 @@ class PostgresStore(Queue, Reads):
                         if wait:
                             holder, (collected, tail, head, peaks, queued, about) = True, self._lock(
                                 conn, left, begin=True, then=f"{collect}; {then}")
+                        elif tried is not None:  # the lock was tried with the enqueue, in this open transaction
+                            holder, collected = tried[1], []
+                            if holder:
+                                tail, head, peaks, queued, about = results(conn.execute(
+                                    f"{wait_clause(left)[0]}{then}"))
                         else:  # the lock if it is free; the reads only then (statements planned for nothing cost)
                             ((flag,),), collected = results(conn.execute(
                                 f"BEGIN; {wait_clause(left)[0]}{self._sql.try_lock}; {collect}"))
