@@ -6,17 +6,17 @@ separate processes, so the queue is a table of the log's database and the integr
 whichever writer holds the writers' lock next. A writer:
 
 1. validates and encodes its run outside any lock (`writer.prepare_document`), and queues
-   those bytes (one committed INSERT into an UNLOGGED table: no WAL flush);
-2. deletes its queue row if it holds an outcome, waiting while a lock holder that took the
-   run seals it (the holder locks the rows it takes): the writers of a group all wake at its
-   COMMIT, none of them queueing for the lock. If the run was not taken, the writer waits for
-   the writers' lock to be free and collects there, letting the lock go in the same round trip
-   (so the writers whose runs the next holder sealed do not hand the lock on one client round
-   trip at a time);
-3. otherwise it seals every run still queued, its own included, in one transaction (one
-   idempotency query for all of them, one insert, one confirmation, one COMMIT, so one WAL
-   flush for the group), writes each run's outcome into its row, and commits them together:
-   an outcome is visible exactly when its event is.
+   those bytes (one committed INSERT into an UNLOGGED table: no WAL flush), trying the writers'
+   lock in the same round trip without waiting for it (FOR UPDATE SKIP LOCKED);
+2. if another writer holds the lock, it waits for that holder to finish (a shared lock on the
+   lock row, which waiters do not refuse each other) and on its own queue row (the holder
+   locks the rows it takes), and deletes the row if it holds an outcome, in one round trip:
+   the writers of a group all wake at its COMMIT, none of them queueing for the lock. If that
+   holder did not take the run, it tries again; after three tries it queues for the lock;
+3. with the lock, it seals every run still queued, its own included, in one transaction (one
+   round trip reads the head, the queue and the events about the queued runs; one pipeline
+   sends the events, each run's outcome into its row, and the confirmation's reads; one
+   COMMIT, so one WAL flush for the group): an outcome is visible exactly when its event is.
 
 Each caller still gets its own receipt (seq, hash, new), and "already recorded" stays exact
 (the idempotency check runs under the lock, against the log and the group so far). A queued
@@ -43,8 +43,8 @@ from auditlog.evals.runs import PreparedRun
 from auditlog.services.writer import Receipt, Writer, encoded_run
 from auditlog.store.protocol import GroupSealing, QueuedRun, Settled, StoredEvent
 
-# Times a writer whose run nobody took tries for a free lock, waiting in between for the holder
-# (who may take the run) rather than queueing behind it, before it queues for the lock.
+# Times a writer whose run nobody took tries for a free lock, each time waiting for the holder
+# it found (who may take the run) rather than queueing behind it, before it queues for the lock.
 _TRIES = 3
 
 

@@ -21,8 +21,8 @@ events and the Merkle subtrees of the same moment, as SQLite's read transaction 
 psycopg's errors become ours at this edge, as one line: StorageError, LockTimeout.
 
 This module is the connection, the locks, the transactions' life and the schema's (create,
-migrate, roles); the reads are `reads.py`, a write transaction's appends `transaction.py`,
-the SQL `schema.py` and `functions.py`.
+migrate, roles); the reads are `reads.py`, the writers' queue outside a write transaction
+`queue.py`, a write transaction's appends `transaction.py`, the SQL `schema.py` and `functions.py`.
 """
 
 from __future__ import annotations
