@@ -171,3 +171,21 @@ def test_a_group_is_sealed_in_one_pipeline_and_a_refused_run_refuses_only_itself
         assert (a.seq, b.seq, holder.seq) == (2, 3, 4) and a.new and b.new
         assert conflict.refused.startswith("conflict: ") and forged.refused.startswith("invalid: ")
         assert log.head().size == 5 and log.verify().ok
+
+
+def test_a_lock_tried_with_the_enqueue_is_let_go_by_anything_else_on_the_connection(pg_admin, pg_url) -> None:
+    """`enqueue(try_lock=True)` leaves its transaction open for the turn that follows; if something else
+    uses the connection first, that transaction is rolled back, so the lock is never kept by mistake."""
+    with AuditLog.open(pg_url, create=True) as log:
+        where = s.schema_of(pg_url)
+        prepared = prepare_document(s.run_doc("tried"))
+        ticket = log.store.enqueue(QueuedRun(0, "mmlu-pro", "tried", prepared.document_sha256, ACTOR,
+                                             encoded_run(prepared)), try_lock=True)
+        with pytest.raises(Exception, match="could not obtain lock"), pg_admin.transaction():
+            pg_admin.execute(f'SELECT 1 FROM "{where}".auditlog_writer_lock FOR UPDATE NOWAIT')  # it holds the lock
+        assert log.head().size == 1  # something else on the connection ...
+        with pg_admin.transaction():  # ... and the lock is free again
+            pg_admin.execute(f'SELECT 1 FROM "{where}".auditlog_writer_lock FOR UPDATE NOWAIT')
+        assert _queue_rows(pg_admin, pg_url) == 1  # the run stayed queued (committed before the try)
+        with log.store.sealing_turn(ticket, 5, wait=False) as turn:  # a fresh try: the lock is free, it seals
+            assert turn.txn is not None and [run.id for run in turn.queued] == [ticket]
