@@ -134,3 +134,58 @@ def test_a_run_queued_with_its_source_is_sealed_with_it_and_a_retry_from_another
         assert event.data["source"] == {"files": [{"name": "a.eval", "sha256": "0" * 64}]}
         assert "source" not in event.data["run"]
         assert log.verify().ok
+
+
+def test_a_turn_that_does_not_wait_for_the_lock_waits_for_its_holder_and_seals_nothing(pg_admin, pg_url) -> None:
+    """What a queued writer does first (`wait=False`): the lock if it is free, else it waits for the holder
+    to finish (who may seal its run); it never locks the queue's rows of a group it does not hold."""
+    with AuditLog.open(pg_url, create=True) as log:
+        where = s.schema_of(pg_url)
+        ticket = _queue(log, s.run_doc("patient"))
+        with pg_admin.transaction():  # another session holds the writers' lock
+            pg_admin.execute(f'SELECT 1 FROM "{where}".auditlog_writer_lock FOR UPDATE')
+            with pytest.raises(LockTimeout):  # it waited for that holder (not at all: timeout 0), sealed nothing
+                with log.store.sealing_turn(ticket, 0, wait=False):
+                    pytest.fail("a turn without the lock has nothing to hand over")
+            # the run is still queued, unsettled and not locked: the holder could take it
+            taken = pg_admin.execute(f'SELECT seq, refused FROM "{where}".auditlog_queue WHERE id = %s '
+                                     "FOR UPDATE NOWAIT", (ticket,)).fetchall()
+            assert taken == [(None, None)]
+        with log.store.sealing_turn(ticket, 5, wait=False) as turn:  # the lock is free: this turn seals the queue
+            assert turn.txn is not None and [run.id for run in turn.queued] == [ticket]
+        assert log.head().size == 1  # nothing sealed by that turn (it sealed nothing and committed)
+        assert log.record_run(s.run_doc("patient")).seq == 1 and log.verify().ok
+
+
+def test_a_group_is_sealed_in_one_pipeline_and_a_refused_run_refuses_only_itself(pg_admin, pg_url) -> None:
+    """The group's events, outcomes and confirmation go in one pipeline: a run refused inside it (a
+    conflict, bytes that are not a run's) leaves the others sealed, each with its own outcome."""
+    with AuditLog.open(pg_url, create=True) as log:
+        log.record_run(s.run_doc("taken"))
+        prepared = prepare_document(s.run_doc("forged"))
+        tickets = [_queue(log, s.run_doc("a", seed=1)), _queue(log, s.run_doc("taken", seed=5)),
+                   log.store.enqueue(QueuedRun(0, "mmlu-pro", "forged", "0" * 64, ACTOR, encoded_run(prepared))),
+                   _queue(log, s.run_doc("b", seed=2))]
+        holder = log.record_run(s.run_doc("holder"))
+        a, conflict, forged, b = (_collect(log, ticket) for ticket in tickets)
+        assert (a.seq, b.seq, holder.seq) == (2, 3, 4) and a.new and b.new
+        assert conflict.refused.startswith("conflict: ") and forged.refused.startswith("invalid: ")
+        assert log.head().size == 5 and log.verify().ok
+
+
+def test_a_lock_tried_with_the_enqueue_is_let_go_by_anything_else_on_the_connection(pg_admin, pg_url) -> None:
+    """`enqueue(try_lock=True)` leaves its transaction open for the turn that follows; if something else
+    uses the connection first, that transaction is rolled back, so the lock is never kept by mistake."""
+    with AuditLog.open(pg_url, create=True) as log:
+        where = s.schema_of(pg_url)
+        prepared = prepare_document(s.run_doc("tried"))
+        ticket = log.store.enqueue(QueuedRun(0, "mmlu-pro", "tried", prepared.document_sha256, ACTOR,
+                                             encoded_run(prepared)), try_lock=True)
+        with pytest.raises(Exception, match="could not obtain lock"), pg_admin.transaction():
+            pg_admin.execute(f'SELECT 1 FROM "{where}".auditlog_writer_lock FOR UPDATE NOWAIT')  # it holds the lock
+        assert log.head().size == 1  # something else on the connection ...
+        with pg_admin.transaction():  # ... and the lock is free again
+            pg_admin.execute(f'SELECT 1 FROM "{where}".auditlog_writer_lock FOR UPDATE NOWAIT')
+        assert _queue_rows(pg_admin, pg_url) == 1  # the run stayed queued (committed before the try)
+        with log.store.sealing_turn(ticket, 5, wait=False) as turn:  # a fresh try: the lock is free, it seals
+            assert turn.txn is not None and [run.id for run in turn.queued] == [ticket]

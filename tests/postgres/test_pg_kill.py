@@ -122,3 +122,42 @@ def test_kill_after_random_delays_leaves_all_or_none(pg_admin, pg_url, tmp_path)
         batch = f"random{round_}"
         committed = _kill_batch(pg_url, tmp_path, batch, "random", points, rng)
         size = _check_after_kill(pg_url, batch, committed, size)
+
+
+def test_a_holder_killed_mid_group_loses_nothing_and_the_log_verifies(pg_admin, pg_url, tmp_path) -> None:
+    """The lock holder is killed with the group's rows, outcomes and confirmation on the server and its
+    COMMIT not sent: the server rolls the group back; every queued run (the killed writer's own too,
+    like a COMMIT whose acknowledgement was lost) is still queued, and the next writer seals them all."""
+    from auditlog.services.writer import encoded_run, prepare_document
+    from auditlog.store.protocol import QueuedRun
+
+    with AuditLog.open(pg_url) as log:
+        size = log.head().size
+        queued = []
+        for i in range(3):  # other writers' runs, waiting for a holder
+            prepared = prepare_document(workers.batch_run("queued", i, 3))
+            queued.append(log.store.enqueue(QueuedRun(0, "kill", f"queued-{i:04d}", prepared.document_sha256,
+                                                      b"{}", encoded_run(prepared))))
+    marker = tmp_path / "sealed.marker"
+    proc = subprocess.Popen(workers.command("sealer", pg_url, "killed", marker), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=workers.ENV)
+    try:
+        _wait_for(marker, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=HANG_GUARD)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with AuditLog.open(pg_url, create=False, lock_timeout=10) as log:
+        assert log.head().size == size and log.verify().ok  # nothing of the group reached the log
+        mine = log.record_run(workers.batch_run("after", 0, 3))  # the next holder seals every queued run
+        outcomes = []
+        for ticket in queued:
+            with log.store.sealing_turn(ticket) as turn:
+                outcomes.append(turn.settled)
+        assert [(o.seq, o.new) for o in outcomes] == [(size, True), (size + 1, True), (size + 2, True)]
+        assert mine.seq == size + 4  # after the killed writer's own run, sealed in the same group
+        assert log.event(size + 3).event.subject == "killed-0000"
+        report = log.verify()
+        assert report.ok and report.size == size + 5

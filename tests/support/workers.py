@@ -108,6 +108,23 @@ def appender(location: str, tmp: str, worker: int, count: int, stagger: float, o
     log.close()
 
 
+def sealer(location: str, run_id: str, marker: str) -> None:
+    """Record one run; as the lock holder sealing the queue, stop once the group's rows, outcomes and
+    confirmation reached the server (the COMMIT not sent), touch `marker` and wait to be killed."""
+    from auditlog import AuditLog
+    from auditlog.services.writer import Writer
+
+    confirm = Writer.confirm
+
+    def confirm_then_wait(self):  # noqa: ANN001, ANN202
+        confirm(self)
+        open(marker, "w").close()
+        time.sleep(120)  # the test kills us here
+    Writer.confirm = confirm_then_wait  # type: ignore[method-assign]
+    with AuditLog.open(location, create=False) as log:
+        log.record_run(batch_run(run_id, 0, 3))
+
+
 def holder(path: str, how: str) -> None:
     import sqlite3
 
@@ -172,6 +189,8 @@ def main(argv: list[str]) -> None:
     elif program == "appender":
         location, tmp, worker, count, stagger, origin = args
         appender(location, tmp, int(worker), int(count), float(stagger), origin)
+    elif program == "sealer":
+        sealer(*args)
     elif program == "holder":
         holder(*args)
     elif program == "stop-at":

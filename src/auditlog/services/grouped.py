@@ -6,17 +6,17 @@ separate processes, so the queue is a table of the log's database and the integr
 whichever writer holds the writers' lock next. A writer:
 
 1. validates and encodes its run outside any lock (`writer.prepare_document`), and queues
-   those bytes (one committed INSERT into an UNLOGGED table: no WAL flush);
-2. deletes its queue row if it holds an outcome, waiting while a lock holder that took the
-   run seals it (the holder locks the rows it takes): the writers of a group all wake at its
-   COMMIT, none of them queueing for the lock. If the run was not taken, the writer waits for
-   the writers' lock to be free and collects there, letting the lock go in the same round trip
-   (so the writers whose runs the next holder sealed do not hand the lock on one client round
-   trip at a time);
-3. otherwise it seals every run still queued, its own included, in one transaction (one
-   idempotency query for all of them, one insert, one confirmation, one COMMIT, so one WAL
-   flush for the group), writes each run's outcome into its row, and commits them together:
-   an outcome is visible exactly when its event is.
+   those bytes (one committed INSERT into an UNLOGGED table: no WAL flush), trying the writers'
+   lock in the same round trip without waiting for it (FOR UPDATE SKIP LOCKED);
+2. if another writer holds the lock, it waits for that holder to finish (a shared lock on the
+   lock row, which waiters do not refuse each other) and on its own queue row (the holder
+   locks the rows it takes), and deletes the row if it holds an outcome, in one round trip:
+   the writers of a group all wake at its COMMIT, none of them queueing for the lock. If that
+   holder did not take the run, it tries again; after three tries it queues for the lock;
+3. with the lock, it seals every run still queued, its own included, in one transaction (one
+   round trip reads the head, the queue and the events about the queued runs; one pipeline
+   sends the events, each run's outcome into its row, and the confirmation's reads; one
+   COMMIT, so one WAL flush for the group): an outcome is visible exactly when its event is.
 
 Each caller still gets its own receipt (seq, hash, new), and "already recorded" stays exact
 (the idempotency check runs under the lock, against the log and the group so far). A queued
@@ -43,8 +43,8 @@ from auditlog.evals.runs import PreparedRun
 from auditlog.services.writer import Receipt, Writer, encoded_run
 from auditlog.store.protocol import GroupSealing, QueuedRun, Settled, StoredEvent
 
-# Times a writer whose run nobody took tries for a free lock, waiting in between for the holder
-# (who may take the run) rather than queueing behind it, before it queues for the lock.
+# Times a writer whose run nobody took tries for a free lock, each time waiting for the holder
+# it found (who may take the run) rather than queueing behind it, before it queues for the lock.
 _TRIES = 3
 
 
@@ -59,34 +59,33 @@ def record_run(store: GroupSealing, prepared: PreparedRun, actor: bytes,
     def left() -> float:
         return max(0.0, deadline - time.monotonic())
 
-    ticket = store.enqueue(queued)
+    ticket = store.enqueue(queued, try_lock=True)  # and, in the same round trip, the lock if it is free
     try:
-        settled = store.collect(ticket, left())  # sealed, or being sealed, by the holder now
-        for _ in range(_TRIES):
+        settled = None
+        for _ in range(_TRIES):  # the lock if it is free (seal the queue), else wait for its holder, who may seal it
+            settled = _take_turn(store, ticket, left(), wait=False)
             if settled is not None:
-                return _receipt(settled, run["run_id"])
-            try:  # the lock if it is free; if another writer holds it, it may be sealing this run
-                return _receipt(_take_turn(store, ticket, timeout=0), run["run_id"])
-            except LockTimeout:
-                settled = store.collect(ticket, left(), after_holder=True)
-        settled = settled or _take_turn(store, ticket, left())
+                break
+        settled = settled or _take_turn(store, ticket, left())  # queue for the lock itself
     except LockTimeout:
         withdrawn = store.withdraw(ticket)  # None: it was still waiting, and is gone now
         if withdrawn is None:
             raise
         settled = withdrawn
+    if settled is None:  # a turn that waited for the lock always settles the run
+        raise LockTimeout("the queued run was neither sealed nor refused")  # pragma: no cover
     return _receipt(settled, run["run_id"])
 
 
-def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None) -> Settled:
-    """Wait for the writers' lock: the run's outcome if the holder before sealed it, else seal the queue."""
-    with store.sealing_turn(ticket, timeout) as turn:
-        if turn.settled is not None:
+def _take_turn(store: GroupSealing, ticket: int, timeout: float | None = None, wait: bool = True) -> Settled | None:
+    """The run's outcome: the previous holder's, or this writer's after sealing the queue under the lock;
+    None when `wait` is False, the lock was taken, and its holder did not seal the run."""
+    with store.sealing_turn(ticket, timeout, wait=wait) as turn:
+        if turn.txn is None:
             return turn.settled
-        assert turn.txn is not None
         writer = Writer(turn.txn, turn.txn.head())
-        outcomes = seal_queue(writer, turn.queued, turn.about)
-        with turn.txn.pipelined():  # the outcomes and the confirmation in one round trip or two
+        with turn.txn.pipelined():  # the events, the outcomes and the confirmation in one round trip
+            outcomes = seal_queue(writer, turn.queued, turn.about)
             turn.txn.settle(outcomes, ticket)
             writer.confirm()
         return outcomes.get(ticket) or Settled(None, None, None, "invalid: the run left the queue before it was sealed")

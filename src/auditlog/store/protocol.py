@@ -186,7 +186,9 @@ class WriteTransaction(Reader, Protocol):
 
 class SealingTurn(Protocol):
     """A queued writer's turn at the writers' lock: its run's outcome if the previous holder sealed it,
-    else a write transaction holding every run still queued (`queued`), for this writer to seal."""
+    else a write transaction holding every run still queued (`queued`), for this writer to seal; or,
+    in a turn that does not wait for the lock, neither (`settled` and `txn` None: another writer held
+    the lock, this turn waited for it to finish, and it did not seal the run)."""
 
     settled: Settled | None
     txn: QueueTransaction | None
@@ -210,8 +212,9 @@ class GroupSealing(Protocol):
 
     lock_timeout: float
 
-    def enqueue(self, run: QueuedRun) -> int:
-        """Queue a run (committed at once); its ticket."""
+    def enqueue(self, run: QueuedRun, *, try_lock: bool = False) -> int:
+        """Queue a run (committed at once); its ticket. `try_lock`: and try the writers' lock in the same
+        round trip, for the `sealing_turn(ticket, wait=False)` that follows at once."""
         ...
 
     def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
@@ -219,7 +222,11 @@ class GroupSealing(Protocol):
         (and, `after_holder`, for the writers' lock to be free); None while it is still waiting for one."""
         ...
 
-    def sealing_turn(self, ticket: int, timeout: float | None = None) -> AbstractContextManager[SealingTurn]: ...
+    def sealing_turn(self, ticket: int, timeout: float | None = None, *,
+                     wait: bool = True) -> AbstractContextManager[SealingTurn]:
+        """The writers' lock, waiting for it at most `timeout`; `wait=False`: only if it is free, else
+        waiting for its holder to finish and collecting the run's outcome, if it sealed it."""
+        ...
 
     def withdraw(self, ticket: int) -> Settled | None:
         """Take a run off the queue (after a lock timeout): None if it was still waiting, which is

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from auditlog.store.postgres.catalog import CATALOG, compare_catalog
 from auditlog.store.postgres.errors import translated
@@ -175,8 +175,9 @@ def rollback(conn: psycopg.Connection[Any]) -> None:
 def results(cursor: psycopg.Cursor[Any]) -> list[list[Any]]:
     """The rows of each statement of a multi-statement execute that returns rows, in order."""
     found = []
-    while True:
-        if cursor.description is not None:
+    while True:  # by the result's status: `description` would build column objects nobody reads
+        result = cursor.pgresult
+        if result is not None and result.status == ExecStatus.TUPLES_OK:
             found.append(cursor.fetchall())
         if not cursor.nextset():
             break

@@ -203,6 +203,14 @@ class Statements:
         self.checkpoints = f"SELECT id, size, root, note, created FROM {s}.checkpoints ORDER BY id"
         self.insert = f"INSERT INTO {s}.events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         self.copy = f"COPY {s}.events ({_COLUMNS}) FROM STDIN"
+        # One statement for many rows that needs no round trip of its own (COPY cannot be pipelined), in the
+        # order given (the triggers want seq order, and a Merkle row after its halves).
+        self.insert_many = (f"INSERT INTO {s}.events ({_COLUMNS}) SELECT {_COLUMNS} FROM unnest(%s::bigint[], "
+                            "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[]) WITH ORDINALITY "
+                            f"AS r({_COLUMNS}, n) ORDER BY n")
+        self.insert_nodes = ("INSERT INTO {s}.merkle (level, idx, hash) SELECT level, idx, hash FROM unnest("
+                             "%s::integer[], %s::bigint[], %s::bytea[]) WITH ORDINALITY AS r(level, idx, hash, n) "
+                             "ORDER BY n").replace("{s}", s)
         self.insert_node = f"INSERT INTO {s}.merkle (level, idx, hash) VALUES (%s, %s, %s)"
         self.copy_nodes = f"COPY {s}.merkle (level, idx, hash) FROM STDIN"
         self.checkpoint = (f"INSERT INTO {s}.checkpoints (size, root, note, created) "
@@ -231,10 +239,18 @@ class Statements:
         # {ticket} is an int of ours (an id the queue returned), written in so that it joins the lock's round trip.
         self.hold = f"SELECT 1 FROM {queue} WHERE id = {{ticket}} FOR UPDATE"
         self.collect = f"DELETE FROM {queue} WHERE id = {{ticket}} AND ({settled}) RETURNING seq, hash, new, refused"
+        # The runs to seal, and the events about their subjects (read after them: the rows just locked are
+        # covered), sent in the lock's round trip after `collect`: both read nothing (and lock nothing) when
+        # {ticket}'s row is gone, i.e. the previous holder sealed it and `collect` just deleted it.
+        # They also read nothing in a transaction that tried the writers' lock and found it taken (`try_lock`:
+        # FOR UPDATE SKIP LOCKED, its answer kept in a setting of the transaction, read by the later statements).
+        self.try_lock = (f"SELECT set_config('auditlog.holder', count(*)::text, true) FROM (SELECT FROM "
+                         f"{self.lock_table} FOR UPDATE SKIP LOCKED) l")
+        mine = (f"EXISTS (SELECT FROM {queue} WHERE id = {{ticket}}) "
+                "AND current_setting('auditlog.holder', true) IS DISTINCT FROM '0'")
         self.queued = (f"SELECT id, project, subject, document_sha256, actor, data FROM {queue} "
-                       f"WHERE NOT ({settled}) ORDER BY id FOR UPDATE")
-        # The events about the queued subjects, read with them (after them: the rows just locked are covered).
-        self.about_queued = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= 0 AND subject = ANY("
+                       f"WHERE NOT ({settled}) AND {mine} ORDER BY id FOR UPDATE")
+        self.about_queued = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= 0 AND {mine} AND subject = ANY("
                              f"SELECT subject FROM {queue} WHERE NOT ({settled})) ORDER BY seq")
         self.settle = (f"UPDATE {queue} q SET seq = o.seq, hash = o.hash, new = o.new, refused = o.refused "
                        "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::text[]) "

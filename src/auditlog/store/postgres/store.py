@@ -21,8 +21,8 @@ events and the Merkle subtrees of the same moment, as SQLite's read transaction 
 psycopg's errors become ours at this edge, as one line: StorageError, LockTimeout.
 
 This module is the connection, the locks, the transactions' life and the schema's (create,
-migrate, roles); the reads are `reads.py`, a write transaction's appends `transaction.py`,
-the SQL `schema.py` and `functions.py`.
+migrate, roles); the reads are `reads.py`, the writers' queue outside a write transaction
+`queue.py`, a write transaction's appends `transaction.py`, the SQL `schema.py` and `functions.py`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -43,6 +42,7 @@ from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store import writes
 from auditlog.store.postgres.errors import one_line, translate, translated
 from auditlog.store.postgres.location import parse_location
+from auditlog.store.postgres.queue import NO_FLUSH, Queue, Turn, collect_script, wait_clause
 from auditlog.store.postgres.reads import Reads, fetch, head_of, one, results, rollback
 from auditlog.store.postgres.schema import (
     META_KEYS,
@@ -57,24 +57,10 @@ from auditlog.store.postgres.schema import (
 from auditlog.store.postgres.transaction import PgTransaction
 from auditlog.store.protocol import QueuedRun, Settled, StoredEvent, StoredNode
 
-# A transaction that only locked and deleted queue rows keeps nothing that must survive a crash (the
-# lock row's lock, an UNLOGGED row): its COMMIT need not wait for the WAL to reach the disk, which
-# would otherwise cost every writer of a group a flush of its own just to let the lock go.
-NO_FLUSH = "SET LOCAL synchronous_commit = off; "
 CONNECT_TIMEOUT = 10  # seconds, unless the location or $PGCONNECT_TIMEOUT says otherwise
 
 
-@dataclass
-class _Turn:
-    """protocol.SealingTurn: the run's outcome, or the transaction and the queue to seal."""
-
-    settled: Settled | None
-    txn: PgTransaction | None
-    queued: list[QueuedRun]
-    about: list[StoredEvent]
-
-
-class PostgresStore(Reads):
+class PostgresStore(Queue, Reads):
     """An EventStore in one PostgreSQL schema; see the module's docstring for the locking."""
 
     def __init__(self, url: str, *, create: bool = True, lock_timeout: float = 30.0,
@@ -87,6 +73,7 @@ class PostgresStore(Reads):
         self._streams = 0  # streams open now; the first opens the read snapshot, the last ends it
         self._snapshot = False
         self._closed = False
+        self._tried: tuple[int, bool] | None = None  # (ticket, holder) of the lock tried with the enqueue, still open
         self._conn = self._connect()
         try:
             with translated(f"cannot open {self.location}"):
@@ -166,7 +153,11 @@ class PostgresStore(Reads):
                            f"understands ({SCHEMA_VERSION}): upgrade auditlog")
 
     def _live(self) -> psycopg.Connection[Any]:
-        """The connection, reconnected if the server dropped it between transactions."""
+        """The connection, reconnected if the server dropped it between transactions (and out of a
+        transaction `enqueue(try_lock=True)` left open for a turn that did not come)."""
+        if self._tried is not None:
+            self._tried = None
+            rollback(self._conn)
         if self._closed:
             raise StorageError(f"{self.location}: the log is closed")
         if self._conn.broken or self._conn.closed:
@@ -262,65 +253,26 @@ class PostgresStore(Reads):
 
     @contextmanager
     def transaction(self, timeout: float | None = None) -> Iterator[PgTransaction]:
-        with self._turn(timeout, None) as turn:
+        with self._turn(timeout, None, True) as turn:
             assert turn.txn is not None  # no ticket: always a transaction
             yield turn.txn
 
-    def sealing_turn(self, ticket: int, timeout: float | None = None) -> AbstractContextManager[_Turn]:
-        """A queued writer's turn at the writers' lock (protocol.SealingTurn): the lock and its
-        run's outcome in one round trip; the transaction's reads and the queue in a second, only
-        when nobody sealed it yet."""
-        return self._turn(timeout, int(ticket))
-
-    def enqueue(self, run: QueuedRun) -> int:
-        self._not_streaming()
-        with translated("cannot queue the run"):  # autocommit; an UNLOGGED row's commit waits for no WAL flush
-            return one(self._live().execute(self._sql.enqueue, (run.project, run.subject, run.document_sha256,
-                                                                run.actor, run.data)))[0]
-
-    def collect(self, ticket: int, timeout: float | None = None, *, after_holder: bool = False) -> Settled | None:
-        """The run's outcome if a lock holder sealed it, its row then deleted; None if it is still waiting.
-
-        A holder that took the run locks its row until it commits: this waits for that (at most
-        `timeout`), so every writer of a group wakes at its commit at once. `after_holder`: wait
-        until no writer holds the writers' lock (a shared lock on its row, which waiters do not
-        refuse each other: the writers whose runs the next holder seals wake at its commit together,
-        not one by one), and let that go in the same round trip."""
-        timeout = self.lock_timeout if timeout is None else timeout
-        if timeout >= 0.001:
-            wait, nowait = f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}; ", ""
-        else:  # lock_timeout 0 would mean "wait for ever"
-            wait, nowait = "", " NOWAIT"
-        lock = f"{self._sql.holder_wait}{nowait}; " if after_holder else ""
-        hold = self._sql.hold.format(ticket=int(ticket)) + nowait
-        conn = self._live()
-        with translated("cannot read the run's outcome from the queue"):
-            try:
-                # The row lock is what waits (a DELETE alone would skip a row its snapshot holds unsettled);
-                # the DELETE's own snapshot, taken after that wait, sees the holder's outcome.
-                found = results(conn.execute(f"BEGIN; {NO_FLUSH}{wait}{lock}{hold}; "
-                                             f"{self._sql.collect.format(ticket=int(ticket))}; COMMIT"))
-            except BaseException:
-                rollback(conn)
-                raise
-        return Settled(*found[-1][0]) if found[-1] else None
-
-    def withdraw(self, ticket: int) -> Settled | None:
-        with translated("cannot take the run off the queue"):
-            conn = self._live()
-            if conn.execute(self._sql.withdraw, (ticket,)).fetchall():
-                return None
-            taken = conn.execute(self._sql.take, (ticket,)).fetchall()
-        return Settled(*taken[0]) if taken else None
+    def sealing_turn(self, ticket: int, timeout: float | None = None, *, wait: bool = True) -> AbstractContextManager[Turn]:
+        """A queued writer's turn at the writers' lock (protocol.SealingTurn): the lock, its run's
+        outcome and, when nobody sealed it yet, the transaction's reads and the queue, in one round trip.
+        `wait=False`: the lock only if it is free; if not, wait for its holder and collect (a second
+        round trip, the turn's last), as `collect(after_holder=True)` does."""
+        return self._turn(timeout, int(ticket), wait)
 
     @contextmanager
-    def _turn(self, timeout: float | None, ticket: int | None) -> Iterator[_Turn]:
+    def _turn(self, timeout: float | None, ticket: int | None, wait: bool) -> Iterator[Turn]:
         timeout = self.lock_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if not self._writers.acquire(timeout=max(timeout, 0)):
             raise LockTimeout(f"another writer in this process held {self.location} for more than {timeout:g} s")
         try:
             self._not_streaming()
+            tried, self._tried = (self._tried, None) if self._tried and self._tried[0] == ticket else (None, None)
             conn = self._live()
             try:
                 with translated("cannot write the log"):
@@ -330,17 +282,35 @@ class PostgresStore(Reads):
                         tail, head, peaks = self._lock(conn, left, begin=True, then=reads)
                         queued: list[Any] = []
                         about: list[Any] = []
-                    else:
-                        (collected,) = self._lock(conn, left, begin=True, then=self._sql.collect.format(ticket=ticket))
+                    else:  # one round trip: the lock, the run's outcome, and else what sealing the queue reads
+                        collect = self._sql.collect.format(ticket=ticket)
+                        then = f"{reads}; {self._sql.queued}; {self._sql.about_queued}".format(ticket=ticket)
+                        if wait:
+                            holder, (collected, tail, head, peaks, queued, about) = True, self._lock(
+                                conn, left, begin=True, then=f"{collect}; {then}")
+                        elif tried is not None:  # the lock was tried with the enqueue, in this open transaction
+                            holder, collected = tried[1], []
+                            if holder:
+                                tail, head, peaks, queued, about = results(conn.execute(
+                                    f"{wait_clause(left)[0]}{then}"))
+                        else:  # the lock if it is free; the reads only then (statements planned for nothing cost)
+                            ((flag,),), collected = results(conn.execute(
+                                f"BEGIN; {wait_clause(left)[0]}{self._sql.try_lock}; {collect}"))
+                            holder = flag == "1"
+                            if holder and not collected:
+                                tail, head, peaks, queued, about = results(conn.execute(then))
+                        if not (collected or holder):  # another writer holds the lock: wait for it to finish
+                            found = results(conn.execute(f"{NO_FLUSH}COMMIT; " + collect_script(
+                                self._sql, ticket, max(0.0, deadline - time.monotonic()), after_holder=True)))
+                            yield Turn(Settled(*found[-1][0]) if found[-1] else None, None, [], [])
+                            return
                         if collected:  # the previous holder sealed it: this transaction only deleted its row
-                            yield _Turn(Settled(*collected[0]), None, [], [])
+                            yield Turn(Settled(*collected[0]), None, [], [])
                             conn.execute(f"{NO_FLUSH}COMMIT")
                             return
-                        tail, head, peaks, queued, about = results(
-                            conn.execute(f"{reads}; {self._sql.queued}; {self._sql.about_queued}"))
                     txn = PgTransaction(conn, self._sql, head_of(head), [StoredEvent._make(row) for row in tail],
                                         [StoredNode._make(row) for row in peaks])
-                    yield _Turn(None, txn, [QueuedRun(*row) for row in queued], [StoredEvent._make(row) for row in about])
+                    yield Turn(None, txn, [QueuedRun(*row) for row in queued], [StoredEvent._make(row) for row in about])
                 try:
                     writes.may_write()
                     conn.execute("COMMIT")

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 
 from auditlog.store.postgres.errors import translated
-from auditlog.store.postgres.reads import Reads, fetch, one
+from auditlog.store.postgres.reads import Reads, fetch, one, stored_events
 from auditlog.store.postgres.schema import Statements, peak_keys
-from auditlog.store.protocol import Head, Settled, StoredCheckpoint, StoredEvent, StoredNode, continuing
+from auditlog.store.protocol import Head, Settled, StoredCheckpoint, StoredEvent, StoredNode, Tally, continuing
 
 COPY_FROM = 4  # rows: from here on COPY beats a pipelined executemany (a group sealing's dozen rows too)
 
@@ -34,6 +34,8 @@ class PgTransaction(Reads):
         self._tail = {row.seq: row for row in tail}
         self._peaks = {(node.level, node.idx): node.hash for node in peaks}
         self._looked = peak_keys(head.size)  # absent from _peaks means not stored
+        self._pipelined = False
+        self._last: tuple[int, psycopg.Cursor[Any]] | None = None  # a row read ahead with a tally (pipelined)
 
     def _connection(self) -> psycopg.Connection[Any]:
         return self._conn
@@ -59,9 +61,14 @@ class PgTransaction(Reads):
             return self._head
         rows = continuing(self._head, rows)
         with translated("cannot write the log"):
-            _insert(self._conn, self._sql.insert, self._sql.copy, rows)
-            if nodes:
-                _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
+            if self._pipelined:  # sent with the rest of the block: no round trip of its own
+                self._conn.execute(self._sql.insert_many, [list(column) for column in zip(*rows)])
+                if nodes:
+                    self._conn.execute(self._sql.insert_nodes, [list(column) for column in zip(*nodes)])
+            else:
+                _insert(self._conn, self._sql.insert, self._sql.copy, rows)
+                if nodes:
+                    _insert(self._conn, self._sql.insert_node, self._sql.copy_nodes, nodes)
         self._head = Head(rows[-1].seq + 1, rows[-1].hash)
         return self._head
 
@@ -75,12 +82,36 @@ class PgTransaction(Reads):
             self._conn.execute(self._sql.forget, (mine,))
             self._conn.execute(self._sql.sweep)
 
+    def tally(self, since: int | None = None, until: int | None = None) -> Tally:
+        """Pipelined, the head's row is asked for in the same round trip (what a writer's confirmation
+        reads next: `get(head.size - 1)`)."""
+        if not self._pipelined or until is not None or self._head.size == 0:
+            return super().tally(since, until)
+        last = self._head.size - 1
+        with translated("cannot read the log"):
+            counted = self._conn.execute(self._sql.tally, self._sql.bounds(since, until))
+            self._last = (last, self._conn.cursor(row_factory=stored_events).execute(self._sql.get, (last,)))
+            events, low, high, nodes = one(counted)
+        return Tally(events, low, high, nodes)
+
+    def get(self, seq: int) -> StoredEvent | None:
+        if self._last is not None and self._last[0] == seq:
+            (_, cursor), self._last = self._last, None
+            with translated("cannot read the log"):
+                return cursor.fetchone()
+        return super().get(seq)
+
     @contextmanager
     def pipelined(self) -> Iterator[None]:
         """Statements sent without waiting for each one's answer (psycopg's pipeline mode): what the
-        block asks is sent in one go, and the first result it reads waits for all of them."""
+        block asks is sent in one go, and the first result it reads waits for all of them. Appends in
+        the block are INSERTs of arrays (COPY cannot be pipelined)."""
         with translated("cannot write the log"), self._conn.pipeline():
-            yield
+            self._pipelined = True
+            try:
+                yield
+            finally:
+                self._pipelined, self._last = False, None
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
