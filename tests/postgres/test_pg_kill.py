@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,55 +20,15 @@ import pytest
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
 from tests.support import workers
+from tests.support.killing import HANG_GUARD, kill_batch, kill_when_marked
 
 BATCH = 300
 ITEMS = 20
-HANG_GUARD = 60
 pytestmark = pytest.mark.slow
 
 def _runs_of(url: str, batch: str) -> int:
     with AuditLog.open(url, create=False) as log:
         return sum(1 for e in log.events() if e.event.type == RUN_RECORDED and e.event.subject.startswith(batch + "-"))
-
-
-def _wait_for(path: Path, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + HANG_GUARD
-    while not path.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the writer exited {proc.returncode} before {path.name}: {proc.stderr.read()}")
-        assert time.monotonic() < deadline, f"the writer never reached {path.name}"
-        time.sleep(0.002)
-
-
-def _kill_batch(url: str, tmp: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
-    """Run one batch in a subprocess, SIGKILL it at the chosen point; True if it had committed."""
-    marker = tmp / f"{batch}.marker"
-    if mode == "random":  # `arg` is an uninterrupted batch's length in progress points; a few past it complete
-        argv = workers.command("stop-at", rng.randint(1, int(arg * 1.2)), "batch", url, batch, BATCH, ITEMS,
-                               "complete", 0, marker)
-    else:
-        argv = workers.command("batch", url, batch, BATCH, ITEMS, mode, arg, marker)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
-    try:
-        if mode == "complete":
-            proc.wait(timeout=HANG_GUARD)
-            assert proc.returncode == 0, proc.stderr.read()
-            return True
-        if mode == "random":  # stopped at a progress point it counted (tests.support.workers stop-at)
-            for line in proc.stdout:
-                if line.startswith("stopped "):
-                    break
-        else:
-            _wait_for(marker, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=HANG_GUARD)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != -signal.SIGKILL:
-        assert proc.returncode == 0, proc.stderr.read()
-    return Path(f"{marker}.committed").exists()
 
 
 def _count_batch(url: str, tmp: Path, batch: str) -> tuple[bool, int]:
@@ -106,7 +65,7 @@ def test_kill_at_a_chosen_point_leaves_none_of_the_batch(pg_admin, pg_url, tmp_p
     with AuditLog.open(pg_url) as log:
         log.record_run({"run_id": "history", "project_id": "kill", "model_id": "m", "environment": {}})
         size = log.head().size
-    assert not _kill_batch(pg_url, tmp_path, "batch", mode, arg, random.Random(0))
+    assert not kill_batch(pg_url, tmp_path / "batch.marker", "batch", BATCH, ITEMS, mode, arg, random.Random(0))
     _check_after_kill(pg_url, "batch", False, size)
     assert _runs_of(pg_url, "batch") == 0
 
@@ -120,7 +79,7 @@ def test_kill_after_random_delays_leaves_all_or_none(pg_admin, pg_url, tmp_path)
     size = _check_after_kill(pg_url, "timing", True, size)
     for round_ in range(3):
         batch = f"random{round_}"
-        committed = _kill_batch(pg_url, tmp_path, batch, "random", points, rng)
+        committed = kill_batch(pg_url, tmp_path / f"{batch}.marker", batch, BATCH, ITEMS, "random", points, rng)
         size = _check_after_kill(pg_url, batch, committed, size)
 
 
@@ -141,14 +100,7 @@ def test_a_holder_killed_mid_group_loses_nothing_and_the_log_verifies(pg_admin, 
     marker = tmp_path / "sealed.marker"
     proc = subprocess.Popen(workers.command("sealer", pg_url, "killed", marker), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=workers.ENV)
-    try:
-        _wait_for(marker, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=HANG_GUARD)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_when_marked(proc, marker)
     with AuditLog.open(pg_url, create=False, lock_timeout=10) as log:
         assert log.head().size == size and log.verify().ok  # nothing of the group reached the log
         mine = log.record_run(workers.batch_run("after", 0, 3))  # the next holder seals every queued run

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -27,55 +25,15 @@ import pytest
 from auditlog import AuditLog
 from auditlog.core.events import RUN_RECORDED
 from tests.support import workers
+from tests.support.killing import HANG_GUARD, kill_batch
 
 BATCH = 1000
 ITEMS = 30  # ~3 KB per event: the batch spills uncommitted pages into the WAL
-HANG_GUARD = 60
 pytestmark = pytest.mark.slow
 
 def _runs_of(path: Path, batch: str) -> int:
     with AuditLog.open(path, create=False) as log:
         return sum(1 for e in log.events() if e.event.type == RUN_RECORDED and e.event.subject.startswith(batch + "-"))
-
-
-def _wait_for(path: Path, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + HANG_GUARD
-    while not path.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the writer exited {proc.returncode} before {path.name}: {proc.stderr.read()}")
-        assert time.monotonic() < deadline, f"the writer never reached {path.name}"
-        time.sleep(0.002)
-
-
-def _kill_batch(path: Path, batch: str, mode: str, arg: int, rng: random.Random) -> bool:
-    """Run one batch in a subprocess and SIGKILL it at the chosen point; True if it had committed."""
-    marker = path.parent / f"{batch}.marker"
-    if mode == "random":  # `arg` is an uninterrupted batch's length in progress points; a few past it complete
-        argv = workers.command("stop-at", rng.randint(1, int(arg * 1.2)), "batch", path, batch, BATCH, ITEMS,
-                               "complete", 0, marker)
-    else:
-        argv = workers.command("batch", path, batch, BATCH, ITEMS, mode, arg, marker)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.ENV)
-    try:
-        if mode == "complete":
-            proc.wait(timeout=HANG_GUARD)
-            assert proc.returncode == 0, proc.stderr.read()
-            return Path(f"{marker}.committed").exists()
-        if mode == "random":  # stopped at a progress point it counted (tests.support.workers stop-at)
-            for line in proc.stdout:
-                if line.startswith("stopped "):
-                    break
-        else:
-            _wait_for(marker, proc)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=HANG_GUARD)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != -signal.SIGKILL:
-        assert proc.returncode == 0, proc.stderr.read()
-    return Path(f"{marker}.committed").exists()
 
 
 def _count_batch(path: Path, batch: str) -> tuple[bool, int]:
@@ -127,7 +85,8 @@ def log_path(tmp_path: Path) -> Path:
 def test_kill_at_a_chosen_point_leaves_none_of_the_batch(log_path: Path, mode: str, arg: int) -> None:
     with AuditLog.open(log_path, create=False) as log:
         size = log.head().size
-    committed = _kill_batch(log_path, "batch", mode, arg, random.Random(0))
+    committed = kill_batch(log_path, log_path.parent / "batch.marker", "batch", BATCH, ITEMS, mode, arg,
+                           random.Random(0))
     assert not committed
     _check_after_kill(log_path, "batch", committed, size)
     assert _runs_of(log_path, "batch") == 0
@@ -145,5 +104,5 @@ def test_kill_after_random_delays_leaves_all_or_none(log_path: Path) -> None:
 
     for round_ in range(5):
         batch = f"random{round_}"
-        committed = _kill_batch(log_path, batch, "random", points, rng)
+        committed = kill_batch(log_path, log_path.parent / f"{batch}.marker", batch, BATCH, ITEMS, "random", points, rng)
         size = _check_after_kill(log_path, batch, committed, size)
