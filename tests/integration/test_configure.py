@@ -131,10 +131,10 @@ def test_history_and_show_display_the_configuration_each_run_was_recorded_under(
 
     shown = process("show", "second", "--log", db)
     assert shown.code == 0, str(shown)
-    assert "config: seq 4: groups=baseline,candidate metric_bounds=accuracy=0..1\n" in shown.out, shown.out
-    assert "config: seq 2: groups=baseline\n" in ok("show", "first", "--log", db).out
-    assert "config: none\n" in ok("show", "before", "--log", db).out
-    as_json = ok("show", "first", "--log", db, "--output", "json").json()["config"]
+    assert "project config: seq 4: groups=baseline,candidate metric_bounds=accuracy=0..1\n" in shown.out, shown.out
+    assert "project config: seq 2: groups=baseline\n" in ok("show", "first", "--log", db).out
+    assert "project config: none\n" in ok("show", "before", "--log", db).out
+    as_json = ok("show", "first", "--log", db, "--output", "json").json()["project_config"]
     assert as_json == {"seq": 2, "config": {"groups": ["baseline"], "lower_is_better": [], "metric_bounds": {}},
                        "problem": None}
 
@@ -223,12 +223,12 @@ def test_a_run_that_bypassed_its_configuration_is_shown_as_not_checked(tmp_path:
     with AuditLog.open(db) as log, log.writer() as w:
         w._append_encoded(ev.RUN_RECORDED, "qa", "forged", encoded_run(prepared), prepared.document_sha256)
     ok("verify", "--log", db)
-    line = next(x for x in ok("show", "forged", "--log", db).out.splitlines() if x.startswith("config:"))
-    assert line == ("config: none (NOT CHECKED: config_seq: the run names none; the configuration in force when "
-                    "it was recorded was seq 1; $.experiment.group: 'elsewhere' is not a group of project 'qa' "
+    line = next(x for x in ok("show", "forged", "--log", db).out.splitlines() if x.startswith("project config:"))
+    assert line == ("project config: none (NOT CHECKED: config_seq: the run names none; the configuration in force "
+                    "when it was recorded was seq 1; $.experiment.group: 'elsewhere' is not a group of project 'qa' "
                     "(configured: baseline))"), line
     shown = json.loads(ok("show", "forged", "--log", db, "--output", "json").out)
-    assert shown["config"]["problem"] and shown["config"]["seq"] is None
+    assert shown["project_config"]["problem"] and shown["project_config"]["seq"] is None
     assert len(shown["current"]["violations"]) == 2
     [row] = ok("history", "--log", db, "--output", "json").json()
     assert row["violations"] == shown["current"]["violations"], "the projections find what show finds"

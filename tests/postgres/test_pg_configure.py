@@ -30,7 +30,7 @@ def test_configure_then_a_refused_run_names_the_field_and_writes_nothing(pg_admi
         assert log.about("good")[0].event.data["config_seq"] == 1
     history = s.ok("history", "--log", pg_url, "--output", "json").json()
     assert [(r["run_id"], r["config_seq"]) for r in history] == [("good", 1)]
-    assert "config: seq 1: metric_bounds=accuracy=0..0.6" in s.ok("show", "good", "--log", pg_url).out
+    assert "project config: seq 1: metric_bounds=accuracy=0..0.6" in s.ok("show", "good", "--log", pg_url).out
 
 
 def test_the_lock_holder_checks_each_queued_run_against_the_configuration_in_force(pg_admin, pg_url) -> None:

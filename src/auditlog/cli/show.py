@@ -61,7 +61,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     if output == "json":
         doc: dict[str, Any] = {"run": run, "current": current, "events": related}
         if config is not None:
-            doc["config"] = None if config.in_force is None and config.problem is None else {
+            doc["project_config"] = None if config.in_force is None and config.problem is None else {
                 "seq": None if config.in_force is None else config.in_force.seq,
                 "config": None if config.in_force is None else config.in_force.config.to_data(),
                 "problem": config.problem}
@@ -89,7 +89,7 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
             click.echo(f"{key}: {safe_text(text(value), limit=200)}")
     click.echo(f"items: {len(run.get('items') or [])}")
     if config is not None:
-        click.echo(f"config: {safe_text(config, limit=400)}")
+        click.echo(f"project config: {safe_text(config, limit=400)}")
     click.echo("current:")
     status = current["status"]
     if status == "superseded":
