@@ -55,11 +55,9 @@ include_status_option = click.option(
 
 
 def scopes_text(included: dict[str, int], left_out: dict[str, int]) -> str | None:
-    """A point's or figure's marks in a table or CSV cell: `used invalid 2; left out diagnostic 1`
-    (runs, by their scope's status); None when every value it could use was valid and headline."""
-    parts = [f"{word} " + ", ".join(f"{status} {n}" for status, n in counted.items())
-             for word, counted in (("used", included), ("left out", left_out)) if counted]
-    return "; ".join(parts) or None
+    """A point's or figure's marks in a table or CSV cell (evals.scopes.counted_text)."""
+    from auditlog.evals.scopes import counted_text
+    return counted_text(included, left_out)
 
 
 def scope_text(run: dict[str, Any]) -> str | None:
