@@ -93,15 +93,16 @@ class TrendScreen(Screen):
         note = self.query_one("#trend-scopes", Static)
         include = "all" if self.include_all else None
         title = self.query_one("#trend-title", Static)
+        points: list[Any] = []
+        left: str | None = None
         try:
             found = trends.trend(view, self.project, self.metric, model=self.model, by=self.by, include_status=include)
         except InvalidInput as exc:  # no such metric here, or only in scopes left out: why, in full, on the note
             title.update(line((self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · no values"))
-            points, left = [], exc.reason
+            left = exc.reason
         except Exception as exc:  # the projections cannot answer: said on screen
             failure = describe(exc)
             title.update(literal(f"{failure.title}: {failure.detail}", "warn"))
-            points, left = [], None
         else:
             points, left = found.points, trends.left_out(found)
             if left:
