@@ -39,7 +39,13 @@ def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
 
 
 def trend(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version",
-          include_status: str | None = None) -> Any:
+          include_status: str | None = None) -> list[Any]:
+    """The points of `marked` (same arguments)."""
+    return marked(view, project, metric, model=model, by=by, include_status=include_status).points
+
+
+def marked(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version",
+           include_status: str | None = None) -> Any:
     """projections.marked_trend of `metric` for `project` (and `model`), one point per value of `by`; a scoped
     metric's values only where its scope is valid and headline, unless `include_status` names more ("all")."""
     return projections.marked_trend(view, project, metric, by=by, model_id=model, include_status=include_status)

@@ -96,7 +96,7 @@ class TrendScreen(Screen):
         points: list[Any] = []
         left: str | None = None
         try:
-            found = trends.trend(view, self.project, self.metric, model=self.model, by=self.by, include_status=include)
+            found = trends.marked(view, self.project, self.metric, model=self.model, by=self.by, include_status=include)
         except InvalidInput as exc:  # no such metric here, or only in scopes left out: why, in full, on the note
             title.update(line((self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · no values"))
             left = exc.reason
