@@ -126,3 +126,24 @@ async def test_the_configuration_a_run_was_recorded_under_and_who_computed_its_v
         await open_run(pilot, "before")
         about = [" ".join(row.split("│")[1].split()) for row in screen_text(app).splitlines() if row.count("│") >= 2]
         assert "config none" in about and not any("computed by" in row for row in about)
+
+
+@pilot_test
+async def test_a_run_chained_past_its_configuration_is_shown_not_checked_as_show_says(tmp_path):
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+    from tests.integration.cli_support import ok
+
+    path = tmp_path / "forged.db"
+    ok("project", "configure", "proj", "--groups", "baseline", "--log", path)
+    prepared = prepare_run(small_run("forged", experiment={"id": "exp", "group": "elsewhere"}))
+    with AuditLog.open(path) as log, log.writer() as w:  # sealed without the Writer's check of the configuration
+        w._append_encoded(ev.RUN_RECORDED, "proj", "forged", encoded_run(prepared), prepared.document_sha256)
+    said = next(x for x in ok("show", "forged", "--log", path).out.splitlines() if x.startswith("config: "))
+    assert said.startswith("config: none (NOT CHECKED: config_seq: the run names none;")
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "forged")
+        about = [" ".join(row.split("│")[1].split()) for row in screen_text(app).splitlines() if row.count("│") >= 2]
+        assert "config " + said.removeprefix("config: ") in " ".join(about), about  # wrapped in the panel

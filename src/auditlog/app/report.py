@@ -163,7 +163,8 @@ def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
 def _only_left_out(view: Any, project: str, metric: str) -> dict[str, int]:
     """The runs, by mark, of a scoped metric every value of which a trend leaves out ({} for another reason)."""
     import projections
-    if "/" not in metric:
+    from auditlog.evals.scopes import split
+    if split(metric) is None:
         return {}
     try:
         points = projections.trend(view, project, metric, include_status="all")

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from auditlog.errors import InvalidInput
+from auditlog.evals.scopes import split
 from auditlog.render import plural
 from auditlog.tui.data import runs as runs_data
 from auditlog.tui.data import trends
@@ -111,10 +112,10 @@ class TrendScreen(Screen):
                               f" · {scope} · {plural(len(points), 'value')}, in the order they first appear in the log"))
         if left:
             note.update(literal(left, "warn"))
-        elif self.include_all and "/" in self.metric:
+        elif self.include_all and split(self.metric):
             note.update(literal("every scope status included (i: valid headline values only); "
                                 "the scopes column marks the values not valid headline", "warn"))
-        note.display = bool(left) or (self.include_all and "/" in self.metric)
+        note.display = bool(left) or bool(self.include_all and split(self.metric))
         spec = ".4f" if all(abs(p.avg) <= 10 for p in points) else ".1f"
         self._plot(trends.chart(points))
         marked = any(p.included or p.left_out for p in points)
