@@ -5,8 +5,8 @@
 #     scripts/tui_tmux_check.sh            # prints the Runs, Run detail and Verify screens
 #
 # Needs tmux. Builds the demo log (plus a signed checkpoint) in a temporary directory, runs
-# the TUI at 120x36, opens a run, goes back, opens Verify, then quits; the session and the
-# directory are removed whatever happens.
+# the TUI at 120x36 (trusting the checkpoint's key, so its signature is checked), opens a run,
+# goes back, opens Verify, then quits; the session and the directory are removed whatever happens.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +50,7 @@ show() {  # show TITLE: print the pane under a heading
 }
 
 tmux new-session -d -s "$SESSION" -x "$WIDTH" -y "$HEIGHT" \
-    "env PYTHONPATH='$PYTHONPATH' TERM=xterm-256color COLORTERM=truecolor '$PYTHON' -m auditlog tui --log demo.db; sleep 30"
+    "env PYTHONPATH='$PYTHONPATH' TERM=xterm-256color COLORTERM=truecolor '$PYTHON' -m auditlog tui --log demo.db --vkey signer.vkey; sleep 30"
 
 wait_for "of 16 runs"
 wait_for "claude-x::mmlu-pro::v1.0"
@@ -58,7 +58,8 @@ show "Runs"
 
 tmux send-keys -t "$SESSION" Down Down Enter
 wait_for "Event and proof"
-wait_for "proven in checkpoint of size 21 signed by tmux-check.example.org"
+wait_for "proven in checkpoint of size 21 signed by tmux-check.example.org (signature checked)"
+wait_for "config       none"
 show "Run detail"
 
 tmux send-keys -t "$SESSION" Escape

@@ -51,3 +51,51 @@ def test_forged_projections_are_refused(demo):
     assert done.code == 1 and "projections/state.json" in done.err, done
     done = cli("history", "--from", out, env={**os.environ, **cache})
     assert done.code == 2 and "--vkey" in done.err
+
+
+def test_show_and_history_from_a_published_log_name_each_runs_configuration_as_on_the_log(tmp_path: Path):
+    """A configured project, a run before it, one under each of two configurations, and one chained past the
+    Writer's check (its event names no configuration): published, then read back with --from."""
+    import os
+
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.log import AuditLog
+    from auditlog.services.writer import encoded_run
+    from tests.integration.cli_support import ok, run_doc
+
+    db = tmp_path / "evals.db"
+    ok("append", "run", "-", "--log", db, input=json.dumps(run_doc("before", "qa")))
+    ok("project", "configure", "qa", "--lower-is-better", "wall_s", "--log", db)  # seq 2
+    ok("append", "run", "-", "--log", db, input=json.dumps(run_doc("first", "qa")))
+    ok("project", "configure", "qa", "--metric-bounds", "accuracy=0..1", "--log", db)  # seq 4
+    ok("append", "run", "-", "--log", db, input=json.dumps(run_doc("second", "qa")))
+    prepared = prepare_run(run_doc("forged", "qa"))
+    with AuditLog.open(db) as log, log.writer() as w:
+        w._append_encoded(ev.RUN_RECORDED, "qa", "forged", encoded_run(prepared), prepared.document_sha256)
+    key, vkey = keygen(tmp_path)
+    out = tmp_path / "pub"
+    ok("publish", "--log", db, "--to", out, "--key", key)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def config_line(text: str) -> str:
+        return next(x for x in text.splitlines() if x.startswith("project config:"))
+
+    said = {}
+    for run in ("before", "first", "second", "forged"):
+        local, published = both(db, out, vkey, cache, "show", run)
+        assert local.code == 0 and published.code == 0, published
+        said[run] = config_line(published.out)
+        assert said[run] == config_line(local.out)
+        local, published = both(db, out, vkey, cache, "show", run, "-o", "json")
+        assert json.loads(published.out)["project_config"] == json.loads(local.out)["project_config"]
+    assert said["before"] == "project config: none" and said["first"] == "project config: seq 2: lower_is_better=wall_s"
+    assert said["second"] == "project config: seq 4: lower_is_better=wall_s metric_bounds=accuracy=0..1"
+    assert said["forged"].startswith("project config: none (NOT CHECKED: config_seq: the run names none;")
+    local, published = both(db, out, vkey, cache, "history")
+    assert published.code == 0, published
+    listed = [x for x in published.out.splitlines() if x.startswith("config seq")]
+    assert listed == [x for x in local.out.splitlines() if x.startswith("config seq")]
+    assert listed == ["config seq 2 (qa): lower_is_better=wall_s", "config seq 4 (qa): lower_is_better=wall_s metric_bounds=accuracy=0..1"]
+    done = cli("history", "--from", out, "--vkey", vkey, "-o", "json", env={**os.environ, **cache})
+    assert not any(x.startswith("config seq") for x in done.out.splitlines())  # records only, as on the log

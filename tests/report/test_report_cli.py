@@ -198,3 +198,34 @@ def test_a_verdict_computed_elsewhere_is_marked(tmp_path: Path):
     assert all("computed by evalsig" in r for r in imported)
     assert not any("computed by" in r for r in gated)
     assert page.count("computed by evalsig") == 3  # and the timeline's dot says so
+
+
+def scoped_runs(db: Path) -> None:
+    """agent-suite: eval valid in 1.0 and once in 1.1, invalid once in 1.1 and in 1.2 (left out); judge
+    invalid in every run."""
+    for version, status, value in (("1.0", "valid", 0.8), ("1.1", "valid", 0.9), ("1.1", "invalid", 0.1),
+                                   ("1.2", "invalid", 0.3)):
+        scopes = {"eval": {"status": status, "metrics": {"accuracy": value},
+                           **({"reason": "grader crashed"} if status == "invalid" else {})},
+                  "judge": {"status": "invalid", "reason": "judge timed out", "metrics": {"accuracy": 0.25}}}
+        ok("append", "run", "-", "--log", db,
+           input=json.dumps(run_doc(f"agent-{version}-{status}", "agent-suite", version=version, metric_scopes=scopes)))
+
+
+def test_scoped_metrics_are_charted_on_valid_headline_values_and_say_what_was_left_out(tmp_path: Path):
+    db, out = tmp_path / "l.db", tmp_path / "report.html"
+    scoped_runs(db)
+    ok("report", "--log", db, "--out", out)
+    page = out.read_text()
+    offline(page)
+    assert "agent-suite: eval/accuracy" in page and "agent-suite: judge/accuracy" not in page
+    box = page[page.index("agent-suite: eval/accuracy"):]
+    box = box[:box.index("</details>")]
+    assert "left out: 2 runs invalid (scope not valid and headline)" in box
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r) for r in re.findall(r"<tr>(.*?)</tr>", box, re.S)]
+    assert cells[0][-1] == "left out"  # version 1.2, whose one run was left out, has no row: no value to show
+    assert [c[:3] + c[-1:] for c in cells[1:]] == [["1.0", "1", "0.8000", ""], ["1.1", "1", "0.9000", "1 run invalid"]]
+    trend = ok("trend", "--log", db, "--project", "agent-suite", "--metric", "eval/accuracy", "-o", "json").out
+    assert [(p["model_version"], p["samples"]) for p in json.loads(trend)] == [("1.0", 1), ("1.1", 1)]
+    assert ("Not charted, recorded only in scopes that trends leave out: <code>judge/accuracy</code> "
+            "(4 runs invalid)") in page

@@ -72,3 +72,20 @@ def test_the_report_renders_with_its_charts(tmp_path: Path):
     # each half of the page width holds a column of charts
     for half in (charts[:, : WIDTH // 2], charts[:, WIDTH // 2:]):
         assert np.any(np.all(half == rgb(PALETTE[0]), axis=2))
+
+
+def test_a_scoped_metric_is_charted_as_a_reader_sees_it(tmp_path: Path):
+    """agent-suite's runs record a flat accuracy, n and pass rate, and a scoped eval/accuracy rising from 0.8 to 0.9
+    on its valid values (an invalid 0.1 and 0.3 left out): five charts, two a row, eval/accuracy the fourth (right,
+    second row). Its line rises across the whole plot; every other line is flat: a few rows of pixels each."""
+    from tests.report.test_report_cli import scoped_runs
+
+    db, page = tmp_path / "l.db", tmp_path / "report.html"
+    scoped_runs(db)
+    ok("report", "--log", db, "--out", page)
+    drawn = np.all(screenshot(page, tmp_path)[:, :, :3] == rgb(PALETTE[0]), axis=2)
+    left = np.nonzero(drawn[:, : WIDTH // 2].any(axis=1))[0]  # pass_rate, accuracy, n: flat
+    right = np.nonzero(drawn[:, WIDTH // 2:].any(axis=1))[0]  # mean_score flat; eval/accuracy rising
+    assert len(left) and len(right)
+    assert left.max() > right.max(), "a fifth chart (n) below the right column's last"
+    assert len(right) > 2 * len(left), (len(right), len(left))  # the rising line spans its plot's height

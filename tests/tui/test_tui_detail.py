@@ -96,3 +96,54 @@ async def test_scoped_metrics_show_with_the_mark_of_scopes_left_out(tmp_path):
         judge = text[text.index("judge/accuracy"):].split("│")[0].split()  # the figures pane's line
         scoped = text[text.index("eval/accuracy"):].split("│")[0].split()
         assert judge == ["judge/accuracy", "0.2500", "(invalid)"] and scoped == ["eval/accuracy", "0.7500"]
+
+
+@pilot_test
+async def test_the_configuration_a_run_was_recorded_under_and_who_computed_its_verdict(tmp_path):
+    import json
+
+    from tests.integration.cli_support import ok
+
+    path = tmp_path / "configured.db"
+    ok("append", "run", "-", "--log", path, input=json.dumps(small_run("before")))
+    ok("project", "configure", "proj", "--lower-is-better", "wall_s", "--log", path)  # seq 2
+    ok("append", "run", "-", "--log", path, input=json.dumps(small_run("after")))
+    ok("append", "verdict", "-", "--log", path, input=json.dumps(
+        {"run_id": "after", "baseline_run_id": "before", "metric": "accuracy", "delta": -0.25, "p_value": 0.2,
+         "verdict": "BLOCK", "computed_by": "evalsig"}))
+    said = {run: next(x for x in ok("show", run, "--log", path).out.splitlines() if x.startswith("project config: "))
+            for run in ("before", "after")}
+    assert said == {"before": "project config: none", "after": "project config: seq 2: lower_is_better=wall_s"}
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "after")
+        text = screen_text(app)
+        about = [" ".join(row.split("│")[1].split()) for row in text.splitlines() if row.count("│") >= 2]
+        assert "config " + said["after"].removeprefix("project config: ") in about, about  # as show says it
+        assert "BLOCK, computed by evalsig" in text
+        assert "BLOCK against before, accuracy Δ -0.2500, p=0.2 (computed by evalsig)" in text
+        await pilot.press("escape")
+        await open_run(pilot, "before")
+        about = [" ".join(row.split("│")[1].split()) for row in screen_text(app).splitlines() if row.count("│") >= 2]
+        assert "config none" in about and not any("computed by" in row for row in about)
+
+
+@pilot_test
+async def test_a_run_chained_past_its_configuration_is_shown_not_checked_as_show_says(tmp_path):
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+    from tests.integration.cli_support import ok
+
+    path = tmp_path / "forged.db"
+    ok("project", "configure", "proj", "--groups", "baseline", "--log", path)
+    prepared = prepare_run(small_run("forged", experiment={"id": "exp", "group": "elsewhere"}))
+    with AuditLog.open(path) as log, log.writer() as w:  # sealed without the Writer's check of the configuration
+        w._append_encoded(ev.RUN_RECORDED, "proj", "forged", encoded_run(prepared), prepared.document_sha256)
+    said = next(x for x in ok("show", "forged", "--log", path).out.splitlines() if x.startswith("project config: "))
+    assert said.startswith("project config: none (NOT CHECKED: config_seq: the run names none;")
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run(pilot, "forged")
+        about = [" ".join(row.split("│")[1].split()) for row in screen_text(app).splitlines() if row.count("│") >= 2]
+        assert "config " + said.removeprefix("project config: ") in " ".join(about), about  # wrapped in the panel

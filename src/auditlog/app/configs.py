@@ -4,12 +4,14 @@
 event names); `compare` and `ab` use the configuration in force now (which metrics are better
 when lower). A run whose event names a configuration that was not the one in force, or that it
 does not obey, was not recorded through auditlog's Writer: `run_config` says so rather than
-showing it as checked.
+showing it as checked. A published log (`show --from`) answers the same questions from its
+configs table, each configuration's bytes fetched from the published tiles and proven included
+in the checked checkpoint's tree (`published_run_config`, `published_configurations`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +42,11 @@ class RunConfig:
 
 
 def _verified_config(log: AuditLog, tree: VerifiedTree, row: Any) -> InForce:
-    sealed = checked_event(log, tree, row)
+    return _as_config(checked_event(log, tree, row))
+
+
+def _as_config(sealed: SealedEvent) -> InForce:
+    """A project.configured event as the configuration it puts in force; IntegrityError when it is not one."""
     if sealed.event.type != ev.PROJECT_CONFIGURED:
         raise IntegrityError(sealed.seq, f"a {sealed.event.type} event where a project.configured event was expected")
     try:
@@ -70,11 +76,57 @@ def configurations(log: AuditLog, tree: VerifiedTree, seqs: Iterable[int]) -> di
 
 def run_config(log: AuditLog, tree: VerifiedTree, recorded: SealedEvent) -> RunConfig:
     """The configuration a run's event names, checked against the one in force before it."""
+    def latest(project: str, before: int) -> InForce | None:
+        row = log.store.latest(project, ev.PROJECT_CONFIGURED, before)
+        return None if row is None else _verified_config(log, tree, row)
+
+    return _run_config(recorded, latest, lambda seq: configurations(log, tree, [seq])[seq])
+
+
+def published_run_config(published: Any, view: Any, recorded: SealedEvent) -> RunConfig:
+    """`run_config` for a run of a published log (app.publish.published_view): the configuration in force
+    before it is the latest of its project's in the published configs table, read from the proven entry."""
+    rows = _config_rows(view)
+
+    def latest(project: str, before: int) -> InForce | None:
+        found = [r for r in rows if r["project_id"] == project and r["seq"] < before]
+        return None if not found else _published_config(published, found[-1]["seq"], found[-1]["event_hash"])
+
+    return _run_config(recorded, latest, lambda seq: published_configurations(published, view, [seq])[seq])
+
+
+def published_configurations(published: Any, view: Any, seqs: Iterable[int]) -> dict[int, InForce]:
+    """`configurations` of a published log: each from its proven entry, which must be the event its configs
+    row names; IntegrityError when the table has no configuration at a seq a run names."""
+    hashes = {r["seq"]: r["event_hash"] for r in _config_rows(view)}
+    wanted = sorted({seq for seq in seqs if type(seq) is int})
+    missing = [seq for seq in wanted if seq not in hashes]
+    if missing:
+        raise IntegrityError(missing[0], "a run names this seq as its configuration, and the published configs "
+                                         "table has none there")
+    return {seq: _published_config(published, seq, hashes[seq]) for seq in wanted}
+
+
+def _config_rows(view: Any) -> list[dict[str, Any]]:
+    import projections
+    return projections.to_records(view.configs.select(["seq", "project_id", "event_hash"]))
+
+
+def _published_config(published: Any, seq: int, event_hash: str) -> InForce:
+    import hashlib
+    body = published.entry(seq)  # proven included in the checked checkpoint's tree
+    sealed = SealedEvent(seq, hashlib.sha256(body).hexdigest(), body)
+    if sealed.hash != event_hash:
+        raise IntegrityError(seq, "the published configs table names another event than the published entry")
+    return _as_config(sealed)
+
+
+def _run_config(recorded: SealedEvent, latest: Callable[[str, int], InForce | None],
+                at: Callable[[int], InForce]) -> RunConfig:
+    """The configuration `recorded` names (`at` its seq), checked against `latest(project, before)`."""
     event = recorded.event
     run, named = event.data["run"], event.data.get("config_seq")
-    row = log.store.latest(event.project, ev.PROJECT_CONFIGURED, recorded.seq)
-    in_force = None if row is None else _verified_config(log, tree, row)
-    shown = in_force if in_force is not None and named == in_force.seq else \
-        (configurations(log, tree, [named])[named] if type(named) is int else None)
+    in_force = latest(event.project, recorded.seq)
+    shown = in_force if in_force is not None and named == in_force.seq else (at(named) if type(named) is int else None)
     found = violations(run, named, None if in_force is None else (in_force.seq, in_force.config))
     return RunConfig(shown, tuple(found))

@@ -4,7 +4,8 @@
 real `verify` of the whole log (with the checkpoints and keys given), the checkpoints kept
 in the log, then, only when verify found nothing wrong, the projections caught up (which
 verify again what they fold) and read: the recent runs, every verdict with its override,
-a trend per project and metric, the latest A/B summaries. Every run and verdict shown is
+a trend per project and metric (a scoped metric by its address, `scope/name`, on valid headline
+values only, as `auditlog trend`, with what it left out), the latest A/B summaries. Every run and verdict shown is
 confirmed against the log (View.confirm). When verify finds a problem, nothing of the
 tables is read: the report then says what failed, and shows no data from the log.
 """
@@ -48,6 +49,9 @@ class TrendChart:
     versions: list[str]
     lines: dict[str, list[float | None]]  # model -> its average per version (None: no run of that version)
     points: list[dict[str, Any]]  # the trend of the whole project (projections.TrendPoint.to_json())
+    # runs whose scoped value of this metric was left out (scope not valid and headline), by mark; a chart
+    # with no versions is a metric recorded only in such scopes: named, not drawn
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,8 @@ def _link(run_id: str, location: str) -> RunLink:
 
 
 def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
-    """A chart per project and metric (pass_rate, mean_score, then the metrics its runs record)."""
+    """A chart per project and metric (pass_rate, mean_score, then the metrics its runs record, unscoped
+    names and scoped addresses sorted together); scoped values only where valid and headline."""
     import pyarrow.compute as pc
 
     import projections
@@ -131,15 +136,18 @@ def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
     active = view.runs.filter(pc.equal(view.runs.column("status"), "active"))
     for project in projects:
         mine = projections.to_records(active.filter(pc.equal(active.column("project_id"), project))
-                                      .select(["model_id", "metrics"]))
+                                      .select(["model_id", "metrics", "scoped_metrics"]))
         models = list(dict.fromkeys(r["model_id"] for r in mine))[:MAX_MODELS]
-        names = sorted({name for r in mine for name in r["metrics"]})
+        names = sorted({name for r in mine for column in ("metrics", "scoped_metrics") for name in r[column]})
         for metric in ["pass_rate", "mean_score", *names]:
             try:
-                overall = projections.trend(view, project, metric)
-            except InvalidInput:
-                continue  # no run of the project has it (pass_rate of runs without items)
-            versions = [_key(p.key) for p in overall]
+                overall = projections.marked_trend(view, project, metric)
+            except InvalidInput:  # no run of the project has it, or only in scopes left out
+                left = _only_left_out(view, project, metric)
+                if left:
+                    charts.append(TrendChart(project, metric, [], {}, [], left))
+                continue
+            versions = [_key(p.key) for p in overall.points]
             lines = {}
             for model in models:
                 try:
@@ -147,8 +155,26 @@ def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
                 except InvalidInput:
                     continue
                 lines[model] = [averages.get(v) for v in versions]
-            charts.append(TrendChart(project, metric, versions, lines, [p.to_json() for p in overall]))
+            charts.append(TrendChart(project, metric, versions, lines, [p.to_json() for p in overall.points],
+                                     overall.left_out))
     return charts
+
+
+def _only_left_out(view: Any, project: str, metric: str) -> dict[str, int]:
+    """The runs, by mark, of a scoped metric every value of which a trend leaves out ({} for another reason)."""
+    import projections
+    from auditlog.evals.scopes import split
+    if split(metric) is None:
+        return {}
+    try:
+        points = projections.trend(view, project, metric, include_status="all")
+    except InvalidInput:
+        return {}
+    counted: dict[str, int] = {}
+    for point in points:
+        for status, n in point.included.items():
+            counted[status] = counted.get(status, 0) + n
+    return dict(sorted(counted.items()))
 
 
 def _key(key: str | None) -> str:

@@ -148,24 +148,42 @@ def _trends(charts: list[TrendChart]) -> str:
         return out[0] + "<p>No runs.</p>"
     out.append("<p class=\"muted\">Per project and metric: the average of each model's runs per model version, "
                "in the order the versions first appear in the log (<code>auditlog trend</code>); superseded runs "
-               "left out.</p>")
-    project = None
+               "left out. A scoped metric (<code>scope/name</code>) is charted on the values of valid headline "
+               "scopes only; each chart says how many runs' values it left out, by their scope's status.</p>")
+    by_project: dict[str, list[TrendChart]] = {}
     for chart in charts:
-        if chart.project != project:
-            if project is not None:
-                out.append("</div>")
-            project = chart.project
-            out.append(f"<h3>{_t(project, 120)}</h3><div class=\"charts\">")
-        series = [Series(safe_text(model, limit=60), tuple(values)) for model, values in chart.lines.items()]
-        svg = line_chart([safe_text(v, limit=60) for v in chart.versions], series,
-                         title=safe_text(f"{chart.project}: {chart.metric}", limit=100))
-        rows = [[_t(p["key"] if p["key"] is not None else "(none)"), str(p["samples"]), _n(p["avg"]), _n(p["min"]),
-                 _n(p["max"]), _n(p["last"]), _t(p["last_run_id"], 80)] for p in chart.points]
-        out.append(f"<div class=\"chart-box\">{svg}<details><summary>values</summary>"
-                   + _table(["version", "runs", "avg", "min", "max", "last", "last run"], rows, numeric=[1, 2, 3, 4, 5])
-                   + "</details></div>")
-    out.append("</div>")
+        by_project.setdefault(chart.project, []).append(chart)
+    for project, mine in by_project.items():
+        out.append(f"<h3>{_t(project, 120)}</h3><div class=\"charts\">")
+        out += [_chart(chart) for chart in mine if chart.versions]
+        out.append("</div>")
+        hidden = [f"<code>{_t(c.metric, 120)}</code> ({_left_out(c.left_out)})" for c in mine if not c.versions]
+        if hidden:
+            out.append("<p class=\"muted left-out\">Not charted, recorded only in scopes that trends leave out: "
+                       + "; ".join(hidden) + " (<code>auditlog trend --include-status</code> uses them).</p>")
     return "\n".join(out)
+
+
+def _chart(chart: TrendChart) -> str:
+    """One metric's chart, what it left out, and its values in a table that opens."""
+    series = [Series(safe_text(model, limit=60), tuple(values)) for model, values in chart.lines.items()]
+    svg = line_chart([safe_text(v, limit=60) for v in chart.versions], series,
+                     title=safe_text(f"{chart.project}: {chart.metric}", limit=100))
+    marked = any(p.get("left_out") for p in chart.points)
+    rows = [[_t(p["key"] if p["key"] is not None else "(none)"), str(p["samples"]), _n(p["avg"]), _n(p["min"]),
+             _n(p["max"]), _n(p["last"]), _t(p["last_run_id"], 80),
+             *([_t(_left_out(p.get("left_out") or {}) if p.get("left_out") else "")] if marked else [])]
+            for p in chart.points]
+    header = ["version", "runs", "avg", "min", "max", "last", "last run", *(["left out"] if marked else [])]
+    note = (f"<p class=\"muted left-out\">left out: {_t(_left_out(chart.left_out))} (scope not valid and "
+            "headline)</p>") if chart.left_out else ""
+    return (f"<div class=\"chart-box\">{svg}{note}<details><summary>values</summary>"
+            + _table(header, rows, numeric=[1, 2, 3, 4, 5]) + "</details></div>")
+
+
+def _left_out(counted: dict[str, int]) -> str:
+    """`2 runs invalid, 1 run diagnostic`."""
+    return ", ".join(f"{plural(n, 'run')} {status}" for status, n in counted.items())
 
 
 def _ab(summaries: list[Any]) -> str:

@@ -55,11 +55,9 @@ include_status_option = click.option(
 
 
 def scopes_text(included: dict[str, int], left_out: dict[str, int]) -> str | None:
-    """A point's or figure's marks in a table or CSV cell: `used invalid 2; left out diagnostic 1`
-    (runs, by their scope's status); None when every value it could use was valid and headline."""
-    parts = [f"{word} " + ", ".join(f"{status} {n}" for status, n in counted.items())
-             for word, counted in (("used", included), ("left out", left_out)) if counted]
-    return "; ".join(parts) or None
+    """A point's or figure's marks in a table or CSV cell (evals.scopes.counted_text)."""
+    from auditlog.evals.scopes import counted_text
+    return counted_text(included, left_out)
 
 
 def scope_text(run: dict[str, Any]) -> str | None:
@@ -182,10 +180,15 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells, exact=False)
             return
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
-        if output == "table" and uri is None:
-            from auditlog.app.configs import configurations
-            from auditlog.app.verified import view_tree
-            configs = configurations(log, view_tree(view), [r["config_seq"] for r in runs if r["config_seq"] is not None])
+        if output == "table":
+            named = [r["config_seq"] for r in runs if r["config_seq"] is not None]
+            if uri is None:
+                from auditlog.app.configs import configurations
+                from auditlog.app.verified import view_tree
+                configs = configurations(log, view_tree(view), named)
+            else:  # a published log: each from its proven entry
+                from auditlog.app.configs import published_configurations
+                configs = published_configurations(log, view, named)
     columns = HISTORY_COLUMNS if output == "table" else projections.schema.names("runs")
     if output == "table":
         for run in runs:

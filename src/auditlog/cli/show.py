@@ -40,12 +40,13 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     from auditlog.app.run_state import current_state, item_records
     from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
-    config = None  # the configuration the run was recorded under (not shown for a published log)
     if uri is not None:  # a published log: its projections, checked against its checkpoint
         import projections
+        from auditlog.app.configs import published_run_config
         with _view(log_path, directory, uri, vkeys) as (log, view):
             recorded, run = _verified_run(log, view, run_id)
             frame = projections.load_run(view, run_id)
+            config = published_run_config(log, view, recorded)  # the configuration the run was recorded under
         about, current = [recorded], frame.header
         items = frame.item_records(failed_only=failed) if with_items else None
     else:  # through the store's index, checked against the verified tree: no tables read
@@ -60,11 +61,10 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
                 "data": e.event.data} for e in about]
     if output == "json":
         doc: dict[str, Any] = {"run": run, "current": current, "events": related}
-        if config is not None:
-            doc["project_config"] = None if config.in_force is None and config.problem is None else {
-                "seq": None if config.in_force is None else config.in_force.seq,
-                "config": None if config.in_force is None else config.in_force.config.to_data(),
-                "problem": config.problem}
+        doc["project_config"] = None if config.in_force is None and config.problem is None else {
+            "seq": None if config.in_force is None else config.in_force.seq,
+            "config": None if config.in_force is None else config.in_force.config.to_data(),
+            "problem": config.problem}
         if items is not None:
             doc["items"] = items
         click.echo(json_text(doc, indent=2))
@@ -74,11 +74,11 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
                                                 for e in related]
         _echo(rows, output, ITEM_COLUMNS if items is not None else EVENT_COLUMNS)
     else:
-        _print_show(run, current, related, items, None if config is None else config.describe())
+        _print_show(run, current, related, items, config.describe())
 
 
 def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict[str, Any]],
-                items: list[dict[str, Any]] | None, config: str | None) -> None:
+                items: list[dict[str, Any]] | None, config: str) -> None:
     def text(value: Any) -> str:
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -88,8 +88,7 @@ def _print_show(run: dict[str, Any], current: dict[str, Any], related: list[dict
         elif key != "items":
             click.echo(f"{key}: {safe_text(text(value), limit=200)}")
     click.echo(f"items: {len(run.get('items') or [])}")
-    if config is not None:
-        click.echo(f"project config: {safe_text(config, limit=400)}")
+    click.echo(f"project config: {safe_text(config, limit=400)}")
     click.echo("current:")
     status = current["status"]
     if status == "superseded":

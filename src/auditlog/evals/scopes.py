@@ -114,6 +114,14 @@ def marks(status: Mapping[str, str] | None, headlines: Iterable[str] | None) -> 
     return {name: value for name, value in found.items() if value is not None}
 
 
+def counted_text(included: Mapping[str, int], left_out: Mapping[str, int]) -> str | None:
+    """A trend point's or figure's marks in words, `used invalid 2; left out diagnostic 1` (runs,
+    by their scope's status); None when every value it could use was valid and headline."""
+    parts = [f"{word} " + ", ".join(f"{status} {n}" for status, n in counted.items())
+             for word, counted in (("used", included), ("left out", left_out)) if counted]
+    return "; ".join(parts) or None
+
+
 def parse_include(text: str | Iterable[str] | None) -> frozenset[str]:
     """`--include-status invalid,diagnostic` as a set; `all` is every status; InvalidInput names an unknown one."""
     if text is None:

@@ -2,7 +2,8 @@
 
 The header and items come from the projections (`projections.load_run`); the run's
 event, environment, actor and history (verdicts, overrides, annotations, supersession)
-come from the log itself (`AuditLog.about`), and the inclusion proof is recomputed from
+come from the log itself (`AuditLog.about`), the configuration it was recorded under from
+`app.configs.run_config` (what `show` prints as `config:`), and the inclusion proof is recomputed from
 the log's Merkle tree and checked against the latest stored checkpoint that covers it.
 That checkpoint's signers are named as checked only when a trusted key (`--vkey`) checked
 them; otherwise as what the note claims.
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import projections
+from auditlog.app.configs import RunConfig, run_config
+from auditlog.app.verified import view_tree
 from auditlog.core import events as ev
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.merkle import leaf_hash
@@ -70,6 +73,7 @@ class RunDetail:
     actor: Any = None
     history: list[HistoryEntry] = field(default_factory=list)
     proof: ProofCheck = ProofCheck("uncovered")
+    config: RunConfig | None = None  # the configuration it was recorded under (None: its bytes did not check)
 
     @property
     def failed(self) -> int:
@@ -92,8 +96,9 @@ def load_detail(log: AuditLog, view: Any, run_id: str, verifiers: Sequence[Any] 
     except (ValueError, AttributeError):
         hash_ok = False
     history = [summarize(e) for e in log.about(run_id)]
+    config = run_config(log, view_tree(view), sealed) if hash_ok else None
     return RunDetail(header, items, seq, sealed.hash, hash_ok, environment, actor, history,
-                     check_inclusion(log, seq, verifiers))
+                     check_inclusion(log, seq, verifiers), config)
 
 
 def check_inclusion(log: AuditLog, seq: int, verifiers: Sequence[Any] = ()) -> ProofCheck:
@@ -131,8 +136,9 @@ def summarize(sealed: Any) -> HistoryEntry:
         if v.get("ci_low") is not None and v.get("ci_high") is not None:
             figures.append(f"CI [{_num(v['ci_low'], '.4f')}, {_num(v['ci_high'], '.4f')}]")
         reason = f": {v['reason']}" if v.get("reason") else ""
+        by = f" (computed by {v['computed_by']})" if v.get("computed_by") else ""
         return HistoryEntry(sealed.seq, ts, kind, f"{v.get('verdict', '?')} {_against(v)}, "
-                                                  f"{', '.join(figures)}{reason}", v.get("verdict"))
+                                                  f"{', '.join(figures)}{by}{reason}", v.get("verdict"))
     if kind == ev.VERDICT_OVERRIDDEN:
         return HistoryEntry(sealed.seq, ts, kind, f"override of the verdict at seq {data.get('verdict_seq')}: "
                                                   f"{data.get('from')} → {data.get('to')}: {data.get('reason', '')}",

@@ -1,8 +1,9 @@
 """A metric across versions for one project, and optionally one model.
 
-`projections.trend` defines the figures (avg, min, max, samples, last per version), for
-a project's runs or one model's, so the definition stays in one place; `chart` is what the
-trend screen plots of them.
+`projections.marked_trend` defines the figures (avg, min, max, samples, last per version), for
+a project's runs or one model's, and which scoped metrics (`scope/name`) they use: valid headline
+values only unless asked for more, as `auditlog trend` does, so the definition stays in one place;
+`chart` is what the trend screen plots of them, `left_out` what it says it did not.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import projections
-from auditlog.render import safe_text
+from auditlog.evals.scopes import counted_text
+from auditlog.render import plural, safe_text
 
 FIGURES = ("pass_rate", "mean_score")
 BY = ("model_version", "experiment.version", "model_id")
 
 
 def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
-    """pass_rate, mean_score, then every metric name of the project's (model's) runs, sorted."""
+    """pass_rate, mean_score, then every metric of the project's (model's) runs, sorted: unscoped names and
+    scoped addresses (`scope/name`) alike, whatever their scope's status (the trend says what it left out)."""
     import pyarrow.compute as pc
 
     runs = view.runs.filter(pc.equal(view.runs.column("project_id"), project))
@@ -29,14 +32,35 @@ def metrics(view: Any, project: str, model: str | None = None) -> list[str]:
         import pyarrow as pa
 
         entry = pa.list_(pa.struct([("key", pa.string()), ("value", pa.float64())]))
-        keys = pc.list_flatten(runs.column("metrics").combine_chunks().cast(entry)).field(0)
-        names = {k for k in pc.unique(keys).to_pylist() if k is not None}
+        for column in ("metrics", "scoped_metrics"):
+            keys = pc.list_flatten(runs.column(column).combine_chunks().cast(entry)).field(0)
+            names.update(k for k in pc.unique(keys).to_pylist() if k is not None)
     return [*FIGURES, *sorted(names)]
 
 
-def trend(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version") -> list[Any]:
-    """projections.trend of `metric` for `project` (and `model`), one point per value of `by`."""
-    return projections.trend(view, project, metric, by=by, model_id=model)
+def trend(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version",
+          include_status: str | None = None) -> list[Any]:
+    """The points of `marked` (same arguments)."""
+    return marked(view, project, metric, model=model, by=by, include_status=include_status).points
+
+
+def marked(view: Any, project: str, metric: str, *, model: str | None = None, by: str = "model_version",
+           include_status: str | None = None) -> Any:
+    """projections.marked_trend of `metric` for `project` (and `model`), one point per value of `by`; a scoped
+    metric's values only where its scope is valid and headline, unless `include_status` names more ("all")."""
+    return projections.marked_trend(view, project, metric, by=by, model_id=model, include_status=include_status)
+
+
+def left_out(found: Any) -> str | None:
+    """What a trend left out, in words (`left out 2 runs invalid, 1 run diagnostic`); None when nothing."""
+    if not found.left_out:
+        return None
+    return "left out " + ", ".join(f"{plural(n, 'run')} {status}" for status, n in found.left_out.items())
+
+
+def marks(point: Any) -> str:
+    """A point's marks for its table row: the values used though not valid headline, and those left out."""
+    return counted_text(point.included, point.left_out) or ""
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class RunScreen(Screen):
             ("experiment", _join(h["experiment_id"], h["experiment_group"] and f"group {h['experiment_group']}",
                                  h["experiment_version"] and f"version {h['experiment_version']}")),
             ("fingerprint", f"{h['config_fingerprint'][:32]}…" if h["config_fingerprint"] else "—"),
+            ("config", _config(d.config)),
             ("ran", f"{when(h['started_at'])} → {when(h['finished_at'])}" if h["started_at"] else "—"),
             ("recorded", when(h["recorded_at"])),
             ("environment", _compact(d.environment)),
@@ -98,13 +99,14 @@ class RunScreen(Screen):
         ]))
         verdict = h["verdict"]
         overridden = " (overridden)" if h.get("override_seq") is not None else ""
+        computed = f", computed by {h['verdict_computed_by']}" if h.get("verdict_computed_by") else ""
         self.query_one("#run-figures", Static).update(fields([
             ("items", f"{h['n_items']} ({h['n_passed']} passed, {h['n_items'] - h['n_passed']} failed)"),
             ("pass rate", pct(h["pass_rate"])),
             ("mean score", num(h["mean_score"])),
             *((name, num(value)) for name, value in sorted(h["metrics"].items())),
             *_scoped_figures(h),
-            ("verdict", (f"{verdict}{overridden}", VERDICT_ROLE.get(verdict, "")) if verdict else ("—", "dim")),
+            ("verdict", (f"{verdict}{overridden}{computed}", VERDICT_ROLE.get(verdict, "")) if verdict else ("—", "dim")),
         ]))
         proof_role = {"proven": "good", "uncovered": "warn"}.get(d.proof.status, "bad")
         self.query_one("#run-event", Static).update(Content("\n").join([
@@ -152,6 +154,14 @@ class RunScreen(Screen):
             self.query_one("#items", LazyTable).focus()
         else:
             self.app.pop_screen()
+
+
+def _config(config: Any) -> Any:
+    """The configuration the run was recorded under, as `show` says it (RunConfig.describe); in the warning
+    colour when the run was not recorded under it as the Writer checks."""
+    if config is None:
+        return ("—", "dim")
+    return (config.describe(), "warn") if config.problem else config.describe()
 
 
 def _join(*parts: Any) -> str:

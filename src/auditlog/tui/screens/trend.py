@@ -1,6 +1,7 @@
 """Trend: a metric across versions for a project (and a model): a line chart of the average,
 lowest and highest value per version (textual-plotext), and a table of samples, avg, min,
-max and the last run."""
+max and the last run. A scoped metric (`scope/name`) uses valid headline values only, as `auditlog
+trend` does, and says what it left out; `i` includes every status (marked in the table)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
+from auditlog.errors import InvalidInput
+from auditlog.evals.scopes import split
 from auditlog.render import plural
 from auditlog.tui.data import runs as runs_data
 from auditlog.tui.data import trends
@@ -26,15 +29,18 @@ from auditlog.tui.widgets.sources import ListSource
 TREND_COLUMNS = (Column("key", "version"), Column("samples", "samples", 7, "right"), Column("avg", "avg", 9, "right"),
                  Column("min", "min", 9, "right"), Column("max", "max", 9, "right"), Column("last", "last", 9, "right"),
                  Column("last_run", "last run", 40))
+SCOPES_COLUMN = Column("scopes", "scopes", 0)  # only when a point has values not valid headline (used or left out)
 ALL_MODELS = "*"
 
 
 class TrendScreen(Screen):
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("m", "next_metric", "Next metric")]
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("m", "next_metric", "Next metric"),
+                Binding("i", "include_all", "Include every scope status")]
 
     def __init__(self, project: str, model: str | None = None, metric: str = "pass_rate") -> None:
         super().__init__()
         self.project, self.model, self.metric, self.by = project, model, metric, "model_version"
+        self.include_all = False  # scoped values of every status, not only valid headline ones
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -46,6 +52,7 @@ class TrendScreen(Screen):
             yield Select([(Text(b), b) for b in trends.BY], prompt="by", allow_blank=False, value=self.by,
                          id="trend-by")
         yield Static(id="trend-title")
+        yield Static(id="trend-scopes")
         yield PlotextPlot(id="trend-chart")
         yield LazyTable(empty="no runs with this metric", id="trend-table")
         yield Footer()
@@ -84,21 +91,39 @@ class TrendScreen(Screen):
     def show(self) -> None:
         view: Any = self.app.view  # type: ignore[attr-defined]
         scope = f"{self.project} · {self.model or 'all models'}"
+        note = self.query_one("#trend-scopes", Static)
+        include = "all" if self.include_all else None
+        title = self.query_one("#trend-title", Static)
+        points: list[Any] = []
+        left: str | None = None
         try:
-            points = trends.trend(view, self.project, self.metric, model=self.model, by=self.by)
-        except Exception as exc:  # InvalidInput (no such metric here) and the like: said on screen
+            found = trends.marked(view, self.project, self.metric, model=self.model, by=self.by, include_status=include)
+        except InvalidInput as exc:  # no such metric here, or only in scopes left out: why, in full, on the note
+            title.update(line((self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · no values"))
+            left = exc.reason
+        except Exception as exc:  # the projections cannot answer: said on screen
             failure = describe(exc)
-            self.query_one("#trend-title", Static).update(literal(f"{failure.title}: {failure.detail}", "warn"))
-            points = []
+            title.update(literal(f"{failure.title}: {failure.detail}", "warn"))
         else:
-            self.query_one("#trend-title", Static).update(line(
-                (self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · {plural(len(points), 'value')}, "
-                                                                      "in the order they first appear in the log"))
+            points, left = found.points, trends.left_out(found)
+            if left:
+                left = f"{left}, by their scope's status (valid headline values only): i includes them"
+            title.update(line((self.metric, "strong"), " by ", (self.by, "strong"),
+                              f" · {scope} · {plural(len(points), 'value')}, in the order they first appear in the log"))
+        if left:
+            note.update(literal(left, "warn"))
+        elif self.include_all and split(self.metric):
+            note.update(literal("every scope status included (i: valid headline values only); "
+                                "the scopes column marks the values not valid headline", "warn"))
+        note.display = bool(left) or bool(self.include_all and split(self.metric))
         spec = ".4f" if all(abs(p.avg) <= 10 for p in points) else ".1f"
         self._plot(trends.chart(points))
+        marked = any(p.included or p.left_out for p in points)
         rows = [[str(p.key) if p.key is not None else "(none)", str(p.samples), num(p.avg, spec), num(p.min, spec),
-                 num(p.max, spec), num(p.last, spec), p.last_run_id] for p in points]
-        self.query_one("#trend-table", LazyTable).set_source(ListSource(TREND_COLUMNS, rows))
+                 num(p.max, spec), num(p.last, spec), p.last_run_id, *([trends.marks(p)] if marked else [])]
+                for p in points]
+        columns = (*TREND_COLUMNS, SCOPES_COLUMN) if marked else TREND_COLUMNS
+        self.query_one("#trend-table", LazyTable).set_source(ListSource(columns, rows))
 
     def _plot(self, chart: trends.Chart) -> None:
         """Draw the chart: the average as a line, the lowest and highest values as dots."""
@@ -135,6 +160,11 @@ class TrendScreen(Screen):
         metrics = trends.metrics(self.app.view, self.project, self.model)  # type: ignore[attr-defined]
         self.metric = metrics[(metrics.index(self.metric) + 1) % len(metrics)] if self.metric in metrics else metrics[0]
         self._fill_choices()
+        self.show()
+
+    def action_include_all(self) -> None:
+        """Toggle between valid headline scoped values only (the default, as `auditlog trend`) and every status."""
+        self.include_all = not self.include_all
         self.show()
 
     def action_back(self) -> None:
