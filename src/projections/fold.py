@@ -1,9 +1,9 @@
 """State is a fold over events: what each event type means for the runs, items and verdicts tables.
 
 `fold_events` reads a stretch of the log once, in seq order. Each run recorded in it
-becomes a row (with its figures) handed to a runs sink, and its items go to an items
-sink, so that both are turned into Arrow a few thousand at a time, while still in the
-CPU's cache, and a rebuild of millions of items never holds them all as dicts. It
+goes to a runs sink as its decoded document and a few envelope fields, so that runs and
+items are turned into Arrow columns a chunk of runs at a time (columns.py), with no
+per-run or per-item row built in Python, and a rebuild never holds them all. It
 returns a `Batch`: the verdict and baseline rows, and the events that change rows already folded
 (annotations, supersessions, verdicts, overrides), applied afterwards with
 `apply_changes` and `apply_overrides`. Nothing here touches a file or a store.
@@ -19,7 +19,6 @@ canonical events is `verify`'s full check; the fold reads the envelope members i
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,12 +41,9 @@ except ImportError:  # pragma: no cover - orjson is a dependency
     from json import loads as _loads
 
 
-class ItemSink(Protocol):
-    def add(self, run_id: str, seq: int, items: list[dict[str, Any]], has_extra: bool) -> None: ...
-
-
 class RunSink(Protocol):
-    def add(self, row: tuple[Any, ...]) -> None: ...  # the values of schema.RUNS, in order
+    def add(self, run: dict[str, Any], seq: int, event_hash: str, ts: str, document_sha256: str | None,
+            has_extra: bool) -> None: ...  # a run.recorded event kept: its document and envelope fields
 
 
 @dataclass(frozen=True)
@@ -105,9 +101,9 @@ def canonical_text(value: Any) -> str | None:
 
 
 def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tree: TreeBuilder,
-                is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink) -> Batch:
-    """Fold the events after seq `after` (whose hash is `prev_hash`): new run rows to `runs`,
-    their items to `items`, the rest into the returned Batch; `tree` (at size after + 1) grows
+                is_recorded: Callable[[str], bool], runs: RunSink) -> Batch:
+    """Fold the events after seq `after` (whose hash is `prev_hash`): the runs they record (with
+    their items) to `runs`, the rest into the returned Batch; `tree` (at size after + 1) grows
     by their leaf hashes.
 
     `is_recorded(run_id)` says whether a run is already in the tables: a run id is
@@ -149,9 +145,7 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
                 run_id = run["run_id"]
                 if run_id not in seen and not is_recorded(run_id):
                     seen.add(run_id)
-                    runs.add(_run_row(run, items, seq=seq, event_hash=sealed.hash, ts=obj["ts"],
-                                      document_sha256=data.get("document_sha256"),
-                                      has_extra=b'"extra":' in sealed.body))
+                    runs.add(run, seq, computed, obj["ts"], data.get("document_sha256"), b'"extra":' in body)
             elif type_ == ev.VERDICT_RECORDED:
                 batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
                 batch.changes.append(Change(seq, type_, obj["subject"], data))
@@ -221,34 +215,6 @@ def apply_overrides(rows: dict[int, dict[str, Any]], changes: Iterable[Change]) 
 def _jcs_order(item: tuple[str, Any]) -> bytes:
     """RFC 8785 orders keys by UTF-16 code units, as the log's bytes do; keep that order everywhere."""
     return item[0].encode("utf-16-be", "surrogatepass")
-
-
-def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, ts: str,
-             document_sha256: str | None, has_extra: bool) -> tuple[Any, ...]:
-    """The run's row as a tuple in the order of schema.RUNS (tuples transpose into columns in C)."""
-    items = run.get("items") or []
-    n = len(items)
-    if n:
-        sink.add(run["run_id"], seq, items, has_extra)
-    scores = [i["score"] for i in items]
-    n_passed = [i["passed"] for i in items].count(True)
-    dataset = run.get("dataset") or {}
-    experiment = run.get("experiment") or {}
-    return (
-        run["run_id"], run["project_id"], run["model_id"], run.get("model_version"),
-        dataset.get("name"), dataset.get("version"), dataset.get("sha256"),
-        experiment.get("id"), experiment.get("group"), experiment.get("version"),
-        run.get("config_fingerprint"),
-        normalize_ts(run.get("started_at")), normalize_ts(run.get("finished_at")), ts,  # an event ts is canonical
-        n, n_passed, n_passed / n if n else None, math.fsum(scores) / n if n else None,
-        # decoded from canonical JSON: keys already in _jcs_order; values as the doubles stored
-        {k: float(v) for k, v in (run.get("metrics") or {}).items()},
-        run.get("tags") or {},
-        [],  # notes
-        "active", None, None,  # status, superseded_by, superseded_reason
-        None, None, None,  # verdict, verdict_seq, override_seq
-        document_sha256, seq, event_hash,
-    )
 
 
 def _verdict_row(data: dict[str, Any], obj: dict[str, Any], *, seq: int, event_hash: str) -> dict[str, Any]:
