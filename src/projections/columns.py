@@ -14,31 +14,18 @@ rare) are computed run by run in Python. The values are those of the row-by-row 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from math import fsum
 from typing import Any
 
 from auditlog.core.encoding import canonical_bytes
 from auditlog.errors import IntegrityError
-from projections.fold import normalize_ts
+from projections.fold import RecordedRun, normalize_ts
 from projections.schema import arrow_schema
 
 _ITEM_FIELDS = ("item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error")
 # UTC text that Arrow's cast reads exactly as normalize_ts does; anything else takes normalize_ts.
 _UTC_TEXT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|\+00:00)$"
-
-
-@dataclass(frozen=True)
-class RecordedRun:
-    """A run.recorded event the fold keeps: its run document as decoded, and what the envelope adds."""
-
-    run: dict[str, Any]
-    seq: int
-    event_hash: str
-    ts: str  # the event's ts: canonical UTC text
-    document_sha256: str | None
-    has_extra: bool  # some item may carry `extra` (False: none does)
 
 
 @cache
@@ -67,7 +54,7 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    docs = [r.run for r in recorded]
+    docs, seq_list, hashes, times, document_sha256s, _ = zip(*recorded)
     try:
         doc = pa.array(docs, type=_document_type())
     except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid and ArrowTypeError derive from these
@@ -93,19 +80,18 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
     mean_score = [fsum(scores[a:b]) / (b - a) if b > a else None for a, b in zip(bounds, bounds[1:])]
 
     n = len(docs)
-    seqs = pa.array([r.seq for r in recorded], pa.int64())
+    seqs = pa.array(seq_list, pa.int64())
     text = pa.string()
     runs = pa.Table.from_arrays([
         run_id, project_id, model_id, model_version, *dataset.flatten(), *experiment.flatten(), fingerprint,
-        _timestamps(started), _timestamps(finished), _timestamps(pa.array([r.ts for r in recorded], text)),
+        _timestamps(started), _timestamps(finished), _timestamps(pa.array(times, text)),
         lengths, n_passed, pass_rate,
         pa.array(mean_score, pa.float64()), _no_nulls(metrics), _no_nulls(tags),
         pa.ListArray.from_arrays(pa.array([0] * (n + 1), pa.int32()), pa.array([], text),
                                  type=arrow_schema("runs").field("notes").type),
         pa.repeat("active", n), pa.nulls(n, text), pa.nulls(n, text),
         pa.nulls(n, text), pa.nulls(n, pa.int64()), pa.nulls(n, pa.int64()),
-        pa.array([r.document_sha256 for r in recorded], text), seqs,
-        pa.array([r.event_hash for r in recorded], text),
+        pa.array(document_sha256s, text), seqs, pa.array(hashes, text),
     ], schema=arrow_schema("runs"))
     items = pa.Table.from_arrays([
         run_id.take(owner), seqs.take(owner), *item_columns.values(), _extras(recorded, len(owner)),
@@ -136,12 +122,12 @@ def _no_nulls(maps: Any) -> Any:
 def _extras(recorded: Sequence[RecordedRun], n_items: int) -> Any:
     import pyarrow as pa
 
-    if not any(r.has_extra for r in recorded):
+    if not any(r[5] for r in recorded):
         return pa.nulls(n_items, pa.string())
     values: list[str | None] = []
-    for r in recorded:
-        items = r.run.get("items") or []
-        if r.has_extra:
+    for run, *_, has_extra in recorded:
+        items = run.get("items") or []
+        if has_extra:
             values += [None if i.get("extra") is None else canonical_bytes(i["extra"]).decode("utf-8") for i in items]
         else:
             values += [None] * len(items)
@@ -155,7 +141,7 @@ def _require(recorded: Sequence[RecordedRun], columns: dict[str, Any], owner: An
     for name, column in columns.items():
         if column.null_count:
             index = pc.index(pc.is_null(column), True).as_py()
-            seq = recorded[owner[index].as_py() if owner is not None else index].seq
+            seq = recorded[owner[index].as_py() if owner is not None else index][1]
             raise IntegrityError(seq, f"not a valid run.recorded event (no {name}): check the log with "
                                       "`auditlog verify`")
 
@@ -164,10 +150,10 @@ def _first_unreadable(recorded: Sequence[RecordedRun]) -> IntegrityError:
     """The error naming the first run whose document Arrow cannot read in the tables' types."""
     import pyarrow as pa
 
-    for r in recorded:
+    for run, seq, *_ in recorded:
         try:
-            pa.array([r.run], type=_document_type())
+            pa.array([run], type=_document_type())
         except (ValueError, TypeError, OverflowError) as exc:
-            return IntegrityError(r.seq, f"not a valid run.recorded event ({exc}): check the log with "
+            return IntegrityError(seq, f"not a valid run.recorded event ({exc}): check the log with "
                                          "`auditlog verify`")
-    return IntegrityError(recorded[0].seq, "not a valid run.recorded event: check the log with `auditlog verify`")
+    return IntegrityError(recorded[0][1], "not a valid run.recorded event: check the log with `auditlog verify`")

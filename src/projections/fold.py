@@ -41,9 +41,13 @@ except ImportError:  # pragma: no cover - orjson is a dependency
     from json import loads as _loads
 
 
+RecordedRun = tuple[dict[str, Any], int, str, str, "str | None", bool]
+"""A run.recorded event the fold keeps: (run document as decoded, seq, event hash, the event's ts,
+document_sha256, whether some item may carry `extra`). A plain tuple: one is made per run."""
+
+
 class RunSink(Protocol):
-    def add(self, run: dict[str, Any], seq: int, event_hash: str, ts: str, document_sha256: str | None,
-            has_extra: bool) -> None: ...  # a run.recorded event kept: its document and envelope fields
+    def add(self, recorded: RecordedRun) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,10 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
     batch = Batch(after=after, last_seq=after, last_hash=prev_hash)
     seen: set[str] = set()
     expected = after + 1
+    last_hash = prev_hash
     sha256 = hashlib.sha256
     leaves: list[bytes] = []
+    add_run, run_recorded = runs.add, ev.RUN_RECORDED
     for sealed in events:
         seq = sealed.seq
         body = sealed.body
@@ -130,22 +136,22 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
             tree.extend(leaves, _NO_NODES)
             leaves = []
         try:
-            obj = _loads(sealed.body)  # orjson: the same values as json.loads, about 3x faster
+            obj = _loads(body)  # orjson: the same values as json.loads, about 3x faster
             type_, prev, data = obj["type"], obj["prev"], obj["data"]
         except (ValueError, KeyError, TypeError, StopIteration):
             raise IntegrityError(seq, "the stored bytes are not an event: check the log with `auditlog verify`") from None
         if seq != expected or obj.get("seq") != seq:
             raise IntegrityError(expected, f"the log returned seq {seq} where seq {expected} was expected")
-        if prev != batch.last_hash:
+        if prev != last_hash:
             raise IntegrityError(seq, "the event does not link to the one before it (its prev is not that "
                                       "event's hash): check the log with `auditlog verify`")
         try:
-            if type_ == ev.RUN_RECORDED:
+            if type_ == run_recorded:
                 run = data["run"]
                 run_id = run["run_id"]
                 if run_id not in seen and not is_recorded(run_id):
                     seen.add(run_id)
-                    runs.add(run, seq, computed, obj["ts"], data.get("document_sha256"), b'"extra":' in body)
+                    add_run((run, seq, computed, obj["ts"], data.get("document_sha256"), b'"extra":' in body))
             elif type_ == ev.VERDICT_RECORDED:
                 batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
                 batch.changes.append(Change(seq, type_, obj["subject"], data))
@@ -161,8 +167,9 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise IntegrityError(seq, f"not a valid {type_} event ({type(exc).__name__}: {exc}): check the log "
                                       "with `auditlog verify`") from None
-        batch.last_seq, batch.last_hash = seq, computed
+        last_hash = computed
         expected += 1
+    batch.last_seq, batch.last_hash = expected - 1, last_hash
     tree.extend(leaves, _NO_NODES)
     return batch
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from auditlog.core import events as ev
 from projections import manifest
-from projections.columns import RecordedRun, run_tables
+from projections.columns import run_tables
 from projections.disk import verified_bytes
-from projections.fold import Change, apply_changes, apply_overrides
+from projections.fold import Change, RecordedRun, apply_changes, apply_overrides
 from projections.layers import Piece
 from projections.parts import PartWriter
 from projections.schema import arrow_schema
@@ -39,10 +39,9 @@ class NewRuns:
         self._tables: list[Any] = []
         self._lines: list[bytes] = []
 
-    def add(self, run: dict[str, Any], seq: int, event_hash: str, ts: str, document_sha256: str | None,
-            has_extra: bool) -> None:
-        self._pending.append(RecordedRun(run, seq, event_hash, ts, document_sha256, has_extra))
-        items = run.get("items")
+    def add(self, recorded: RecordedRun) -> None:
+        self._pending.append(recorded)
+        items = recorded[0].get("items")
         self._pending_items += len(items) if isinstance(items, list) else 0
         if len(self._pending) >= RUN_CHUNK or self._pending_items >= ITEM_CHUNK:
             self._flush()
