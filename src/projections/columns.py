@@ -54,7 +54,7 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    docs, seq_list, hashes, times, document_sha256s, _ = zip(*recorded)
+    docs, seq_list, hashes, times, document_sha256s, extras = zip(*recorded)
     try:
         doc = pa.array(docs, type=_document_type())
     except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid and ArrowTypeError derive from these
@@ -94,7 +94,8 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
         pa.array(document_sha256s, text), seqs, pa.array(hashes, text),
     ], schema=arrow_schema("runs"))
     items = pa.Table.from_arrays([
-        run_id.take(owner), seqs.take(owner), *item_columns.values(), _extras(recorded, len(owner)),
+        run_id.take(owner), seqs.take(owner), *item_columns.values(),
+        _extras(recorded) if any(extras) else pa.nulls(len(owner), text),
     ], schema=arrow_schema("items"))
     return runs, items
 
@@ -119,11 +120,10 @@ def _no_nulls(maps: Any) -> Any:
     return pa.MapArray.from_arrays(maps.offsets, maps.keys, maps.items, type=maps.type)
 
 
-def _extras(recorded: Sequence[RecordedRun], n_items: int) -> Any:
+def _extras(recorded: Sequence[RecordedRun]) -> Any:
+    """The items' `extra` as canonical JSON text (null where an item has none), in order."""
     import pyarrow as pa
 
-    if not any(r[5] for r in recorded):
-        return pa.nulls(n_items, pa.string())
     values: list[str | None] = []
     for run, *_, has_extra in recorded:
         items = run.get("items") or []
