@@ -6,9 +6,12 @@ documents, as orjson decoded them, goes to pyarrow's struct conversion in one ca
 run's fields and its items as a list of structs, read from the dicts in C), and the rest
 is column arithmetic: the items' run_id and seq repeat the runs', n_items and n_passed
 come from the list offsets, pass_rate is one division, timestamps are cast in C. Only
-mean_score (math.fsum, exactly rounded, as documented) and `extra` (canonical JSON text,
-rare) are computed run by run in Python. The values are those of the row-by-row fold
-(app/run_state.py folds one run that way; a test holds the two equal).
+mean_score (math.fsum, exactly rounded, as documented), `extra` (canonical JSON text,
+rare) and the metric scope columns (evals.scopes.projected, only in a chunk with a scoped
+run) are computed run by run in Python; config_seq and violations come with each run from
+the fold (they depend on the configuration in force, an order the fold alone knows). The
+values are those of the row-by-row fold (app/run_state.py folds one run that way; tests
+in test_columns.py hold the two equal, to the Parquet bytes).
 """
 
 from __future__ import annotations

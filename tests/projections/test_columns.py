@@ -4,6 +4,7 @@ with the seq of its event."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -102,3 +103,103 @@ def test_a_rebuild_reads_a_log_of_runs_without_optional_members(tmp_path) -> Non
         assert rows["a"]["n_items"] == 0 and rows["a"]["metrics"] == {} and rows["a"]["started_at"] is None
         assert rows["b"]["started_at"] == "2026-01-01T14:00:00.000000Z" and rows["b"]["pass_rate"] == 1.0
         assert view.items().num_rows == 1
+
+
+def _schema3_log(path, inc):
+    """A log with what schema 3 added: scoped runs, a project configured twice, a run chained past the
+    Writer's check (violations), runs of a project never configured, and verdicts computed by evalsig;
+    `inc` caught up after each stage."""
+    from auditlog import Bounds, ProjectConfig
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+
+    def run(run_id: str, project: str = "p", **more) -> dict:
+        items = [{"item_id": f"{run_id}-{k}", "score": k / 7, "passed": k % 2 == 0, "latency_ms": k}
+                 for k in range(len(run_id) % 4)]
+        return {"run_id": run_id, "project_id": project, "model_id": "m", "metrics": {"accuracy": 0.5, "cost": 3},
+                "items": items, **more}
+
+    scopes = {"judge": {"status": "invalid", "reason": "judge drifted", "metrics": {"accuracy": 0.25, "z": 2}},
+              "b-side": {"status": "valid", "headline": False, "metrics": {"\u00e9": 1.5}}}
+    log = AuditLog.open(path)
+    log.record_run(run("early", started_at="2026-01-01T09:00:00+02:00",
+                       items=[{"item_id": "x", "score": 1, "passed": True, "extra": {"b": 1, "a": [1.0]}}]))
+    projections.catch_up(log, inc)
+    log.configure("p", ProjectConfig().replaced(metric_bounds={"accuracy": Bounds(None, 2.0)},
+                                                lower_is_better=["cost"]))
+    for i in range(6):
+        log.record_run(run(f"s{i}", **({"metric_scopes": scopes} if i % 2 else {})))
+    log.record_run(run("other", project="q", metric_scopes={"judge": {"status": "diagnostic", "metrics": {"x": 1}}}))
+    projections.catch_up(log, inc)
+    forged = prepare_run(run("forged", metrics={"accuracy": 3.0}))
+    with log.writer() as w:  # chained without the Writer's check: its violations are the fold's to find
+        w._append_encoded(ev.RUN_RECORDED, "p", "forged", encoded_run(forged), forged.document_sha256)
+    for run_id, by in (("s1", "evalsig"), ("early", None)):
+        log.record_verdict({"run_id": run_id, "baseline_run_id": None, "metric": "accuracy", "verdict": "BLOCK",
+                            **({"delta": -0.25, "p_value": 0.2, "computed_by": by} if by else {"reason": "first run"})})
+    projections.catch_up(log, inc)
+    log.configure("p", ProjectConfig())
+    log.record_run(run("late", metric_scopes=scopes))
+    projections.catch_up(log, inc)
+    return log
+
+
+def _row_by_row(log: AuditLog, changed: bool) -> tuple[list[dict], list[dict], list[tuple]]:
+    """The runs and items rows as the row-by-row fold gives them (app/run_state.py: what `show` prints, main's
+    fold before columns.py), each run's violations found against the configuration in force before it;
+    with `changed`, later verdicts and annotations applied. Also the runs as the fold keeps them."""
+    from auditlog.app.run_state import current_state, item_records
+    from auditlog.core import events as ev
+    from auditlog.evals.config import from_data, violations
+
+    events = list(log.events(after=-1))
+    configs: dict = {}
+    runs, items, recorded = [], [], []
+    for sealed in events:
+        event = sealed.event
+        if event.type == ev.PROJECT_CONFIGURED:
+            configs[event.project] = (sealed.seq, from_data(event.data))
+        elif event.type == ev.RUN_RECORDED:
+            named, run = event.data.get("config_seq"), event.data["run"]
+            found = violations(run, named, configs.get(event.project))
+            runs.append(current_state(sealed, events if changed else [], found))
+            items += item_records(sealed)
+            recorded.append((json.loads(sealed.body)["data"]["run"], sealed.seq, sealed.hash, event.ts,
+                             event.data.get("document_sha256"), b'"extra":' in sealed.body, named, found or None))
+    return runs, items, recorded
+
+
+def test_scoped_configured_and_verdicts_computed_elsewhere_equal_the_row_by_row_fold(tmp_path) -> None:
+    """Every runs column schema 3 added (scopes, config_seq, violations, verdict_computed_by) is what the
+    row-by-row fold gives, in a rebuild and a catch-up alike."""
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    with _schema3_log(tmp_path / "log.db", inc) as log:
+        projections.rebuild(log, full)
+        expected_runs, expected_items, _ = _row_by_row(log, changed=True)
+    for directory in (inc, full):
+        view = projections.open_built(directory)
+        assert projections.to_records(view.runs) == expected_runs
+        assert projections.to_records(view.items()) == expected_items
+    rows = {r["run_id"]: r for r in expected_runs}
+    assert rows["s1"]["scoped_metrics"] == {"b-side/\u00e9": 1.5, "judge/accuracy": 0.25, "judge/z": 2.0}
+    assert rows["s1"]["headline_scopes"] == ["judge"] and rows["s1"]["scope_reason"] == {"judge": "judge drifted"}
+    assert rows["s1"]["verdict_computed_by"] == "evalsig" and rows["early"]["verdict_computed_by"] is None
+    assert rows["early"]["config_seq"] is None and rows["s0"]["config_seq"] == rows["late"]["config_seq"] - 11
+    assert [v.split(":")[0] for v in rows["forged"]["violations"]] == ["config_seq", "$.metrics.accuracy"]
+    assert rows["other"]["scope_status"] == {"judge": "diagnostic"} and rows["other"]["violations"] == []
+
+
+def test_the_columns_write_the_bytes_the_row_by_row_rows_write(tmp_path) -> None:
+    """runs and items tables from the columns and from row-by-row rows: the same Parquet bytes (file names)."""
+    from projections.disk import write_table
+    from projections.tables import table_from_rows
+
+    with _schema3_log(tmp_path / "log.db", tmp_path / "inc") as log:
+        runs, items, recorded = _row_by_row(log, changed=False)
+    tables = run_tables(recorded)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    assert write_table(tmp_path / "a", "runs", tables[0]) == write_table(tmp_path / "b", "runs",
+                                                                          table_from_rows(runs, "runs"))
+    assert write_table(tmp_path / "a", "items", tables[1]) == write_table(tmp_path / "b", "items",
+                                                                           table_from_rows(items, "items"))
