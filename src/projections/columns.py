@@ -94,7 +94,7 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
         _no_nulls(tags), _empty("notes", n),
         pa.repeat("active", n), pa.nulls(n, text), pa.nulls(n, text),
         pa.nulls(n, text), pa.nulls(n, pa.int64()), pa.nulls(n, pa.int64()), pa.nulls(n, text),
-        pa.array(document_sha256s, text), pa.array(config_seqs, pa.int64()),
+        pa.array(document_sha256s, text), _config_seqs(recorded, config_seqs),
         pa.array([v or [] for v in found], _type("violations")) if any(found) else _empty("violations", n),
         seqs, pa.array(hashes, text),
     ], schema=arrow_schema("runs"))
@@ -130,6 +130,23 @@ def _scopes(docs: Sequence[dict[str, Any]]) -> list[Any]:
         return [_empty(name, len(docs)) for name in _SCOPE_COLUMNS]
     columns = zip(*(projected(doc) for doc in docs))
     return [pa.array(values, _type(name)) for name, values in zip(_SCOPE_COLUMNS, columns)]
+
+
+def _config_seqs(recorded: Sequence[RecordedRun], values: Sequence[Any]) -> Any:
+    """The config_seq each run's event names, as int64; IntegrityError naming the first event whose
+    config_seq is not an integer (the Writer names only seqs)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, pa.int64())
+    except (ValueError, TypeError, OverflowError):
+        seq = next((r[1] for r, v in zip(recorded, values) if not _a_seq(v)), recorded[0][1])
+        raise IntegrityError(seq, "not a valid run.recorded event (its config_seq is not a seq): check the log "
+                                  "with `auditlog verify`") from None
+
+
+def _a_seq(value: Any) -> bool:
+    return value is None or type(value) is int and -(2**63) <= value < 2**63
 
 
 def _timestamps(column: Any) -> Any:

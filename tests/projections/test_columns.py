@@ -75,6 +75,14 @@ def test_a_document_the_tables_cannot_hold_is_refused_with_its_seq(change, what)
     assert caught.value.seq == 9 and what in str(caught.value)
 
 
+@pytest.mark.parametrize("named", ["3", 2**64, [1]])
+def test_a_config_seq_that_is_not_a_seq_is_refused_with_the_seq_of_its_event(named) -> None:
+    run = {"run_id": "g", "project_id": "p", "model_id": "m"}
+    with pytest.raises(IntegrityError) as caught:
+        run_tables([kept(run, 3), (run | {"run_id": "b"}, 9, H, TS, None, False, named, ["config_seq: ..."])])
+    assert caught.value.seq == 9 and "config_seq" in str(caught.value)
+
+
 def test_chunks_do_not_change_the_tables(tmp_path, monkeypatch) -> None:
     """Runs and items converted 3 runs at a time equal those converted at once."""
     runs = [{"run_id": f"r{i}", "project_id": "p", "model_id": "m",
