@@ -267,20 +267,21 @@ def _fold(log: EventLog, directory: Path, previous: State | None, skip: set[str]
     """Fold the events after `previous`: the batch, the grown tree, the new items part, the new runs
     (a table and its manifest lines), leaving out runs whose ids are in `skip`."""
     after = previous.seq if previous else -1
-    new_runs = NewRuns()
     items = PartWriter(directory)
+    new_runs = NewRuns(items)
     try:
         tree = TreeBuilder.from_peaks(after + 1, [bytes.fromhex(p) for p in previous.peaks]) if previous else TreeBuilder()
         events: Iterable[SealedEvent] = log.events(after=after)
         if progress is not None:
             events = _reporting(events, progress, total=max(log.head().size - (after + 1), 0))
         batch = fold_events(events, after=after, prev_hash=previous.hash if previous else ZERO_HASH,
-                            tree=tree, is_recorded=skip.__contains__, runs=new_runs, items=items, configs=configs)
+                            tree=tree, is_recorded=skip.__contains__, runs=new_runs, configs=configs)
+        added = new_runs.finish()  # its last items go to the part writer
         part = items.finish(after + 1, batch.last_seq)
     except BaseException:
         items.abandon()
         raise
-    return batch, tree, part, new_runs.finish()
+    return batch, tree, part, added
 
 
 def _reporting(events: Iterable[SealedEvent], progress: Progress, total: int) -> Iterator[SealedEvent]:

@@ -77,26 +77,29 @@ def write_bytes(path: Path, data: bytes | list[Any], *, durable: bool = True) ->
 
 def write_table(directory: Path, prefix: str, table: Any, row_group_rows: int = ROW_GROUP_ROWS) -> str:
     """Write a pyarrow Table as `<prefix>-<sha256>.parquet` (`prefix` may name a subdirectory);
-    returns that name, relative to `directory`."""
+    returns that name, relative to `directory`. Encoded in memory, so the bytes are hashed
+    as they are written rather than read back."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder, _, stem = prefix.rpartition("/")
-    tmp = directory / folder / f".{stem}.{uuid.uuid4().hex}{TMP}"
-    with storage_errors(tmp):
-        pq.write_table(table.combine_chunks(), tmp, row_group_size=row_group_rows, **WRITE_OPTIONS)
-        name = settle(tmp, directory / folder, stem)
-    return f"{folder}/{name}" if folder else name
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.combine_chunks(), sink, row_group_size=row_group_rows, **WRITE_OPTIONS)
+    return write_named(directory, prefix, [memoryview(sink.getvalue())], ".parquet")
 
 
 def write_named(directory: Path, prefix: str, data: list[Any], suffix: str) -> str:
     """Write chunks of bytes as `<prefix>-<sha256><suffix>` (durably, content-addressed); returns the name."""
     folder, _, stem = prefix.rpartition("/")
     tmp = directory / folder / f".{stem}.{uuid.uuid4().hex}{TMP}"
+    digest = hashlib.sha256()
     with storage_errors(tmp):
         with open(tmp, "wb") as out:
             for chunk in data:
+                digest.update(chunk)
                 out.write(chunk)
-        name = settle(tmp, directory / folder, stem, suffix)
+            out.flush()
+            os.fsync(out.fileno())
+        name = _place(tmp, directory / folder, f"{stem}-{digest.hexdigest()}{suffix}")
     return f"{folder}/{name}" if folder else name
 
 
@@ -146,15 +149,19 @@ def verified_bytes(path: Path, data: Any = None) -> Any:
 
 
 def settle(tmp: Path, directory: Path, prefix: str, suffix: str = ".parquet") -> str:
-    """Flush `tmp` to disk and rename it to its content-addressed name."""
+    """Flush `tmp` (written by someone else: a Parquet writer) to disk and rename it to its content-addressed name."""
     digest = hashlib.sha256()
     with open(tmp, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
         os.fsync(f.fileno())
-    name = f"{prefix}-{digest.hexdigest()}{suffix}"
+    return _place(tmp, directory, f"{prefix}-{digest.hexdigest()}{suffix}")
+
+
+def _place(tmp: Path, directory: Path, name: str) -> str:
+    """Rename a flushed `tmp` to `name` in `directory`, unless a previous generation holds these bytes there."""
     target = directory / name
-    if target.exists() and _sha256_of(target) == digest.hexdigest():  # a previous generation holds these bytes
+    if target.exists() and _sha256_of(target) == _DIGEST.search(name)[1]:  # type: ignore[index]
         tmp.unlink()
     else:
         os.replace(tmp, target)

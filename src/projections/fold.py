@@ -1,9 +1,9 @@
 """State is a fold over events: what each event type means for the runs, items and verdicts tables.
 
 `fold_events` reads a stretch of the log once, in seq order. Each run recorded in it
-becomes a row (with its figures) handed to a runs sink, and its items go to an items
-sink, so that both are turned into Arrow a few thousand at a time, while still in the
-CPU's cache, and a rebuild of millions of items never holds them all as dicts. It
+goes to a runs sink as its decoded document and a few envelope fields, so that runs and
+items are turned into Arrow columns a chunk of runs at a time (columns.py), with no
+per-run or per-item row built in Python, and a rebuild never holds them all. It
 returns a `Batch`: the verdict and baseline rows, and the events that change rows already folded
 (annotations, supersessions, verdicts, overrides), applied afterwards with
 `apply_changes` and `apply_overrides`. Nothing here touches a file or a store.
@@ -19,7 +19,6 @@ canonical events is `verify`'s full check; the fold reads the envelope members i
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from auditlog.core.events import SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput
 from auditlog.evals.config import ProjectConfig, from_data, violations
-from auditlog.evals.scopes import projected as scoped
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NO_NODES = 64  # TreeBuilder.extend returns no completed subtree this high: only the root is wanted
@@ -44,12 +42,15 @@ except ImportError:  # pragma: no cover - orjson is a dependency
     from json import loads as _loads
 
 
-class ItemSink(Protocol):
-    def add(self, run_id: str, seq: int, items: list[dict[str, Any]], has_extra: bool) -> None: ...
+RecordedRun = tuple[dict[str, Any], int, str, str, "str | None", bool, "int | None", "list[str] | None"]
+"""A run.recorded event the fold keeps: (run document as decoded, seq, event hash, the event's ts,
+document_sha256, whether some item may carry `extra`, the config_seq its event names, its
+violations: None when there can be none, its project never configured and no config_seq named).
+A plain tuple: one is made per run."""
 
 
 class RunSink(Protocol):
-    def add(self, row: tuple[Any, ...]) -> None: ...  # the values of schema.RUNS, in order
+    def add(self, recorded: RecordedRun) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,10 @@ def canonical_text(value: Any) -> str | None:
 
 
 def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tree: TreeBuilder,
-                is_recorded: Callable[[str], bool], runs: RunSink, items: ItemSink,
+                is_recorded: Callable[[str], bool], runs: RunSink,
                 configs: dict[str, tuple[int, ProjectConfig]] | None = None) -> Batch:
-    """Fold the events after seq `after` (whose hash is `prev_hash`): new run rows to `runs`,
-    their items to `items`, the rest into the returned Batch; `tree` (at size after + 1) grows
+    """Fold the events after seq `after` (whose hash is `prev_hash`): the runs they record (with
+    their items) to `runs`, the rest into the returned Batch; `tree` (at size after + 1) grows
     by their leaf hashes.
 
     `is_recorded(run_id)` says whether a run is already in the tables: a run id is
@@ -127,8 +128,10 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
     batch = Batch(after=after, last_seq=after, last_hash=prev_hash)
     seen: set[str] = set()
     expected = after + 1
+    last_hash = prev_hash
     sha256 = hashlib.sha256
     leaves: list[bytes] = []
+    add_run, run_recorded = runs.add, ev.RUN_RECORDED
     for sealed in events:
         seq = sealed.seq
         body = sealed.body
@@ -141,27 +144,26 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
             tree.extend(leaves, _NO_NODES)
             leaves = []
         try:
-            obj = _loads(sealed.body)  # orjson: the same values as json.loads, about 3x faster
+            obj = _loads(body)  # orjson: the same values as json.loads, about 3x faster
             type_, prev, data = obj["type"], obj["prev"], obj["data"]
         except (ValueError, KeyError, TypeError, StopIteration):
             raise IntegrityError(seq, "the stored bytes are not an event: check the log with `auditlog verify`") from None
         if seq != expected or obj.get("seq") != seq:
             raise IntegrityError(expected, f"the log returned seq {seq} where seq {expected} was expected")
-        if prev != batch.last_hash:
+        if prev != last_hash:
             raise IntegrityError(seq, "the event does not link to the one before it (its prev is not that "
                                       "event's hash): check the log with `auditlog verify`")
         try:
-            if type_ == ev.RUN_RECORDED:
+            if type_ == run_recorded:
                 run = data["run"]
                 run_id = run["run_id"]
                 if run_id not in seen and not is_recorded(run_id):
                     seen.add(run_id)
-                    named = data.get("config_seq")
-                    runs.add(_run_row(run, items, seq=seq, event_hash=sealed.hash, ts=obj["ts"],
-                                      document_sha256=data.get("document_sha256"), config_seq=named,
-                                      has_extra=b'"extra":' in sealed.body,
-                                      violations=violations(run, named, configs.get(obj["project"]))
-                                      if named is not None or obj["project"] in configs else []))
+                    named, project = data.get("config_seq"), obj["project"]
+                    found = violations(run, named, configs.get(project)) \
+                        if named is not None or project in configs else None
+                    add_run((run, seq, computed, obj["ts"], data.get("document_sha256"), b'"extra":' in body,
+                             named, found))
             elif type_ == ev.VERDICT_RECORDED:
                 batch.verdicts.append(_verdict_row(data, obj, seq=seq, event_hash=sealed.hash))
                 batch.changes.append(Change(seq, type_, obj["subject"], data))
@@ -182,8 +184,9 @@ def fold_events(events: Iterable[SealedEvent], *, after: int, prev_hash: str, tr
         except (KeyError, TypeError, AttributeError, ValueError, InvalidInput) as exc:
             raise IntegrityError(seq, f"not a valid {type_} event ({type(exc).__name__}: {exc}): check the log "
                                       "with `auditlog verify`") from None
-        batch.last_seq, batch.last_hash = seq, computed
+        last_hash = computed
         expected += 1
+    batch.last_seq, batch.last_hash = expected - 1, last_hash
     tree.extend(leaves, _NO_NODES)
     return batch
 
@@ -237,36 +240,6 @@ def apply_overrides(rows: dict[int, dict[str, Any]], changes: Iterable[Change]) 
 def _jcs_order(item: tuple[str, Any]) -> bytes:
     """RFC 8785 orders keys by UTF-16 code units, as the log's bytes do; keep that order everywhere."""
     return item[0].encode("utf-16-be", "surrogatepass")
-
-
-def _run_row(run: dict[str, Any], sink: ItemSink, *, seq: int, event_hash: str, ts: str,
-             document_sha256: str | None, has_extra: bool, config_seq: int | None = None,
-             violations: list[str] | None = None) -> tuple[Any, ...]:
-    """The run's row as a tuple in the order of schema.RUNS (tuples transpose into columns in C)."""
-    items = run.get("items") or []
-    n = len(items)
-    if n:
-        sink.add(run["run_id"], seq, items, has_extra)
-    scores = [i["score"] for i in items]
-    n_passed = [i["passed"] for i in items].count(True)
-    dataset = run.get("dataset") or {}
-    experiment = run.get("experiment") or {}
-    return (
-        run["run_id"], run["project_id"], run["model_id"], run.get("model_version"),
-        dataset.get("name"), dataset.get("version"), dataset.get("sha256"),
-        experiment.get("id"), experiment.get("group"), experiment.get("version"),
-        run.get("config_fingerprint"),
-        normalize_ts(run.get("started_at")), normalize_ts(run.get("finished_at")), ts,  # an event ts is canonical
-        n, n_passed, n_passed / n if n else None, math.fsum(scores) / n if n else None,
-        # decoded from canonical JSON: keys already in _jcs_order; values as the doubles stored
-        {k: float(v) for k, v in (run.get("metrics") or {}).items()},
-        *scoped(run),  # scoped_metrics, scope_status, scope_reason, headline_scopes
-        run.get("tags") or {},
-        [],  # notes
-        "active", None, None,  # status, superseded_by, superseded_reason
-        None, None, None, None,  # verdict, verdict_seq, override_seq, verdict_computed_by
-        document_sha256, config_seq, violations or [], seq, event_hash,
-    )
 
 
 def config_row(config: ProjectConfig, *, seq: int, ts: str, project: str, actor: Any,

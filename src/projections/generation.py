@@ -15,38 +15,48 @@ from typing import Any
 
 from auditlog.core import events as ev
 from projections import manifest
+from projections.columns import run_tables
 from projections.disk import verified_bytes
-from projections.fold import Change, apply_changes, apply_overrides
+from projections.fold import Change, RecordedRun, apply_changes, apply_overrides
 from projections.layers import Piece
+from projections.parts import PartWriter
 from projections.schema import arrow_schema
 from projections.state import Part
-from projections.tables import replaced, rows_where, table_from_rows, table_from_tuples
+from projections.tables import replaced, rows_where, table_from_rows
 
-RUN_CHUNK = 16_384
+RUN_CHUNK = 16_384  # runs converted at once (at most)
+ITEM_CHUNK = 65_536  # or as soon as their items reach this many
 
 
 class NewRuns:
-    """The rows of the runs a batch records, turned into Arrow and manifest lines a chunk at a time
-    (while still in the CPU's cache)."""
+    """The runs a batch records, turned into Arrow (runs, their items, manifest lines) a chunk at a
+    time, so that a rebuild never holds every decoded document; items go on to `items` as tables."""
 
-    def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
+    def __init__(self, items: PartWriter) -> None:
+        self._items = items
+        self._pending: list[RecordedRun] = []
+        self._pending_items = 0
         self._tables: list[Any] = []
         self._lines: list[bytes] = []
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        self._rows.append(row)
-        if len(self._rows) >= RUN_CHUNK:
+    def add(self, recorded: RecordedRun) -> None:
+        self._pending.append(recorded)
+        items = recorded[0].get("items")
+        self._pending_items += len(items) if isinstance(items, list) else 0
+        if len(self._pending) >= RUN_CHUNK or self._pending_items >= ITEM_CHUNK:
             self._flush()
 
     def _flush(self) -> None:
-        if self._rows:
-            staged = table_from_tuples(self._rows, "runs", cast=False)  # timestamps still text
-            self._tables.append(staged.cast(arrow_schema("runs")))
-            self._lines += manifest.lines(staged)
-            self._rows = []
+        if self._pending:
+            runs, items = run_tables(self._pending)
+            self._pending, self._pending_items = [], 0
+            self._tables.append(runs)
+            self._lines += manifest.lines(runs)
+            if items.num_rows:
+                self._items.add_table(items)
 
     def finish(self) -> tuple[Any, list[bytes]]:
+        """The runs table and its manifest lines (the items went to the part writer)."""
         import pyarrow as pa
 
         self._flush()

@@ -49,17 +49,18 @@ def lines(table: Any) -> list[bytes]:
     in their shortest round-trip form (1 for 1.0, 1e-7): the same bytes whichever path
     (rebuild, catch-up) writes a line.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
         return []
-    parts = [_pair(name, table.column(name)) for name in _BEFORE_METRICS]
+    parts = [_pair(name, table.column(name), "{" if name == FIELDS[0] else "") for name in _BEFORE_METRICS]
     parts.append(_map_pairs("metrics.", table.column("metrics")))
     parts += [_pair(name, table.column(name)) for name in _BEFORE_TAGS]
     parts.append(_map_pairs("tags.", table.column("tags")))
-    parts.append(_pair("verdict", table.column("verdict")))
-    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
-    return [f"{{{line}}}".encode() for line in body.to_pylist()]
+    parts.append(_pair("verdict", table.column("verdict"), after="}"))
+    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")  # "{" and "}" come with the first and last
+    return body.cast(pa.binary()).to_pylist()
 
 
 def _json_text(column: Any) -> Any:
@@ -90,10 +91,19 @@ def _escaped(strings: Any) -> Any:
     return strings
 
 
-def _pair(name: str, column: Any) -> Any:
+def _pair(name: str, column: Any, before: str = "", after: str = "") -> Any:
+    """`"<name>":<value as JSON>` per row, between `before` and `after`; never null (a null is `null`)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.binary_join_element_wise(f'"{name}":', _json_text(column), "")
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        column, kind = timestamp_text(column), pa.string()
+    if pa.types.is_string(kind):  # one join for name, quotes and value: nulls stay null until the fill
+        text = pc.binary_join_element_wise(f'{before}"{name}":"', _escaped(column), f'"{after}', "")
+    else:
+        text = pc.binary_join_element_wise(f'{before}"{name}":', column.cast(pa.string()), after, "")
+    return pc.fill_null(text, f'{before}"{name}":null{after}')
 
 
 def _map_pairs(prefix: str, column: Any) -> Any:

@@ -30,19 +30,6 @@ def table_from_rows(rows: list[dict[str, Any]], name: str) -> Any:
     return pa.Table.from_pylist(rows, schema=_staging(name)).cast(arrow_schema(name))
 
 
-def table_from_tuples(rows: list[tuple[Any, ...]], name: str, *, cast: bool = True) -> Any:
-    """A pyarrow Table of table `name` from row tuples in schema order (transposed in C: the fast way).
-
-    With cast=False, timestamps stay text (the staging schema)."""
-    import pyarrow as pa
-
-    staging = _staging(name)
-    columns = list(zip(*rows)) if rows else [()] * len(staging)
-    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, staging)]
-    table = pa.Table.from_arrays(arrays, schema=staging)
-    return table.cast(arrow_schema(name)) if cast else table
-
-
 def timestamp_text(column: Any) -> Any:
     """timestamp[us, UTC] values as text in the events' own form, 2026-01-02T09:00:00.000000Z.
 
