@@ -15,6 +15,7 @@ from auditlog.store.postgres import store as postgres
 from auditlog.store.postgres.location import parse_location
 from auditlog.store.postgres.schema import TABLES
 from auditlog.store.postgres.store import PostgresStore
+from tests.support.cli import cli, one_line_error
 
 from . import pg_support as s
 
@@ -26,6 +27,24 @@ def test_location_parameters_and_hidden_password() -> None:
     assert "s3cret" not in where.display and "password=x" not in where.display
     assert where.display == "postgresql://ci:***@db.internal:5433/evals?sslmode=require&schema=team%20a&password=***"
     assert parse_location("postgres://h/db").schema is None
+
+
+@pytest.mark.parametrize("name", ["a%b", "a%25sb", "{s}", "team}"])
+def test_a_schema_name_the_statements_would_misread_is_refused(pg_admin, pg_url, name: str) -> None:
+    """The quoted schema is written into statements read by psycopg (`%`) and str.format (`{}`):
+    such a name is refused on the command line, one line, nothing created; as the connection's
+    current schema (search_path) too."""
+    from urllib.parse import quote
+    base = pg_url.split("?")[0]
+    done = cli("verify", "--log", f"{base}?schema={quote(name, safe='')}")
+    one_line_error(done, 2, "--log", "a schema name may not contain")
+    assert pg_admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (name,)).fetchall() == []
+    pg_admin.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        with pytest.raises(StorageError, match="may not contain"):
+            PostgresStore(f"{base}?options=" + quote('-csearch_path="' + name + '"', safe=""))
+    finally:
+        pg_admin.execute(f'DROP SCHEMA "{name}"')
 
 
 def test_first_open_creates_the_schema_with_its_version(pg_admin, pg_url) -> None:

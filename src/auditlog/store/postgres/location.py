@@ -31,6 +31,14 @@ def is_postgres(location: str) -> bool:
     return location.startswith(SCHEMES)
 
 
+def schema_name_problem(name: str) -> str | None:
+    """Why a schema name cannot hold a log, or None. The store writes the quoted name into its
+    statements, which pass through psycopg's `%` placeholders and str.format's braces: a name
+    with `%`, `{` or `}` would be read as one of those, so it is refused rather than escaped."""
+    found = sorted({c for c in name if c in "%{}"})
+    return f"a schema name may not contain {' or '.join(found)}" if found else None
+
+
 def parse_location(url: str) -> PgLocation:
     """Split our `schema` parameter from a libpq URI; refuse an empty one."""
     parts = urlsplit(url)
@@ -42,6 +50,9 @@ def parse_location(url: str) -> PgLocation:
             schema = unquote(value)
             if not schema or "\x00" in schema:
                 raise InvalidInput("--log", f"?{SCHEMA_PARAMETER}= needs a schema name")
+            problem = schema_name_problem(schema)
+            if problem:
+                raise InvalidInput("--log", f"?{SCHEMA_PARAMETER}={value}: {problem}")
             hidden.append(item)
             continue
         names.add(name)

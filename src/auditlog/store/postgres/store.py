@@ -41,7 +41,7 @@ from psycopg.pq import TransactionStatus
 from auditlog.errors import LockTimeout, NotFound, StorageError
 from auditlog.store import writes
 from auditlog.store.postgres.errors import one_line, translate, translated
-from auditlog.store.postgres.location import parse_location
+from auditlog.store.postgres.location import parse_location, schema_name_problem
 from auditlog.store.postgres.queue import NO_FLUSH, Queue, Turn, collect_script, wait_clause
 from auditlog.store.postgres.reads import Reads, fetch, head_of, one, results, rollback
 from auditlog.store.postgres.schema import (
@@ -114,6 +114,10 @@ class PostgresStore(Queue, Reads):
         if schema is None:
             raise StorageError(f"{self.location}: the connection has no current schema (its search_path names "
                                "no schema that exists): name one with ?schema=NAME")
+        problem = schema_name_problem(schema)
+        if problem:
+            raise StorageError(f"{self.location}: the connection's current schema {schema!r}: {problem}: name "
+                               "another with ?schema=NAME")
         return schema
 
     def _version(self) -> int | None:
