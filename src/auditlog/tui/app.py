@@ -98,12 +98,14 @@ class AuditLogApp(App[int]):
 def sections() -> list[tuple[str, list]]:
     """(title, bindings) for the app and every screen, in the order a reader meets them: what help shows."""
     from auditlog.tui.screens.compare import CompareScreen
+    from auditlog.tui.screens.fields import FieldsScreen
     from auditlog.tui.screens.run import RunScreen
     from auditlog.tui.screens.trend import TrendScreen
     from auditlog.tui.widgets.lazy_table import LazyTable
 
     return [("Everywhere", AuditLogApp.BINDINGS), ("Tables", LazyTable.BINDINGS), ("Runs", RunsScreen.BINDINGS),
-            ("Run detail", RunScreen.BINDINGS), ("Compare", CompareScreen.BINDINGS),
+            ("Run detail", RunScreen.BINDINGS), ("Run fields in full", FieldsScreen.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
             ("Trend", TrendScreen.BINDINGS), ("Verify", VerifyScreen.BINDINGS), ("Events", EventsScreen.BINDINGS),
             ("Help", HelpScreen.BINDINGS)]
 
