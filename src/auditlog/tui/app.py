@@ -64,7 +64,7 @@ class AuditLogApp(App[int]):
             return Failure("No log here", f"There is no log at {self.location}.",
                            "Check --log (or $AUDITLOG_DB). `auditlog append` starts a log with its first run; "
                            "`auditlog demo --log demo.db` builds a demo log to look around.")
-        return describe(exc)
+        return describe(exc, "The log cannot be opened")
 
     def on_mount(self) -> None:
         if self.audit is not None and self.start_with_verify:

@@ -75,7 +75,7 @@ class RunScreen(Screen):
             with open_log(app.location, app.expect_log_id) as log:
                 detail = load_detail(log, app.view, self.run_id, app.trust.verifiers if app.trust else ())
         except Exception as exc:  # shown on screen, by type
-            self.post_message(DetailFailed(describe(exc)))
+            self.post_message(DetailFailed(describe(exc, f"Run {self.run_id} cannot be shown")))
             return
         self.post_message(DetailReady(detail))
 
