@@ -155,7 +155,10 @@ def test_bad_input_writes_nothing(demo: Path, tmp_path: Path):
                    "no-such-project")
     one_line_error(cli("report", "--log", demo, "--out", out, "--checkpoint", demo), 2, "--vkey")
     one_line_error(cli("report", "--log", tmp_path / "missing.db", "--out", out), 3)
-    assert not out.exists()
+    one_line_error(cli("report", "--log", demo, "--out", out, "--include-status", "valid,bogus"), 2,
+                   "--include-status", "'bogus'")
+    one_line_error(cli("report", "--log", tmp_path / "never.db", "--out", out, "--include-status", "bogus"), 2)
+    assert not out.exists() and not (tmp_path / "never.db").exists()
     assert not list(tmp_path.glob(".report.html.*"))
 
 
@@ -229,3 +232,28 @@ def test_scoped_metrics_are_charted_on_valid_headline_values_and_say_what_was_le
     assert [(p["model_version"], p["samples"]) for p in json.loads(trend)] == [("1.0", 1), ("1.1", 1)]
     assert ("Not charted, recorded only in scopes that trends leave out: <code>judge/accuracy</code> "
             "(4 runs invalid)") in page
+
+
+def test_include_status_charts_scoped_values_of_those_statuses_marked_as_trend_marks_them(tmp_path: Path):
+    db, out = tmp_path / "l.db", tmp_path / "report.html"
+    scoped_runs(db)
+    ok("report", "--log", db, "--out", out, "--include-status", "invalid")
+    page = out.read_text()
+    offline(page)
+    assert "scopes whose status is invalid (<code>--include-status</code>" in page
+    box = page[page.index("agent-suite: eval/accuracy (uses invalid)"):]  # the chart's title marks it
+    box = box[:box.index("</details>")]
+    assert "used: 2 runs invalid (scope not valid and headline, included by <code>--include-status</code>)" in box
+    assert "left out:" not in box
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r) for r in re.findall(r"<tr>(.*?)</tr>", box, re.S)]
+    assert cells[0][-1] == "used"
+    assert [c[:3] + c[-1:] for c in cells[1:]] == [["1.0", "1", "0.8000", ""], ["1.1", "2", "0.5000", "1 run invalid"],
+                                                   ["1.2", "1", "0.3000", "1 run invalid"]]
+    trend = json.loads(ok("trend", "--log", db, "--project", "agent-suite", "--metric", "eval/accuracy",
+                          "--include-status", "invalid", "-o", "json").out)  # the same figures and marks as trend
+    assert [(p["model_version"], p["samples"], p["avg"], p.get("included")) for p in trend] == [
+        ("1.0", 1, 0.8, None), ("1.1", 2, 0.5, {"invalid": 1}), ("1.2", 1, 0.3, {"invalid": 1})]
+    assert "agent-suite: judge/accuracy (uses invalid)" in page and "Not charted" not in page
+    ok("report", "--log", db, "--out", out, "--include-status", "diagnostic")  # no scope of that status here
+    page = out.read_text()
+    assert "(uses " not in page and "left out: 2 runs invalid" in page and "Not charted" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from auditlog.services.log import AuditLog
+from auditlog.tui.screens.fields import FieldsScreen
 from auditlog.tui.screens.run import RunScreen
 from auditlog.tui.widgets.lazy_table import LazyTable
 
@@ -142,8 +143,29 @@ async def test_a_run_chained_past_its_configuration_is_shown_not_checked_as_show
         w._append_encoded(ev.RUN_RECORDED, "proj", "forged", encoded_run(prepared), prepared.document_sha256)
     said = next(x for x in ok("show", "forged", "--log", path).out.splitlines() if x.startswith("project config: "))
     assert said.startswith("project config: none (NOT CHECKED: config_seq: the run names none;")
+    ok("annotate", "forged", "--tag", "reviewer=kim", "--tag", "ticket=AUD-7", "--note", "seen by compliance",
+       "--log", path)
+    full = said.removeprefix("project config: ")
+    assert len(full) > 100, full  # longer than the panel is wide at this size
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await open_run(pilot, "forged")
         about = [" ".join(row.split("│")[1].split()) for row in screen_text(app).splitlines() if row.count("│") >= 2]
-        assert "config " + said.removeprefix("project config: ") in " ".join(about), about  # wrapped in the panel
+        config = next(row for row in about if row.startswith("config "))
+        assert config.endswith("…") and full.startswith(config.removeprefix("config ").removesuffix("…")), about
+        assert "tags reviewer=kim ticket=AUD-7" in about and "note 1 seen by compliance" in about, about  # in view
+        assert "i: every field in full" in screen_text(app)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, FieldsScreen)
+        rows = screen_text(app).splitlines()
+        top = next(i for i, row in enumerate(rows) if "╭─ Run forged" in row)
+        left = rows[top].index("╭─ Run forged")
+        right = rows[top].index("╮", left)
+        inside = [row[left + 1:right] for row in rows[top + 1:] if row[left] == "│"]  # the modal's panel, wrapped
+        shown = " ".join(" ".join(inside).split())
+        for expected in ("config " + full, "tags reviewer=kim ticket=AUD-7", "note 1 seen by compliance"):
+            assert " ".join(expected.split()) in shown, expected
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunScreen)

@@ -127,3 +127,31 @@ async def test_an_unexpected_error_while_loading_is_shown_not_raised(demo_log, m
 def test_display_names_hide_paths_and_passwords():
     assert session.display_name(Path("/tmp/x/evals.db")) == "evals.db"
     assert session.display_name("postgresql://ci:secret@db.example.org/evals") == "postgresql://db.example.org/evals"
+
+
+@pilot_test
+async def test_projections_of_a_newer_auditlog_say_the_runs_cannot_be_listed(demo_log):
+    import json
+
+    directory = Path(f"{demo_log}.projections")
+    with AuditLog.open(demo_log, create=False) as log:
+        projections.open(log, directory)
+        log.record_run(small_run("after-downgrade"))  # so that opening them must catch up
+    state = json.loads((directory / "state.json").read_text())
+    (directory / "state.json").write_text(json.dumps(dict(state, schema_version=99)))
+    app = app_for(demo_log)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✘ The runs cannot be listed" in text and "was built by a newer" in text and "(schema version 99)" in text
+        assert "The projections cannot be used" not in text and "auditlog projections rebuild" in text
+
+
+def test_invalid_input_is_titled_by_what_failed():
+    from auditlog.errors import InvalidInput
+
+    error = InvalidInput("metric", "no run of 'p' here has 'x'")
+    titles = {session.describe(error, failed).title for failed in ("Run r cannot be shown", "The log cannot be verified")}
+    assert titles == {"Run r cannot be shown", "The log cannot be verified"}
+    assert session.describe(error, "x").detail == "metric: no run of 'p' here has 'x'"
+    assert session.describe(StorageError("disk"), "x").title == "Cannot read", "other errors keep their own titles"

@@ -5,7 +5,8 @@ real `verify` of the whole log (with the checkpoints and keys given), the checkp
 in the log, then, only when verify found nothing wrong, the projections caught up (which
 verify again what they fold) and read: the recent runs, every verdict with its override,
 a trend per project and metric (a scoped metric by its address, `scope/name`, on valid headline
-values only, as `auditlog trend`, with what it left out), the latest A/B summaries. Every run and verdict shown is
+values only, as `auditlog trend`, with what it left out; `include_status` adds the statuses it names,
+as `trend --include-status` does, and each chart counts the values it used so), the latest A/B summaries. Every run and verdict shown is
 confirmed against the log (View.confirm). When verify finds a problem, nothing of the
 tables is read: the report then says what failed, and shows no data from the log.
 """
@@ -19,10 +20,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from auditlog.errors import AuditLogError, InvalidInput
+from auditlog.evals.scopes import parse_include
 from auditlog.services.checkpoints import evidence_stem
 from auditlog.services.verify import VerifyReport, signed_by
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from auditlog.core.checkpoint import Checkpoint
     from auditlog.core.note import Verifier
     from auditlog.services.log import AuditLog
@@ -52,6 +56,8 @@ class TrendChart:
     # runs whose scoped value of this metric was left out (scope not valid and headline), by mark; a chart
     # with no versions is a metric recorded only in such scopes: named, not drawn
     left_out: dict[str, int] = field(default_factory=dict)
+    # runs whose scoped value was used though not valid headline (include_status asked for it), by mark
+    included: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class ReportData:
     verdicts: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     trends: list[TrendChart] = field(default_factory=list)
     ab: list[Any] = field(default_factory=list)  # projections.ABSummary, the latest experiment first
+    include_status: tuple[str, ...] = ()  # the scope statuses charted besides valid headline (--include-status)
 
     @property
     def ok(self) -> bool:
@@ -84,10 +91,12 @@ class ReportData:
 def gather(log: AuditLog, log_path: str | os.PathLike[str], *, directory: str | None = None,
            checkpoints: list[tuple[str, Checkpoint]] | None = None, verifiers: list[Verifier] | None = None,
            projects: list[str] | None = None, max_runs: int = 200, max_experiments: int = 5,
-           now: datetime | None = None) -> ReportData:
-    """Everything the report shows (see the module's docstring)."""
+           now: datetime | None = None, include_status: str | Iterable[str] | None = None) -> ReportData:
+    """Everything the report shows (see the module's docstring). `include_status` takes the values of
+    `trend --include-status` (evals.scopes.parse_include); InvalidInput before anything is read."""
     if max_runs < 0 or max_experiments < 0:
         raise InvalidInput("--runs/--experiments", "must not be negative")
+    include = tuple(sorted(parse_include(include_status)))
     verifiers = list(verifiers or [])
     verification = log.verify(checkpoints=checkpoints or (), verifiers=verifiers)
     stored = [CheckpointRow(c.id, c.size, c.root, c.created, _claimed(c.note), signed_by(c.note, verifiers))
@@ -109,7 +118,7 @@ def gather(log: AuditLog, log_path: str | os.PathLike[str], *, directory: str | 
     links = {r["run_id"]: _link(r["run_id"], location) for r in runs}
     verdicts = projections.to_records(view.confirm(view.verdicts))
     return ReportData(location, generated, verification, stored, view.size, all_runs.num_rows, runs, links,
-                      verdicts, _trends(view, projects or known), _latest_ab(view, max_experiments))
+                      verdicts, _trends(view, projects or known, include), _latest_ab(view, max_experiments), include)
 
 
 def _claimed(note: str) -> list[str]:
@@ -126,9 +135,10 @@ def _link(run_id: str, location: str) -> RunLink:
     return RunLink(command, (f"evidence/{stem}.event", f"evidence/{stem}.tlog-proof"))
 
 
-def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
+def _trends(view: Any, projects: list[str], include: tuple[str, ...] = ()) -> list[TrendChart]:
     """A chart per project and metric (pass_rate, mean_score, then the metrics its runs record, unscoped
-    names and scoped addresses sorted together); scoped values only where valid and headline."""
+    names and scoped addresses sorted together); scoped values only where valid and headline, and where
+    their status is in `include`."""
     import pyarrow.compute as pc
 
     import projections
@@ -141,7 +151,7 @@ def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
         names = sorted({name for r in mine for column in ("metrics", "scoped_metrics") for name in r[column]})
         for metric in ["pass_rate", "mean_score", *names]:
             try:
-                overall = projections.marked_trend(view, project, metric)
+                overall = projections.marked_trend(view, project, metric, include_status=include)
             except InvalidInput:  # no run of the project has it, or only in scopes left out
                 left = _only_left_out(view, project, metric)
                 if left:
@@ -151,12 +161,13 @@ def _trends(view: Any, projects: list[str]) -> list[TrendChart]:
             lines = {}
             for model in models:
                 try:
-                    averages = {_key(p.key): p.avg for p in projections.trend(view, project, metric, model_id=model)}
+                    averages = {_key(p.key): p.avg for p in projections.trend(view, project, metric, model_id=model,
+                                                                              include_status=include)}
                 except InvalidInput:
                     continue
                 lines[model] = [averages.get(v) for v in versions]
             charts.append(TrendChart(project, metric, versions, lines, [p.to_json() for p in overall.points],
-                                     overall.left_out))
+                                     overall.left_out, _summed(p.included for p in overall.points)))
     return charts
 
 
@@ -170,11 +181,15 @@ def _only_left_out(view: Any, project: str, metric: str) -> dict[str, int]:
         points = projections.trend(view, project, metric, include_status="all")
     except InvalidInput:
         return {}
-    counted: dict[str, int] = {}
-    for point in points:
-        for status, n in point.included.items():
-            counted[status] = counted.get(status, 0) + n
-    return dict(sorted(counted.items()))
+    return _summed(point.included for point in points)
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counted in counts:
+        for status, n in counted.items():
+            total[status] = total.get(status, 0) + n
+    return dict(sorted(total.items()))
 
 
 def _key(key: str | None) -> str:

@@ -31,6 +31,7 @@ code, .mono { font-family: monospace; font-size: 11px; word-break: break-all; }
 .ALLOW { background: #00795a; } .BLOCK { background: #b34700; } .NEEDS_REVIEW { background: #a86b00; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; } .chart-box { border: 1px solid #ddd; padding: 6px; }
 .muted { color: #555; font-size: 12px; } details { font-size: 12px; }
+.used { color: #8a5a00; font-size: 12px; font-weight: bold; }
 """
 
 
@@ -40,7 +41,7 @@ def render_report(data: ReportData) -> str:
             + (f" · {plural(data.total_runs, 'run')}, {plural(len(data.verdicts), 'verdict')}" if data.ok else "")
             + "</p>", _verification(data), _checkpoints(data)]
     if data.ok:
-        body += [_verdicts(data), _trends(data.trends), _ab(data.ab), _runs(data)]
+        body += [_verdicts(data), _trends(data.trends, data.include_status), _ab(data.ab), _runs(data)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>auditlog report: {_t(data.log, 120)}</title><style>{_CSS}</style></head><body>\n"
@@ -142,14 +143,16 @@ def _verdict_badge(verdict: str, computed_by: str | None) -> str:
     return badge + (f"<br><span class=\"muted\">computed by {_t(computed_by, 80)}</span>" if computed_by else "")
 
 
-def _trends(charts: list[TrendChart]) -> str:
+def _trends(charts: list[TrendChart], include: tuple[str, ...] = ()) -> str:
     out = ["<h2 id=\"trends\">Trends</h2>"]
     if not charts:
         return out[0] + "<p>No runs.</p>"
+    also = (f" and of scopes whose status is {_t(', '.join(include), 200)} (<code>--include-status</code>; each "
+            "chart says how many runs' values it used so)") if include else ""
     out.append("<p class=\"muted\">Per project and metric: the average of each model's runs per model version, "
                "in the order the versions first appear in the log (<code>auditlog trend</code>); superseded runs "
-               "left out. A scoped metric (<code>scope/name</code>) is charted on the values of valid headline "
-               "scopes only; each chart says how many runs' values it left out, by their scope's status.</p>")
+               f"left out. A scoped metric (<code>scope/name</code>) is charted on the values of valid headline "
+               f"scopes{also} only; each chart says how many runs' values it left out, by their scope's status.</p>")
     by_project: dict[str, list[TrendChart]] = {}
     for chart in charts:
         by_project.setdefault(chart.project, []).append(chart)
@@ -160,23 +163,27 @@ def _trends(charts: list[TrendChart]) -> str:
         hidden = [f"<code>{_t(c.metric, 120)}</code> ({_left_out(c.left_out)})" for c in mine if not c.versions]
         if hidden:
             out.append("<p class=\"muted left-out\">Not charted, recorded only in scopes that trends leave out: "
-                       + "; ".join(hidden) + " (<code>auditlog trend --include-status</code> uses them).</p>")
+                       + "; ".join(hidden) + " (<code>--include-status</code> charts them).</p>")
     return "\n".join(out)
 
 
 def _chart(chart: TrendChart) -> str:
     """One metric's chart, what it left out, and its values in a table that opens."""
     series = [Series(safe_text(model, limit=60), tuple(values)) for model, values in chart.lines.items()]
+    uses = f" (uses {', '.join(chart.included)})" if chart.included else ""  # the picture itself is marked
     svg = line_chart([safe_text(v, limit=60) for v in chart.versions], series,
-                     title=safe_text(f"{chart.project}: {chart.metric}", limit=100))
-    marked = any(p.get("left_out") for p in chart.points)
+                     title=safe_text(f"{chart.project}: {chart.metric}{uses}", limit=100))
+    marks = [(word, key) for word, key in (("used", "included"), ("left out", "left_out"))
+             if any(p.get(key) for p in chart.points)]
     rows = [[_t(p["key"] if p["key"] is not None else "(none)"), str(p["samples"]), _n(p["avg"]), _n(p["min"]),
              _n(p["max"]), _n(p["last"]), _t(p["last_run_id"], 80),
-             *([_t(_left_out(p.get("left_out") or {}) if p.get("left_out") else "")] if marked else [])]
+             *(_t(_left_out(p.get(key) or {})) for _word, key in marks)]
             for p in chart.points]
-    header = ["version", "runs", "avg", "min", "max", "last", "last run", *(["left out"] if marked else [])]
-    note = (f"<p class=\"muted left-out\">left out: {_t(_left_out(chart.left_out))} (scope not valid and "
-            "headline)</p>") if chart.left_out else ""
+    header = ["version", "runs", "avg", "min", "max", "last", "last run", *(word for word, _key in marks)]
+    note = (f"<p class=\"left-out used\">used: {_t(_left_out(chart.included))} (scope not valid and headline, "
+            "included by <code>--include-status</code>)</p>") if chart.included else ""
+    note += (f"<p class=\"muted left-out\">left out: {_t(_left_out(chart.left_out))} (scope not valid and "
+             "headline)</p>") if chart.left_out else ""
     return (f"<div class=\"chart-box\">{svg}{note}<details><summary>values</summary>"
             + _table(header, rows, numeric=[1, 2, 3, 4, 5]) + "</details></div>")
 

@@ -9,7 +9,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log
-from auditlog.cli.queries import projections_option
+from auditlog.cli.queries import include_status_option, projections_option
 from auditlog.render import plural, safe_text
 
 
@@ -29,8 +29,9 @@ from auditlog.render import plural, safe_text
               help="List this many of the newest runs with their evidence.")
 @click.option("--experiments", "max_experiments", type=click.IntRange(min=0), default=5, show_default=True,
               help="A/B summaries of this many experiments, the latest first.")
+@include_status_option
 def report(log_path: str, directory: str | None, out: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...],
-           projects: tuple[str, ...], max_runs: int, max_experiments: int) -> None:
+           projects: tuple[str, ...], max_runs: int, max_experiments: int, include_status: str | None) -> None:
     """Write one self-contained HTML report: verification, checkpoints, verdicts, trends, A/B, runs.
 
     It runs the real `verify` first (with --checkpoint and --vkey, as `verify` does) and says
@@ -41,17 +42,20 @@ def report(log_path: str, directory: str | None, out: str, checkpoint_files: tup
     from auditlog.app.report import gather, save
     from auditlog.app.report_html import render_report
     from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.evals.scopes import parse_include
     from auditlog.services.keys import load_verifiers
 
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
+    parse_include(include_status)  # an unknown status is refused before the log is opened
     verifiers = load_verifiers(list(vkeys))
     with open_log(log_path) as log:
         origin = log.info().get("origin")
         anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
                    for name in checkpoint_files]
         data = gather(log, log_path, directory=directory, checkpoints=anchors, verifiers=verifiers,
-                      projects=list(projects) or None, max_runs=max_runs, max_experiments=max_experiments)
+                      projects=list(projects) or None, max_runs=max_runs, max_experiments=max_experiments,
+                      include_status=include_status)
     save(render_report(data), out)
     if data.ok:
         click.echo(safe_text(f"{out}: verified {plural(data.verification.size, 'event')}; "

@@ -64,7 +64,7 @@ class AuditLogApp(App[int]):
             return Failure("No log here", f"There is no log at {self.location}.",
                            "Check --log (or $AUDITLOG_DB). `auditlog append` starts a log with its first run; "
                            "`auditlog demo --log demo.db` builds a demo log to look around.")
-        return describe(exc)
+        return describe(exc, "The log cannot be opened")
 
     def on_mount(self) -> None:
         if self.audit is not None and self.start_with_verify:
@@ -98,12 +98,14 @@ class AuditLogApp(App[int]):
 def sections() -> list[tuple[str, list]]:
     """(title, bindings) for the app and every screen, in the order a reader meets them: what help shows."""
     from auditlog.tui.screens.compare import CompareScreen
+    from auditlog.tui.screens.fields import FieldsScreen
     from auditlog.tui.screens.run import RunScreen
     from auditlog.tui.screens.trend import TrendScreen
     from auditlog.tui.widgets.lazy_table import LazyTable
 
     return [("Everywhere", AuditLogApp.BINDINGS), ("Tables", LazyTable.BINDINGS), ("Runs", RunsScreen.BINDINGS),
-            ("Run detail", RunScreen.BINDINGS), ("Compare", CompareScreen.BINDINGS),
+            ("Run detail", RunScreen.BINDINGS), ("Run fields in full", FieldsScreen.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
             ("Trend", TrendScreen.BINDINGS), ("Verify", VerifyScreen.BINDINGS), ("Events", EventsScreen.BINDINGS),
             ("Help", HelpScreen.BINDINGS)]
 

@@ -73,8 +73,10 @@ def load_view(log: AuditLog, directory: str) -> Loaded:
                                f"{plural(lag, 'event')} behind the log")
 
 
-def describe(error: BaseException) -> Failure:
-    """A typed error as a title, its detail and advice; never a traceback."""
+def describe(error: BaseException, failed: str) -> Failure:
+    """A typed error as a title, its detail and advice; never a traceback. `failed` says what could not be
+    done ("Run X cannot be shown"): the title of invalid input, which every screen can meet for a reason of
+    its own (a query's argument, projections of a newer auditlog), so that no screen says one generic thing."""
     detail = safe_text(str(error), limit=2000)
     if isinstance(error, NotFound):
         return Failure("Not found", detail, "Check --log (or $AUDITLOG_DB); `auditlog demo` makes a demo log.")
@@ -83,7 +85,8 @@ def describe(error: BaseException) -> Failure:
                        "Press v to verify the whole log (it names the first bad seq). If the log is intact, the "
                        "projections were built from another history: rebuild them with `auditlog projections rebuild`.")
     if isinstance(error, InvalidInput):
-        return Failure("The projections cannot be used", detail, "Rebuild them with `auditlog projections rebuild`.")
+        return Failure(failed, detail, "Where it names the projections or a file of theirs, rebuild them with "
+                                       "`auditlog projections rebuild`.")
     if isinstance(error, StorageError):
         return Failure("Cannot read", detail, "Check the file and its permissions, then press r to retry.")
     if isinstance(error, AuditLogError):

@@ -58,7 +58,7 @@ class CompareScreen(Screen):
         try:
             report = projections.compare_runs(app.view, self.run_a, self.run_b)
         except Exception as exc:  # a missing run, unreadable projections: said on screen
-            failure = describe(exc)
+            failure = describe(exc, f"{self.run_a} and {self.run_b} cannot be compared")
             self.query_one("#compare-summary", Static).update(literal(f"{failure.title}: {failure.detail}", "bad"))
             return
         figures: list[list[Cell]] = [[f.name, num(f.a), num(f.b), (signed(f.delta), delta_role(f.delta))] for f in report.figures]

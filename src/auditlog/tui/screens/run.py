@@ -1,5 +1,9 @@
 """Run detail: who, what and where; the figures; the event and its inclusion proof; the
-history (verdicts, overrides, annotations); the items, failed first, filterable."""
+history (verdicts, overrides, annotations); the items, failed first, filterable.
+
+The run panel shows one line per field, cut with "…" where it is longer than the panel, so that
+every field (tags and notes too) stays in view whatever one value's length; `i` shows every field
+in full (FieldsScreen): a `NOT CHECKED` configuration's whole reason, long notes, the environment."""
 
 from __future__ import annotations
 
@@ -17,9 +21,12 @@ from textual.widgets import Footer, Header, Input, Static
 from auditlog.tui.data.detail import RunDetail, load_detail
 from auditlog.tui.data.session import describe, open_log
 from auditlog.tui.messages import DetailFailed, DetailReady
+from auditlog.tui.screens.fields import FieldsScreen
 from auditlog.tui.widgets.cells import VERDICT_ROLE, fields, line, literal, num, pct, when
 from auditlog.tui.widgets.lazy_table import LazyTable
 from auditlog.tui.widgets.sources import ItemsSource
+
+FULL_LIMIT = 20_000  # characters of one field kept for the full view (the panel cuts each row to its width)
 
 
 class RunScreen(Screen):
@@ -27,19 +34,22 @@ class RunScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("f", "failed", "Failed only"),
         Binding("slash", "filter", "Filter items"),
+        Binding("i", "fields", "Fields in full"),
     ]
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
         self.detail: RunDetail | None = None
+        self._about: Content | None = None  # the run panel's fields, in full
         self.failed_only = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(literal(self.run_id, "strong"), id="run-title")
         with Horizontal(id="run-top"):
-            yield Static(literal("loading…", "dim"), id="run-about", classes="panel")
+            with VerticalScroll(id="run-about", classes="panel"):
+                yield Static(literal("loading…", "dim"), id="run-about-lines")
             yield Static(id="run-figures", classes="panel")
         yield Static(id="run-event", classes="panel")
         with VerticalScroll(id="run-history", classes="panel"):
@@ -65,13 +75,13 @@ class RunScreen(Screen):
             with open_log(app.location, app.expect_log_id) as log:
                 detail = load_detail(log, app.view, self.run_id, app.trust.verifiers if app.trust else ())
         except Exception as exc:  # shown on screen, by type
-            self.post_message(DetailFailed(describe(exc)))
+            self.post_message(DetailFailed(describe(exc, f"Run {self.run_id} cannot be shown")))
             return
         self.post_message(DetailReady(detail))
 
     def on_detail_failed(self, message: DetailFailed) -> None:
         self.query_one("#items", LazyTable).loading = False
-        self.query_one("#run-about", Static).update(Content("\n").join([
+        self.query_one("#run-about-lines", Static).update(Content("\n").join([
             line(("✘ ", "bad"), (message.failure.title, "bad")), literal(message.failure.detail),
             literal(message.failure.advice, "dim")]))
 
@@ -81,7 +91,7 @@ class RunScreen(Screen):
         status = ("active", "good") if h["status"] == "active" else (
             f"superseded by {h['superseded_by']}: {h['superseded_reason'] or ''}", "warn")
         self.query_one("#run-title", Static).update(line((self.run_id, "strong"), ("  ·  ", "dim"), status))
-        self.query_one("#run-about", Static).update(fields([
+        self._about = fields([
             ("project", h["project_id"]),
             ("model", f"{h['model_id']} {h['model_version'] or ''}".strip()),
             ("dataset", _join(h["dataset_name"], h["dataset_version"], h["dataset_sha256"] and
@@ -96,7 +106,11 @@ class RunScreen(Screen):
             ("actor", _compact(d.actor)),
             ("tags", " ".join(f"{k}={v}" for k, v in sorted(h["tags"].items())) or "—"),
             *((f"note {i + 1}", note) for i, note in enumerate(h["notes"])),
-        ]))
+        ], limit=FULL_LIMIT)
+        about = self.query_one("#run-about-lines", Static)
+        about.add_class("one-line-rows")
+        about.update(self._about)
+        self.query_one("#run-about").border_subtitle = "i: every field in full"
         verdict = h["verdict"]
         overridden = " (overridden)" if h.get("override_seq") is not None else ""
         computed = f", computed by {h['verdict_computed_by']}" if h.get("verdict_computed_by") else ""
@@ -148,6 +162,11 @@ class RunScreen(Screen):
 
     def action_filter(self) -> None:
         self.query_one("#item-filter", Input).focus()
+
+    def action_fields(self) -> None:
+        """Every field of the run panel, unabridged and wrapped (the panel cuts long ones to one line)."""
+        if self._about is not None:
+            self.app.push_screen(FieldsScreen(f"Run {self.run_id}", self._about))
 
     def action_back(self) -> None:
         if isinstance(self.focused, Input):

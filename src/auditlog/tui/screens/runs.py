@@ -93,7 +93,7 @@ class RunsScreen(Screen):
                     self.post_message(ProjectionsLoading(lag))
                 loaded = load_view(log, app.directory)
         except Exception as exc:  # shown on screen, by type; never a traceback over the UI
-            self.post_message(ProjectionsFailed(describe(exc)))
+            self.post_message(ProjectionsFailed(describe(exc, "The runs cannot be listed")))
             return
         self.post_message(ProjectionsReady(loaded))
 

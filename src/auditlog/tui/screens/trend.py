@@ -102,7 +102,7 @@ class TrendScreen(Screen):
             title.update(line((self.metric, "strong"), " by ", (self.by, "strong"), f" · {scope} · no values"))
             left = exc.reason
         except Exception as exc:  # the projections cannot answer: said on screen
-            failure = describe(exc)
+            failure = describe(exc, f"The trend of {self.metric} cannot be drawn")
             title.update(literal(f"{failure.title}: {failure.detail}", "warn"))
         else:
             points, left = found.points, trends.left_out(found)

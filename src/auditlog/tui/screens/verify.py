@@ -101,7 +101,7 @@ class VerifyScreen(Screen):
             self.post_message(VerifyStopped(stop.done))
             return
         except Exception as exc:  # the log cannot be read at all: said on screen
-            self.post_message(VerifyStopped(0, describe(exc)))
+            self.post_message(VerifyStopped(0, describe(exc, "The log cannot be verified")))
             return
         self.post_message(VerifyDone(outcome))
 

@@ -74,14 +74,14 @@ def line(*parts: str | tuple[str, str]) -> Content:
     return Content.assemble(*pieces)
 
 
-def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None) -> Content:
-    """Label / value lines; values literal; a (value, role) pair is coloured."""
+def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None, limit: int = 400) -> Content:
+    """Label / value lines; values literal (at most `limit` characters each); a (value, role) pair is coloured."""
     pairs = list(pairs)
     width = width or max((len(label) for label, _ in pairs), default=0) + 2
     rows = []
     for label, value in pairs:
         text, role = value if isinstance(value, tuple) else (value, "")
-        rows.append(line((label.ljust(width), "dim"), (safe_text("" if text is None else str(text), 400), role)))
+        rows.append(line((label.ljust(width), "dim"), (safe_text("" if text is None else str(text), limit), role)))
     return Content("\n").join(rows)
 
 
