@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditlog.errors import InvalidInput
+from auditlog.evals.fields import field_path
 from auditlog.evals.runs import check_identifier
 
 KEYS = ("groups", "lower_is_better", "metric_bounds")
@@ -195,14 +196,10 @@ def _metric_at(run: Mapping[str, Any], name: str) -> tuple[str, Any]:
     address `scope/metric` (docs/documents.md, metric scopes), in whatever status its scope is."""
     metrics = run.get("metrics") or {}
     if name in metrics or "/" not in name:
-        return _path("$.metrics", name), metrics.get(name)
+        return field_path("$.metrics", name), metrics.get(name)
     scope, _, metric = name.partition("/")
     block = (run.get("metric_scopes") or {}).get(scope) or {}
-    return _path(_path("$.metric_scopes", scope) + ".metrics", metric), (block.get("metrics") or {}).get(metric)
-
-
-def _path(parent: str, key: str) -> str:
-    return f"{parent}.{key}" if key.isidentifier() else f'{parent}["{key}"]'
+    return field_path(field_path("$.metric_scopes", scope) + ".metrics", metric), (block.get("metrics") or {}).get(metric)
 
 
 def _number(value: float | None) -> str:

@@ -9,7 +9,6 @@ what must be captured from the machine (environment) is passed in.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import uuid
@@ -21,6 +20,7 @@ from typing import Any, Literal
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
 from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
+from auditlog.evals.fields import field_path, kind_of
 from auditlog.evals.items import checked_optionals
 from auditlog.evals.scopes import check_scopes
 
@@ -87,10 +87,10 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     the same pieces. Raises InvalidInput("$.field", reason).
     """
     if not isinstance(doc, Mapping):
-        raise InvalidInput("$", f"a run document is a JSON object, not {_kind(doc)}")
+        raise InvalidInput("$", f"a run document is a JSON object, not {kind_of(doc)}")
     if not RUN_KEYS.issuperset(doc):
         unknown = sorted(set(doc) - RUN_KEYS)
-        raise InvalidInput(_path("$", unknown[0]), f"unknown field (allowed: {', '.join(sorted(RUN_KEYS))})")
+        raise InvalidInput(field_path("$", unknown[0]), f"unknown field (allowed: {', '.join(sorted(RUN_KEYS))})")
     run = dict(doc)
     _identifier(run, "project_id", "$", required=True)
     _identifier(run, "model_id", "$", required=True)
@@ -110,7 +110,7 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
         _string(run["experiment"], "version", "$.experiment")
     _string(run, "config_fingerprint", "$")
     if "environment" in run and not isinstance(run["environment"], Mapping):
-        raise InvalidInput("$.environment", f"must be an object, not {_kind(run['environment'])}")
+        raise InvalidInput("$.environment", f"must be an object, not {kind_of(run['environment'])}")
     started = _timestamp(run, "started_at")
     finished = _timestamp(run, "finished_at")
     if started and finished and finished < started:
@@ -119,7 +119,7 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     if "metrics" in run:
         metrics = run["metrics"]
         if not isinstance(metrics, Mapping):
-            raise InvalidInput("$.metrics", f"must be an object of numbers, not {_kind(metrics)}")
+            raise InvalidInput("$.metrics", f"must be an object of numbers, not {kind_of(metrics)}")
         plain_metrics = type(metrics) is dict and _ascii_keys(metrics)  # as orjson writes them (see below)
         for name, value in metrics.items():
             kind = type(value)
@@ -127,7 +127,7 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
                 continue  # finite, written alike by repr() and ECMAScript
             if kind is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
                 continue
-            _finite(value, _path("$.metrics", name))
+            _finite(value, field_path("$.metrics", name))
             plain_metrics = False  # an integral or tiny float: the core's encoder writes it
     if "metric_scopes" in run:  # optional: a run without it is recorded exactly as before
         check_scopes(run["metric_scopes"], run.get("metrics"))
@@ -172,13 +172,13 @@ def _encode_member(key: str, value: Any) -> bytes:
     try:
         return canonical_scalar(value)
     except InvalidInput as exc:
-        raise InvalidInput(_path("$", key) + exc.field[1:], exc.reason) from None
+        raise InvalidInput(field_path("$", key) + exc.field[1:], exc.reason) from None
 
 
 def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     """Validate a verdict document; return it and its SHA-256. The caller checks the runs it names exist."""
     if not isinstance(doc, Mapping):
-        raise InvalidInput("$", f"a verdict document is a JSON object, not {_kind(doc)}")
+        raise InvalidInput("$", f"a verdict document is a JSON object, not {kind_of(doc)}")
     _object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
     verdict = dict(doc)
     _identifier(verdict, "run_id", "$", required=True)
@@ -201,7 +201,7 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     if low is not None and high is not None and low > high:
         raise InvalidInput("$.ci_low", f"{low!r} is above ci_high {high!r}")
     if "policy" in verdict and not isinstance(verdict["policy"], Mapping):
-        raise InvalidInput("$.policy", f"must be an object, not {_kind(verdict['policy'])}")
+        raise InvalidInput("$.policy", f"must be an object, not {kind_of(verdict['policy'])}")
     _string(verdict, "reason", "$")
     return verdict, document_sha256(verdict)
 
@@ -222,7 +222,7 @@ def check_identifier(value: Any, path: str) -> str:
     """Ids are non-empty strings of at most MAX_ID_LENGTH characters, without control characters
     (C0, DEL, C1) or bidirectional controls and direction marks."""
     if not isinstance(value, str):
-        raise InvalidInput(path, f"must be a string, not {_kind(value)}")
+        raise InvalidInput(path, f"must be a string, not {kind_of(value)}")
     if not value.strip():
         raise InvalidInput(path, "must not be empty")
     if len(value) > MAX_ID_LENGTH:
@@ -259,7 +259,7 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
     Returns the items ready for orjson's one-call RFC 8785 encoding (evals.canonical.jcs_ready_item),
     or None when one of them needs the core's encoder."""
     if not isinstance(items, list):
-        raise InvalidInput("$.items", f"must be a list, not {_kind(items)}")
+        raise InvalidInput("$.items", f"must be a list, not {kind_of(items)}")
     seen: set[str] = set()
     control, known, fields = _CONTROL.search, seen.add, ITEM_KEYS.issuperset
     ready: list[dict[str, Any]] | None = []
@@ -297,10 +297,10 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
 def _item_error(item: Any, where: str, seen: set[str]) -> None:
     """Name what is wrong with an item that failed the fast checks."""
     if type(item) is not dict:
-        raise InvalidInput(where, f"must be an object, not {_kind(item)}")
+        raise InvalidInput(where, f"must be an object, not {kind_of(item)}")
     unknown = sorted(set(item) - ITEM_KEYS)
     if unknown:
-        raise InvalidInput(_path(where, unknown[0]), f"unknown item field (allowed: {', '.join(sorted(ITEM_KEYS))})")
+        raise InvalidInput(field_path(where, unknown[0]), f"unknown item field (allowed: {', '.join(sorted(ITEM_KEYS))})")
     item_id = check_identifier(item.get("item_id"), f"{where}.item_id")
     if item_id in seen:
         raise InvalidInput(f"{where}.item_id", f"duplicate item id {item_id!r}")
@@ -326,22 +326,22 @@ def _item_error(item: Any, where: str, seen: set[str]) -> None:
 
 def _tags(tags: Any, path: str) -> None:
     if not isinstance(tags, Mapping):
-        raise InvalidInput(path, f"must be an object of strings, not {_kind(tags)}")
+        raise InvalidInput(path, f"must be an object of strings, not {kind_of(tags)}")
     for key, value in tags.items():
         check_identifier(key, f"{path} key {key!r}")
         if not isinstance(value, str):
-            raise InvalidInput(_path(path, key), f"must be a string, not {_kind(value)}")
+            raise InvalidInput(field_path(path, key), f"must be a string, not {kind_of(value)}")
 
 
 def _object(value: Any, path: str, allowed: frozenset[str], required: tuple[str, ...] = ()) -> None:
     if not isinstance(value, Mapping):
-        raise InvalidInput(path, f"must be an object, not {_kind(value)}")
+        raise InvalidInput(path, f"must be an object, not {kind_of(value)}")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise InvalidInput(_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+        raise InvalidInput(field_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(allowed))})")
     for name in required:
         if name not in value:
-            raise InvalidInput(_path(path, name), "is required")
+            raise InvalidInput(field_path(path, name), "is required")
 
 
 def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: bool = False) -> None:
@@ -349,14 +349,14 @@ def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: boo
         value = doc[name]
         if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.strip() and not _CONTROL.search(value):
             return  # check_identifier's rules, without building the path it names on error
-        check_identifier(value, _path(parent, name))
+        check_identifier(value, field_path(parent, name))
     elif required:
-        raise InvalidInput(_path(parent, name), "is required")
+        raise InvalidInput(field_path(parent, name), "is required")
 
 
 def _string(doc: Mapping[str, Any], name: str, parent: str) -> None:
     if name in doc and not isinstance(doc[name], str):
-        raise InvalidInput(_path(parent, name), f"must be a string, not {_kind(doc[name])}")
+        raise InvalidInput(field_path(parent, name), f"must be a string, not {kind_of(doc[name])}")
 
 
 def _timestamp(doc: Mapping[str, Any], name: str) -> datetime | None:
@@ -374,16 +374,7 @@ def _timestamp(doc: Mapping[str, Any], name: str) -> datetime | None:
 
 def _finite(value: Any, path: str) -> float:
     if type(value) not in (int, float):
-        raise InvalidInput(path, f"must be a number, not {_kind(value)}")
+        raise InvalidInput(path, f"must be a number, not {kind_of(value)}")
     if not math.isfinite(value):
         raise InvalidInput(path, f"must be finite, not {value!r}")
     return value
-
-
-def _path(parent: str, key: str) -> str:
-    return f"{parent}.{key}" if key.isidentifier() else f"{parent}[{json.dumps(key)}]"
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)

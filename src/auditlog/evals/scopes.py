@@ -13,13 +13,13 @@ named like a scoped one of the same run. Pure: standard library and auditlog.err
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from auditlog.errors import InvalidInput
+from auditlog.evals.fields import field_path, kind_of
 
 STATUSES = ("valid", "invalid", "not_applicable", "diagnostic")
 NEEDS_REASON = frozenset({"invalid", "not_applicable"})
@@ -35,38 +35,38 @@ def check_scopes(scopes: Any, metrics: Any) -> None:
     like one of its scoped metrics); raise InvalidInput naming the path and the reason."""
     where = "$.metric_scopes"
     if not isinstance(scopes, Mapping):
-        raise InvalidInput(where, f"must be an object of scopes, not {_kind(scopes)}")
+        raise InvalidInput(where, f"must be an object of scopes, not {kind_of(scopes)}")
     for name, scope in scopes.items():
         path = check_scope_name(name, where)
         if not isinstance(scope, Mapping):
-            raise InvalidInput(path, f"must be an object with a status, not {_kind(scope)}")
+            raise InvalidInput(path, f"must be an object with a status, not {kind_of(scope)}")
         unknown = sorted(set(scope) - SCOPE_KEYS)
         if unknown:
-            raise InvalidInput(_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(SCOPE_KEYS))})")
+            raise InvalidInput(field_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(SCOPE_KEYS))})")
         status = scope.get("status")
         if status not in STATUSES:
             why = "is required" if "status" not in scope else f"must be one of {', '.join(STATUSES)}, not {status!r}"
             raise InvalidInput(f"{path}.status", why)
         reason = scope.get("reason")
         if reason is not None and not isinstance(reason, str):
-            raise InvalidInput(f"{path}.reason", f"must be a string, not {_kind(reason)}")
+            raise InvalidInput(f"{path}.reason", f"must be a string, not {kind_of(reason)}")
         if status in NEEDS_REASON and not (reason or "").strip():
             raise InvalidInput(f"{path}.reason", f"is required when the status is {status}: say why")
         if "headline" in scope and type(scope["headline"]) is not bool:
-            raise InvalidInput(f"{path}.headline", f"must be true or false, not {_kind(scope['headline'])}")
+            raise InvalidInput(f"{path}.headline", f"must be true or false, not {kind_of(scope['headline'])}")
         values = scope.get("metrics", {})
         if not isinstance(values, Mapping):
-            raise InvalidInput(f"{path}.metrics", f"must be an object of numbers, not {_kind(values)}")
+            raise InvalidInput(f"{path}.metrics", f"must be an object of numbers, not {kind_of(values)}")
         for metric, value in values.items():
-            at = _path(f"{path}.metrics", metric)
+            at = field_path(f"{path}.metrics", metric)
             if not isinstance(metric, str) or not metric:
                 raise InvalidInput(at, "a metric's name must be a non-empty string")
             if type(value) not in (int, float):
-                raise InvalidInput(at, f"must be a number, not {_kind(value)}")
+                raise InvalidInput(at, f"must be a number, not {kind_of(value)}")
             if not math.isfinite(value):
                 raise InvalidInput(at, f"must be finite, not {value!r}")
             if isinstance(metrics, Mapping) and f"{name}/{metric}" in metrics:
-                raise InvalidInput(_path("$.metrics", f"{name}/{metric}"),
+                raise InvalidInput(field_path("$.metrics", f"{name}/{metric}"),
                                    f"is also metric {metric!r} of scope {name!r}: a name means one value; "
                                    "rename the metric or move it into the scope")
 
@@ -164,12 +164,3 @@ def split(address: str) -> tuple[str, str] | None:
     if not slash or not name or not _SCOPE_NAME.match(scope):
         return None
     return scope, name
-
-
-def _path(parent: str, key: Any) -> str:
-    return f"{parent}.{key}" if isinstance(key, str) and key.isidentifier() else f"{parent}[{json.dumps(key)}]"
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)

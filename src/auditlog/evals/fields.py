@@ -1,0 +1,18 @@
+"""How a document's fields are named in errors: the one spelling every check of a run, its
+scopes or a project configuration uses, so a mistake reads the same wherever it is found."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def field_path(parent: str, key: Any) -> str:
+    """`$.metrics.accuracy`, or `$.metrics["pass@1"]` for a key that is not an identifier."""
+    return f"{parent}.{key}" if isinstance(key, str) and key.isidentifier() else f"{parent}[{json.dumps(key)}]"
+
+
+def kind_of(value: Any) -> str:
+    """A JSON value's kind in words, for "must be a number, not a string"."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
