@@ -18,9 +18,9 @@ from typing import Any
 from auditlog.app.verified import VerifiedTree, checked_event
 from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
-from auditlog.errors import IntegrityError, InvalidInput
-from auditlog.evals.config import from_data, violations
-from auditlog.services.configuration import InForce
+from auditlog.errors import IntegrityError
+from auditlog.evals.config import violations
+from auditlog.services.configuration import InForce, in_force_of
 from auditlog.services.log import AuditLog
 
 
@@ -42,18 +42,7 @@ class RunConfig:
 
 
 def _verified_config(log: AuditLog, tree: VerifiedTree, row: Any) -> InForce:
-    return _as_config(checked_event(log, tree, row))
-
-
-def _as_config(sealed: SealedEvent) -> InForce:
-    """A project.configured event as the configuration it puts in force; IntegrityError when it is not one."""
-    if sealed.event.type != ev.PROJECT_CONFIGURED:
-        raise IntegrityError(sealed.seq, f"a {sealed.event.type} event where a project.configured event was expected")
-    try:
-        config = from_data(sealed.event.data)
-    except InvalidInput as exc:
-        raise IntegrityError(sealed.seq, f"not a valid project.configured event ({exc})") from None
-    return InForce(sealed.event.project, sealed.seq, sealed.hash, config)
+    return in_force_of(checked_event(log, tree, row))
 
 
 def configuration_now(log: AuditLog, tree: VerifiedTree, project: str) -> InForce | None:
@@ -118,7 +107,7 @@ def _published_config(published: Any, seq: int, event_hash: str) -> InForce:
     sealed = SealedEvent(seq, hashlib.sha256(body).hexdigest(), body)
     if sealed.hash != event_hash:
         raise IntegrityError(seq, "the published configs table names another event than the published entry")
-    return _as_config(sealed)
+    return in_force_of(sealed)
 
 
 def _run_config(recorded: SealedEvent, latest: Callable[[str, int], InForce | None],

@@ -37,14 +37,19 @@ def read_configuration(row: StoredEvent) -> InForce:
     if hashlib.sha256(row.body).hexdigest() != row.hash:
         raise IntegrityError(row.seq, "the stored event's bytes do not hash to its stored hash: the log was "
                                       "altered; nothing was written; check it with `auditlog verify`")
-    event = SealedEvent(row.seq, row.hash, row.body).event
+    return in_force_of(SealedEvent(row.seq, row.hash, row.body))
+
+
+def in_force_of(sealed: SealedEvent) -> InForce:
+    """The configuration a project.configured event puts in force; IntegrityError when it is not one."""
+    event = sealed.event
     if event.type != ev.PROJECT_CONFIGURED:
-        raise IntegrityError(row.seq, f"a {event.type} event where a project.configured event was expected")
+        raise IntegrityError(sealed.seq, f"a {event.type} event where a project.configured event was expected")
     try:
         config = from_data(event.data)
     except InvalidInput as exc:
-        raise IntegrityError(row.seq, f"not a valid project.configured event ({exc})") from None
-    return InForce(event.project, row.seq, row.hash, config)
+        raise IntegrityError(sealed.seq, f"not a valid project.configured event ({exc})") from None
+    return InForce(event.project, sealed.seq, sealed.hash, config)
 
 
 def configuration(reader: Reader, project: str, before: int | None = None) -> InForce | None:
