@@ -90,6 +90,12 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+def runs_by_status(counted: Mapping[str, int]) -> str:
+    """Runs counted by their scope's status, in words: `2 runs invalid, 1 run diagnostic` (what a
+    trend, a chart or the TUI left out or used of scoped metrics)."""
+    return ", ".join(f"{plural(n, 'run')} {status}" for status, n in counted.items())
+
+
 def table(records: Sequence[Mapping[str, Any]], columns: Sequence[str], *, width: int | None = None) -> str:
     """Aligned columns under a header. Wider than `width`: the middle columns are cut (the first
     and the last stay, a `…` column marks the cut), so the row's name and its last figures stay

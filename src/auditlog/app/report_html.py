@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from auditlog.app.report import ReportData, TrendChart
-from auditlog.render import number, plural, safe_text
+from auditlog.render import number, plural, runs_by_status, safe_text
 from auditlog.render_svg import Mark, Series, escape, line_chart, timeline
 
 _CSS = """
@@ -160,7 +160,7 @@ def _trends(charts: list[TrendChart], include: tuple[str, ...] = ()) -> str:
         out.append(f"<h3>{_t(project, 120)}</h3><div class=\"charts\">")
         out += [_chart(chart) for chart in mine if chart.versions]
         out.append("</div>")
-        hidden = [f"<code>{_t(c.metric, 120)}</code> ({_left_out(c.left_out)})" for c in mine if not c.versions]
+        hidden = [f"<code>{_t(c.metric, 120)}</code> ({runs_by_status(c.left_out)})" for c in mine if not c.versions]
         if hidden:
             out.append("<p class=\"muted left-out\">Not charted, recorded only in scopes that trends leave out: "
                        + "; ".join(hidden) + " (<code>--include-status</code> charts them).</p>")
@@ -177,20 +177,15 @@ def _chart(chart: TrendChart) -> str:
              if any(p.get(key) for p in chart.points)]
     rows = [[_t(p["key"] if p["key"] is not None else "(none)"), str(p["samples"]), _n(p["avg"]), _n(p["min"]),
              _n(p["max"]), _n(p["last"]), _t(p["last_run_id"], 80),
-             *(_t(_left_out(p.get(key) or {})) for _word, key in marks)]
+             *(_t(runs_by_status(p.get(key) or {})) for _word, key in marks)]
             for p in chart.points]
     header = ["version", "runs", "avg", "min", "max", "last", "last run", *(word for word, _key in marks)]
-    note = (f"<p class=\"left-out used\">used: {_t(_left_out(chart.included))} (scope not valid and headline, "
+    note = (f"<p class=\"left-out used\">used: {_t(runs_by_status(chart.included))} (scope not valid and headline, "
             "included by <code>--include-status</code>)</p>") if chart.included else ""
-    note += (f"<p class=\"muted left-out\">left out: {_t(_left_out(chart.left_out))} (scope not valid and "
+    note += (f"<p class=\"muted left-out\">left out: {_t(runs_by_status(chart.left_out))} (scope not valid and "
              "headline)</p>") if chart.left_out else ""
     return (f"<div class=\"chart-box\">{svg}{note}<details><summary>values</summary>"
             + _table(header, rows, numeric=[1, 2, 3, 4, 5]) + "</details></div>")
-
-
-def _left_out(counted: dict[str, int]) -> str:
-    """`2 runs invalid, 1 run diagnostic`."""
-    return ", ".join(f"{plural(n, 'run')} {status}" for status, n in counted.items())
 
 
 def _ab(summaries: list[Any]) -> str:

@@ -26,7 +26,7 @@ from auditlog.cli.base import (
     wide_option,
 )
 from auditlog.cli.progress import progress
-from auditlog.render import plural, render, safe_text
+from auditlog.render import plural, render, runs_by_status, safe_text
 
 HISTORY_COLUMNS = ["run_id", "project_id", "model_id", "model_version", "n_items", "pass_rate", "mean_score",
                    "verdict", "status", "recorded_at", "config_seq", "seq"]
@@ -238,8 +238,7 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
             record["scopes"] = scopes_text(point.included, point.left_out)
     _echo(records, output, columns)
     if found.left_out:  # on stderr, so that the records stay what they are
-        counted = ", ".join(f"{plural(n, 'run')} {status}" for status, n in found.left_out.items())
-        click.echo(f"left out, by their scope's status: {counted}; --include-status {','.join(found.left_out)} "
+        click.echo(f"left out, by their scope's status: {runs_by_status(found.left_out)}; --include-status {','.join(found.left_out)} "
                    "uses them", err=True)
 
 

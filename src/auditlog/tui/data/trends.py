@@ -13,7 +13,7 @@ from typing import Any
 
 import projections
 from auditlog.evals.scopes import counted_text
-from auditlog.render import plural, safe_text
+from auditlog.render import runs_by_status, safe_text
 
 FIGURES = ("pass_rate", "mean_score")
 BY = ("model_version", "experiment.version", "model_id")
@@ -55,7 +55,7 @@ def left_out(found: Any) -> str | None:
     """What a trend left out, in words (`left out 2 runs invalid, 1 run diagnostic`); None when nothing."""
     if not found.left_out:
         return None
-    return "left out " + ", ".join(f"{plural(n, 'run')} {status}" for status, n in found.left_out.items())
+    return "left out " + runs_by_status(found.left_out)
 
 
 def marks(point: Any) -> str:
