@@ -47,7 +47,11 @@ def _verified_config(log: AuditLog, tree: VerifiedTree, row: Any) -> InForce:
 
 def configuration_now(log: AuditLog, tree: VerifiedTree, project: str) -> InForce | None:
     """The configuration of `project` in force at the verified tree's end, or None."""
-    row = log.store.latest(project, ev.PROJECT_CONFIGURED, tree.size)
+    return _configuration_before(log, tree, project, tree.size)
+
+
+def _configuration_before(log: AuditLog, tree: VerifiedTree, project: str, before: int) -> InForce | None:
+    row = log.store.latest(project, ev.PROJECT_CONFIGURED, before)
     return None if row is None else _verified_config(log, tree, row)
 
 
@@ -65,11 +69,8 @@ def configurations(log: AuditLog, tree: VerifiedTree, seqs: Iterable[int]) -> di
 
 def run_config(log: AuditLog, tree: VerifiedTree, recorded: SealedEvent) -> RunConfig:
     """The configuration a run's event names, checked against the one in force before it."""
-    def latest(project: str, before: int) -> InForce | None:
-        row = log.store.latest(project, ev.PROJECT_CONFIGURED, before)
-        return None if row is None else _verified_config(log, tree, row)
-
-    return _run_config(recorded, latest, lambda seq: configurations(log, tree, [seq])[seq])
+    return _run_config(recorded, lambda project, before: _configuration_before(log, tree, project, before),
+                       lambda seq: configurations(log, tree, [seq])[seq])
 
 
 def published_run_config(published: Any, view: Any, recorded: SealedEvent) -> RunConfig:
