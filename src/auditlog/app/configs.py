@@ -50,6 +50,13 @@ def configuration_now(log: AuditLog, tree: VerifiedTree, project: str) -> InForc
     return _configuration_before(log, tree, project, tree.size)
 
 
+def declared_lower_is_better(log: AuditLog, tree: VerifiedTree, project: str) -> tuple[str, ...] | None:
+    """The metrics better when lower that the configuration of `project` in force now declares; None
+    when it declares none (compare and ab then go by the metrics' names: projections.direction)."""
+    in_force = configuration_now(log, tree, project)
+    return (in_force.config.lower_is_better or None) if in_force is not None else None
+
+
 def _configuration_before(log: AuditLog, tree: VerifiedTree, project: str, before: int) -> InForce | None:
     row = log.store.latest(project, ev.PROJECT_CONFIGURED, before)
     return None if row is None else _verified_config(log, tree, row)

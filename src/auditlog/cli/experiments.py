@@ -36,18 +36,14 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     tokens and cost as reductions (see docs/projections.md for the exact definitions)."""
     import projections
     declared = None if lower is None else [m.strip() for m in lower.split(",") if m.strip()]
-    from auditlog.app.configs import configuration_now
+    from auditlog.app.configs import declared_lower_is_better
     from auditlog.app.verified import view_tree
     with _view(log_path, directory) as (log, view):
-        tree = view_tree(view)
-
-        def declared_for(task: str) -> tuple[str, ...] | None:  # the configuration in force now, if it declares any
-            in_force = configuration_now(log, tree, task)
-            return (in_force.config.lower_is_better or None) if in_force is not None else None
-
+        tree = view_tree(view)  # each task's configuration in force now, where --lower-is-better is not given
+        declared_for = None if declared is not None else (lambda task: declared_lower_is_better(log, tree, task))
         summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded,
                                          lower_is_better_metrics=declared, include_status=include_status,
-                                         declared_for=None if declared is not None else declared_for)
+                                         declared_for=declared_for)
     if output == "json":
         click.echo(json_text(summary.to_json(), indent=2))
         return

@@ -152,12 +152,14 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     from dataclasses import asdict
 
     import projections
+    from auditlog.app.configs import declared_lower_is_better
+    from auditlog.app.verified import view_tree
     if item_rows and setting_rows:
         raise errors.InvalidInput("--settings", "give --items or --settings, not both")
     with _view(log_path, directory, uri, vkeys) as (log, view):
         # each run's event is the one folded, and in the verified tree: its document is what was recorded
         documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
-        declared = _declared_lower(log, view, documents[1]["project_id"]) if uri is None else None
+        declared = declared_lower_is_better(log, view_tree(view), documents[1]["project_id"]) if uri is None else None
         report = projections.compare_runs(view, run_a, run_b, documents=(documents[0], documents[1]),
                                           lower_is_better_metrics=declared)
     figures = [{**f.to_json(), "better": f.better} for f in report.figures]
@@ -184,15 +186,6 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
                    else "config and environment: the same")
         if settings:
             _echo(settings, "table", SETTING_COLUMNS)
-
-
-def _declared_lower(log: Any, view: Any, project: str) -> tuple[str, ...] | None:
-    """The lower-is-better metrics the configuration of `project` in force now declares; None (guess
-    by name) when it declares none."""
-    from auditlog.app.configs import configuration_now
-    from auditlog.app.verified import view_tree
-    in_force = configuration_now(log, view_tree(view), project)
-    return (in_force.config.lower_is_better or None) if in_force is not None else None
 
 
 def _setting(value: Any) -> Any:
