@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from auditlog.core.events import SealedEvent
+from auditlog.core.events import RUN_RECORDED, SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
 from projections.disk import locked, read_table, remove_files, sweep, write_table
@@ -209,7 +209,7 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     known = KnownRuns(directory, previous.runs if previous else ())
     configs = read_configs(directory, previous)
     batch, tree, part, added = _fold(log, directory, previous, skip=set(), progress=progress, configs=dict(configs))
-    recorded = known.find(set(added[0].column("run_id").to_pylist())) if previous and added[0].num_rows else {}
+    recorded = _recorded_before(log, known, added[0].column("run_id").to_pylist(), after) if previous else {}
     if recorded:  # run ids recorded before (a writer refuses them; a store could still hold them): the first counts
         if part is not None:
             (directory / part.path).unlink(missing_ok=True)
@@ -250,6 +250,24 @@ def _fold_and_write(log: EventLog, directory: Path, previous: State | None, clea
     written = {part.path} if part else set()  # merged already, when its rows went into a bigger part
     remove_files(directory, ((previous.files() if previous else set()) | cleanup | written) - state.files())
     return state
+
+
+def _recorded_before(log: EventLog, known: KnownRuns, run_ids: list[str], after: int) -> dict[str, tuple[int, int]]:
+    """Where the previous parts hold any of `run_ids` (recorded again after `after`).
+
+    Reading every part's run ids is the one cost of a catch-up that grows with the history; so for
+    a few new runs, a log that finds events by subject (AuditLog, through the store's index) names
+    those recorded before, and only they are looked for in the parts. Many new runs, or another
+    log: the parts are read, a cost in proportion to the catch-up."""
+    if not run_ids:
+        return {}
+    events_about = getattr(log, "events_about", None)
+    if events_about is not None and len(run_ids) <= _ASK_THE_INDEX:
+        run_ids = [e.event.subject for e in events_about(run_ids, (RUN_RECORDED,)) if e.seq <= after]
+    return known.find(set(run_ids)) if run_ids else {}
+
+
+_ASK_THE_INDEX = 1000  # new runs up to which the log's index is asked first
 
 
 def read_configs(directory: Path, previous: State | None) -> dict[str, tuple[int, Any]]:

@@ -355,3 +355,49 @@ def test_runs_with_metric_scopes_catch_up_as_a_rebuild_folds_them(tmp_path) -> N
     assert (row["scope_status"], row["scope_reason"], row["headline_scopes"]) == (
         {"b-side": "valid", "judge": "invalid"}, {"judge": "reason 1"}, ["judge"])
     assert projections.open_built(inc).manifest() == projections.open_built(full).manifest()
+
+
+class _PlainLog:
+    """An EventLog with only the three methods projections require (no index to ask)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def events(self, after: int = -1, until: int | None = None):  # noqa: ANN201
+        return self._log.events(after, until)
+
+    def head(self):  # noqa: ANN201
+        return self._log.head()
+
+    def root(self, size: int | None = None) -> bytes:
+        return self._log.root(size)
+
+
+@pytest.mark.parametrize("through", ["the store's index", "the parts"])
+def test_a_run_id_recorded_again_is_left_out_by_catch_up_as_by_a_rebuild(corpus, log_copy, tmp_path,
+                                                                           through: str) -> None:
+    """A second run.recorded for a run id (chained past the Writer, which refuses it) is not a second row:
+    the first counts. A catch-up finds the earlier one through the log's index (few new runs) or the parts'
+    run ids, and agrees with a rebuild either way."""
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    old = corpus.runs[0]
+    with AuditLog.open(log_copy, create=False) as copy:
+        reader = copy if through == "the store's index" else _PlainLog(copy)
+        projections.catch_up(reader, inc)
+        again = prepare_run(dict(old, metrics={"accuracy": 0.123}))
+        fresh = dict(corpus.runs[1], run_id=corpus.runs[1]["run_id"] + "-new")
+        with copy.writer() as w:
+            w._append_encoded(ev.RUN_RECORDED, old["project_id"], old["run_id"], encoded_run(again),
+                              again.document_sha256)
+        copy.record_run(fresh)
+        projections.catch_up(reader, inc)
+        projections.rebuild(copy, full)
+    built, rebuilt = projections.open_built(inc), projections.open_built(full)
+    assert contents(built) == contents(rebuilt)
+    rows = [r for r in projections.to_records(built.runs) if r["run_id"] == old["run_id"]]
+    assert len(rows) == 1 and rows[0]["metrics"].get("accuracy") != 0.123
+    assert any(r["run_id"] == fresh["run_id"] for r in projections.to_records(built.runs))
