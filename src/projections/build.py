@@ -24,13 +24,13 @@ paths, fixed writer options), so two rebuilds of one log are byte-identical.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from auditlog import collector
 from auditlog.core.events import RUN_RECORDED, SealedEvent
 from auditlog.core.merkle import TreeBuilder
 from auditlog.errors import IntegrityError, InvalidInput, StorageError
@@ -187,18 +187,10 @@ def _log_id(genesis: SealedEvent | None) -> str:
 
 def _advance(log: EventLog, directory: Path, previous: State | None, *, cleanup: set[str],
              progress: Progress | None = None) -> State:
-    """Fold the events after `previous` (all of them when None) into a new generation.
-
-    The cyclic garbage collector is paused meanwhile: a rebuild allocates millions of
-    acyclic objects (decoded events, rows) that it would otherwise rescan again and again.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    """Fold the events after `previous` (all of them when None) into a new generation, the cyclic
+    garbage collector paused (auditlog.collector: a rebuild allocates millions of acyclic objects)."""
+    with collector.paused():
         return _fold_and_write(log, directory, previous, cleanup, progress)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _fold_and_write(log: EventLog, directory: Path, previous: State | None, cleanup: set[str],

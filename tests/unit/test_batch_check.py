@@ -211,6 +211,21 @@ def test_envelope_members_accepts_an_ordinary_envelope_and_refuses_genesis() -> 
     assert envelope_members([envelope(3, "ab" * 32, v=True)]) is None
 
 
+def test_envelope_members_with_links_asks_each_prev_to_equal_its_own() -> None:
+    """The scan's links are SHA-256 hex digests: equal to them is check_envelope's form; anything else is refused."""
+    links = (hashlib.sha256(b"a").hexdigest(), hashlib.sha256(b"b").hexdigest())
+    batch = [envelope(3, links[0]), envelope(4, links[1])]
+    assert envelope_members(batch, links) is not None
+    assert envelope_members(batch, links[::-1]) is None
+    assert envelope_members([envelope(3, links[0].upper()), batch[1]], links) is None
+    assert envelope_members(batch, (links[0],)) is None
+    rows = forge(5, canonical)
+    assert clean_rows(rows[1:], 0, rows[0][1]) is not None
+    for head in ("AB" * 32, ZERO_HASH, "ab" * 31 + "a"):  # a first link of another form than a digest's
+        linked = forge(5, lambda seq, prev, head=head: canonical(seq, head if seq == 1 else prev))
+        assert clean_rows(linked[1:], 0, head) is None
+
+
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(VALUES, min_size=1, max_size=4))
 def test_canonical_objects_of_a_batch_are_rfc_8785(values: list[object]) -> None:

@@ -52,7 +52,8 @@ _HEX = re.compile(r"[0-9a-f]*")  # prevs joined: each of 64 of these is check_en
 def clean_rows(rows: list[Row], last_seq: int, head: str) -> tuple[list[str], list[bytes]] | None:
     """(event hashes, leaf hashes) of `rows` when the scan's loop, having read seq `last_seq` whose bytes
     hash to `head`, would find nothing wrong with any of them; None when it might (it then decides)."""
-    if last_seq < 0 or not rows or set(map(len, rows)) != {7}:
+    if last_seq < 0 or not rows or set(map(len, rows)) != {7} or not _HEX.fullmatch(head) or len(head) != 64 \
+            or head == ZERO_HASH:  # the links: head, then hex digests computed here, each of check_envelope's form
         return None
     seqs, stored, ts, types, projects, subjects, bodies = zip(*rows)
     if (seqs != tuple(range(last_seq + 1, last_seq + 1 + len(rows))) or set(map(type, seqs)) != {int}
@@ -63,10 +64,10 @@ def clean_rows(rows: list[Row], last_seq: int, head: str) -> tuple[list[str], li
         return None
     try:
         objs = canonical_objects(bodies)
-        members = envelope_members(objs) if objs is not None else None
+        members = envelope_members(objs, (head, *computed[:-1])) if objs is not None else None
     except (ValueError, TypeError):  # not JSON, or an int orjson will not write
         return None
-    if (members is None or members[2:8] != [(head, *computed[:-1]), projects, seqs, subjects, ts, types]
+    if (members is None or members[3:8] != [projects, seqs, subjects, ts, types]
             or set(map(type, chain(ts, types, projects, subjects))) != {str}):
         return None
     return computed, list(map(_digest, map(hashlib.sha256, map(_leaf_prefix, bodies))))
@@ -83,9 +84,11 @@ def canonical_objects(bodies: Sequence[bytes]) -> list[dict[str, Any]] | None:
     return objs if jcs_safe(b"\n".join(bodies)) else None
 
 
-def envelope_members(objs: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]] | None:
+def envelope_members(objs: Sequence[dict[str, Any]], links: tuple[str, ...] | None = None) -> list[tuple[Any, ...]] | None:
     """Each member as a column (`_ENVELOPE_KEYS` order) when every object is an envelope `check_envelope`
-    passes and none is a genesis event (seq 0); None otherwise."""
+    passes and none is a genesis event (seq 0); None otherwise. With `links` (the hashes the prevs must
+    name), each prev must equal its link instead, which also makes it of check_envelope's form when they
+    are SHA-256 hex digests, as the scan's are: one comparison instead of a pattern over the batch."""
     try:
         members = list(zip(*map(_members, objs)))
         actors, datas, prevs, projects, seqs, subjects, tss, types, vs = members
@@ -94,6 +97,7 @@ def envelope_members(objs: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]] | 
     holds = (set(map(len, objs)) == {len(_ENVELOPE_KEYS)} and set(map(type, chain(seqs, vs))) == {int}
              and set(vs) == {FORMAT} and min(seqs) > 0 and set(map(type, chain(actors, datas))) == {dict}
              and set(map(type, chain(prevs, projects, subjects, tss, types))) == {str}
-             and all(map(_TS.match, tss)) and set(map(len, prevs)) == {64} and _HEX.fullmatch("".join(prevs))
-             and ZERO_HASH not in prevs and LOG_CREATED not in types and all(map(_TYPE.match, set(types))))
+             and all(map(_TS.match, tss)) and LOG_CREATED not in types and all(map(_TYPE.match, set(types)))
+             and (prevs == links if links is not None else
+                  set(map(len, prevs)) == {64} and _HEX.fullmatch("".join(prevs)) and ZERO_HASH not in prevs))
     return members if holds else None

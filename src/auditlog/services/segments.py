@@ -21,6 +21,7 @@ exactly the sequential report: the same first problem, the same count.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -196,6 +197,7 @@ def serve() -> None:
     """A worker's loop: read (number, job), scan its segment, write ("progress", number, events) as it
     goes and ("done", number, SegmentResult) at the end, until stdin closes."""
     global _report
+    gc.disable()  # this process only scans: see auditlog.collector
     out = sys.stdout.buffer
 
     def send(message: tuple[str, int, Any]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from auditlog import collector
 from auditlog.core.chain import ChainScan, Problem
 from auditlog.core.events import LOG_CREATED, SealedEvent
 from auditlog.errors import AuditLogError, IntegrityError
@@ -147,10 +148,11 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
         if scan.size:
             yield from _meta_problems(log, meta)
 
-    for problem in problems():
-        count += 1
-        if len(kept) < KEEP_PROBLEMS:
-            kept.append(problem)
+    with collector.paused():
+        for problem in problems():
+            count += 1
+            if len(kept) < KEEP_PROBLEMS:
+                kept.append(problem)
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
                         len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored))
