@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import InvalidInput
+from auditlog.ingest.evalsig import Record as RunRecord
 
 __all__ = ["ItemResult", "RunFrame", "RunHistoryRecord", "RunRecord", "RunStoreWriter", "list_runs", "load_run",
            "query_runs", "write_run"]
@@ -48,27 +49,6 @@ class RunFrame:
     metric_name: str
     items: Sequence[ItemResult]
     config_hash: str = ""
-
-
-@dataclass
-class RunRecord:
-    """evalsig.store.manifest.RunRecord: one run's manifest record."""
-
-    run_id: str
-    model_id: str
-    task_id: str
-    metric_name: str
-    ts: str
-    path: str
-    n_items: int
-    config_hash: str = ""
-    delta: float | None = None
-    p_value: float | None = None
-    verdict: str | None = None
-    parent_run_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 @dataclass(frozen=True)
@@ -101,21 +81,21 @@ class RunStoreWriter:
               parent_run_id: str | None = None) -> RunRecord:
         """Validate the run (a bad one raises InvalidInput now, naming the field) and keep it for `commit`."""
         from auditlog.app.evalsig_layout import partition_path
-        from auditlog.ingest.evalsig import Record, run_document, verdict_document
+        from auditlog.ingest.evalsig import run_document, verdict_document
 
         if ts is None:
             ts = _dt.datetime.now(_dt.UTC)
         items = list(run.items)
         if not items:
             raise InvalidInput("run.items", f"RunFrame {run.run_id} has no items")
-        record = Record(run.run_id, run.model_id, run.task_id, run.metric_name, ts.isoformat(),
+        record = RunRecord(run.run_id, run.model_id, run.task_id, run.metric_name, ts.isoformat(),
                         partition_path(run.run_id, ts), len(items), run.config_hash or "", delta, p_value, verdict,
                         parent_run_id)
         rows = [{"run_id": run.run_id, "item_id": it.item_id, "cluster_id": it.cluster_id, "epoch": it.epoch,
                  "score": it.score, "metadata_json": json.dumps(it.metadata or {})} for it in items]
         doc = run_document(self.project_id, record, rows, file=f"run {run.run_id!r}")
         self._pending.append((doc, verdict_document(record)))
-        return RunRecord(**record.to_dict())
+        return record
 
     def commit(self) -> None:
         """Record every run written since the last commit, with its verdict: all or nothing."""
@@ -139,7 +119,7 @@ def write_run(root: str | Path, run: Any, *, project_id: str = "default", **kwar
 
 def list_runs(root: str | Path, project_id: str = "default") -> list[RunHistoryRecord]:
     """Every run of the project, in the order they were recorded."""
-    return [RunHistoryRecord(RunRecord(**r.record.to_dict()), Path(root) / project_id / r.record.path)
+    return [RunHistoryRecord(r.record, Path(root) / project_id / r.record.path)
             for r in _runs(root, project_id)]
 
 

@@ -30,9 +30,10 @@ VERDICT_OF = {"ALLOW": "ALLOW", "REJECT": "BLOCK", "INCONCLUSIVE": "NEEDS_REVIEW
 ENVIRONMENT = {"recorded_by": TOOL, "note": "evalsig does not record the environment a run was made in"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Record:
-    """One run of an evalsig manifest (evalsig.store.manifest.RunRecord), field for field."""
+    """One run of an evalsig manifest: evalsig.store.manifest.RunRecord, field for field, and mutable as
+    that one is; the drop-in `auditlog.evalsig` hands it out under that name."""
 
     run_id: str
     model_id: str
