@@ -37,7 +37,7 @@ from auditlog.errors import IntegrityError, InvalidInput, StorageError
 from projections.disk import locked, read_table, remove_files, sweep, write_table
 from projections.fold import Batch, fold_events
 from projections.generation import KnownRuns, NewRuns, runs_pieces, verdicts_pieces
-from projections.layers import Piece, settle_items, settle_tail, write_pieces
+from projections.layers import compacted, compacted_items, settle_items, settle_tail, write_pieces
 from projections.parts import PartWriter
 from projections.schema import SCHEMA_VERSION
 from projections.state import ZERO_HASH, Part, State, read_state, write_state
@@ -115,14 +115,13 @@ def compact(directory: str | Path) -> State:
         if state is None:
             raise InvalidInput(str(directory), "no projections here yet: build them first "
                                "(`auditlog projections rebuild`, or any query)")
-        if max(len(state.runs), len(state.verdicts), len(state.items)) > 1:
-            old = state
-            runs = settle_tail(directory, [Piece.of(p) for p in old.runs], "runs", with_lines=True, everything=True)
-            verdicts = settle_tail(directory, [Piece.of(p) for p in old.verdicts], "verdicts", with_lines=False,
-                                   everything=True)
-            state = replace(old, runs=write_pieces(directory, "runs", runs),
-                            verdicts=write_pieces(directory, "verdicts", verdicts),
-                            items=settle_items(directory, list(old.items), everything=True))
+        old, last = state, state.seq
+        runs = compacted(directory, old.runs, "runs", with_lines=True, last_seq=last)
+        verdicts = compacted(directory, old.verdicts, "verdicts", with_lines=False, last_seq=last)
+        state = replace(old, runs=write_pieces(directory, "runs", runs),
+                        verdicts=write_pieces(directory, "verdicts", verdicts),
+                        items=compacted_items(directory, old.items, last))
+        if state != old:
             write_state(directory, state)
             remove_files(directory, old.files() - state.files())
         sweep(directory, keep=state.files())

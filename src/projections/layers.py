@@ -68,24 +68,32 @@ def merge_from(rows: Sequence[int], ratio: int = MERGE_RATIO) -> int:
     return k
 
 
-def merged(directory: Path, pieces: list[Piece], name: str, *, with_lines: bool) -> Piece:
-    """One piece holding the rows of `pieces`, in order."""
+def merged(directory: Path, pieces: list[Piece], name: str, *, with_lines: bool,
+           span: tuple[int, int] | None = None) -> Piece:
+    """One piece holding the rows of `pieces`, in order, for the events they span (or `span`)."""
     import pyarrow as pa
 
-    if len(pieces) == 1:
+    first, last = span or (pieces[0].first_seq, pieces[-1].last_seq)
+    if len(pieces) == 1 and (pieces[0].first_seq, pieces[0].last_seq) == (first, last):
         return pieces[0]
     tables = [p.load(directory, name) for p in pieces]
     lines = [line for p in pieces for line in p.load_lines(directory)] if with_lines else None
-    return Piece(pieces[0].first_seq, pieces[-1].last_seq, sum(p.rows for p in pieces),
-                 table=pa.concat_tables(tables), lines=lines)
+    return Piece(first, last, sum(p.rows for p in pieces), table=pa.concat_tables(tables), lines=lines)
 
 
-def settle_tail(directory: Path, pieces: list[Piece], name: str, *, with_lines: bool, everything: bool = False) -> list[Piece]:
-    """`pieces` after the size-tiered merge of their tail (of all of them with `everything`)."""
+def settle_tail(directory: Path, pieces: list[Piece], name: str, *, with_lines: bool) -> list[Piece]:
+    """`pieces` after the size-tiered merge of their tail."""
     if not pieces:
         return pieces
-    k = 0 if everything else merge_from([p.rows for p in pieces])
+    k = merge_from([p.rows for p in pieces])
     return [*pieces[:k], merged(directory, pieces[k:], name, with_lines=with_lines)]
+
+
+def compacted(directory: Path, parts: Sequence[Part], name: str, *, with_lines: bool, last_seq: int) -> list[Piece]:
+    """What a rebuild writes for a table whose rows these parts hold: one piece, for events 0 to `last_seq`
+    (the log's, not the last event that added a row: parts are named so, and so is a rebuild's)."""
+    pieces = [Piece.of(p) for p in parts]
+    return [merged(directory, pieces, name, with_lines=with_lines, span=(0, last_seq))] if pieces else []
 
 
 def write_pieces(directory: Path, name: str, pieces: list[Piece]) -> tuple[Part, ...]:
@@ -104,21 +112,28 @@ def write_pieces(directory: Path, name: str, pieces: list[Piece]) -> tuple[Part,
     return tuple(parts)
 
 
-def settle_items(directory: Path, parts: list[Part], *, everything: bool = False) -> tuple[Part, ...]:
-    """The item parts after the size-tiered merge of their tail (of all of them with `everything`).
+def settle_items(directory: Path, parts: list[Part]) -> tuple[Part, ...]:
+    """The item parts after the size-tiered merge of their tail.
 
     Merging streams row groups into a new file in exact slices of ROW_GROUP_ROWS, so the
     result is byte-identical to the file a rebuild writes for the same events."""
     if len(parts) < 2:
         return tuple(parts)
-    k = 0 if everything else merge_from([p.rows for p in parts])
+    k = merge_from([p.rows for p in parts])
     if k == len(parts) - 1:
         return tuple(parts)
-    return (*parts[:k], merge_item_parts(directory, parts[k:]))
+    return (*parts[:k], merge_item_parts(directory, parts[k:], (parts[k].first_seq, parts[-1].last_seq)))
 
 
-def merge_item_parts(directory: Path, parts: Sequence[Part]) -> Part:
-    """One items part holding the rows of `parts`, in order (written in exact row groups)."""
+def compacted_items(directory: Path, parts: Sequence[Part], last_seq: int) -> tuple[Part, ...]:
+    """The items part a rebuild writes (events 0 to `last_seq`), from these parts; none when they are none."""
+    if not parts or (len(parts) == 1 and (parts[0].first_seq, parts[0].last_seq) == (0, last_seq)):
+        return tuple(parts)
+    return (merge_item_parts(directory, parts, (0, last_seq)),)
+
+
+def merge_item_parts(directory: Path, parts: Sequence[Part], span: tuple[int, int]) -> Part:
+    """One items part holding the rows of `parts`, in order (written in exact row groups), for events `span`."""
     import pyarrow.parquet as pq
 
     writer = PartWriter(directory)
@@ -127,7 +142,7 @@ def merge_item_parts(directory: Path, parts: Sequence[Part]) -> Part:
             with pq.ParquetFile(verified_bytes(directory / part.path)) as pf:
                 for i in range(pf.num_row_groups):
                     writer.add_table(pf.read_row_group(i))
-        merged_part = writer.finish(parts[0].first_seq, parts[-1].last_seq)
+        merged_part = writer.finish(*span)
     except FileNotFoundError as exc:
         writer.abandon()
         raise StorageError(f"{exc.filename} is missing: rebuild with `auditlog projections rebuild`") from None

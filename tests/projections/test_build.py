@@ -401,3 +401,25 @@ def test_a_run_id_recorded_again_is_left_out_by_catch_up_as_by_a_rebuild(corpus,
     rows = [r for r in projections.to_records(built.runs) if r["run_id"] == old["run_id"]]
     assert len(rows) == 1 and rows[0]["metrics"].get("accuracy") != 0.123
     assert any(r["run_id"] == fresh["run_id"] for r in projections.to_records(built.runs))
+
+
+@pytest.mark.parametrize("start", ["an empty log", "a log with runs"])
+def test_compacted_after_a_catch_up_that_added_no_rows_is_byte_identical_to_a_rebuild(corpus, tmp_path,
+                                                                                      start: str) -> None:
+    """A rebuild names each table's one part for the whole log (0 to its last seq); a compaction must too,
+    also when the last catch-ups added no run, item or verdict (an annotation only), or the log was empty."""
+    path, inc, full = tmp_path / "log.db", tmp_path / "inc", tmp_path / "full"
+    with AuditLog.open(path) as log:
+        if start == "a log with runs":
+            log.record_run(corpus.runs[0])
+        projections.catch_up(log, inc)
+        log.record_run(corpus.runs[1])
+        log.record_verdict({"run_id": corpus.runs[1]["run_id"], "baseline_run_id": None, "metric": "accuracy",
+                            "verdict": "ALLOW", "reason": "the project's first run"})
+        projections.catch_up(log, inc)
+        log.annotate(corpus.runs[1]["run_id"], note="looked at")
+        projections.catch_up(log, inc)
+        projections.compact(inc)
+        projections.rebuild(log, full)
+    assert digest(inc) == digest(full)
+    assert read_state(inc) == read_state(full)

@@ -4,7 +4,10 @@ scopes or a project configuration uses, so a mistake reads the same wherever it 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from auditlog.errors import InvalidInput
 
 
 def field_path(parent: str, key: Any) -> str:
@@ -16,3 +19,16 @@ def kind_of(value: Any) -> str:
     """A JSON value's kind in words, for "must be a number, not a string"."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def check_object(value: Any, path: str, allowed: frozenset[str], required: tuple[str, ...] = (),
+                 what: str = "an object") -> None:
+    """InvalidInput unless `value` is an object with only `allowed` fields and every `required` one."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(path, f"must be {what}, not {kind_of(value)}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise InvalidInput(field_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+    for name in required:
+        if name not in value:
+            raise InvalidInput(field_path(path, name), "is required")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
 from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
-from auditlog.evals.fields import field_path, kind_of
+from auditlog.evals.fields import check_object, field_path, kind_of
 from auditlog.evals.items import checked_optionals
 from auditlog.evals.scopes import check_scopes
 
@@ -97,14 +97,14 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
     _identifier(run, "run_id", "$")
     _string(run, "model_version", "$")
     if "dataset" in run:
-        _object(run["dataset"], "$.dataset", DATASET_KEYS, required=("name",))
+        check_object(run["dataset"], "$.dataset", DATASET_KEYS, required=("name",))
         _string(run["dataset"], "name", "$.dataset")
         _string(run["dataset"], "version", "$.dataset")
         sha = run["dataset"].get("sha256")
         if sha is not None and (not isinstance(sha, str) or not _SHA256.match(sha)):
             raise InvalidInput("$.dataset.sha256", "must be 64 lower-case hex digits")
     if "experiment" in run:
-        _object(run["experiment"], "$.experiment", EXPERIMENT_KEYS, required=("id",))
+        check_object(run["experiment"], "$.experiment", EXPERIMENT_KEYS, required=("id",))
         _identifier(run["experiment"], "id", "$.experiment", required=True)
         _string(run["experiment"], "group", "$.experiment")
         _string(run["experiment"], "version", "$.experiment")
@@ -179,7 +179,7 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     """Validate a verdict document; return it and its SHA-256. The caller checks the runs it names exist."""
     if not isinstance(doc, Mapping):
         raise InvalidInput("$", f"a verdict document is a JSON object, not {kind_of(doc)}")
-    _object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
+    check_object(doc, "$", VERDICT_KEYS, required=("run_id", "baseline_run_id", "metric", "verdict"))
     verdict = dict(doc)
     _identifier(verdict, "run_id", "$", required=True)
     _identifier(verdict, "computed_by", "$")
@@ -331,17 +331,6 @@ def _tags(tags: Any, path: str) -> None:
         check_identifier(key, f"{path} key {key!r}")
         if not isinstance(value, str):
             raise InvalidInput(field_path(path, key), f"must be a string, not {kind_of(value)}")
-
-
-def _object(value: Any, path: str, allowed: frozenset[str], required: tuple[str, ...] = ()) -> None:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(path, f"must be an object, not {kind_of(value)}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise InvalidInput(field_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(allowed))})")
-    for name in required:
-        if name not in value:
-            raise InvalidInput(field_path(path, name), "is required")
 
 
 def _identifier(doc: Mapping[str, Any], name: str, parent: str, *, required: bool = False) -> None:

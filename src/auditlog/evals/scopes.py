@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from auditlog.errors import InvalidInput
-from auditlog.evals.fields import field_path, kind_of
+from auditlog.evals.fields import check_object, field_path, kind_of
 
 STATUSES = ("valid", "invalid", "not_applicable", "diagnostic")
 NEEDS_REASON = frozenset({"invalid", "not_applicable"})
@@ -38,11 +38,7 @@ def check_scopes(scopes: Any, metrics: Any) -> None:
         raise InvalidInput(where, f"must be an object of scopes, not {kind_of(scopes)}")
     for name, scope in scopes.items():
         path = check_scope_name(name, where)
-        if not isinstance(scope, Mapping):
-            raise InvalidInput(path, f"must be an object with a status, not {kind_of(scope)}")
-        unknown = sorted(set(scope) - SCOPE_KEYS)
-        if unknown:
-            raise InvalidInput(field_path(path, unknown[0]), f"unknown field (allowed: {', '.join(sorted(SCOPE_KEYS))})")
+        check_object(scope, path, SCOPE_KEYS, what="an object with a status")
         status = scope.get("status")
         if status not in STATUSES:
             why = "is required" if "status" not in scope else f"must be one of {', '.join(STATUSES)}, not {status!r}"
