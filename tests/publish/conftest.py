@@ -1,5 +1,6 @@
-"""Object stores on 127.0.0.1, started by the tests: Azurite (Azure Blob, from npm) and moto's
-S3 server (from PyPI). Each is skipped, saying why, only where it is not installed, and never in CI.
+"""Object stores on 127.0.0.1, started by the tests: Azurite (Azure Blob, from npm), moto's S3
+server and gcp-storage-emulator (Google Cloud Storage), both from PyPI. Each is skipped, saying why,
+only where it is not installed, and never in CI.
 
 Azurite is looked for in $AZURITE_HOME/node_modules/.bin (default: .ci/node in the checkout,
 where .ci/run installs it with `npm install --prefix .ci/node azurite`), then on $PATH.
@@ -96,4 +97,19 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto", log):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a fresh Google Cloud Storage emulator (gcp-storage-emulator, from PyPI: the JSON
+    API that Google's C++ client in pyarrow speaks) on a free port, keeping its objects in memory."""
+    try:
+        import gcp_storage_emulator  # noqa: F401
+    except ImportError:
+        unavailable("gcp-storage-emulator is not installed: pip install gcp-storage-emulator (in the test extras)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("gcs") / "gcs.log"
+    with server([sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
+                 "--in-memory"], port, "gcp-storage-emulator", log):
         yield f"http://127.0.0.1:{port}"

@@ -6,7 +6,9 @@
                                        $AZURE_STORAGE_SAS_TOKEN, else the default credential chain
     s3://BUCKET[/PREFIX]               AWS: environment or profile; $AWS_ENDPOINT_URL_S3 or
                                        $AWS_ENDPOINT_URL for an S3-compatible store
-    gs://BUCKET[/PREFIX]               Google Cloud Storage: application default credentials
+    gs://BUCKET[/PREFIX]               Google Cloud Storage: application default credentials;
+                                       $STORAGE_EMULATOR_HOST for an emulator (no credentials);
+                                       $GOOGLE_CLOUD_PROJECT to create the bucket
     https://HOST/PATH (or http://)     read-only: a published log as anyone can fetch it (http_target.py)
 
 Object stores go through `pyarrow.fs` (imported only here, and only when used). An object
@@ -159,6 +161,30 @@ def s3_settings(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
     return out
 
 
+# How long Google's client retries what it takes for a transient error, unless $AUDITLOG_GCS_RETRY_SECONDS
+# says otherwise (its own default is 15 minutes: a machine with no credentials would wait that long,
+# retrying the metadata server, to be told so).
+GCS_RETRY_SECONDS = 30
+
+
+def gcs_settings(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """GcsFileSystem's arguments: $STORAGE_EMULATOR_HOST, the variable Google's client libraries read
+    for an emulator (http://host:port, or host:port), served without credentials; and a bound on retries."""
+    from datetime import timedelta
+
+    retry = environ.get("AUDITLOG_GCS_RETRY_SECONDS", str(GCS_RETRY_SECONDS))
+    if not retry.isdigit() or not 1 <= int(retry) <= 3600:
+        raise InvalidInput("AUDITLOG_GCS_RETRY_SECONDS", f"{retry!r} is not a whole number of seconds from 1 to 3600")
+    out: dict[str, Any] = {"retry_time_limit": timedelta(seconds=int(retry))}
+    emulator = environ.get("STORAGE_EMULATOR_HOST")
+    if emulator:
+        parts = urlsplit(emulator if "://" in emulator else f"http://{emulator}")
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise InvalidInput("STORAGE_EMULATOR_HOST", f"{emulator!r} is not an http(s)://host[:port] URL")
+        out.update(endpoint_override=parts.netloc, scheme=parts.scheme, anonymous=True)
+    return out
+
+
 def _filesystem(location: Location) -> Any:
     import pyarrow.fs as pafs
 
@@ -167,9 +193,15 @@ def _filesystem(location: Location) -> Any:
             return pafs.AzureFileSystem(**azure_settings(os.environ))
         if location.scheme == "s3":
             return pafs.S3FileSystem(**s3_settings(os.environ))
-        return pafs.GcsFileSystem()
+        return pafs.GcsFileSystem(**gcs_settings(os.environ))
     except (OSError, ValueError) as exc:  # pyarrow's ArrowException derives from these
         raise StorageError(f"{location.scheme}://{location.bucket}: cannot set up the client: {exc}") from None
+
+
+def _brief(exc: Exception) -> str:
+    """The client's message without what Google's client appends to it: its error_info, which repeats the
+    message, and metadata about its own source files."""
+    return str(exc).split(" error_info={", 1)[0]
 
 
 class DirectoryTarget:
@@ -224,7 +256,7 @@ class ObjectTarget:
         except FileNotFoundError as exc:
             raise NotFound(f"{self.uri}: {doing}: not found ({exc})") from None
         except (OSError, ValueError) as exc:
-            raise StorageError(f"{self.uri}: {doing}: {exc}") from None
+            raise StorageError(f"{self.uri}: {doing}: {_brief(exc)}") from None
 
     def read(self, name: str) -> bytes | None:
         import pyarrow.fs as pafs
