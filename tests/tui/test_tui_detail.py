@@ -138,7 +138,9 @@ async def test_a_run_chained_past_its_configuration_is_shown_not_checked_as_show
 
     path = tmp_path / "forged.db"
     ok("project", "configure", "proj", "--groups", "baseline", "--log", path)
-    prepared = prepare_run(small_run("forged", experiment={"id": "exp", "group": "elsewhere"}))
+    long_value = " ".join(f"finding-{i:03d}" for i in range(60))  # 719 characters: more than any cell keeps
+    prepared = prepare_run(small_run("forged", experiment={"id": "exp", "group": "elsewhere"},
+                                     environment={"python": "3.11", "audit": long_value}))
     with AuditLog.open(path) as log, log.writer() as w:  # sealed without the Writer's check of the configuration
         w._append_encoded(ev.RUN_RECORDED, "proj", "forged", encoded_run(prepared), prepared.document_sha256)
     said = next(x for x in ok("show", "forged", "--log", path).out.splitlines() if x.startswith("project config: "))
@@ -164,8 +166,13 @@ async def test_a_run_chained_past_its_configuration_is_shown_not_checked_as_show
         right = rows[top].index("╮", left)
         inside = [row[left + 1:right] for row in rows[top + 1:] if row[left] == "│"]  # the modal's panel, wrapped
         shown = " ".join(" ".join(inside).split())
-        for expected in ("config " + full, "tags reviewer=kim ticket=AUD-7", "note 1 seen by compliance"):
+        for expected in ("config " + full, "tags reviewer=kim ticket=AUD-7", "note 1 seen by compliance",
+                         long_value):  # in full, not cut at a cell's 400 characters
             assert " ".join(expected.split()) in shown, expected
+        first = next(i for i, row in enumerate(inside) if row.lstrip().startswith("config "))
+        column = inside[first].index(full[:12])  # where the value starts, right of its label
+        wrapped = inside[first + 1]
+        assert wrapped[:column].strip() == "" and wrapped[column] != " ", inside[first:first + 2]  # under the value
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen)

@@ -4,27 +4,34 @@ read all of a long one (a `NOT CHECKED` configuration, a long note, an environme
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
 class FieldsScreen(ModalScreen):
-    """Shows `text` (the run panel's fields, unabridged) under `title`; escape closes it."""
+    """Shows `pairs` (the run panel's fields, unabridged) under `title`, each label in a column of its own
+    and its value wrapped in the next, so a long value's lines stay under its first; escape closes it."""
 
     BINDINGS = [Binding("escape,i,q", "dismiss", "Close the fields")]
 
-    def __init__(self, title: str, text: Content) -> None:
+    def __init__(self, title: str, pairs: Sequence[tuple[str, Content]]) -> None:
         super().__init__()
         self.title_text = title
-        self.text = text
+        self.pairs = list(pairs)
 
     def compose(self) -> ComposeResult:
+        width = max((len(label) for label, _ in self.pairs), default=0) + 2
         with VerticalScroll(id="fields", classes="panel"):
-            yield Static(self.text, id="fields-text")
+            for label, value in self.pairs:
+                with Horizontal(classes="field"):
+                    yield Static(Content(label), classes="field-label").set_styles(f"width: {width};")
+                    yield Static(value, classes="field-value")
 
     def on_mount(self) -> None:
         panel = self.query_one("#fields")

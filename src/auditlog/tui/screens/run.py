@@ -22,7 +22,7 @@ from auditlog.tui.data.detail import RunDetail, load_detail
 from auditlog.tui.data.session import describe, open_log
 from auditlog.tui.messages import DetailFailed, DetailReady
 from auditlog.tui.screens.fields import FieldsScreen
-from auditlog.tui.widgets.cells import VERDICT_ROLE, fields, line, literal, num, pct, when
+from auditlog.tui.widgets.cells import VERDICT_ROLE, field_values, fields, line, literal, num, pct, when
 from auditlog.tui.widgets.lazy_table import LazyTable
 from auditlog.tui.widgets.sources import ItemsSource
 
@@ -41,7 +41,7 @@ class RunScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.detail: RunDetail | None = None
-        self._about: Content | None = None  # the run panel's fields, in full
+        self._about: list[tuple[str, Content]] = []  # the run panel's fields, in full, for the `i` view
         self.failed_only = False
 
     def compose(self) -> ComposeResult:
@@ -91,7 +91,7 @@ class RunScreen(Screen):
         status = ("active", "good") if h["status"] == "active" else (
             f"superseded by {h['superseded_by']}: {h['superseded_reason'] or ''}", "warn")
         self.query_one("#run-title", Static).update(line((self.run_id, "strong"), ("  ·  ", "dim"), status))
-        self._about = fields([
+        pairs: list[tuple[str, Any]] = [
             ("project", h["project_id"]),
             ("model", f"{h['model_id']} {h['model_version'] or ''}".strip()),
             ("dataset", _join(h["dataset_name"], h["dataset_version"], h["dataset_sha256"] and
@@ -106,10 +106,11 @@ class RunScreen(Screen):
             ("actor", _compact(d.actor)),
             ("tags", " ".join(f"{k}={v}" for k, v in sorted(h["tags"].items())) or "—"),
             *((f"note {i + 1}", note) for i, note in enumerate(h["notes"])),
-        ], limit=FULL_LIMIT)
+        ]
+        self._about = field_values(pairs, limit=FULL_LIMIT)
         about = self.query_one("#run-about-lines", Static)
         about.add_class("one-line-rows")
-        about.update(self._about)
+        about.update(fields(pairs, limit=FULL_LIMIT))
         self.query_one("#run-about").border_subtitle = "i: every field in full"
         verdict = h["verdict"]
         overridden = " (overridden)" if h.get("override_seq") is not None else ""
@@ -165,7 +166,7 @@ class RunScreen(Screen):
 
     def action_fields(self) -> None:
         """Every field of the run panel, unabridged and wrapped (the panel cuts long ones to one line)."""
-        if self._about is not None:
+        if self._about:
             self.app.push_screen(FieldsScreen(f"Run {self.run_id}", self._about))
 
     def action_back(self) -> None:

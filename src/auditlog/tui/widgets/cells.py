@@ -78,11 +78,18 @@ def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None, limit: in
     """Label / value lines; values literal (at most `limit` characters each); a (value, role) pair is coloured."""
     pairs = list(pairs)
     width = width or max((len(label) for label, _ in pairs), default=0) + 2
-    rows = []
+    return Content("\n").join(Content.assemble((label.ljust(width), ROLE_STYLE["dim"]), value)
+                              for label, value in field_values(pairs, limit))
+
+
+def field_values(pairs: Iterable[tuple[str, Any]], limit: int = 400) -> list[tuple[str, Content]]:
+    """Each label with its value as `fields` shows it (literal, at most `limit` characters, coloured when a
+    (value, role) pair), for a layout that puts them in columns of their own (FieldsScreen)."""
+    values = []
     for label, value in pairs:
         text, role = value if isinstance(value, tuple) else (value, "")
-        rows.append(line((label.ljust(width), "dim"), (safe_text("" if text is None else str(text), limit), role)))
-    return Content("\n").join(rows)
+        values.append((label, literal(text, role, limit=limit)))
+    return values
 
 
 def option(text: Any, limit: int = 80) -> Text:
