@@ -89,8 +89,8 @@ class RunStoreWriter:
         if not items:
             raise InvalidInput("run.items", f"RunFrame {run.run_id} has no items")
         record = RunRecord(run.run_id, run.model_id, run.task_id, run.metric_name, ts.isoformat(),
-                        partition_path(run.run_id, ts), len(items), run.config_hash or "", delta, p_value, verdict,
-                        parent_run_id)
+                           partition_path(run.run_id, ts), len(items), run.config_hash or "", delta, p_value,
+                           verdict, parent_run_id)
         rows = [{"run_id": run.run_id, "item_id": it.item_id, "cluster_id": it.cluster_id, "epoch": it.epoch,
                  "score": it.score, "metadata_json": json.dumps(it.metadata or {})} for it in items]
         doc = run_document(self.project_id, record, rows, file=f"run {run.run_id!r}")

@@ -252,9 +252,9 @@ def _recorded_before(log: EventLog, known: KnownRuns, run_ids: list[str], after:
     log: the parts are read, a cost in proportion to the catch-up."""
     if not run_ids:
         return {}
-    events_about = getattr(log, "events_about", None)
-    if events_about is not None and len(run_ids) <= _ASK_THE_INDEX:
-        run_ids = [e.event.subject for e in events_about(run_ids, (RUN_RECORDED,)) if e.seq <= after]
+    about_many = getattr(log, "about_many", None)
+    if about_many is not None and len(run_ids) <= _ASK_THE_INDEX:
+        run_ids = [e.event.subject for e in about_many(run_ids, RUN_RECORDED) if e.seq <= after]
     return known.find(set(run_ids)) if run_ids else {}
 
 

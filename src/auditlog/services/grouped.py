@@ -113,10 +113,10 @@ def seal_queue(writer: Writer, queued: list[QueuedRun], about: list[StoredEvent]
     return outcomes
 
 
-def _check_queued(run: QueuedRun) -> None:
-    """The queued bytes are what `record_run` queues: canonical JSON, an object for the actor, and
-    {"document_sha256", "run"[, "source" (an object)]} naming this row's hash, run id and project.
-    InvalidInput otherwise."""
+def _check_queued(run: QueuedRun) -> dict[str, Any]:
+    """The run document the queued bytes carry, when they are what `record_run` queues: canonical JSON,
+    an object for the actor, and {"document_sha256", "run"[, "source" (an object)]} naming this row's
+    hash, run id and project. InvalidInput otherwise."""
     try:
         actor, data = orjson.loads(run.actor), orjson.loads(run.data)
         if canonical_bytes(actor) != run.actor or canonical_bytes(data) != run.data:
@@ -138,6 +138,7 @@ def _check_queued(run: QueuedRun) -> None:
             or data["document_sha256"] != run.document_sha256 or type(run_doc) is not dict
             or run_doc.get("run_id") != run.subject or run_doc.get("project_id") != run.project):
         raise InvalidInput("queue", "the queued run does not match its row: it was not queued by auditlog")
+    return run_doc
 
 
 def _receipt(settled: Settled, run_id: str) -> Receipt:

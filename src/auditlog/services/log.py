@@ -111,11 +111,6 @@ class AuditLog:
         confirming many runs far apart (projections' `View.confirm`)."""
         return [SealedEvent(row.seq, row.hash, row.body) for row in self.store.rows_at(seqs)]
 
-    def events_about(self, subjects: Sequence[str], types: Sequence[str] = ()) -> list[SealedEvent]:
-        """The events about these subjects (of these types, when given), in seq order, found by the store's
-        index: for projections' catch-up, which asks whether new run ids were recorded before."""
-        return [SealedEvent(row.seq, row.hash, row.body) for row in self.store.find_many(subjects, types)]
-
     def linked_events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """`events`, each checked as it is read: its bytes hash to its stored hash, and they end with
         the envelope its columns and the previous event's hash give (so it links to the one before).
@@ -147,6 +142,11 @@ class AuditLog:
     def about(self, subject: str, *types: str) -> list[SealedEvent]:
         """Every event whose subject is `subject` (a run id), oldest first."""
         return [checked_row(r) for r in self.store.find(subject, types)]
+
+    def about_many(self, subjects: Sequence[str], *types: str) -> list[SealedEvent]:
+        """`about` for many subjects in one read (or a few), in seq order: how projections' catch-up asks
+        whether new run ids were recorded before, through the store's index."""
+        return [checked_row(r) for r in self.store.find_many(subjects, types)]
 
     def run(self, run_id: str) -> dict[str, Any]:
         """The run document as recorded; NotFound when the log has no such run."""

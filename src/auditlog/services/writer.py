@@ -9,7 +9,6 @@ database holds exactly what was written.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,9 +112,10 @@ class Writer:
         data = with_config_seq(encoded_run(prepared, source), self._configs.check(run))  # refused: InvalidInput
         return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
 
-    def record_queued(self, run: QueuedRun, check: Callable[[], None]) -> Receipt:
+    def record_queued(self, run: QueuedRun, check: Callable[[], Mapping[str, Any]]) -> Receipt:
         """A run another writer queued (services.grouped): already recorded, a Conflict, or sealed with
-        its own actor and bytes once `check` (which raises InvalidInput) passed."""
+        its own actor and bytes once `check` passed (it raises InvalidInput, or returns the run document
+        the bytes carry, which the project's configuration is checked against)."""
         existing = self._existing(ev.RUN_RECORDED, run.subject)
         if existing:
             sha, receipt = existing[0]
@@ -123,10 +123,10 @@ class Writer:
                 return receipt
             raise Conflict(f"run {run.subject!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        check()
+        document = check()
         data = run.data
-        if self._configs.of(run.project) is not None:  # checked bytes: the canonical run they carry
-            data = with_config_seq(data, self._configs.check(json.loads(data)["run"]))
+        if self._configs.of(run.project) is not None:
+            data = with_config_seq(data, self._configs.check(document))
         return self._append_encoded(ev.RUN_RECORDED, run.project, run.subject, data, run.document_sha256,
                                     actor=run.actor)
 
