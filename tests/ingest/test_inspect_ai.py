@@ -69,7 +69,7 @@ def test_a_json_log_with_timing_and_the_same_run_as_an_archive(outputs):
 
 def test_a_cancelled_log_is_refused_unless_incomplete_logs_are_allowed(outputs):
     path = outputs / "inspect" / CANCELLED
-    with pytest.raises(InvalidInput, match="is 'cancelled'.*3 samples"):
+    with pytest.raises(InvalidInput, match="is 'cancelled'.*--allow-incomplete.*3 samples"):
         parse_inspect(source(path))
     doc = parse_inspect(source(path), allow_incomplete=True)
     assert doc["tags"] == {"inspect_status": "cancelled"} and len(doc["items"]) == 3

@@ -112,7 +112,7 @@ def test_nan_and_infinity_are_left_out_with_a_note(outputs):
 
 
 def test_several_top_level_tasks_need_a_project(outputs):
-    with pytest.raises(InvalidInput, match="12 top-level tasks .*give project_id"):
+    with pytest.raises(InvalidInput, match="12 top-level tasks .*give --project \\(project_id\\)"):
         parse(outputs, MATERIALS)
     doc = parse(outputs, MATERIALS, project_id="materials")
     assert doc["metrics"]["mof_water_stability/exact_match,xml-extract"] == 0.8
@@ -221,7 +221,7 @@ def test_results_of_lm_eval_before_0_4_are_refused():
 
 def test_a_file_without_a_model_needs_model_id():
     bare = {"results": {"t": {"acc,none": 1.0}}}
-    with pytest.raises(InvalidInput, match="give model_id"):
+    with pytest.raises(InvalidInput, match="give --model \\(model_id\\)"):
         parse_lm_eval(text_file("results.json", bare))
     doc = parse_lm_eval(text_file("results.json", bare), model_id="m")
     assert doc["project_id"] == "t" and doc["run_id"].startswith("m::t::lm-eval@sha256:")

@@ -119,8 +119,9 @@ def _check_status(source: SourceFile, where: str, log: Mapping[str, Any], n_samp
         message = str(error.get("message") or "").strip().splitlines()
         why = f" ({message[0][:200]})" if message else ""
         if not allow_incomplete:
-            raise fail(source, f"{where}$.status", f"is {status!r}{why}: only finished evals are recorded; allow "
-                                                   f"incomplete logs to record its {n_samples} samples anyway")
+            raise fail(source, f"{where}$.status", f"is {status!r}{why}: only finished evals are recorded; "
+                                                   f"--allow-incomplete (allow_incomplete=True) records its "
+                                                   f"{n_samples} samples anyway, tagged inspect_status={status}")
         tags["inspect_status"] = status
 
 

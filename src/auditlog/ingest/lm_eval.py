@@ -68,7 +68,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
     doc: dict[str, Any] = {"metrics": _metrics(rows, data, notes)}
     model = model_id or _model_name(data)
     if not model:
-        raise fail(results, "$.config.model_args", "names no model: give model_id")
+        raise fail(results, "$.config.model_args", "names no model: give --model (model_id)")
     project = project_id or _single_root(results, data, rows)
     stamp = _started_at(data)
     if stamp:
@@ -164,7 +164,7 @@ def _single_root(source: SourceFile, data: Mapping[str, Any], rows: Mapping[str,
     roots = _roots(data, rows)
     if len(roots) != 1:
         shown = ", ".join(roots[:5]) + (", ..." if len(roots) > 5 else "")
-        raise fail(source, "$.group_subtasks", f"has {len(roots)} top-level tasks ({shown}): give project_id")
+        raise fail(source, "$.group_subtasks", f"has {len(roots)} top-level tasks ({shown}): give --project (project_id)")
     return roots[0]
 
 
