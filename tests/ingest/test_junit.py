@@ -119,10 +119,10 @@ def test_hostile_and_broken_xml_is_refused_with_its_position(text, where, match)
 def test_project_and_model_are_required():
     with pytest.raises(InvalidInput) as error:
         parse_junit(SourceFile("r.xml", b"<testsuite name='s'/>"), project_id="p")
-    assert error.value.field == "model_id"
+    assert error.value.field == "--model"
     with pytest.raises(InvalidInput) as error:
         ingest("junit", [SourceFile("r.xml", b"<testsuite name='s'/>")], model_id="m")
-    assert error.value.field == "project_id"
+    assert error.value.field == "--project"
 
 
 def test_ingest_dispatches_to_junit_and_retries_are_identical():
@@ -141,3 +141,15 @@ def test_an_encoding_expat_cannot_read_is_invalid_input(encoding):
     data = f"<?xml version='1.0' encoding='{encoding}'?><testsuite name='x'><testcase name='a'/></testsuite>"
     with pytest.raises(InvalidInput, match="names an encoding that cannot be read"):
         parse_junit(SourceFile("r.xml", data.encode()), project_id="p", model_id="m", run_id="r")
+
+
+def test_a_report_without_project_or_model_names_the_option_to_give(tmp_path) -> None:
+    """A JUnit report names neither: the CLI says which option is missing, and writes nothing."""
+    from tests.integration.cli_support import cli
+
+    report = tmp_path / "report.xml"
+    report.write_text('<testsuite name="s" tests="1"><testcase classname="c" name="t"/></testsuite>')
+    for given, missing in ((["--model", "m"], "--project"), (["--project", "p"], "--model")):
+        refused = cli("ingest", "junit", report, *given, "--log", tmp_path / "evals.db")
+        assert refused.code == 2 and f"{missing}: is required for a JUnit report" in refused.err, refused
+        assert "Traceback" not in refused.err and not (tmp_path / "evals.db").exists()

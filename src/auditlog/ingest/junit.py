@@ -37,9 +37,9 @@ def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: 
     report names neither); run_id defaults to "<model_id>::<project_id>::junit@sha256:<16 hex
     of the file>", so ingesting the same report again is an idempotent retry."""
     if not project_id:
-        raise InvalidInput("project_id", "is required for a JUnit report (the report does not name one)")
+        raise InvalidInput("--project", "is required for a JUnit report, which names no project (project_id in Python)")
     if not model_id:
-        raise InvalidInput("model_id", "is required for a JUnit report (the report does not name one)")
+        raise InvalidInput("--model", "is required for a JUnit report, which names no model (model_id in Python)")
     notes = Notes()
     root, lines = _parse(source)
     if root.tag not in ("testsuites", "testsuite"):
