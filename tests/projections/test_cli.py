@@ -217,3 +217,17 @@ def test_errors_are_one_line_with_their_exit_code(corpus, view, tmp_path) -> Non
         done = cli(*args, cwd=empty)
         assert done.code == 3 and "auditlog.db" in done.err, done.err
     assert list(empty.iterdir()) == [], "reading a log that does not exist creates nothing"
+
+
+def test_a_project_or_model_no_run_has_is_named_on_stderr_with_those_the_log_has(corpus, view) -> None:  # noqa: ANN001
+    """A typo in --project or --model would read as "(no records)": stderr says so, and lists the names the log
+    has; the records themselves (stdout) stay what they are, and a filter that is merely empty says nothing."""
+    projects = sorted({r["project_id"] for r in corpus.runs})
+    models = sorted({r["model_id"] for r in corpus.runs})
+    typo = ok("history", "--project", projects[0] + "-typo", "-o", "json", "--log", corpus.db)
+    assert json.loads(typo.out) == []
+    assert f"no run of the log has --project {projects[0] + '-typo'!r}; it has: {', '.join(projects)}" in typo.err
+    trend = ok("trend", "--project", projects[0], "--metric", "accuracy", "--model", "nobody", "--log", corpus.db)
+    assert trend.out == "(no records)\n" and f"--model 'nobody'; it has: {', '.join(models)}" in trend.err, trend
+    empty = ok("history", "--project", projects[0], "--until", "1970-01-02", "--log", corpus.db)
+    assert empty.out == "(no records)\n" and empty.err == "", empty

@@ -104,6 +104,20 @@ def _filters(project: str | None, model: str | None, experiment: str | None, sin
             "where": _parsed_where(where)}
 
 
+def _unknown_names(view: Any, project: str | None, model: str | None) -> list[str]:
+    """Lines for stderr when a list came back empty because --project or --model names no run of the log
+    at all (a typo reads as "no records" otherwise): the names it does have."""
+    import pyarrow.compute as pc
+
+    lines = []
+    for column, option, wanted in (("project_id", "--project", project), ("model_id", "--model", model)):
+        known = sorted(pc.unique(view.runs.column(column)).to_pylist()) if wanted is not None else []
+        if wanted is not None and wanted not in known:
+            shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all)" if len(known) > 12 else "")
+            lines.append(safe_text(f"no run of the log has {option} {wanted!r}; it has: {shown or 'none'}", limit=1000))
+    return lines
+
+
 def _parsed_where(where: str | None) -> Any:
     """--where parsed before the log is opened: a mistake costs nothing and names its column."""
     if where is None:
@@ -168,7 +182,8 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
     the configuration each run was recorded under (config_seq) and, below it, what each one is.
 
     A verdict whose figures another tool computed (evalsig; `verdict_computed_by` in the records) shows
-    as "ALLOW (evalsig)" in the table. CSV is flat, as `export` writes it (one column per metric and tag)."""
+    as "ALLOW (evalsig)" in the table. CSV is flat, as `export` writes it (one column per metric and tag).
+    A --project or --model that no run of the log has is said on stderr, with the names the log has."""
     import projections
     chosen = _filters(**filters)
     configs: dict[int, Any] = {}
@@ -180,6 +195,7 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
             write_table(table, "csv", sys.stdout.buffer, json_cells=json_cells, exact=False)
             return
         runs = projections.list_runs(view, limit=limit, offset=offset, **chosen)
+        unknown = _unknown_names(view, chosen["project_id"], chosen["model_id"]) if not runs else []
         if output == "table":
             named = [r["config_seq"] for r in runs if r["config_seq"] is not None]
             if uri is None:
@@ -200,6 +216,8 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
     _echo(runs, output, columns)
     for seq, in_force in sorted(configs.items()):
         click.echo(safe_text(f"config seq {seq} ({in_force.project}): {in_force.config.describe()}", limit=1000))
+    for line in unknown:  # on stderr, so that the records stay what they are
+        click.echo(line, err=True)
 
 
 
@@ -222,13 +240,15 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
           group: str | None, days: int | None, where: str | None, include_superseded: bool,
           include_status: str | None, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
-    """A metric across versions: per value of --by, the average, min, max, number of runs and the last value."""
+    """A metric across versions: per value of --by, the average, min, max, number of runs and the last value.
+    A --project or --model that no run of the log has is said on stderr, with the names the log has."""
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys) as (_, view):
         found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
                                          include_superseded=include_superseded, where=condition,
                                          include_status=include_status)
+        unknown = _unknown_names(view, project, model) if not found.points else []
     points = found.points
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
     columns = [by, "samples", "avg", "min", "max", "last", "last_run_id", "last_recorded_at"]
@@ -240,6 +260,8 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
     if found.left_out:  # on stderr, so that the records stay what they are
         click.echo(f"left out, by their scope's status: {runs_by_status(found.left_out)}; --include-status {','.join(found.left_out)} "
                    "uses them", err=True)
+    for line in unknown:
+        click.echo(line, err=True)
 
 
 @cli.command(epilog=EXIT_CODES)
