@@ -153,11 +153,13 @@ def test_example_workflows_use_real_commands_and_options(name):
     commands = auditlog_commands(workflow)
     assert {c[0] for c in commands} >= {"ingest", "gate", "verify", "checkpoint"}
     for args in commands:
-        ctx = cli.make_context("auditlog", list(args), resilient_parsing=False)
-        command = cli
-        while isinstance(command, click.Group):  # descend to the leaf and parse its options for real
-            name_, command, rest = command.resolve_command(ctx, ctx.protected_args + ctx.args)
-            ctx = command.make_context(name_, rest, parent=ctx)
+        command: click.Command | None = cli
+        words = list(args)
+        while isinstance(command, click.Group):  # descend by the command names (groups take no options here)
+            name_, words = words[0], words[1:]
+            command = command.get_command(click.Context(command), name_)
+            assert command is not None, f"auditlog {' '.join(args)}: no command {name_!r}"
+        ctx = command.make_context(name_, words)  # the leaf's options and arguments, parsed for real
         assert ctx.command is command
 
 
