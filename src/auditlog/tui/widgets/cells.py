@@ -76,19 +76,19 @@ def line(*parts: str | tuple[str, str]) -> Content:
 
 def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None, limit: int = 400) -> Content:
     """Label / value lines; values literal (at most `limit` characters each); a (value, role) pair is coloured."""
-    pairs = list(pairs)
-    width = width or max((len(label) for label, _ in pairs), default=0) + 2
-    return Content("\n").join(Content.assemble((label.ljust(width), ROLE_STYLE["dim"]), value)
-                              for label, value in field_values(pairs, limit))
+    values = field_values(pairs, limit)
+    width = width or max((len(label) for label, _ in values), default=0) + 2
+    return Content("\n").join(Content.assemble((label.ljust(width), ROLE_STYLE["dim"]), value) for label, value in values)
 
 
 def field_values(pairs: Iterable[tuple[str, Any]], limit: int = 400) -> list[tuple[str, Content]]:
-    """Each label with its value as `fields` shows it (literal, at most `limit` characters, coloured when a
-    (value, role) pair), for a layout that puts them in columns of their own (FieldsScreen)."""
+    """Each label (escaped: a metric's name is the log's text) with its value as `fields` shows it (literal,
+    at most `limit` characters, coloured when a (value, role) pair), for a layout that puts them in columns
+    of their own (FieldsScreen)."""
     values = []
     for label, value in pairs:
         text, role = value if isinstance(value, tuple) else (value, "")
-        values.append((label, literal(text, role, limit=limit)))
+        values.append((safe_text(label), literal(text, role, limit=limit)))
     return values
 
 
