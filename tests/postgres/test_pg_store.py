@@ -187,3 +187,33 @@ def test_statement_timeout_is_one_line_and_writes_nothing(pg_admin, pg_url) -> N
         assert log.head().size == size
         log.record_run(s.run_doc("slow"))
         assert log.head().size == size + 1
+
+
+def test_catch_up_asks_the_postgresql_index_about_new_run_ids_as_a_rebuild_folds_them(pg_url, tmp_path) -> None:
+    """The catch-up's question "was this run id recorded before?" goes to the store's index
+    (AuditLog.about_many, find_many on PostgreSQL); a run id recorded again, chained past the
+    Writer, is left out by the catch-up as by a rebuild."""
+    import projections
+    from auditlog.core import events as ev
+    from auditlog.evals.runs import prepare_run
+    from auditlog.services.writer import encoded_run
+
+    def run(run_id: str, accuracy: float) -> dict:
+        return {"run_id": run_id, "project_id": "p", "model_id": "m", "metrics": {"accuracy": accuracy},
+                "items": [{"item_id": "q1", "score": 1.0, "passed": True}]}
+
+    inc, full = tmp_path / "inc", tmp_path / "full"
+    with AuditLog.open(pg_url) as log:
+        log.record_run(run("first", 0.5))
+        projections.catch_up(log, inc)
+        assert [e.event.subject for e in log.about_many(["first", "nobody"], ev.RUN_RECORDED)] == ["first"]
+        again = prepare_run(run("first", 0.9))
+        with log.writer() as w:
+            w._append_encoded(ev.RUN_RECORDED, "p", "first", encoded_run(again), again.document_sha256)
+        log.record_run(run("second", 0.7))
+        projections.catch_up(log, inc)
+        projections.rebuild(log, full)
+    built, rebuilt = projections.open_built(inc), projections.open_built(full)
+    assert projections.to_records(built.runs) == projections.to_records(rebuilt.runs)
+    assert [(r["run_id"], r["metrics"]["accuracy"]) for r in projections.to_records(built.runs)] == [
+        ("first", 0.5), ("second", 0.7)]
