@@ -231,3 +231,5 @@ def test_a_project_or_model_no_run_has_is_named_on_stderr_with_those_the_log_has
     assert trend.out == "(no records)\n" and f"--model 'nobody'; it has: {', '.join(models)}" in trend.err, trend
     empty = ok("history", "--project", projects[0], "--until", "1970-01-02", "--log", corpus.db)
     assert empty.out == "(no records)\n" and empty.err == "", empty
+    exported = ok("export", "--project", "nope", "-o", "json", "--log", corpus.db)
+    assert json.loads(exported.out) == [] and "no run of the log has --project 'nope'" in exported.err, exported

@@ -284,7 +284,8 @@ def export(log_path: str, directory: str | None, fmt: str, what: str, out: str |
     JSON Lines, Parquet or a table.
 
     Every column of the projection's public schema, at full precision; CSV is flat (a column per
-    metric and per tag), has its header even when nothing is selected, and keeps strings byte for byte."""
+    metric and per tag), has its header even when nothing is selected, and keeps strings byte for byte.
+    A --project or --model that no run of the log has is said on stderr, with the names the log has."""
     import projections
     if out is None and fmt == "parquet" and sys.stdout.isatty():
         raise errors.InvalidInput("--out", "Parquet is binary: give --out FILE, or redirect stdout to a file")
@@ -292,5 +293,8 @@ def export(log_path: str, directory: str | None, fmt: str, what: str, out: str |
     with _view(log_path, directory) as (_, view):
         count = projections.export(view, what, fmt, out if out is not None else sys.stdout.buffer,
                                    width=table_width() if out is None else None, json_cells=json_cells, **chosen)
+        unknown = _unknown_names(view, chosen["project_id"], chosen["model_id"]) if not count else []
     if out is not None:
         click.echo(f"exported {plural(count, what.removesuffix('s'))} to {out}", err=True)
+    for line in unknown:
+        click.echo(line, err=True)
