@@ -195,7 +195,7 @@ def _filesystem(location: Location) -> Any:
             return pafs.S3FileSystem(**s3_settings(os.environ))
         return pafs.GcsFileSystem(**gcs_settings(os.environ))
     except (OSError, ValueError) as exc:  # pyarrow's ArrowException derives from these
-        raise StorageError(f"{location.scheme}://{location.bucket}: cannot set up the client: {exc}") from None
+        raise StorageError(f"{location.scheme}://{location.bucket}: cannot set up the client: {_brief(exc)}") from None
 
 
 def _brief(exc: Exception) -> str:
