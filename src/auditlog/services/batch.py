@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from auditlog.core.chain import Row
-from auditlog.core.events import _ENVELOPE_KEYS, _TS, _TYPE, FORMAT, LOG_CREATED, ZERO_HASH, jcs_safe
+from auditlog.core.events import _ENVELOPE_KEYS, _HEX64, _TS, _TYPE, FORMAT, LOG_CREATED, ZERO_HASH, jcs_safe
 
 _members = itemgetter(*_ENVELOPE_KEYS)  # actor, data, prev, project, seq, subject, ts, type, v
 _sorted_json = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER)
@@ -52,9 +52,8 @@ _HEX = re.compile(r"[0-9a-f]*")  # prevs joined: each of 64 of these is check_en
 def clean_rows(rows: list[Row], last_seq: int, head: str) -> tuple[list[str], list[bytes]] | None:
     """(event hashes, leaf hashes) of `rows` when the scan's loop, having read seq `last_seq` whose bytes
     hash to `head`, would find nothing wrong with any of them; None when it might (it then decides)."""
-    if last_seq < 0 or not rows or set(map(len, rows)) != {7} or not _HEX.fullmatch(head) or len(head) != 64 \
-            or head == ZERO_HASH:  # the links: head, then hex digests computed here, each of check_envelope's form
-        return None
+    if last_seq < 0 or not rows or set(map(len, rows)) != {7} or not _HEX64.match(head) or head == ZERO_HASH:
+        return None  # the links are head, then hex digests computed here: each must be of check_envelope's form
     seqs, stored, ts, types, projects, subjects, bodies = zip(*rows)
     if (seqs != tuple(range(last_seq + 1, last_seq + 1 + len(rows))) or set(map(type, seqs)) != {int}
             or set(map(type, bodies)) != {bytes}):
