@@ -111,8 +111,10 @@ def _unknown_names(view: Any, project: str | None, model: str | None) -> list[st
 
     lines = []
     for column, option, wanted in (("project_id", "--project", project), ("model_id", "--model", model)):
-        known = sorted(pc.unique(view.runs.column(column)).to_pylist()) if wanted is not None else []
-        if wanted is not None and wanted not in known:
+        if wanted is None:
+            continue
+        known = sorted(pc.unique(view.runs.column(column)).to_pylist())
+        if wanted not in known:
             shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all)" if len(known) > 12 else "")
             lines.append(safe_text(f"no run of the log has {option} {wanted!r}; it has: {shown or 'none'}", limit=1000))
     return lines
