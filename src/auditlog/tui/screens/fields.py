@@ -13,6 +13,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from auditlog.tui.widgets.cells import label_width
+
 
 class FieldsScreen(ModalScreen):
     """Shows `pairs` (the run panel's fields, unabridged) under `title`, each label in a column of its own
@@ -26,7 +28,7 @@ class FieldsScreen(ModalScreen):
         self.pairs = list(pairs)
 
     def compose(self) -> ComposeResult:
-        width = max((len(label) for label, _ in self.pairs), default=0) + 2
+        width = label_width(self.pairs)
         with VerticalScroll(id="fields", classes="panel"):
             for label, value in self.pairs:
                 with Horizontal(classes="field"):

@@ -77,8 +77,13 @@ def line(*parts: str | tuple[str, str]) -> Content:
 def fields(pairs: Iterable[tuple[str, Any]], width: int | None = None, limit: int = 400) -> Content:
     """Label / value lines; values literal (at most `limit` characters each); a (value, role) pair is coloured."""
     values = field_values(pairs, limit)
-    width = width or max((len(label) for label, _ in values), default=0) + 2
+    width = width or label_width(values)
     return Content("\n").join(Content.assemble((label.ljust(width), ROLE_STYLE["dim"]), value) for label, value in values)
+
+
+def label_width(values: Iterable[tuple[str, Any]]) -> int:
+    """The width of the labels' column: the longest label and two spaces."""
+    return max((len(label) for label, _ in values), default=0) + 2
 
 
 def field_values(pairs: Iterable[tuple[str, Any]], limit: int = 400) -> list[tuple[str, Content]]:
