@@ -49,7 +49,7 @@ def _open_postgres(url: str, *, create: bool, lock_timeout: float) -> EventStore
         if (exc.name or "").split(".")[0] != "psycopg":
             raise
         from auditlog.errors import StorageError
-        raise StorageError('PostgreSQL logs need psycopg 3: pip install "auditlog[postgres]" '
+        raise StorageError('PostgreSQL logs need psycopg 3: pip install "auditlog-evals[postgres]" '
                            f'(or "psycopg[binary]"): {exc}') from None
     return PostgresStore(url, create=create, lock_timeout=lock_timeout)
 
