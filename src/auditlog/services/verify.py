@@ -50,7 +50,8 @@ class VerifyReport:
     problem_count: int = 0
     problems: tuple[Problem, ...] = field(default=())  # the first KEEP_PROBLEMS
     anchors: tuple[str, ...] = ()  # one line per signature-checked checkpoint: which, what size, signed by whom
-    stored_unchecked: int = 0  # stored checkpoints whose claims agree with the chain; signatures not checked
+    stored_unchecked: int = 0  # stored checkpoints whose claims agree with the chain, signed by no trusted key
+    keys: tuple[str, ...] = ()  # the names of the trusted keys the caller gave
 
     @property
     def ok(self) -> bool:
@@ -82,8 +83,9 @@ class VerifyReport:
                 "as created)")
         if self.stored_unchecked:
             agree = "agrees" if self.stored_unchecked == 1 else "agree"
-            said += (f"; {plural(self.stored_unchecked, 'stored checkpoint')} {agree} with it, their signatures not "
-                     "checked (pass --vkey to check them)")
+            said += f"; {plural(self.stored_unchecked, 'stored checkpoint')} {agree} with it, " + (
+                f"signed by none of the keys given ({', '.join(self.keys)})" if self.keys
+                else "their signatures not checked (pass --vkey to check them)")
         if self.anchored:
             return said + "; " + "; ".join(self.anchors)
         return said + (". No checkpoint from outside the log was checked, so truncation or a rewrite by its "
@@ -94,6 +96,7 @@ class VerifyReport:
             "ok": self.ok, "log": self.location, "size": self.size, "head": self.head, "root": self.root,
             "log_id": self.log_id, "origin": self.origin, "checkpoints_checked": self.checkpoints_checked,
             "anchored": self.anchored, "anchors": list(self.anchors), "stored_unchecked": self.stored_unchecked,
+            "keys": list(self.keys),
             "summary": self.summary(),
             "problem_count": self.problem_count, "first_bad_seq": self.first.seq if self.first else None,
             "problems": [{"seq": p.seq, "kind": p.kind, "detail": p.detail} for p in self.problems],
@@ -131,7 +134,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
         report = _in_segments(log, meta, size, anchors, progress, processes)
         if report is not None:
             return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
-                                origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored))
+                                origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored),
+                                tuple(v.name for v in verifiers))
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=tree.nodes_within(log.store.nodes(), size, beyond),
                      stored_level=tree.STORED_LEVEL, batch=clean_rows)
     rows = log.store.rows(until=size)
@@ -155,7 +159,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
                 kept.append(problem)
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
-                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored))
+                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored),
+                        tuple(v.name for v in verifiers))
 
 
 def _in_segments(log: AuditLog, meta: dict[str, str], size: int, anchors: dict[int, list[tuple[str, bytes]]],
