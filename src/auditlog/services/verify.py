@@ -84,7 +84,8 @@ class VerifyReport:
         if self.stored_unchecked:
             agree = "agrees" if self.stored_unchecked == 1 else "agree"
             said += f"; {plural(self.stored_unchecked, 'stored checkpoint')} {agree} with it, " + (
-                f"signed by none of the keys given ({', '.join(self.keys)})" if self.keys
+                f"but no key given ({', '.join(self.keys)}) signed {'it' if self.stored_unchecked == 1 else 'them'}"
+                if self.keys
                 else "their signatures not checked (pass --vkey to check them)")
         if self.anchored:
             return said + "; " + "; ".join(self.anchors)
