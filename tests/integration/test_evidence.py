@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from auditlog.core.evidence import verify_evidence
 from auditlog.core.note import parse_verifier_key
 from auditlog.errors import AuditLogError
+from tests.tampering import as_holder
 
 from . import cli_support as s
 
@@ -118,6 +119,21 @@ def test_prove_without_a_checkpoint_or_key_says_so(work: Work) -> None:
     result = s.cli("prove", RUN, "--log", work.db, "--out", work.dir / "out")
     fails_with(result, f"no stored checkpoint covers seq {RUN_SEQ}: give --key to sign one", code=3)
     assert not (work.dir / "out").exists() and s.fingerprint(work.db) == before
+
+
+def test_prove_refuses_bytes_that_do_not_lead_to_the_checkpoints_root(work: Work) -> None:
+    """A holder who changes an event's bytes and its hash column, but not the stored subtree above it,
+    leaves a chain whose stored root is unchanged: prove must not write those bytes as "proven"."""
+    s.ok("checkpoint", "--key", work.key, "--log", work.db)
+    with as_holder(work.db) as conn:
+        (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (RUN_SEQ,)).fetchone()
+        altered = body.replace(b'"passed":false', b'"passed":true', 1)
+        assert altered != body
+        conn.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?",
+                     (altered, hashlib.sha256(altered).hexdigest(), RUN_SEQ))
+    refused = s.cli("prove", RUN, "--log", work.db, "--out", work.dir / "evidence", "--vkey", work.vkey)
+    fails_with(refused, f"seq {RUN_SEQ}: the event's bytes do not lead to the root of the checkpoint of size {SIZE}")
+    assert not (work.dir / "evidence").exists() or not any((work.dir / "evidence").iterdir())
 
 
 def test_prove_with_a_key_signs_a_checkpoint(work: Work) -> None:

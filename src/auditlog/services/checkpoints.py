@@ -19,9 +19,19 @@ from typing import TYPE_CHECKING
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.evidence import TlogProof
+from auditlog.core.merkle import leaf_hash
 from auditlog.core.note import Verifier, unverified_note
+from auditlog.core.verify_proof import verify_inclusion
 from auditlog.durable import fsync_directory
-from auditlog.errors import Conflict, InvalidInput, SignatureError, StorageError, VerificationError
+from auditlog.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    ProofError,
+    SignatureError,
+    StorageError,
+    VerificationError,
+)
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.signing import Signer, add_signatures, sign_checkpoint
@@ -108,9 +118,16 @@ class Evidence:
 
 
 def evidence_for(log: AuditLog, seq: int, stored: StoredCheckpoint) -> Evidence:
-    """The exact event bytes and a tlog-proof against a stored checkpoint."""
+    """The exact event bytes and a tlog-proof against a stored checkpoint, checked before it is given:
+    the proof, from stored subtrees, must lead from these bytes to the checkpoint's root (bytes
+    altered under an unchanged subtree would otherwise be written as "proven")."""
     sealed = log.event(seq)
     proof = tree.inclusion_proof(log.store, seq, stored.size)
+    try:
+        verify_inclusion(leaf_hash(sealed.body), seq, stored.size, proof, bytes.fromhex(stored.root))
+    except ProofError:
+        raise IntegrityError(seq, f"the event's bytes do not lead to the root of the checkpoint of size "
+                                  f"{stored.size}: the log was altered; check it with `auditlog verify`") from None
     return Evidence(sealed.body, TlogProof(seq, tuple(proof), stored.note))
 
 
