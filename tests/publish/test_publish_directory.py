@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -109,6 +110,35 @@ def test_a_rewritten_or_different_log_is_refused_and_nothing_changes(published, 
     done = cli("publish", "--log", db, "--to", out, "--key", tmp_path / "intruder.key")
     assert done.code == 5 and "not this log's" in done.err, done
     assert files(out) == before
+
+
+@pytest.mark.parametrize("first_publish", [True, False])
+def test_bytes_altered_under_an_unchanged_subtree_are_not_published_nor_signed(tmp_path, first_publish):
+    """The holder changes an event's bytes and its hash column but not the stored subtree above it (the
+    stored root, and so a checkpoint, stay the same): publishing those bytes would sign a log whose
+    entries do not hash to its tiles. Refused, exit 1, and no checkpoint of it reaches the destination."""
+    from tests.tampering import as_holder
+
+    db, out = tmp_path / "evals.db", tmp_path / "pub"
+    make_log(db, 40)
+    key, _ = keygen(tmp_path)
+    if not first_publish:
+        assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+        make_log(db, 40, start=40)  # the alteration is in what the second publish adds
+    assert cli("history", "--log", db).code == 0  # projections folded before the alteration: they have it right
+    before = files(out) if out.exists() else {}
+    seq = 50 if not first_publish else 5
+    with as_holder(db) as conn:
+        (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()
+        altered = body.replace(b'"passed":false', b'"passed":true', 1).replace(b'"passed": false', b'"passed": true', 1)
+        assert altered != body
+        conn.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?",
+                     (altered, hashlib.sha256(altered).hexdigest(), seq))
+    done = cli("publish", "--log", db, "--to", out, "--key", key)
+    assert done.code == 1 and f"events {seq & ~15}..{(seq & ~15) + 15} do not hash to their stored Merkle subtree" \
+        in done.err and "Traceback" not in done.err, done
+    after = files(out) if out.exists() else {}
+    assert after.get("checkpoint") == before.get("checkpoint"), "no checkpoint of the altered log is published"
 
 
 def test_an_interrupted_publish_leaves_the_previous_state_valid(published):

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
-from auditlog.core.merkle import leaf_hash
+from auditlog.core.merkle import leaf_hash, root_from_leaf_hashes
 from auditlog.core.note import unverified_note
-from auditlog.errors import Conflict, InvalidInput, SignatureError
+from auditlog.errors import Conflict, IntegrityError, InvalidInput, SignatureError
 from auditlog.services import tree
 from auditlog.services.log import AuditLog
 from auditlog.services.signing import Signer, sign_checkpoint
@@ -131,20 +131,38 @@ def write_tiles(log: AuditLog, publication: Publication,
     bottom = [t for t in new_tiles if t.level == 0]
     total = sum(t.width for t in bottom)
     done = 0
+    get = tree.SubtreeHashes(log.store)
     for tile in bottom:
         rows = list(log.store.rows(after=tile.first - 1, until=tile.first + tile.width))
         if len(rows) != tile.width:
             raise Conflict(f"events {tile.first}..{tile.first + tile.width - 1} are not all in the log")
         entries = [row.body for row in rows]
+        leaves = [leaf_hash(e) for e in entries]
+        _check_bound(get, tile.first, leaves)
         wide = needs_wide_bundle(entries)
         publication.put_immutable(tile.bundle_path(wide=wide), encode_bundle(entries, wide=wide))
-        publication.put_immutable(tile.path, encode_tile([leaf_hash(e) for e in entries]))
+        publication.put_immutable(tile.path, encode_tile(leaves))
         done += tile.width
         if progress is not None:
             progress(done, total)
-    get = tree.SubtreeHashes(log.store)
     for tile in (t for t in new_tiles if t.level > 0):
         publication.put_immutable(tile.path, encode_tile(_tile_hashes(get, tile)))
+
+
+def _check_bound(get: tree.SubtreeHashes, first: int, leaves: list[bytes]) -> None:
+    """The entries about to be published must be the ones the tree commits to: every complete block of
+    2^STORED_LEVEL of their leaf hashes folds to its stored subtree, which the tiles above and the signed
+    root are made of (bytes altered under an unchanged subtree would be published, signed, as the log's).
+    `first` is a multiple of the block (a tile's first leaf)."""
+    block = 1 << tree.STORED_LEVEL
+    starts = range(0, len(leaves) - block + 1, block)
+    keys = [(tree.STORED_LEVEL, (first + start) >> tree.STORED_LEVEL) for start in starts]
+    get.prefetch(keys)
+    for start, key in zip(starts, keys):
+        if root_from_leaf_hashes(leaves[start:start + block]) != get(*key):
+            raise IntegrityError(first + start, f"events {first + start}..{first + start + block - 1} do not hash to "
+                                                "their stored Merkle subtree: the log was altered, and no checkpoint "
+                                                "of it is published (check it with `auditlog verify`)")
 
 
 def _tile_hashes(get: tree.SubtreeHashes, tile: Tile) -> list[bytes]:
