@@ -85,6 +85,25 @@ def forged_copy(db: Path, run_id: str) -> tuple[bytes, str]:
     return forged, hashlib.sha256(forged).hexdigest()
 
 
+@pytest.mark.parametrize("index", ["events_by_subject", "events_by_project", "events_by_type"])
+def test_an_index_that_leaves_out_a_row_under_its_own_sql_fails_verify(log_path: Path, index: str) -> None:
+    """The holder rebuilds an index as a partial one, then puts its SQL text back: the schema reads as
+    created, but reads through the index (a run's events, a project's configuration) miss the row."""
+    con = sqlite3.connect(log_path, isolation_level=None)
+    (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (index,)).fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql + " WHERE seq <> 2", index))
+    con.close()
+    con = sqlite3.connect(log_path, isolation_level=None)
+    con.execute(f"REINDEX {index}")
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql, index))
+    con.close()
+    result = cli("verify", "--log", log_path)
+    assert result.code == 1 and f"schema: SQLite's integrity check of the file: row 3 missing from index {index}" \
+        in result.out and "Traceback" not in result.err, str(result)
+
+
 def test_the_schema_refuses_a_row_outside_the_chain(log_path: Path) -> None:
     forged, digest = forged_copy(log_path, "cand")
     with pytest.raises(sqlite3.IntegrityError, match="at the head only"):

@@ -12,6 +12,7 @@ import sqlite3
 
 SCHEMA_VERSION = 3
 MIGRATION_SET = "auditlog"
+INTEGRITY_LINES = 20  # of PRAGMA integrity_check, at most: each a problem of its own
 
 _APPEND_ONLY = """
 CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
@@ -92,7 +93,10 @@ def _expected() -> dict[tuple[str, str], str | None]:
 
 
 def schema_problems(conn: sqlite3.Connection) -> list[str]:
-    """Objects extra, missing or changed against what the migrations make (see EXPECTED_OBJECTS)."""
+    """Objects extra, missing or changed against what the migrations make (see EXPECTED_OBJECTS), and
+    what SQLite's own check of the file finds: an index whose entries are not its table's rows keeps
+    its SQL text, and the reads that go through it (a run's events, a project's configuration) would
+    miss rows or find others."""
     found = {(kind, name): _normal(sql) for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")}
     problems = []
     for key, sql in sorted(_expected().items()):
@@ -103,6 +107,9 @@ def schema_problems(conn: sqlite3.Connection) -> list[str]:
     for kind, name in sorted(set(found) - set(_expected())):
         problems.append(f"an extra {kind} {name} is in the database (auditlog made none such: it may hide, drop "
                         "or change rows)")
+    for (line,) in conn.execute(f"PRAGMA integrity_check({INTEGRITY_LINES})"):
+        if line != "ok":
+            problems.append(f"SQLite's integrity check of the file: {line}")
     return problems
 
 
