@@ -26,6 +26,14 @@ def _with_schema(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}schema={schema}"
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test reads published logs through a cache of its own (XDG_CACHE_HOME, inherited by the CLI
+    processes it starts): a reader's cache remembers what it read at a URI, and refuses another log there,
+    so tests that publish to the same URI must not share one, nor write into the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def pg_admin():
     """A superuser connection (autocommit) to the test server; skips when there is none."""

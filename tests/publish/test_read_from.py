@@ -99,3 +99,59 @@ def test_show_and_history_from_a_published_log_name_each_runs_configuration_as_o
     assert listed == ["config seq 2 (qa): lower_is_better=wall_s", "config seq 4 (qa): lower_is_better=wall_s metric_bounds=accuracy=0..1"]
     done = cli("history", "--from", out, "--vkey", vkey, "-o", "json", env={**os.environ, **cache})
     assert not any(x.startswith("config seq") for x in done.out.splitlines())  # records only, as on the log
+
+
+def test_a_reader_refuses_another_log_signed_by_the_same_key_or_an_older_publication(tmp_path: Path):
+    """Whoever can write to the bucket holds no key, but can put back an older publication or another log that
+    the same key signed: the reader's cache remembers what it read there (same log id, a tree that extends)."""
+    import os
+    import shutil
+
+    from tests.publish.publish_support import make_log
+
+    key, vkey = keygen(tmp_path)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def read(out: Path, *extra: str):  # noqa: ANN202
+        return cli("history", "--from", out, "--vkey", vkey, "-o", "json", *extra, env=env)
+
+    db, out = tmp_path / "evals.db", tmp_path / "pub"
+    make_log(db, 3)
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+    shutil.copytree(out, tmp_path / "old")
+    assert read(out).code == 0
+    make_log(db, 2, start=3)
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+    assert len(json.loads(read(out).out)) == 5, "a longer tree that extends the one read before is read"
+
+    shutil.rmtree(out)
+    shutil.copytree(tmp_path / "old", out)  # the older publication, put back
+    done = read(out)
+    assert done.code == 1 and "now holds 4 events, fewer than the 6 read here before" in done.err, done
+
+    other = tmp_path / "other.db"
+    make_log(other, 7, origin="test.example/evals")  # the same origin and key: only the log id tells them apart
+    shutil.rmtree(out)
+    assert cli("publish", "--log", other, "--to", out, "--key", key).code == 0
+    done = read(out)
+    assert done.code == 1 and "now holds another log" in done.err and "Traceback" not in done.err, done
+    assert read(out, "--projections", str(tmp_path / "fresh")).code == 0, "a reader that means to read it, can"
+
+
+def test_origin_pins_the_log_a_published_read_must_be(demo):
+    import os
+    db, out, vkey, cache = demo
+    env = {**os.environ, **cache}
+    done = cli("history", "--from", out, "--vkey", vkey, "--origin", "other.example/evals", env=env)
+    assert done.code == 1 and "other.example/evals" in done.err, done
+    origin = json.loads(cli("verify", "--log", db, "-o", "json").out)["origin"]
+    for args in (("history",), ("show", "claude-x::mmlu-pro::v1.2"), ("trend", "--project", "mmlu-pro", "--metric",
+                 "accuracy"), ("compare", "claude-x::mmlu-pro::v1.1", "claude-x::mmlu-pro::v1.2")):
+        assert cli(*args, "--from", out, "--vkey", vkey, "--origin", origin, env=env).code == 0, args
+        done = cli(*args, "--log", db, "--origin", origin)
+        assert done.code == 2 and "--origin" in done.err and "--from" in done.err, (args, done)
+    assert cli("verify", "--from", out, "--vkey", vkey, "--origin", origin).code == 0
+    done = cli("verify", "--from", out, "--vkey", vkey, "--origin", "other.example/evals")
+    assert done.code == 1 and "other.example/evals" in done.err, done
+    done = cli("verify", "--log", db, "--origin", origin)
+    assert done.code == 2 and "--origin" in done.err and "--from" in done.err, done

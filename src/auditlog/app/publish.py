@@ -23,8 +23,9 @@ from typing import Any
 
 from auditlog.core.checkpoint import Checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, open_note
+from auditlog.core.verify_proof import verify_consistency
 from auditlog.durable import write_atomically
-from auditlog.errors import AuditLogError, StorageError, VerificationError
+from auditlog.errors import AuditLogError, ProofError, StorageError, VerificationError
 from auditlog.services import publish as tiles
 from auditlog.services.log import AuditLog
 from auditlog.services.published import PublishedLog
@@ -71,12 +72,14 @@ def signed_state_body(checkpoint: Checkpoint, digests: dict[str, str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None) -> tuple[PublishedLog, Any]:
-    """The published projections, fetched into a local cache and checked against the checkpoint."""
+def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None,
+                   origin: str | None = None) -> tuple[PublishedLog, Any]:
+    """The published projections, fetched into a local cache and checked against the checkpoint (which must
+    name `origin`, if given) and against what this cache read there before (`_extends_what_was_read`)."""
     import projections
     from projections.state import State
 
-    published = PublishedLog(open_target(uri), verifiers)
+    published = PublishedLog(open_target(uri), verifiers, origin=origin)
     target, cp = published.target, published.checkpoint
     text = target.read(SIGNED_STATE)
     if text is None:
@@ -95,6 +98,7 @@ def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None
             raise VerificationError(f"{uri}: {PROJECTIONS}/{name} is missing or not the file {SIGNED_STATE} signs")
         fetched[name] = data
     state = State.from_json(json.loads(fetched[STATE]))
+    _extends_what_was_read(directory, published, state, uri)
     for name in sorted(state.files()):
         path = directory / name
         if not path.exists():
@@ -109,6 +113,34 @@ def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None
         raise VerificationError(f"{uri}: the projections were folded to size {view.size} (root {view.state.root}), "
                                 f"the checkpoint signs size {cp.size}")
     return published, view
+
+
+def _extends_what_was_read(directory: Path, published: PublishedLog, state: Any, uri: str) -> None:
+    """A reader's memory of a publication is its cache: what it reads there later must be the same log
+    (log id), at least as long, and a tree that extends the one read before (RFC 9162 consistency proof
+    from the tiles). Whoever can write to the bucket but holds no key could otherwise swap in another
+    log signed by the same key, or an older publication, unseen. A cache that cannot be read is refilled."""
+    from projections.state import read_state
+
+    try:
+        before = read_state(directory)
+    except AuditLogError:
+        return
+    if before is None or before.seq < 0:
+        return
+    size, root = before.seq + 1, bytes.fromhex(before.root)
+    if state.log_id != before.log_id:
+        raise VerificationError(f"{uri} now holds another log (log id {state.log_id}) than the one read here before "
+                                f"(log id {before.log_id}, cache {directory}): the publication was replaced; if that "
+                                "is expected, read it with another --projections directory")
+    if published.size < size:
+        raise VerificationError(f"{uri} now holds {published.size} events, fewer than the {size} read here before "
+                                f"(cache {directory}): an older publication was put back, or the log was truncated")
+    try:
+        verify_consistency(size, published.size, published.consistency_proof(size), root, published.checkpoint.root)
+    except ProofError:
+        raise VerificationError(f"{uri}: its tree of {published.size} events does not extend the {size} events read "
+                                f"here before (cache {directory}): the published log was rewritten") from None
 
 
 def _parse_signed_state(body: str, uri: str, cp: Checkpoint) -> dict[str, str]:

@@ -42,9 +42,11 @@ name_option = click.option("--name", "key_name", help="The key's name, for key f
               help="A witness's key (type 0x04, or 0x01 for old `cosign` signatures). Repeatable.")
 @click.option("--witnesses", "quorum", type=click.IntRange(min=0), default=None,
               help="How many of the --witness-vkey witnesses must have cosigned (default: 1 if any is given).")
+@click.option("--origin", metavar="ORIGIN", help="With --from: the origin the published checkpoint must name "
+              "(one key may sign checkpoints of several logs).")
 @output_option("text", "json", default="text")
 def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...], uri: str | None,
-           witness_vkeys: tuple[str, ...], quorum: int | None, output: str) -> None:
+           witness_vkeys: tuple[str, ...], quorum: int | None, origin: str | None, output: str) -> None:
     """Recompute every hash, link and Merkle subtree; check stored and given checkpoints.
 
     With --from, check a published log (docs/publishing.md) instead. Exit 1, naming the
@@ -56,8 +58,8 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = load_verifiers(list(vkeys))
-    if uri is not None or witness_vkeys or quorum:
-        _verify_published(uri, verifiers, checkpoint_files, witness_vkeys, quorum, output)
+    if uri is not None or witness_vkeys or quorum or origin is not None:
+        _verify_published(uri, verifiers, checkpoint_files, witness_vkeys, quorum, origin, output)
         return
     with open_log(log_path) as log, progress("verifying") as report_progress:
         origin = log.info().get("origin")
@@ -82,20 +84,23 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
 
 
 def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[str, ...],
-                      witness_vkeys: tuple[str, ...], quorum: int | None, output: str) -> None:
+                      witness_vkeys: tuple[str, ...], quorum: int | None, origin: str | None, output: str) -> None:
     from auditlog.core.checkpoint import open_checkpoint
     from auditlog.services.published import verify_published
     from auditlog.services.targets import open_target
     from auditlog.services.witness import load_witness_keys
 
     if uri is None:
-        raise errors.InvalidInput("--witness-vkey", "witnesses are checked on a published log: give --from URI")
+        option = "--origin" if origin is not None and not (witness_vkeys or quorum) else "--witness-vkey"
+        raise errors.InvalidInput(option, f"{'the origin is' if option == '--origin' else 'witnesses are'} checked on "
+                                          "a published log: give --from URI")
     if not verifiers:
         raise errors.InvalidInput("--vkey", "checking a published log needs the log's verifier key")
     witnesses = load_witness_keys(list(witness_vkeys))
     anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files]
     need = (1 if witnesses else 0) if quorum is None else quorum
-    report = verify_published(open_target(uri), verifiers, anchors=anchors, witnesses=witnesses, quorum=need)
+    report = verify_published(open_target(uri), verifiers, anchors=anchors, witnesses=witnesses, quorum=need,
+                              origin=origin)
     if output == "json":
         cp = report.checkpoint
         click.echo(json.dumps({"ok": True, "uri": uri, "origin": cp.origin, "size": cp.size, "root": cp.root.hex(),

@@ -129,7 +129,10 @@ def _parsed_where(where: str | None) -> Any:
 
 
 def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--from URI and --vkey: read a published log's projections (docs/publishing.md) instead of a log."""
+    """--from URI, --vkey and --origin: read a published log's projections (docs/publishing.md) instead of a log."""
+    func = click.option("--origin", "origin", metavar="ORIGIN",
+                        help="With --from: the origin the published checkpoint must name (one key may sign "
+                             "checkpoints of several logs).")(func)
     func = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
                         help="With --from: the log's verifier key, which must sign the published checkpoint.")(func)
     return click.option("--from", "uri", metavar="URI",
@@ -138,16 +141,19 @@ def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _view(log_path: str, directory: str | None, uri: str | None = None, vkeys: tuple[str, ...] = ()) -> Iterator[Any]:
+def _view(log_path: str, directory: str | None, uri: str | None = None, vkeys: tuple[str, ...] = (),
+          origin: str | None = None) -> Iterator[Any]:
     """The log, opened (never created), and its projections caught up; with `uri`, the published
-    log and its projections, checked against its checkpoint."""
+    log and its projections, checked against its checkpoint (and `origin`, if given)."""
     import projections
+    if uri is None and origin is not None:
+        raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
     if uri is not None:
         from auditlog.app.publish import published_view
         from auditlog.services.keys import load_verifiers
         if not vkeys:
             raise errors.InvalidInput("--vkey", "reading a published log needs the log's verifier key")
-        yield published_view(uri, load_verifiers(list(vkeys)), directory)
+        yield published_view(uri, load_verifiers(list(vkeys)), directory, origin=origin)
         return
     with open_log(log_path) as log:
         with progress("catching up the projections") as report:
@@ -179,7 +185,7 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
               "of a column per key (metrics.accuracy, tags.branch), as history wrote it before.")
 @records_output()
 def history(log_path: str, directory: str | None, limit: int | None, offset: int, output: str, uri: str | None,
-            vkeys: tuple[str, ...], json_cells: bool, **filters: Any) -> None:
+            vkeys: tuple[str, ...], origin: str | None, json_cells: bool, **filters: Any) -> None:
     """List runs, newest first (superseded runs only with --all), from the projections. The table names
     the configuration each run was recorded under (config_seq) and, below it, what each one is.
 
@@ -189,7 +195,7 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
     import projections
     chosen = _filters(**filters)
     configs: dict[int, Any] = {}
-    with _view(log_path, directory, uri, vkeys) as (log, view):
+    with _view(log_path, directory, uri, vkeys, origin) as (log, view):
         if output == "csv":
             from projections.export import write_table
             table = projections.query_runs(view, limit=limit, offset=offset, **chosen)
@@ -241,12 +247,13 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
 @records_output()
 def trend(log_path: str, directory: str | None, project: str, metric: str, by: str, model: str | None,
           group: str | None, days: int | None, where: str | None, include_superseded: bool,
-          include_status: str | None, output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
+          include_status: str | None, output: str, uri: str | None, vkeys: tuple[str, ...],
+          origin: str | None) -> None:
     """A metric across versions: per value of --by, the average, min, max, number of runs and the last value.
     A --project or --model that no run of the log has is said on stderr, with the names the log has."""
     import projections
     condition = _parsed_where(where)
-    with _view(log_path, directory, uri, vkeys) as (_, view):
+    with _view(log_path, directory, uri, vkeys, origin) as (_, view):
         found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
                                          include_superseded=include_superseded, where=condition,
                                          include_status=include_status)

@@ -31,7 +31,7 @@ SETTING_COLUMNS = ["key", "change", "a", "b"]
 @published_option
 @records_output()
 def show(run_id: str, log_path: str, directory: str | None, with_items: bool, failed: bool, output: str,
-         uri: str | None, vkeys: tuple[str, ...]) -> None:
+         uri: str | None, vkeys: tuple[str, ...], origin: str | None) -> None:
     """Show one run as recorded, its current state, and every event about it.
 
     With --output jsonl or csv, prints the items (with --items) or the events. With --from,
@@ -40,10 +40,12 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     from auditlog.app.run_state import current_state, item_records
     from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
+    if origin is not None and uri is None:
+        raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
     if uri is not None:  # a published log: its projections, checked against its checkpoint
         import projections
         from auditlog.app.configs import published_run_config
-        with _view(log_path, directory, uri, vkeys) as (log, view):
+        with _view(log_path, directory, uri, vkeys, origin) as (log, view):
             recorded, run = _verified_run(log, view, run_id)
             frame = projections.load_run(view, run_id)
             config = published_run_config(log, view, recorded)  # the configuration the run was recorded under
@@ -145,7 +147,7 @@ def _figure(value: float | None) -> str:
 @published_option
 @records_output()
 def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_rows: bool, setting_rows: bool,
-            output: str, uri: str | None, vkeys: tuple[str, ...]) -> None:
+            output: str, uri: str | None, vkeys: tuple[str, ...], origin: str | None) -> None:
     """Compare RUN_B with RUN_A: pass-rate, mean-score and metric deltas (B - A), items that flipped
     pass->fail or fail->pass, items in one run only, and what differs in their config and environment,
     key by key (added, removed, changed)."""
@@ -156,7 +158,7 @@ def compare(run_a: str, run_b: str, log_path: str, directory: str | None, item_r
     from auditlog.app.verified import view_tree
     if item_rows and setting_rows:
         raise errors.InvalidInput("--settings", "give --items or --settings, not both")
-    with _view(log_path, directory, uri, vkeys) as (log, view):
+    with _view(log_path, directory, uri, vkeys, origin) as (log, view):
         # each run's event is the one folded, and in the verified tree: its document is what was recorded
         documents = tuple(_verified_run(log, view, run_id)[1] for run_id in (run_a, run_b))
         declared = declared_lower_is_better(log, view_tree(view), documents[1]["project_id"]) if uri is None else None

@@ -117,9 +117,11 @@ class PublishedReport:
 
 def verify_published(target: Target, verifiers: Sequence[Verifier], *,
                      anchors: Sequence[tuple[str, Checkpoint]] = (),
-                     witnesses: Sequence[Verifier | CosignerKey] = (), quorum: int = 0) -> PublishedReport:
-    """Check everything published under `target`; VerificationError naming the first bad file."""
-    log = PublishedLog(target, verifiers)
+                     witnesses: Sequence[Verifier | CosignerKey] = (), quorum: int = 0,
+                     origin: str | None = None) -> PublishedReport:
+    """Check everything published under `target` (its checkpoint naming `origin`, if given); VerificationError
+    naming the first bad file."""
+    log = PublishedLog(target, verifiers, origin=origin)
     cp = log.checkpoint
     signed = [s.name for s in unverified_note(log.note)[1] if any((s.name, s.key_id) == (v.name, v.key_id)
                                                                   for v in verifiers)]
