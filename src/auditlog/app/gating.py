@@ -30,11 +30,21 @@ class Baseline:
 
 @dataclass(frozen=True)
 class BaselineChoice:
-    """What the user asked for: a run id or "pinned" (`given`), or the latest comparable run."""
+    """What the user asked for: a run id or "pinned" (`given`), or the latest comparable run.
+    `option` is how the user gave `given`, named by a refusal (`append run` says --gate-against)."""
 
     given: str | None = None
     latest: bool = False
     tags: Mapping[str, str] | None = None
+    option: str = "--baseline"
+
+
+def refuse_own_baseline(run_id: str, choice: BaselineChoice) -> None:
+    """InvalidInput when `choice` gives `run_id` itself as its baseline: a run compared with itself is
+    always "no change", a verdict about nothing (as `supersede` refuses a run superseding itself).
+    "pinned" names the pin, whatever the run ids: resolve_baseline checks what it resolves to."""
+    if choice.given == run_id and run_id != "pinned":
+        raise InvalidInput(choice.option, "a run cannot be its own baseline")
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,8 @@ class Gated:
 def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice) -> Baseline:
     """The baseline run for `candidate` (the run document of `run_id`); run_id None, and why, when
     the project has none yet (nothing pinned, no earlier run). A given run id is taken as given:
-    a mistyped one is NotFound later, never "no baseline"."""
+    a mistyped one is NotFound later, never "no baseline". The candidate itself, given or pinned,
+    is InvalidInput: a run is never its own baseline."""
     import projections
 
     if (choice.given is not None) == choice.latest:
@@ -60,6 +71,7 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
     if choice.tags and not choice.latest:
         raise InvalidInput("--baseline-tag", "goes with --baseline-latest")
     if choice.given is not None and choice.given != "pinned":
+        refuse_own_baseline(run_id, choice)
         return Baseline(choice.given, "given")
     project, model = candidate["project_id"], candidate["model_id"]
     if choice.given == "pinned":
@@ -67,6 +79,10 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
         if pinned is None:
             return Baseline(None, f"no baseline is pinned for project {project!r} "
                                   "(auditlog baseline pin RUN_ID --project ...)")
+        if pinned == run_id:
+            raise InvalidInput(f"{choice.option} pinned", f"the pinned baseline of project {project!r} is "
+                                                          f"{run_id!r} itself: a run cannot be its own baseline "
+                                                          "(pin another run to gate this one)")
         return Baseline(pinned, "pinned")
     wanted = dict(choice.tags or {})
     for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None, limit=2):
@@ -83,13 +99,15 @@ def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: 
 
     `view` is the log's projections, caught up (auditlog.app.verified.open_view). When the
     project has no baseline yet, `no_baseline` ("allow", "review" or "block") decides the verdict
-    recorded; None raises NotFound instead."""
+    recorded; None raises NotFound instead. A candidate without items is InvalidInput either way,
+    and so is a baseline that is the candidate itself (resolve_baseline): nothing is recorded."""
+    from auditlog.evals.gate import check_items, no_baseline_document, verdict_document
     from auditlog.evals.gate import gate as decide
-    from auditlog.evals.gate import no_baseline_document, verdict_document
 
     _, candidate = verified_run(log, view, run_id)
     baseline = resolve_baseline(view, candidate, run_id, choice)
     if baseline.run_id is None:
+        check_items(candidate)  # what the comparison would refuse, refused without one too
         if no_baseline is None:
             raise NotFound(baseline.how)
         document = no_baseline_document(run_id, no_baseline, baseline.how, policy)

@@ -174,13 +174,14 @@ def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
              baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str, no_baseline: str,
-             **policy_options: Any) -> None:
-    """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code."""
+             baseline_option: str = "--baseline", **policy_options: Any) -> None:
+    """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code. `baseline_option` is
+    the option that gave `baseline`, named when it is refused."""
     from auditlog.app.gating import BaselineChoice, gate
     from auditlog.app.verified import open_view
     from auditlog.evals.gate import GatePolicy
 
-    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"))
+    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"), baseline_option)
     gated = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options),
                  no_baseline=no_baseline)
     doc, result, receipt = gated.verdict, gated.result, gated.receipt

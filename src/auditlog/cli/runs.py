@@ -86,14 +86,20 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
     of the packages that decide a result: $AUDITLOG_CAPTURE_PACKAGES names them, "+name" adds to the
     default list, "none" records none; see docs/environment.md)."""
     doc = _read_document(document, "run")
+    latest = gate_against == "latest"
+    if gate_against:  # what the gate would refuse, refused before the run is written
+        from auditlog.app.gating import BaselineChoice, refuse_own_baseline
+        from auditlog.evals.gate import check_items
+        check_items(doc)
+        if not latest and isinstance(doc.get("run_id"), str):
+            refuse_own_baseline(doc["run_id"], BaselineChoice(gate_against, option="--gate-against"))
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)
         print_receipt(receipt, output)
         if gate_against:
-            latest = gate_against == "latest"
             run_gate(log, log_path, receipt.subject, baseline=None if latest else gate_against,
                      baseline_latest=latest, baseline_tags=baseline_tags, directory=None, output=output,
-                     fail_on=fail_on, no_baseline=no_baseline, **policy)
+                     fail_on=fail_on, no_baseline=no_baseline, baseline_option="--gate-against", **policy)
 
 
 @append.command(name="verdict", epilog=EXIT_CODES)

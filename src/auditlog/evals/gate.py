@@ -200,6 +200,12 @@ def _decide(policy: GatePolicy, n: int, n_clusters: int | None, low: float | Non
     return NEEDS_REVIEW, f"The {ci} contains 0: an improvement is neither shown nor ruled out ({size}){tail}."
 
 
+def check_items(run: Mapping[str, Any], which: str = "candidate") -> None:
+    """Raise InvalidInput as `gate` would for this run's items (none, or malformed), without a second
+    run: a verdict recorded with no baseline is refused for the same run a comparison refuses."""
+    _items(run, which, "score")
+
+
 def _items(run: Mapping[str, Any], which: str, metric: str) -> dict[str, tuple[float, bool, Any]]:
     """item_id -> (value compared, passed, extra), checked enough that the arithmetic cannot go wrong."""
     if not isinstance(run, Mapping):
