@@ -99,20 +99,26 @@ class State:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> State:
-        """Parse state.json; every file it names must have one of our names (it is read, and
-        later deleted: a doctored state must not make us touch anything else)."""
-        files, position = obj["files"], obj["position"]
+        """Parse state.json; every field must have its type, and every file it names one of our
+        names (it is read, and later deleted: a doctored state must not make us touch anything
+        else). Each table's parts must follow one another and hold the rows counted: a part
+        listed twice would be read twice."""
+        files, position = _object(obj["files"], "files"), _object(obj["position"], "position")
         if obj.get("format") in (1, 2):  # an older layout: catch_up rebuilds (schema_version 0 is older than any)
             return cls(log_id=obj.get("log_id", ""), seq=-1, hash=ZERO_HASH, root="", peaks=(), runs=(), verdicts=(),
                        baselines="", items=(), schema_version=0)
-        peaks = tuple(position["peaks"])
-        if not all(isinstance(p, str) and _HEX32.match(p) for p in peaks):
+        peaks = position["peaks"]
+        if not isinstance(peaks, list) or not all(isinstance(p, str) and _HEX32.match(p) for p in peaks):
             raise ValueError("its tree peaks are not hex hashes")
-        parts = files["parts"]
-        state = cls(log_id=obj["log_id"], seq=position["seq"], hash=position["hash"], root=position["root"], peaks=peaks,
-                    runs=_parts(parts["runs"]), verdicts=_parts(parts["verdicts"]), baselines=files["baselines"],
-                    items=_parts(files["items"]), counts=dict(obj.get("counts", {})),
-                    schema_version=obj["schema_version"], configs=files.get("configs", ""))
+        seq = _number(position["seq"], "position.seq", least=-1)
+        parts = _object(files["parts"], "files.parts")
+        counts = _object(obj.get("counts", {}), "counts")
+        state = cls(log_id=_text(obj["log_id"], "log_id"), seq=seq, hash=_text(position["hash"], "position.hash", _HEX32),
+                    root=_text(position["root"], "position.root", _HEX32), peaks=tuple(peaks),
+                    runs=_parts(parts["runs"], "runs", seq), verdicts=_parts(parts["verdicts"], "verdicts", seq),
+                    baselines=files["baselines"], items=_parts(files["items"], "items", seq),
+                    counts={k: _number(v, f"counts.{k}") for k, v in counts.items()},
+                    schema_version=_number(obj["schema_version"], "schema_version"), configs=files.get("configs", ""))
         if not state.runs or not state.verdicts or files["runs"] != state.runs[0].path \
                 or files["verdicts"] != state.verdicts[0].path:
             raise ValueError("its runs or verdicts parts are missing")
@@ -123,14 +129,51 @@ class State:
             named += [(p.path, _PARTS[kind]) for p in table]
             if kind == "runs":
                 named += [(p.manifest, _PARTS["manifest"]) for p in table]
+            elif any(p.manifest is not None for p in table):
+                raise ValueError(f"its {kind} parts name a manifest")
+            if state.counts.get(kind) != (rows := sum(p.rows for p in table)):
+                raise ValueError(f"it counts {state.counts.get(kind)} {kind}, its parts hold {rows}")
         for name, pattern in named:
             if not isinstance(name, str) or not pattern.fullmatch(name):
                 raise ValueError(f"it names {name!r}, which is not a projections file name")
         return state
 
 
-def _parts(entries: list[dict[str, Any]]) -> tuple[Part, ...]:
-    return tuple(Part(p["path"], p["first_seq"], p["last_seq"], p["rows"], p.get("manifest")) for p in entries)
+def _parts(entries: Any, kind: str, seq: int) -> tuple[Part, ...]:
+    """A table's parts, each for events after the previous one's, none after `seq`."""
+    if not isinstance(entries, list):
+        raise ValueError(f"its {kind} parts are not a list")
+    parts: list[Part] = []
+    for entry in entries:
+        entry = _object(entry, f"{kind} part")
+        part = Part(entry["path"], _number(entry["first_seq"], f"{kind} part first_seq"),
+                    _number(entry["last_seq"], f"{kind} part last_seq", least=-1),
+                    _number(entry["rows"], f"{kind} part rows"), entry.get("manifest"))
+        after = parts[-1].last_seq if parts else -1
+        if part.first_seq <= after or not part.first_seq - 1 <= part.last_seq <= seq:
+            raise ValueError(f"its {kind} part for events {part.first_seq}..{part.last_seq} overlaps another, "
+                             f"is out of order or is past seq {seq}")
+        parts.append(part)
+    return tuple(parts)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"its {what} is not an object")
+    return value
+
+
+def _number(value: Any, what: str, least: int = 0) -> int:
+    """An int of at least `least`; not a bool (json's true is an int to Python), nor a float."""
+    if type(value) is not int or value < least:
+        raise ValueError(f"its {what} is {value!r:.40}, not an integer >= {least}")
+    return value
+
+
+def _text(value: Any, what: str, pattern: re.Pattern[str] | None = None) -> str:
+    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+        raise ValueError(f"its {what} is {value!r:.40}, not " + ("a hex hash" if pattern else "a string"))
+    return value
 
 
 def read_state(directory: Path) -> State | None:
@@ -143,11 +186,13 @@ def read_state(directory: Path) -> State | None:
         raise StorageError(f"cannot read {directory / STATE}: {exc.strerror or exc}") from None
     try:
         obj = json.loads(text)
-        if obj.get("format") not in (1, 2, STATE_FORMAT):
+        if not isinstance(obj, dict):
+            raise ValueError("it is not a JSON object")
+        if type(obj.get("format")) is not int or obj["format"] not in (1, 2, STATE_FORMAT):
             raise InvalidInput(str(directory / STATE), f"unknown state format {obj.get('format')!r}: "
                                "rebuild with `auditlog projections rebuild`")
         return State.from_json(obj)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidInput(str(directory / STATE), f"is not a projections state file ({exc}): "
                            "rebuild with `auditlog projections rebuild`") from None
 
