@@ -185,16 +185,31 @@ def read_state(directory: Path) -> State | None:
     except OSError as exc:
         raise StorageError(f"cannot read {directory / STATE}: {exc.strerror or exc}") from None
     try:
+        return parse_state(text)
+    except UnknownFormat as exc:
+        raise InvalidInput(str(directory / STATE), f"unknown state format {exc}: "
+                           "rebuild with `auditlog projections rebuild`") from None
+    except ValueError as exc:
+        raise InvalidInput(str(directory / STATE), f"is not a projections state file ({exc}): "
+                           "rebuild with `auditlog projections rebuild`") from None
+
+
+class UnknownFormat(ValueError):
+    """A state.json of a format this code does not read (its format, as written)."""
+
+
+def parse_state(text: str | bytes) -> State:
+    """A state from the text of a state.json; ValueError, saying why, for anything else (UnknownFormat for
+    a format this code does not read)."""
+    try:
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise ValueError("it is not a JSON object")
         if type(obj.get("format")) is not int or obj["format"] not in (1, 2, STATE_FORMAT):
-            raise InvalidInput(str(directory / STATE), f"unknown state format {obj.get('format')!r}: "
-                               "rebuild with `auditlog projections rebuild`")
+            raise UnknownFormat(repr(obj.get("format")))
         return State.from_json(obj)
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise InvalidInput(str(directory / STATE), f"is not a projections state file ({exc}): "
-                           "rebuild with `auditlog projections rebuild`") from None
+    except (KeyError, TypeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def write_state(directory: Path, state: State) -> None:

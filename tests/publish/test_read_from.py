@@ -53,6 +53,29 @@ def test_forged_projections_are_refused(demo):
     assert done.code == 2 and "--vkey" in done.err
 
 
+@pytest.mark.parametrize("state", [b"[]", b'{"format": 3, "position": {"seq": "20"}}'])
+def test_a_signed_state_this_reader_cannot_use_is_one_line_not_a_traceback(demo, state):
+    """The key holder signed a state.json no auditlog writes (a list, a seq as text): refused as unusable."""
+    import hashlib
+    import os
+
+    from auditlog.app.publish import MANIFEST, SIGNED_STATE, STATE, signed_state_body
+    from auditlog.core.checkpoint import parse_checkpoint
+    from auditlog.core.note import unverified_note
+    from auditlog.services.keys import load_signer
+
+    db, out, vkey, cache = demo
+    (out / "projections" / STATE).write_bytes(state)
+    checkpoint = parse_checkpoint(unverified_note((out / "checkpoint").read_text())[0])
+    digests = {STATE: hashlib.sha256(state).hexdigest(),
+               MANIFEST: hashlib.sha256((out / "projections" / MANIFEST).read_bytes()).hexdigest()}
+    signer = load_signer(out.parent / "log.example.key")
+    (out / SIGNED_STATE).write_text(signer.sign(signed_state_body(checkpoint, digests)))
+    done = cli("history", "--from", out, "--vkey", vkey, env={**os.environ, **cache})
+    assert done.code == 1 and "projections/state.json is not a projections state" in done.err, done
+    assert "Traceback" not in done.err and len(done.err.strip().splitlines()) == 1, done
+
+
 def test_show_and_history_from_a_published_log_name_each_runs_configuration_as_on_the_log(tmp_path: Path):
     """A configured project, a run before it, one under each of two configurations, and one chained past the
     Writer's check (its event names no configuration): published, then read back with --from."""

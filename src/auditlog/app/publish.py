@@ -15,7 +15,6 @@ exactly the tree the (checked) checkpoint signs, and fails loudly otherwise.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -77,7 +76,7 @@ def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None
     """The published projections, fetched into a local cache and checked against the checkpoint (which must
     name `origin`, if given) and against what this cache read there before (`_extends_what_was_read`)."""
     import projections
-    from projections.state import State
+    from projections.state import parse_state
 
     published = PublishedLog(open_target(uri), verifiers, origin=origin)
     target, cp = published.target, published.checkpoint
@@ -97,7 +96,10 @@ def published_view(uri: str, verifiers: list[Verifier], cache: str | None = None
         if data is None or hashlib.sha256(data).hexdigest() != digests[name]:
             raise VerificationError(f"{uri}: {PROJECTIONS}/{name} is missing or not the file {SIGNED_STATE} signs")
         fetched[name] = data
-    state = State.from_json(json.loads(fetched[STATE]))
+    try:
+        state = parse_state(fetched[STATE])
+    except ValueError as exc:  # signed by the log's key, yet not a state this reader can use
+        raise VerificationError(f"{uri}: {PROJECTIONS}/{STATE} is not a projections state ({exc})") from None
     _extends_what_was_read(directory, published, state, uri)
     for name in sorted(state.files()):
         path = directory / name
