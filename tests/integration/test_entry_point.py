@@ -11,7 +11,6 @@ than for a timer.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -100,15 +99,3 @@ def test_a_reader_that_goes_away_is_quiet(tmp_path: Path) -> None:
     assert err == b"", err  # no traceback, no "Exception ignored ... BrokenPipeError"
     assert proc.returncode == 0  # the reader has what it wanted: not a failure (see docs/behaviour.md)
 
-
-def test_a_postgres_log_without_psycopg_names_the_extra_to_install_by_this_distributions_name(tmp_path: Path) -> None:
-    """`pip install auditlog` would install an unrelated package: the hint must name this distribution."""
-    import importlib.metadata
-
-    (dist,) = set(importlib.metadata.packages_distributions()["auditlog"])
-    blocker = tmp_path / "psycopg.py"  # first on the path: importing it fails as an absent psycopg would
-    blocker.write_text("raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
-    done = subprocess.run([sys.executable, "-m", "auditlog", "verify", "--log", "postgresql://127.0.0.1:1/x"],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
-    assert done.returncode == 4, done.stderr
-    assert f'pip install "{dist}[postgres]"' in done.stderr and "Traceback" not in done.stderr

@@ -39,7 +39,9 @@ def test_a_postgres_location_without_psycopg_says_what_to_install() -> None:
             "main()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=s.TIMEOUT)
     line = s.one_line_error(s.Result(done.returncode, done.stdout, done.stderr), 4)
-    assert 'pip install "auditlog[postgres]"' in line
+    import importlib.metadata
+    (dist,) = set(importlib.metadata.packages_distributions()["auditlog"])  # `pip install auditlog` is another package
+    assert f'pip install "{dist}[postgres]"' in line
 
 
 def test_connection_refused_is_one_line_exit_4(tmp_path: Path) -> None:
