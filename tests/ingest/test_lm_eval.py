@@ -151,10 +151,26 @@ def test_samples_of_another_run_or_task_are_refused(outputs):
     with pytest.raises(InvalidInput, match="second samples file"):
         parse_lm_eval(results, [belief, belief])
     unnamed = SourceFile("mystery.jsonl", belief.data)
-    with pytest.raises(InvalidInput, match="does not name a task"):
+    with pytest.raises(InvalidInput, match="does not name a task.*give --samples-task mystery.jsonl=TASK "
+                                           "\\(sample_tasks="):
         parse_lm_eval(results, [unnamed])
     doc = parse_lm_eval(results, [unnamed], sample_tasks={"mystery.jsonl": "negotiationtom_belief"})
     assert len(doc["items"]) == 20
+
+
+def test_a_file_or_task_named_in_the_options_must_be_among_the_samples(outputs):
+    """A misspelt sample_tasks file or primary_metric task is refused, not left unused while a default decides."""
+    folder = outputs / "lm-eval"
+    results = source(folder / f"results_{NEGOTIATION}.json")
+    belief, intention = (source(folder / f"samples_negotiationtom_{t}_{NEGOTIATION}.jsonl") for t in ("belief", "intention"))
+    with pytest.raises(InvalidInput, match="^--samples-task: 'mystery.jsonl' is not one of the samples files"):
+        parse_lm_eval(results, [belief], sample_tasks={"mystery.jsonl": "negotiationtom_belief"})
+    with pytest.raises(InvalidInput, match="^--primary-metric: task 'negotiationtom_desire' has no samples file "
+                                           "\\(they hold: negotiationtom_belief, negotiationtom_intention;"):
+        parse_lm_eval(results, [belief, intention], primary_metric={"negotiationtom_desire": "acc"})
+    doc = parse_lm_eval(results, [belief, intention], primary_metric={"negotiationtom_intention": "exact_match"})
+    assert {(i["extra"]["task"], i["extra"]["metric"]) for i in doc["items"]} == {
+        ("negotiationtom_belief", "acc"), ("negotiationtom_intention", "exact_match")}
 
 
 # -- hand-written files for what the real ones do not show --------------------------

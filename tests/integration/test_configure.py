@@ -169,6 +169,54 @@ def test_compare_and_ab_know_which_metrics_are_better_when_lower(tmp_path: Path)
     assert not figures["metrics.wall_s"]["lower_is_better"] and figures["metrics.wall_s"]["improvement"] == -2.0
 
 
+def test_lm_eval_metric_names_are_taken_whole_commas_included(tmp_path: Path) -> None:
+    """lm-eval's metrics are recorded as `<task>/<metric>,<filter>` (docs/ingest.md). Such a name is
+    one metric for --lower-is-better (of configure and of ab), and the name of a --metric-bounds term
+    is what comes before its last `=`; the repeated options add up, and the earlier lists still work."""
+    mae, acc = "polymer_tg_prediction/mae,none", "negotiationtom/acc,none"
+    db = tmp_path / "evals.db"
+    done = process("project", "configure", "qa", "--lower-is-better", mae, "--lower-is-better", "wall_s,cost_usd",
+                   "--groups", "baseline,candidate", "--groups", "treatment",
+                   "--metric-bounds", f"{acc}=0..1,accuracy=0..1", "--metric-bounds", "gsm8k/exact_match,strict-match=0..",
+                   "--log", db, "--output", "json")
+    assert done.code == 0, str(done)
+    assert done.json()["config"] == {
+        "groups": ["baseline", "candidate", "treatment"], "lower_is_better": ["cost_usd", mae, "wall_s"],
+        "metric_bounds": {acc: {"min": 0, "max": 1}, "accuracy": {"min": 0, "max": 1},
+                          "gsm8k/exact_match,strict-match": {"min": 0, "max": None}}}
+    before = fingerprint(db)
+    refused = process("append", "run", write_json(tmp_path / "r.json", _doc("r", **{acc: 1.5})), "--log", db)
+    one_line_error(refused, 2, '$.metrics["negotiationtom/acc,none"]', "outside its bounds 0..1")
+    assert fingerprint(db) == before, "a refused run writes nothing"
+
+    ok("append", "run", write_json(tmp_path / "a.json", _doc("a", **{mae: 30.0, acc: 0.5})), "--log", db)
+    ok("append", "run", write_json(tmp_path / "b.json", _doc("b", group="candidate", **{mae: 20.0, acc: 0.6})),
+       "--log", db)
+    figures = {f["name"]: f for f in ok("compare", "a", "b", "--log", db, "--output", "json").json()["figures"]}
+    assert figures[f"metrics.{mae}"]["lower_is_better"] and figures[f"metrics.{mae}"]["improvement"] == 10.0
+    assert not figures[f"metrics.{acc}"]["lower_is_better"]
+    ab = ok("ab", "--experiment", "exp", "--lower-is-better", acc, "--log", db, "--output", "json").json()
+    named = {f["name"]: f["lower_is_better"] for f in ab["rows"][0]["figures"]}
+    assert named[f"metrics.{acc}"] and not named[f"metrics.{mae}"]  # given on the command line: only those
+
+
+def test_a_value_that_could_name_other_metrics_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    db = tmp_path / "evals.db"
+    bad = [(["--lower-is-better", "judge/latency,judge/cost"], "--lower-is-better",
+            "'judge/latency,judge/cost' is ambiguous", "give each metric its own --lower-is-better"),
+           (["--lower-is-better", "wall_s,polymer_tg_prediction/mae,none"], "--lower-is-better", "is ambiguous"),
+           (["--lower-is-better", "t/mae,none", "--lower-is-better", "t/mae,none"], "--lower-is-better",
+            "'t/mae,none' is given twice"),
+           (["--metric-bounds", "negotiationtom/acc,none=0..1,negotiationtom/acc,none=0..2"], "--metric-bounds",
+            "'negotiationtom/acc,none' is bounded twice"),
+           (["--metric-bounds", "accuracy=0..1,wall_s,cost_usd=0.."], "--metric-bounds", "'wall_s' has no =LO..HI"),
+           (["--metric-bounds", "negotiationtom/acc,none"], "--metric-bounds", "is not NAME=LO..HI")]
+    for options, field, *reasons in bad:
+        line = one_line_error(process("project", "configure", "qa", *options, "--log", db), 2, *reasons)
+        assert line.startswith(f"auditlog: error: {field}: "), line
+    assert not db.exists(), "bad input never writes anything, not even a new log"
+
+
 def test_a_batch_and_the_evalsig_drop_in_are_refused_whole(tmp_path: Path) -> None:
     db = _configured(tmp_path, "--metric-bounds", "accuracy=0..0.55")
     before = fingerprint(db)

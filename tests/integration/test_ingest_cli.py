@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.cli_support import fingerprint
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = (ROOT / ".." / "shared" / "data" / "eval-outputs").resolve()
 pytestmark = pytest.mark.skipif(not OUTPUTS.is_dir(), reason=f"no real eval outputs at {OUTPUTS}")
@@ -76,3 +78,90 @@ def test_a_malformed_file_names_itself_and_appends_nothing(tmp_path):
     assert done.returncode == 2 and "broken.xml" in done.stderr and "line 1" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "e.db").exists()
+
+
+LM_EVAL = OUTPUTS / "lm-eval"
+ASDIV = "2024-08-21T03-44-09.494230"
+NEGOTIATION = "2026-07-08T18-15-33.115417"
+
+
+def one_line_refusal(done: subprocess.CompletedProcess, *needles: str) -> str:
+    """Exit 2 with one line on stderr naming these words."""
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("auditlog: error: "), done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_samples_followed_by_nothing_is_a_usage_error_not_a_missing_log(tmp_path):
+    """`--samples $FILES` with $FILES empty: --samples must not take the next option as its file."""
+    results = str(LM_EVAL / f"results_{ASDIV}.json")
+    for words in (["--samples", "--log", "e.db"], ["--samples", "", "--log", "e.db"],
+                  ["--samples", str(LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl"), "", "--log", "e.db"]):
+        line = one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, *words), "--samples: needs")
+        assert ("the next word, '--log', is an option" in line) == (words[1] == "--log"), line
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_a_samples_file_named_otherwise_is_given_its_task_on_the_command_line(tmp_path):
+    results = str(LM_EVAL / f"results_{ASDIV}.json")
+    mine = tmp_path / "mysamples.jsonl"
+    mine.write_bytes((LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl").read_bytes())
+    refused = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", str(mine), "--log", "e.db")
+    one_line_refusal(refused, "mysamples.jsonl: does not name a task", "give --samples-task mysamples.jsonl=TASK")
+    for wrong, reason in ((["--samples-task", "other.jsonl=asdiv"], "--samples-task: 'other.jsonl' is not one of"),
+                          (["--samples-task", "mysamples.jsonl"], "--samples-task: 'mysamples.jsonl' is not FILE=TASK"),
+                          (["--samples-task", f"{mine}=asdiv", "--samples-task", "mysamples.jsonl=asdiv"],
+                           "--samples-task: 'mysamples.jsonl' is given twice")):
+        one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", str(mine), *wrong,
+                                  "--log", "e.db"), reason)
+    assert not (tmp_path / "e.db").exists()
+    row, _ = ingest_and_read(tmp_path, "lm-eval", results, "--samples", str(mine), "--samples-task", f"{mine}=asdiv")
+    assert row["n_items"] == 50 and row["n_passed"] == 46
+
+
+def test_the_primary_metric_is_chosen_per_task(tmp_path):
+    """negotiationtom_intention has exact_match, its sibling tasks only acc: one METRIC for every
+    task cannot say it; TASK=METRIC can (docs/ingest.md)."""
+    results = str(LM_EVAL / f"results_{NEGOTIATION}.json")
+    samples = ["--samples", *(str(p) for p in sorted(LM_EVAL.glob(f"samples_negotiationtom_*_{NEGOTIATION}.jsonl")))]
+    one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, *samples, "--primary-metric", "exact_match",
+                              "--log", "e.db"), "has no per-sample metric 'exact_match' (it has: acc)")
+    for wrong, reason in (
+            (["--primary-metric", "negotiationtom_intentoin=exact_match"],
+             "--primary-metric: task 'negotiationtom_intentoin' has no samples file"),
+            (["--primary-metric", "acc", "--primary-metric", "negotiationtom_intention=exact_match"],
+             "--primary-metric: give one METRIC for every task, or TASK=METRIC per task, not both"),
+            (["--primary-metric", "acc", "--primary-metric", "exact_match"], "--primary-metric: is given 2 times"),
+            (["--primary-metric", "=acc"], "--primary-metric: '=acc' is not TASK=METRIC")):
+        one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, *samples, *wrong, "--log", "e.db"), reason)
+    one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, "--primary-metric", "acc", "--log", "e.db"),
+                     "--primary-metric: is about the per-sample files: give them with --samples")
+    assert not (tmp_path / "e.db").exists()
+    row, shown = ingest_and_read(tmp_path, "lm-eval", results, *samples,
+                                 "--primary-metric", "negotiationtom_intention=exact_match")
+    chosen = {(i["extra"]["task"], i["extra"]["metric"]) for i in shown["run"]["items"]}
+    assert chosen == {("negotiationtom_belief", "acc"), ("negotiationtom_desire", "acc"),
+                      ("negotiationtom_intention", "exact_match")} and row["n_items"] == 60
+    bias = "2024-06-17T15-44-37.867068"
+    printed = auditlog(tmp_path, "ingest", "lm-eval", str(LM_EVAL / f"results_{bias}.json"), "--samples",
+                       str(LM_EVAL / f"samples_bias_classification_{bias}.json"),
+                       "--primary-metric", "bias_classification=acc_norm", "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert {i["extra"]["metric"] for i in json.loads(printed.stdout)["items"]} == {"acc_norm"}
+
+
+def test_a_configuration_names_an_ingested_metric_as_history_shows_it(tmp_path):
+    """The metric `asdiv/acc,none` as ingested (0.92 in the file) is named whole by `project configure`."""
+    results = str(LM_EVAL / f"results_{ASDIV}.json")
+    for option in (["--metric-bounds", "asdiv/acc,none=0.95..1"], ["--lower-is-better", "asdiv/acc_stderr,none"]):
+        done = auditlog(tmp_path, "project", "configure", "asdiv", *option, "--log", "e.db")
+        assert done.returncode == 0, done.stderr
+    config = json.loads(auditlog(tmp_path, "project", "show", "asdiv", "--log", "e.db", "--output", "json").stdout)
+    assert config["config"]["lower_is_better"] == ["asdiv/acc_stderr,none"]
+    assert list(config["config"]["metric_bounds"]) == ["asdiv/acc,none"]
+    before = fingerprint(tmp_path / "e.db")
+    one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, "--log", "e.db"),
+                     '$.metrics["asdiv/acc,none"]: 0.92 is outside its bounds 0.95..1')
+    assert fingerprint(tmp_path / "e.db") == before, "a refused run writes nothing"

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from auditlog import errors
 from auditlog.cli.base import ALL_EXIT_CODES, EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
 from auditlog.cli.options import SeveralValues
 from auditlog.cli.progress import progress
@@ -101,14 +102,53 @@ def print_receipt(receipt: Any, output: str, extra: str = "") -> None:
 
 @ingest.command(name="lm-eval", epilog=EXIT_CODES)
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--samples", "samples", cls=SeveralValues, type=click.Path(dir_okay=False), metavar="FILE...",
+@click.option("--samples", "samples", cls=SeveralValues, what="file", type=click.Path(dir_okay=False), metavar="FILE...",
               help="Per-sample files (samples_<task>_<date>.jsonl, or the legacy <model>_<task>.jsonl): several "
                    "after one --samples (a shell glob), or --samples repeated.")
-@click.option("--primary-metric", help="The per-sample metric used as item score (default: the first in [0, 1]).")
+@click.option("--primary-metric", "primary_metrics", multiple=True, metavar="[TASK=]METRIC",
+              help="The per-sample metric used as item score (default: the first in [0, 1]): METRIC for every "
+                   "task, or TASK=METRIC for one task (repeatable, one per task).")
+@click.option("--samples-task", "sample_tasks", multiple=True, metavar="FILE=TASK",
+              help="The task a --samples file holds, when its name does not say it (repeatable).")
 @_ingest_options
-def ingest_lm_eval(results: str, samples: tuple[str, ...], primary_metric: str | None, **kwargs: Any) -> None:
+def ingest_lm_eval(results: str, samples: tuple[str, ...], primary_metrics: tuple[str, ...],
+                   sample_tasks: tuple[str, ...], **kwargs: Any) -> None:
     """An lm-evaluation-harness results JSON (0.4.x), with its per-sample files as items."""
-    _record("lm-eval", [results, *samples], primary_metric=primary_metric, **kwargs)
+    if not samples and (primary_metrics or sample_tasks):
+        option = "--primary-metric" if primary_metrics else "--samples-task"
+        raise errors.InvalidInput(option, "is about the per-sample files: give them with --samples")
+    _record("lm-eval", [results, *samples], primary_metric=_primary_metric(primary_metrics),
+            sample_tasks=_pairs(sample_tasks, "--samples-task", "FILE=TASK", key=lambda file: Path(file).name),
+            **kwargs)
+
+
+def _primary_metric(values: tuple[str, ...]) -> str | dict[str, str] | None:
+    """--primary-metric: one METRIC for every task, or TASK=METRIC for each task named; not both."""
+    per_task = [v for v in values if "=" in v]
+    if per_task and len(per_task) < len(values):
+        raise errors.InvalidInput("--primary-metric", "give one METRIC for every task, or TASK=METRIC per task, "
+                                                      "not both")
+    if per_task:
+        return _pairs(values, "--primary-metric", "TASK=METRIC")
+    if len(values) > 1:
+        raise errors.InvalidInput("--primary-metric", f"is given {len(values)} times: one METRIC is for every "
+                                                      "task (TASK=METRIC chooses one per task)")
+    return values[0] if values else None
+
+
+def _pairs(values: tuple[str, ...], option: str, form: str,
+           key: Callable[[str], str] = lambda name: name) -> dict[str, str] | None:
+    """`A=B` values as {A: B}, split at the last `=`; each A once."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        left, eq, right = value.rpartition("=")
+        if not (eq and left.strip() and right.strip()):
+            raise errors.InvalidInput(option, f"{value!r} is not {form}")
+        name = key(left.strip())
+        if name in pairs:
+            raise errors.InvalidInput(option, f"{name!r} is given twice")
+        pairs[name] = right.strip()
+    return pairs or None
 
 
 @ingest.command(name="inspect", epilog=EXIT_CODES)

@@ -20,8 +20,9 @@ ALL_TASKS = "(all tasks)"  # the overall rows' task, in tables (null in JSON and
 @projections_option
 @click.option("--experiment", required=True, help="The experiment id.")
 @click.option("--baseline", help="The group the others are compared with (default: the first by name).")
-@click.option("--lower-is-better", "lower", metavar="METRIC,...",
-              help="The metrics where less is better, reported as reductions (default: those the configuration "
+@click.option("--lower-is-better", "lower", multiple=True, metavar="METRIC",
+              help="A metric where less is better, reported as a reduction; repeatable, and read as by "
+                   "`project configure` (lm-eval's task/mae,none is one name) (default: those the configuration "
                    "of each task's project declares (auditlog project configure), else those whose name says "
                    "latency, cost, token, duration, seconds, error or loss; \"\" for none).")
 @click.option("--figures", "figure_rows", is_flag=True,
@@ -29,13 +30,14 @@ ALL_TASKS = "(all tasks)"  # the overall rows' task, in tables (null in JSON and
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
 @include_status_option
 @records_output()
-def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, lower: str | None,
+def ab(log_path: str, directory: str | None, experiment: str, baseline: str | None, lower: tuple[str, ...],
        figure_rows: bool, include_superseded: bool, include_status: str | None, output: str) -> None:
     """An A/B experiment, per task and overall: item wins, losses and ties of each group against the
     baseline group, and every figure's average improvement, absolute and relative (%), with latency,
     tokens and cost as reductions (see docs/projections.md for the exact definitions)."""
     import projections
-    declared = None if lower is None else [m.strip() for m in lower.split(",") if m.strip()]
+    from auditlog.evals.config import parse_metric_names
+    declared = parse_metric_names(lower, "--lower-is-better") if lower else None
     from auditlog.app.configs import declared_lower_is_better
     from auditlog.app.verified import view_tree
     with _view(log_path, directory) as (log, view):

@@ -3,7 +3,9 @@
 A shell glob (`--samples samples_mmlu_*.jsonl`) expands to several words after one flag;
 click's options take one value each, so this option takes every following word up to the
 next one that starts with `-` (an option), as well as repeating (`--samples a --samples b`).
-Arguments of the command therefore go before it.
+Arguments of the command therefore go before it. It needs at least one value: followed by
+another option (a CI variable that expanded to nothing), or by an empty word, it is refused,
+instead of taking the option as its value.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from typing import Any
 
 import click
 
+from auditlog import errors
+
 
 class SeveralValues(click.Option):
-    """multiple=True, and each occurrence takes the words after it until the next option."""
+    """multiple=True, and each occurrence takes the words after it until the next option.
+    `what` names one value in the refusal ("file": "--samples: needs at least one file ...")."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, what: str = "value", **kwargs: Any) -> None:
         kwargs["multiple"] = True
         super().__init__(*args, **kwargs)
+        self.what = what
 
     def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
         super().add_to_parser(parser, ctx)
@@ -28,9 +34,23 @@ class SeveralValues(click.Option):
                 continue
             take_one = option.process
 
-            def take_several(value: Any, state: Any, take_one: Any = take_one) -> None:
+            def take_several(value: Any, state: Any, take_one: Any = take_one, name: str = name) -> None:
+                self._check(name, value, first=True)
                 take_one(value, state)
                 while state.rargs and not state.rargs[0].startswith("-"):
-                    take_one(state.rargs.pop(0), state)
+                    word = state.rargs.pop(0)
+                    self._check(name, word, first=False)
+                    take_one(word, state)
 
             option.process = take_several
+
+    def _check(self, name: str, word: Any, *, first: bool) -> None:
+        """Refuse an empty word, and as the first value (which click takes whatever it is) another option."""
+        if not isinstance(word, str):
+            return
+        if not word:
+            raise errors.InvalidInput(name, f"needs a {self.what}, not an empty word (a variable that expanded "
+                                            "to nothing?)")
+        if first and word.startswith("-") and word != "-":
+            raise errors.InvalidInput(name, f"needs at least one {self.what}, but the next word, {word!r}, is an "
+                                            "option (a variable that expanded to nothing?)")

@@ -19,31 +19,35 @@ def project() -> None:
 
 @project.command(name="configure", epilog=EXIT_CODES)
 @click.argument("project_id", metavar="PROJECT")
-@click.option("--groups", metavar="GROUP,...",
-              help="The experiment groups a run may name (experiment.group); \"\" for any.")
-@click.option("--lower-is-better", "lower", metavar="METRIC,...",
-              help="The metrics where less is better (compare and ab report them so); \"\" for none declared.")
+@click.option("--groups", multiple=True, metavar="GROUP[,GROUP...]",
+              help="The experiment groups a run may name (experiment.group); a comma separates groups; "
+                   "repeatable; \"\" for any.")
+@click.option("--lower-is-better", "lower", multiple=True, metavar="METRIC",
+              help="A metric where less is better (compare and ab report it so); repeatable. A value with commas "
+                   "is one lm-eval metric (task/mae,none) when it has that form, a list when no part has a '/' "
+                   "(latency_ms,cost_usd), else refused; \"\" for none declared.")
 @click.option("--metric-bounds", "bounds", multiple=True, metavar="METRIC=LO..HI",
               help="Inclusive bounds a run's metric must stay within; either side may be left out "
-                   "(latency_ms=0..); comma-separated or repeated; \"\" for none.")
+                   "(latency_ms=0..); the name is what comes before the last '=', so lm-eval's task/acc,none=0..1 "
+                   "works; comma-separated or repeated; \"\" for none.")
 @click.option("--clear", is_flag=True, help="Start from an empty configuration (alone: clear it).")
 @log_option
 @lock_option
 @output_option("text", "json", default="text")
-def configure(project_id: str, groups: str | None, lower: str | None, bounds: tuple[str, ...], clear: bool,
+def configure(project_id: str, groups: tuple[str, ...], lower: tuple[str, ...], bounds: tuple[str, ...], clear: bool,
               log_path: str, lock_timeout: float, output: str) -> None:
     """Set the configuration of PROJECT from now on: runs in an undeclared group, or with a metric
     outside its bounds, are refused (exit 2). The parts not given are kept from the configuration in
     force; --clear starts from none. The same configuration again appends nothing."""
-    from auditlog.evals.config import ProjectConfig, parse_bounds, parse_names
+    from auditlog.evals.config import ProjectConfig, parse_bounds, parse_metric_names, parse_names
     from auditlog.evals.runs import check_identifier
-    if not (clear or groups is not None or lower is not None or bounds):
+    if not (clear or groups or lower or bounds):
         raise errors.InvalidInput("PROJECT", "give --groups, --lower-is-better, --metric-bounds or --clear "
                                              "(`auditlog project show` prints the configuration in force)")
     check_identifier(project_id, "PROJECT")
     parts: dict[str, Any] = {  # every option checked before the log is opened: bad input writes nothing
-        "groups": None if groups is None else parse_names(groups, "--groups"),
-        "lower_is_better": None if lower is None else parse_names(lower, "--lower-is-better"),
+        "groups": parse_names(groups, "--groups") if groups else None,
+        "lower_is_better": parse_metric_names(lower, "--lower-is-better") if lower else None,
         "metric_bounds": parse_bounds(bounds) if bounds else None,
     }
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:

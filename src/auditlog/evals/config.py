@@ -9,6 +9,7 @@ and writes the event's `data`, and checks a run against it (the Writer refuses a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ from auditlog.evals.fields import field_path
 from auditlog.evals.runs import check_identifier
 
 KEYS = ("groups", "lower_is_better", "metric_bounds")
+# How auditlog names an lm-eval metric (ingest/lm_eval.py): "<task>/<metric>,<filter>". The only
+# metric names with a comma that the options read whole: one comma, after a `/`, none after it.
+LM_EVAL_NAME = re.compile(r"[^,]+/[^,/]+,[^,/]+")
 
 
 @dataclass(frozen=True)
@@ -125,10 +129,31 @@ def from_data(data: Any) -> ProjectConfig:
     return ProjectConfig().replaced(groups=groups, lower_is_better=lower, metric_bounds=bounds)
 
 
-def parse_names(text: str, option: str) -> list[str]:
-    """A comma-separated list of names (`--groups a,b`); "" is the empty list. Each name is an id
-    (check_identifier's rules); a name given twice is refused."""
-    names = [part.strip() for part in text.split(",")] if text.strip() else []
+def parse_names(texts: str | Sequence[str], option: str) -> list[str]:
+    """Names from an option given once or repeated (`--groups a,b --groups c`): a comma separates
+    names; "" adds none. Each name is an id (check_identifier's rules); a name given twice is refused."""
+    values = [texts] if isinstance(texts, str) else list(texts)
+    names = [part.strip() for text in values if text.strip() for part in text.split(",")]
+    for name in names:
+        check_identifier(name, option)
+    return _names(names, option)
+
+
+def parse_metric_names(texts: str | Sequence[str], option: str) -> list[str]:
+    """Metric names from an option given once or repeated. lm-eval's metrics are named with a comma
+    (`task/acc,none`), so a value is one name when it has that form (LM_EVAL_NAME: a single comma,
+    after a `/`, and none after it), a comma-separated list when no part has a `/` (`latency_ms,cost_usd`),
+    and refused as ambiguous otherwise (`judge/a,judge/b`: the option repeated says it). "" adds none."""
+    values = [texts] if isinstance(texts, str) else list(texts)
+    names: list[str] = []
+    for text in (value.strip() for value in values):
+        if "," not in text or LM_EVAL_NAME.fullmatch(text):
+            names.extend([text] if text else [])
+        elif "/" not in text:
+            names.extend(part.strip() for part in text.split(","))
+        else:
+            raise InvalidInput(option, f"{text!r} is ambiguous: only a name of lm-eval's form TASK/METRIC,FILTER "
+                                       f"is read whole; give each metric its own {option}")
     for name in names:
         check_identifier(name, option)
     return _names(names, option)
@@ -136,14 +161,20 @@ def parse_names(text: str, option: str) -> list[str]:
 
 def parse_bounds(texts: Sequence[str], option: str = "--metric-bounds") -> dict[str, Bounds]:
     """`NAME=LO..HI` terms, comma-separated or repeated; either side may be left out (`latency_ms=0..`),
-    not both. Numbers are finite, LO <= HI, and each metric is bounded once."""
+    not both. Numbers are finite, LO <= HI, and each metric is bounded once. A name may hold lm-eval's
+    comma (`task/acc,none=0..1`): a term runs to its `=`, the name is what comes before its last `=`,
+    and a name with a comma must have lm-eval's form (else a bound was left out, and it is refused)."""
     bounds: dict[str, Bounds] = {}
-    terms = [term.strip() for text in texts for term in text.split(",") if text.strip()]
+    terms = [term for text in texts if text.strip() for term in _bound_terms(text)]
     for term in terms:
-        name, eq, spec = term.partition("=")
+        name, eq, spec = term.rpartition("=")
         name = name.strip()
         if not eq:
             raise InvalidInput(option, f"{term!r} is not NAME=LO..HI (e.g. accuracy=0..1)")
+        if "," in name and not LM_EVAL_NAME.fullmatch(name):
+            missing = name.split(",")[0].strip()
+            raise InvalidInput(option, f"{term!r}: {missing!r} has no =LO..HI (a name with a comma must be "
+                                       "lm-eval's TASK/METRIC,FILTER)")
         check_identifier(name, option)
         if name in bounds:
             raise InvalidInput(option, f"{name!r} is bounded twice")
@@ -152,6 +183,21 @@ def parse_bounds(texts: Sequence[str], option: str = "--metric-bounds") -> dict[
             raise InvalidInput(option, f"{term!r}: the bounds are LO..HI (either side may be left out), not {spec!r}")
         bounds[name] = _bounds(_parse_number(lo, option, term), _parse_number(hi, option, term), option, term)
     return bounds
+
+
+def _bound_terms(text: str) -> list[str]:
+    """The terms of one --metric-bounds value: split at commas, where a piece without `=` is the start
+    of a name with a comma and is joined to the next (`task/acc,none=0..1` is one term)."""
+    terms: list[str] = []
+    pending: list[str] = []
+    for piece in text.split(","):
+        pending.append(piece)
+        if "=" in piece:
+            terms.append(",".join(pending).strip())
+            pending = []
+    if pending:  # no `=` to end it: refused by parse_bounds as not NAME=LO..HI
+        terms.append(",".join(pending).strip())
+    return terms
 
 
 def _parse_number(text: str, option: str, term: str) -> float | None:

@@ -56,6 +56,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
     UTC), else from the file's SHA-256. `primary_metric` (one name, or {task: name})
     chooses the per-sample metric that becomes the item score; `sample_tasks` maps a
     sample file name to its task when the name does not follow the harness's pattern.
+    A task or file name in either that none of the samples files has is refused.
     """
     notes = Notes()
     data = load_json(results)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from auditlog.errors import InvalidInput
 from auditlog.ingest.common import Notes, Progress, SourceFile, clean, fail, json_lines, load_json, number, text_of
 
 PREFERRED = ("acc", "exact_match", "acc_norm", "pass@1", "pass_at_1", "em", "correct")
@@ -34,13 +35,20 @@ def sample_items(samples: Sequence[SourceFile], *, rows: Mapping[str, Mapping[st
     """Items from every samples file; `progress` hears the bytes parsed (`parsed`: before the first)."""
     total = parsed + sum(len(s.data) for s in samples)
     known = set(rows) | _keys(data, "configs") | _keys(data, "n-samples") | _keys(data, "versions")
+    _check_named_files(samples, sample_tasks)
     seen: dict[str, SourceFile] = {}
-    items: list[dict[str, Any]] = []
-    for source in samples:
+    for source in samples:  # every file's task first (from names alone): a refusal comes before any parsing
         task = _task_of(source, known, results_date, sample_tasks)
         if task in seen:
             raise fail(source, "", f"is a second samples file for task {task!r} (the first: {seen[task].name})")
         seen[task] = source
+    if isinstance(primary_metric, Mapping):
+        for task in primary_metric:
+            if task not in seen:
+                raise InvalidInput("--primary-metric", f"task {task!r} has no samples file (they hold: "
+                                                       f"{', '.join(seen)}; primary_metric in Python)")
+    items: list[dict[str, Any]] = []
+    for task, source in seen.items():
         records = _records(source)
         wanted = primary_metric.get(task) if isinstance(primary_metric, Mapping) else primary_metric
         items.extend(_task_items(source, task, records, rows.get(task, {}), data, notes, wanted))
@@ -48,6 +56,15 @@ def sample_items(samples: Sequence[SourceFile], *, rows: Mapping[str, Mapping[st
         if progress is not None:
             progress(parsed, total)
     return items
+
+
+def _check_named_files(samples: Sequence[SourceFile], sample_tasks: Mapping[str, str]) -> None:
+    """Each file sample_tasks names is one of the samples: a misspelt name is refused, not left unused."""
+    names = {n for s in samples for n in (s.name, s.basename)}
+    for name in sample_tasks:
+        if name not in names:
+            raise InvalidInput("--samples-task", f"{name!r} is not one of the samples files "
+                                                 "(sample_tasks in Python)")
 
 
 def _keys(data: Mapping[str, Any], name: str) -> set[str]:
@@ -71,7 +88,8 @@ def _task_of(source: SourceFile, known: set[str], results_date: str | None, samp
         endings = [t for t in known if stem.endswith("_" + t)]
         if not endings:
             raise fail(source, "", "does not name a task of the results file (expected samples_<task>_<date>.jsonl "
-                                   "or <model>_<task>.jsonl; or say which task it holds)")
+                                   f"or <model>_<task>.jsonl): give --samples-task {name}=TASK "
+                                   "(sample_tasks={file name: task})")
         task = max(endings, key=len)
     if task not in known:
         raise fail(source, "", f"holds samples of task {task!r}, which the results file does not have")
