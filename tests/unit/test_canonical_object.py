@@ -73,3 +73,16 @@ def test_a_scalar_member_is_its_canonical_bytes(value: object) -> None:
             canonical_scalar(value)
         return
     assert canonical_scalar(value) == expected
+
+
+@pytest.mark.parametrize("field", ["item_id", "error"])
+def test_a_lone_surrogate_in_an_item_is_named_at_its_path_in_the_run(field: str) -> None:
+    """The items' one-call encoding falls back to the core's encoder, whose paths start at the items list:
+    the refusal names the item within the run (hypothesis found `$[0].item_id`)."""
+    from auditlog.evals.runs import prepare_run
+    item = {"item_id": "q1", "score": 0.5, "passed": True, field: "a\ud800"}
+    doc = {"project_id": "p", "model_id": "m", "run_id": "r", "items": [{"item_id": "q0", "score": 1, "passed": True},
+                                                                        item]}
+    with pytest.raises(InvalidInput) as refused:
+        prepare_run(doc, environment={"python": "3.11"})
+    assert refused.value.field == f"$.items[1].{field}" and "surrogate" in refused.value.reason

@@ -12,9 +12,10 @@ import hashlib
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
@@ -143,7 +144,7 @@ def prepare_run(doc: Any, *, environment: Mapping[str, Any] | None = None) -> Pr
         members["metrics"] = canonical_plain(run["metrics"])
     if "items" in run:
         items = run["items"]
-        members["items"] = canonical_items(ready, items) if ready is not None else _encode_member("items", items)
+        members["items"] = _encode_member("items", items, None if ready is None else partial(canonical_items, ready))
     document = canonical_object(members)
     submitted = hashlib.sha256(document).hexdigest()
     if "run_id" not in run:
@@ -167,10 +168,10 @@ def _ascii_keys(value: dict[Any, Any]) -> bool:
         return False
 
 
-def _encode_member(key: str, value: Any) -> bytes:
-    """canonical_bytes of one top-level value, with error paths relative to the document."""
+def _encode_member(key: str, value: Any, encode: Callable[[Any], bytes] | None = None) -> bytes:
+    """canonical_bytes of one top-level value (by `encode`, if given), with error paths relative to the document."""
     try:
-        return canonical_scalar(value)
+        return (encode or canonical_scalar)(value)
     except InvalidInput as exc:
         raise InvalidInput(field_path("$", key) + exc.field[1:], exc.reason) from None
 
