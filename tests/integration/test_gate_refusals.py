@@ -127,12 +127,3 @@ def test_append_run_gated_without_items_writes_nothing(tmp_path):
     done = cli("append", "run", "empty.json", "--gate-against", "latest", "--log", "e.db", cwd=tmp_path)
     assert done.code == 2 and one_line(done, NO_ITEMS), done
     assert not (tmp_path / "e.db").exists()
-
-
-def test_a_hand_written_verdict_with_the_run_as_its_own_baseline_is_refused(two_runs: Path) -> None:
-    verdict = {"run_id": "cand", "baseline_run_id": "cand", "metric": "pass_rate", "verdict": "ALLOW"}
-    (two_runs / "v.json").write_text(json.dumps(verdict))
-    before = size(two_runs)
-    done = cli("append", "verdict", "v.json", "--log", "e.db", cwd=two_runs)
-    assert done.code == 2 and one_line(done, "$.baseline_run_id: names the run itself"), done
-    assert size(two_runs) == before and verdicts(two_runs) == 0

@@ -189,8 +189,6 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
             _no_baseline(verdict)
     else:
         _identifier(verdict, "baseline_run_id", "$", required=True)
-        if verdict["baseline_run_id"] == verdict["run_id"]:  # a comparison with itself says nothing (gate refuses it)
-            raise InvalidInput("$.baseline_run_id", "names the run itself: a run cannot be its own baseline")
     _identifier(verdict, "metric", "$", required=True)
     if verdict["verdict"] not in VERDICTS:
         raise InvalidInput("$.verdict", f"must be one of {', '.join(VERDICTS)}, not {verdict['verdict']!r}")
