@@ -102,6 +102,10 @@ def test_an_index_that_leaves_out_a_row_under_its_own_sql_fails_verify(log_path:
     result = cli("verify", "--log", log_path)
     assert result.code == 1 and f"schema: SQLite's integrity check of the file: row 3 missing from index {index}" \
         in result.out and "Traceback" not in result.err, str(result)
+    from auditlog.services.verify import verify_log
+    with AuditLog.open(log_path, create=False) as log:  # in segments, the file check runs beside the workers
+        report = verify_log(log, processes=2)
+    assert not report.ok and f"row 3 missing from index {index}" in report.first.detail
 
 
 def test_the_schema_refuses_a_row_outside_the_chain(log_path: Path) -> None:

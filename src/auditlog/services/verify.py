@@ -114,6 +114,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
 
     A long log is verified on every core (`auditlog.services.segments`; `processes` overrides how
     many, 1 for one); a log with anything wrong is verified again in one process, for the report."""
+    file_check = _beside(log.store.file_problems)  # SQLite's own check of the file, while the chain is scanned
     meta = log.store.meta()
     origin = meta.get("origin")
     early: list[Problem] = [Problem(0, "schema", text) for text in log.store.schema_problems()]
@@ -133,10 +134,14 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     early += _unaccounted_rows(log)
     if not early:
         report = _in_segments(log, meta, size, anchors, progress, processes)
-        if report is not None:
+        found = file_check()
+        if report is not None and not found:
             return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
                                 origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored),
                                 tuple(v.name for v in verifiers))
+    else:
+        found = file_check()
+    early += [Problem(0, "schema", text) for text in found]
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=tree.nodes_within(log.store.nodes(), size, beyond),
                      stored_level=tree.STORED_LEVEL, batch=clean_rows)
     rows = log.store.rows(until=size)
@@ -162,6 +167,31 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
                         len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored),
                         tuple(v.name for v in verifiers))
+
+
+def _beside(task: Callable[[], list[str]]) -> Callable[[], list[str]]:
+    """`task` started on a thread of its own; the function returned waits for its answer (or its error).
+    SQLite's integrity check spends its time in C, with the GIL let go: it runs beside the scan."""
+    import threading
+
+    answer: list[list[str]] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answer.append(task())
+        except BaseException as exc:  # handed to the caller, in its thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="auditlog-file-check", daemon=True)
+    thread.start()
+
+    def result() -> list[str]:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return answer[0]
+    return result
 
 
 def _in_segments(log: AuditLog, meta: dict[str, str], size: int, anchors: dict[int, list[tuple[str, bytes]]],

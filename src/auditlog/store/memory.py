@@ -69,6 +69,9 @@ class _Reads:
     def schema_problems(self) -> list[str]:
         return []  # no schema: nothing but this process can reach its state
 
+    def file_problems(self) -> list[str]:
+        return []  # no file
+
     def rows_at(self, seqs: Sequence[int]) -> list[StoredEvent]:
         wanted = {seq for seq in seqs if seq >= 0}
         return [row for row in self._state.rows if row.seq in wanted]

@@ -238,6 +238,12 @@ class EventStore(Reader, Protocol):
     location: str
     lock_timeout: float
 
+    def file_problems(self) -> list[str]:
+        """What the database's own check of its storage finds (an index that leaves out rows), one
+        sentence each; [] when nothing, or when the server keeps its storage to itself. Safe to call
+        from another thread than the store's (verify runs it beside the scan)."""
+        ...
+
     def transaction(self, timeout: float) -> AbstractContextManager[WriteTransaction]:
         """Exclusive write access; raises LockTimeout after `timeout` seconds of waiting."""
         ...

@@ -119,6 +119,9 @@ class Reads:
                 self._sql.tally, self._sql.bounds(since, until)))
         return Tally(events, low, high, nodes)
 
+    def file_problems(self) -> list[str]:
+        return []  # the server's storage is its own: no role of ours can rewrite an index's pages
+
     def schema_problems(self) -> list[str]:
         """The schema's catalog against what create_script makes (catalog.expected_catalog), in one
         query: tables and columns, constraints, indexes, triggers (and whether enabled), functions

@@ -93,10 +93,7 @@ def _expected() -> dict[tuple[str, str], str | None]:
 
 
 def schema_problems(conn: sqlite3.Connection) -> list[str]:
-    """Objects extra, missing or changed against what the migrations make (see EXPECTED_OBJECTS), and
-    what SQLite's own check of the file finds: an index whose entries are not its table's rows keeps
-    its SQL text, and the reads that go through it (a run's events, a project's configuration) would
-    miss rows or find others."""
+    """Objects extra, missing or changed against what the migrations make (see EXPECTED_OBJECTS)."""
     found = {(kind, name): _normal(sql) for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master")}
     problems = []
     for key, sql in sorted(_expected().items()):
@@ -107,10 +104,15 @@ def schema_problems(conn: sqlite3.Connection) -> list[str]:
     for kind, name in sorted(set(found) - set(_expected())):
         problems.append(f"an extra {kind} {name} is in the database (auditlog made none such: it may hide, drop "
                         "or change rows)")
-    for (line,) in conn.execute(f"PRAGMA integrity_check({INTEGRITY_LINES})"):
-        if line != "ok":
-            problems.append(f"SQLite's integrity check of the file: {line}")
     return problems
+
+
+def file_problems(conn: sqlite3.Connection) -> list[str]:
+    """What SQLite's own check of the file finds (PRAGMA integrity_check): an index whose entries are
+    not its table's rows keeps its SQL text, and the reads that go through it (a run's events, a
+    project's configuration) would miss rows or find others."""
+    return [f"SQLite's integrity check of the file: {line}"
+            for (line,) in conn.execute(f"PRAGMA integrity_check({INTEGRITY_LINES})") if line != "ok"]
 
 
 def _migrations():  # noqa: ANN202 - sqlite_utils is imported here, not at module load

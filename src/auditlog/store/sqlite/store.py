@@ -202,6 +202,17 @@ class SQLiteStore(_Reads):
                 if check_schema:
                     self._check_schema()
 
+    def file_problems(self) -> list[str]:
+        """On a read-only connection of its own, so that it may run on another thread beside a scan."""
+        from auditlog.store.sqlite.schema import file_problems
+        with _translated("cannot check the log's file"):
+            conn = sqlite3.connect(_read_only_uri(self.path), uri=True, timeout=self.lock_timeout,
+                                   check_same_thread=False)
+            try:
+                return file_problems(conn)
+            finally:
+                conn.close()
+
     @classmethod
     def for_migration(cls, path: str | os.PathLike[str]) -> SQLiteStore:
         """Open an existing log whatever its schema version, to migrate it."""
