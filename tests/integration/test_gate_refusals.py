@@ -127,3 +127,12 @@ def test_append_run_gated_without_items_writes_nothing(tmp_path):
     done = cli("append", "run", "empty.json", "--gate-against", "latest", "--log", "e.db", cwd=tmp_path)
     assert done.code == 2 and one_line(done, NO_ITEMS), done
     assert not (tmp_path / "e.db").exists()
+
+
+def test_append_run_with_a_baseline_tag_but_no_latest_baseline_writes_nothing(two_runs):
+    run_doc(two_runs / "next.json", "next")
+    before = size(two_runs)
+    done = cli("append", "run", "next.json", "--gate-against", "base", "--baseline-tag", "branch=main",
+               "--log", "e.db", cwd=two_runs)
+    assert done.code == 2 and one_line(done, "--baseline-tag: goes with --gate-against latest"), done
+    assert size(two_runs) == before

@@ -69,7 +69,8 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
         raise InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
                                          "or --baseline-latest (one of them)")
     if choice.tags and not choice.latest:
-        raise InvalidInput("--baseline-tag", "goes with --baseline-latest")
+        raise InvalidInput("--baseline-tag", "goes with " + ("--baseline-latest" if choice.option == "--baseline"
+                                                             else f"{choice.option} latest"))
     if choice.given is not None and choice.given != "pinned":
         refuse_own_baseline(run_id, choice)
         return Baseline(choice.given, "given")

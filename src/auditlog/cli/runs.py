@@ -91,6 +91,8 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
         from auditlog.app.gating import BaselineChoice, refuse_own_baseline
         from auditlog.evals.gate import check_items
         check_items(doc)
+        if not latest and baseline_tags:
+            raise errors.InvalidInput("--baseline-tag", "goes with --gate-against latest")
         if not latest and isinstance(doc.get("run_id"), str):
             refuse_own_baseline(doc["run_id"], BaselineChoice(gate_against, option="--gate-against"))
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
