@@ -22,6 +22,7 @@ from auditlog.cli.base import (
     table_width,
 )
 from auditlog.cli.progress import progress
+from auditlog.cli.queries import origin_needs_from
 from auditlog.render import plural, render, safe_text
 
 vkey_option = click.option("--vkey", "vkeys", multiple=True, metavar="VKEY|FILE",
@@ -90,10 +91,9 @@ def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[
     from auditlog.services.targets import open_target
     from auditlog.services.witness import load_witness_keys
 
+    origin_needs_from(uri, origin)
     if uri is None:
-        option = "--origin" if origin is not None and not (witness_vkeys or quorum) else "--witness-vkey"
-        raise errors.InvalidInput(option, f"{'the origin is' if option == '--origin' else 'witnesses are'} checked on "
-                                          "a published log: give --from URI")
+        raise errors.InvalidInput("--witness-vkey", "witnesses are checked on a published log: give --from URI")
     if not verifiers:
         raise errors.InvalidInput("--vkey", "checking a published log needs the log's verifier key")
     witnesses = load_witness_keys(list(witness_vkeys))

@@ -140,14 +140,19 @@ def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
                              "checked against its signed checkpoint, instead of --log.")(func)
 
 
+def origin_needs_from(uri: str | None, origin: str | None) -> None:
+    """--origin is what a published log's checkpoint must name: without --from it would check nothing."""
+    if uri is None and origin is not None:
+        raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
+
+
 @contextmanager
 def _view(log_path: str, directory: str | None, uri: str | None = None, vkeys: tuple[str, ...] = (),
           origin: str | None = None) -> Iterator[Any]:
     """The log, opened (never created), and its projections caught up; with `uri`, the published
     log and its projections, checked against its checkpoint (and `origin`, if given)."""
     import projections
-    if uri is None and origin is not None:
-        raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
+    origin_needs_from(uri, origin)
     if uri is not None:
         from auditlog.app.publish import published_view
         from auditlog.services.keys import load_verifiers

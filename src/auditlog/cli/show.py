@@ -13,7 +13,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, records_output, table_width
-from auditlog.cli.queries import _echo, _verified_run, _view, projections_option, published_option
+from auditlog.cli.queries import _echo, _verified_run, _view, origin_needs_from, projections_option, published_option
 from auditlog.render import json_text, number, plural, render, safe_text
 
 ITEM_COLUMNS = ["item_id", "score", "passed", "latency_ms", "tokens", "cost_usd", "error"]
@@ -40,8 +40,7 @@ def show(run_id: str, log_path: str, directory: str | None, with_items: bool, fa
     from auditlog.app.run_state import current_state, item_records
     from auditlog.app.verified import verified_about, verified_tree
     with_items = with_items or failed
-    if origin is not None and uri is None:
-        raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
+    origin_needs_from(uri, origin)
     if uri is not None:  # a published log: its projections, checked against its checkpoint
         import projections
         from auditlog.app.configs import published_run_config
