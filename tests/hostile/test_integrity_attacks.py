@@ -327,3 +327,19 @@ def test_migrate_brings_a_release_0_1_log_over_with_the_same_bytes_hashes_and_ro
     assert f"root {root}" in out and "cannot be excluded" not in out
     with pytest.raises(sqlite3.IntegrityError):
         tamper(old, "INSERT INTO merkle VALUES (4, 1000, zeroblob(32))")
+
+
+def test_a_checkpoint_or_a_publication_is_never_signed_for_an_origin_only_the_meta_table_names(log_path: Path,
+                                                                                            tmp_path: Path) -> None:
+    """The holder changes the origin in the meta table alone: signing would vouch for a log of that origin."""
+    from tests.tampering import as_holder
+
+    ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "ci.key")
+    with as_holder(log_path) as conn:
+        conn.execute("UPDATE meta SET value = 'forged.example/evals' WHERE key = 'origin'")
+    before = sqlite3.connect(log_path).execute("SELECT count(*) FROM checkpoints").fetchone()
+    for args in (("checkpoint", "--key", tmp_path / "ci.key"), ("publish", "--to", tmp_path / "pub", "--key",
+                                                                  tmp_path / "ci.key")):
+        loud(cli(*args, "--log", log_path), "origin 'forged.example/evals'", "is not what its genesis event says")
+    assert sqlite3.connect(log_path).execute("SELECT count(*) FROM checkpoints").fetchone() == before
+    assert not (tmp_path / "pub" / "checkpoint").exists()

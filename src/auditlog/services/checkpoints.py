@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 
 def make_checkpoint(log: AuditLog, signer: Signer) -> str:
-    """Sign the log's current tree (origin from the genesis) and keep the note in the log."""
-    origin = log.info()["origin"]
+    """Sign the log's current tree (its origin from the genesis, checked: AuditLog.origin) and keep the note in the log."""
+    origin = log.origin()
     with log.store.transaction(getattr(log.store, "lock_timeout", 30.0)) as txn:
         size = txn.head().size
         root = tree.root(txn, size)
@@ -66,7 +66,7 @@ def cosign(note: str, signer: Signer, log: AuditLog | None = None) -> str:
 
 
 def check_against_log(log: AuditLog, checkpoint: Checkpoint) -> None:
-    origin = log.info()["origin"]
+    origin = log.origin()
     if checkpoint.origin != origin:
         raise VerificationError(f"the checkpoint is for origin {checkpoint.origin!r}, this log is {origin!r}")
     if checkpoint.size > log.head().size:
@@ -96,7 +96,7 @@ def checked_covering_checkpoint(log: AuditLog, seq: int, verifiers: list[Verifie
     if not verifiers:
         raise InvalidInput("--vkey/--key", f"cannot check the signature of the {label}: give the log's verifier "
                            "key with --vkey (or its private key with --key), or make a fresh checkpoint with --key")
-    origin = log.info().get("origin")
+    origin = log.origin()
     try:
         checkpoint = open_checkpoint(stored.note, verifiers, origin=origin)
     except (VerificationError, InvalidInput) as exc:

@@ -101,6 +101,18 @@ class AuditLog:
         """log_id, origin, genesis_hash and creation time, as recorded beside the events."""
         return self.store.meta()
 
+    def origin(self) -> str:
+        """The log's origin as its genesis event names it, that event read and hash-checked, and the
+        metadata beside the events saying the same: what a checkpoint is signed for, or checked against,
+        is never a value the file's holder changed in the meta table alone."""
+        genesis = self.event(0)
+        meta = self.store.meta()
+        origin = genesis.event.data.get("origin") if genesis.event.type == ev.LOG_CREATED else None
+        if genesis.hash != meta.get("genesis_hash") or not isinstance(origin, str) or origin != meta.get("origin"):
+            raise IntegrityError(0, f"the log's metadata (origin {meta.get('origin')!r}) is not what its genesis "
+                                    "event says: check the log with `auditlog verify`")
+        return origin
+
     def events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """Events with after < seq (< until), in order: the read API projections use."""
         for row in self.store.rows(after, until):

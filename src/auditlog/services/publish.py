@@ -95,7 +95,7 @@ class Publication:
 def start(log: AuditLog, target: Target, signer: Signer, size: int | None = None) -> Publication:
     """Check the destination against the log; the tree to publish is the log's first `size`
     events (default: all of them now)."""
-    origin = log.info()["origin"]
+    origin = log.origin()
     size = log.head().size if size is None else size
     checkpoint = Checkpoint(origin, size, tree.root(log.store, size))
     target.prepare()
