@@ -136,3 +136,12 @@ def test_append_run_with_a_baseline_tag_but_no_latest_baseline_writes_nothing(tw
                "--log", "e.db", cwd=two_runs)
     assert done.code == 2 and one_line(done, "--baseline-tag: goes with --gate-against latest"), done
     assert size(two_runs) == before
+
+
+def test_a_hand_written_verdict_with_the_run_as_its_own_baseline_is_refused(two_runs: Path) -> None:
+    verdict = {"run_id": "cand", "baseline_run_id": "cand", "metric": "pass_rate", "verdict": "ALLOW"}
+    (two_runs / "v.json").write_text(json.dumps(verdict))
+    before = size(two_runs)
+    done = cli("append", "verdict", "v.json", "--log", "e.db", cwd=two_runs)
+    assert done.code == 2 and one_line(done, "$.baseline_run_id: names the run itself"), done
+    assert size(two_runs) == before and verdicts(two_runs) == 0

@@ -183,7 +183,7 @@ def test_equal_nonzero_differences_give_a_point_interval_and_p_zero():
 
 
 def test_one_paired_item_reports_the_delta_but_no_interval():
-    result = gate(run([1.0], ids=["a"]), run([0.0], ids=["a"]))
+    result = gate(run([1.0], ids=["a"], run_id="cand"), run([0.0], ids=["a"], run_id="base"))
     assert result.n_paired == 1 and result.delta == 1.0
     assert result.se is None and result.ci_low is None and result.p_value is None
     assert result.verdict == NEEDS_REVIEW and "fewer than the minimum" in result.reason

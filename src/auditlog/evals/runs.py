@@ -204,6 +204,8 @@ def normalize_verdict(doc: Any) -> tuple[dict[str, Any], str]:
     if "policy" in verdict and not isinstance(verdict["policy"], Mapping):
         raise InvalidInput("$.policy", f"must be an object, not {kind_of(verdict['policy'])}")
     _string(verdict, "reason", "$")
+    if verdict["baseline_run_id"] == verdict["run_id"]:  # a comparison with itself says nothing (gate refuses it)
+        raise InvalidInput("$.baseline_run_id", "names the run itself: a run cannot be its own baseline")
     return verdict, document_sha256(verdict)
 
 
