@@ -39,11 +39,15 @@ class BaselineChoice:
     option: str = "--baseline"
 
 
-def refuse_own_baseline(run_id: str, choice: BaselineChoice) -> None:
-    """InvalidInput when `choice` gives `run_id` itself as its baseline: a run compared with itself is
-    always "no change", a verdict about nothing (as `supersede` refuses a run superseding itself).
-    "pinned" names the pin, whatever the run ids: resolve_baseline checks what it resolves to."""
-    if choice.given == run_id and run_id != "pinned":
+def check_choice(run_id: str | None, choice: BaselineChoice) -> None:
+    """What can be refused of `choice` before the log is read (`append run --gate-against` does so before
+    the run is written): tags without the latest run to filter, and `run_id` itself as the baseline,
+    since a run compared with itself is always "no change", a verdict about nothing (as `supersede`
+    refuses a run superseding itself). "pinned" names the pin: resolve_baseline checks what it is."""
+    if choice.tags and not choice.latest:
+        raise InvalidInput("--baseline-tag", "goes with " + ("--baseline-latest" if choice.option == "--baseline"
+                                                             else f"{choice.option} latest"))
+    if choice.given not in (None, "pinned") and choice.given == run_id:
         raise InvalidInput(choice.option, "a run cannot be its own baseline")
 
 
@@ -68,11 +72,8 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
     if (choice.given is not None) == choice.latest:
         raise InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
                                          "or --baseline-latest (one of them)")
-    if choice.tags and not choice.latest:
-        raise InvalidInput("--baseline-tag", "goes with " + ("--baseline-latest" if choice.option == "--baseline"
-                                                             else f"{choice.option} latest"))
+    check_choice(run_id, choice)
     if choice.given is not None and choice.given != "pinned":
-        refuse_own_baseline(run_id, choice)
         return Baseline(choice.given, "given")
     project, model = candidate["project_id"], candidate["model_id"]
     if choice.given == "pinned":

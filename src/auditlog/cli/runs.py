@@ -88,13 +88,13 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
     doc = _read_document(document, "run")
     latest = gate_against == "latest"
     if gate_against:  # what the gate would refuse, refused before the run is written
-        from auditlog.app.gating import BaselineChoice, refuse_own_baseline
+        from auditlog.app.gating import BaselineChoice, check_choice
         from auditlog.evals.gate import check_items
         check_items(doc)
-        if not latest and baseline_tags:
-            raise errors.InvalidInput("--baseline-tag", "goes with --gate-against latest")
-        if not latest and isinstance(doc.get("run_id"), str):
-            refuse_own_baseline(doc["run_id"], BaselineChoice(gate_against, option="--gate-against"))
+        run_id = doc.get("run_id")
+        check_choice(run_id if isinstance(run_id, str) else None,
+                     BaselineChoice(None if latest else gate_against, latest,
+                                    parse_tags(baseline_tags, "--baseline-tag"), "--gate-against"))
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)
         print_receipt(receipt, output)
