@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditlog.core.checkpoint import Checkpoint
-from auditlog.core.note import Verifier, b64decode, b64encode, open_note
+from auditlog.core.note import Verifier, b64decode, b64encode, open_note, unverified_note
 from auditlog.core.verify_proof import verify_consistency
 from auditlog.durable import write_atomically
 from auditlog.errors import AuditLogError, ProofError, StorageError, VerificationError
@@ -31,6 +32,9 @@ from auditlog.services.published import PublishedLog
 from auditlog.services.signing import Signer
 from auditlog.services.targets import open_target
 
+if TYPE_CHECKING:
+    from auditlog.services.witness_http import WitnessEndpoint
+
 PROJECTIONS = "projections"
 SIGNED_STATE = f"{PROJECTIONS}/signed-state"
 HEADER = "auditlog.projections/v1"
@@ -39,17 +43,69 @@ STATE, MANIFEST = "state.json", "manifest.json"
 
 def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: Signer,
             directory: str | None = None, cosigned: Sequence[bytes] = (),
-            progress: Callable[[int, int], None] | None = None) -> tiles.Publication:
-    """Catch the projections up, then write bundles, tiles, projections and, last, the checkpoint;
-    `progress(done, total)` hears the events bundled so far."""
+            progress: Callable[[int, int], None] | None = None, witnesses: Sequence[WitnessEndpoint] = (),
+            quorum: int | None = None) -> Published:
+    """Catch the projections up, then write bundles, tiles, projections, ask the `witnesses` (tlog-witness)
+    to cosign and, last, write the checkpoint; `progress(done, total)` hears the events bundled so far.
+
+    At least `quorum` witnesses (default: all) must cosign, else VerificationError (one refused: it saw
+    another tree) or StorageError (unreachable), and the published checkpoint is left as it was."""
     from auditlog.app.verified import open_view, projections_directory
 
     view = open_view(log, log_path, directory)
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
     tiles.write_tiles(log, publication, progress)
     _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
-    tiles.write_checkpoint(publication, cosigned)
-    return publication
+    asked = ask_witnesses(log, publication, witnesses, len(witnesses) if quorum is None else quorum)
+    tiles.write_checkpoint(publication, [*cosigned, *asked.notes])
+    return Published(publication, asked.cosigned_by, asked.failures)
+
+
+@dataclass
+class Published:
+    """A publish done: what was written, and which witnesses cosigned (or failed to, within the quorum)."""
+
+    publication: tiles.Publication
+    cosigned_by: list[str] = field(default_factory=list)
+    witness_failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Asked:
+    notes: list[str] = field(default_factory=list)
+    cosigned_by: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def ask_witnesses(log: AuditLog, publication: tiles.Publication, witnesses: Sequence[WitnessEndpoint],
+                  quorum: int) -> _Asked:
+    """Each witness's cosignature on the checkpoint about to be published, from the previous publication's
+    size (the proofs from the log); raises unless `quorum` of them cosigned."""
+    from auditlog.services.witness_http import WitnessRefused, request_cosignature
+
+    asked = _Asked()
+    if not witnesses:
+        return asked
+    note = tiles.note_to_publish(publication)
+    body = unverified_note(note)[0] + "\n"
+    size = publication.checkpoint.size
+    refused = False
+    for endpoint in witnesses:
+        try:
+            lines = request_cosignature(endpoint, note, old_size=publication.since,
+                                        proof_for=lambda old: log.consistency_proof(old, size))
+        except (VerificationError, StorageError) as exc:
+            refused = refused or isinstance(exc, WitnessRefused)
+            asked.failures.append(str(exc))
+            continue
+        asked.notes.append(body + "".join(lines))
+        asked.cosigned_by.append(endpoint.name)
+    if len(asked.cosigned_by) < quorum:
+        why = "; ".join(asked.failures)
+        message = (f"{len(asked.cosigned_by)} of {len(witnesses)} witnesses cosigned size {size}, {quorum} needed: "
+                   f"{why}; the published checkpoint was left as it was")
+        raise VerificationError(message) if refused else StorageError(message)
+    return asked
 
 
 def _write_projections(publication: tiles.Publication, directory: Path, view: Any) -> None:

@@ -24,9 +24,16 @@ TO_HELP = "A directory, az://CONTAINER/PREFIX, s3://BUCKET/PREFIX or gs://BUCKET
 @click.option("--cosigned", "cosigned_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A checkpoint a witness cosigned (`auditlog witness` output) for the tree being published: "
                    "its cosignatures are added to the published checkpoint. Repeatable.")
+@click.option("--witness", "witness_urls", multiple=True, nargs=2, metavar="URL VKEY|FILE",
+              help="A tlog-witness to ask for a cosignature before the checkpoint is written (its URL prefix, "
+                   "before /add-checkpoint) and its key. Repeatable.")
+@click.option("--witnesses", "quorum", type=click.IntRange(min=0), default=None,
+              help="How many of the --witness witnesses must cosign (default: all); with fewer the "
+                   "published checkpoint is left as it was (exit 1 if one refused, 4 if one was unreachable).")
 @output_option("text", "json", default="text")
 def publish(log_path: str, uri: str, key_path: str, key_name: str | None, directory: str | None,
-            cosigned_files: tuple[str, ...], output: str) -> None:
+            cosigned_files: tuple[str, ...], witness_urls: tuple[tuple[str, str], ...], quorum: int | None,
+            output: str) -> None:
     """Publish the log as C2SP tlog-tiles (checkpoint, tiles, entry bundles) with its projections.
 
     Incremental: only new tiles and changed files are written, the checkpoint last. Refused
@@ -36,20 +43,33 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 
     from auditlog.app.publish import publish as publish_log
     from auditlog.services.keys import load_signer
+    from auditlog.services.witness import load_witness_keys
+    from auditlog.services.witness_http import WitnessEndpoint
 
     signer = load_signer(key_path, key_name)
+    witnesses = [WitnessEndpoint(url, key) for (url, _), key in
+                 zip(witness_urls, load_witness_keys([vkey for _, vkey in witness_urls]))]
+    for endpoint in witnesses:
+        if not endpoint.url.startswith(("http://", "https://")):
+            raise errors.InvalidInput("--witness", f"{endpoint.url}: not an http:// or https:// URL")
+    if quorum is not None and quorum > len(witnesses):
+        raise errors.InvalidInput("--witnesses", f"{quorum} needed, but {len(witnesses)} --witness given")
     with open_log(log_path) as log, progress("publishing") as report:
         done = publish_log(log, log_path, uri, signer, directory, [Path(f).read_bytes() for f in cosigned_files],
-                           report)
-    cp = done.checkpoint
+                           report, witnesses=witnesses, quorum=quorum)
+    cp = done.publication.checkpoint
     if output == "json":
         click.echo(json.dumps({"uri": uri, "origin": cp.origin, "size": cp.size, "root": cp.root.hex(),
-                               "previous_size": done.since, "written": done.written,
-                               "unchanged": len(done.unchanged)}, indent=2))
+                               "previous_size": done.publication.since, "written": done.publication.written,
+                               "unchanged": len(done.publication.unchanged), "cosigned_by": done.cosigned_by,
+                               "witness_failures": done.witness_failures}, indent=2))
         return
+    for failure in done.witness_failures:
+        click.echo(f"warning: a witness did not cosign: {failure}", err=True)
     click.echo(f"published {cp.size} events of {cp.origin} to {uri} (root {cp.root.hex()}): "
-               f"{len(done.written)} files written, {len(done.unchanged)} already there"
-               + (f"; was {done.since}" if done.previous else ""))
+               f"{len(done.publication.written)} files written, {len(done.publication.unchanged)} already there"
+               + (f"; was {done.publication.since}" if done.publication.previous else "")
+               + (f"; cosigned by {', '.join(done.cosigned_by)}" if done.cosigned_by else ""))
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -103,5 +123,52 @@ def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tupl
                 raise errors.InvalidInput("--proof", f"this witness cosigned size {old_size} before: give the "
                                           "consistency proof from it (or use --from)")
             return hashes
-    click.echo(cosign_checkpoint(note, verifiers, signer, Path(state_dir), proof_for), nl=False)
+    click.echo(cosign_checkpoint(note, verifiers, signer, Path(state_dir), proof_for).note, nl=False)
     sys.stdout.flush()
+
+
+@cli.command("witness-server", epilog=EXIT_CODES)
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="The witness's private key (auditlog keygen --cosigner).")
+@click.option("--name", "key_name", help="The key's name, for key files without a 'name:' line.")
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False),
+              help="The witness's state directory (the same as `auditlog witness --state`).")
+@click.option("--trust", "trusted", required=True, multiple=True, nargs=2, metavar="ORIGIN VKEY|FILE",
+              help="A log this witness witnesses: its checkpoints' origin and a key that signs them. Repeatable "
+                   "(several keys for one origin: any of them).")
+@click.option("--listen", default="127.0.0.1:8380", show_default=True, metavar="HOST:PORT",
+              help="Where to answer (port 0: any free port, printed on start).")
+@click.option("--prefix", default="", metavar="PATH", help="The URL path before /add-checkpoint.")
+def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted: tuple[tuple[str, str], ...],
+                   listen: str, prefix: str) -> None:
+    """Serve C2SP tlog-witness: POST PREFIX/add-checkpoint cosigns a checkpoint that extends the last one.
+
+    The checks, the record and its lock are `auditlog witness`'s, so both can share one state.
+    Answers 200 with the cosignature line; 400 malformed; 403 no trusted signature; 404 an unknown
+    origin; 409 another old size (the body names the witness's) or a fork; 422 a proof that fails.
+    Prints "listening on http://HOST:PORT/PREFIX" once ready; runs until interrupted.
+    """
+    from auditlog.core.note import Verifier, bad_text
+    from auditlog.services.keys import load_signer, load_verifiers
+    from auditlog.services.witness_http import WitnessService, make_server
+
+    signer = load_signer(key_path, key_name)
+    keys: dict[str, list[Verifier]] = {}
+    for origin, vkey in trusted:
+        if not origin or "\n" in origin or bad_text(origin) is not None:
+            raise errors.InvalidInput("--trust", f"{origin!r} is not a checkpoint origin (one line of text)")
+        keys.setdefault(origin, []).extend(load_verifiers([vkey]))
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise errors.InvalidInput("--listen", f"{listen!r} is not HOST:PORT")
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        server = make_server(WitnessService(keys, signer, Path(state_dir)), host, int(port), prefix)
+    except OSError as exc:
+        raise errors.StorageError(f"--listen {listen}: {exc.strerror or exc}") from None
+    click.echo(f"listening on http://{host}:{server.server_port}{prefix.rstrip('/')}/ as {signer.name}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

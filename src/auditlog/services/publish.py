@@ -56,6 +56,7 @@ class Publication:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     note: str = ""
+    existing: bytes | None = None  # the checkpoint note the destination held (`previous`, with its cosignatures)
 
     @property
     def since(self) -> int:
@@ -99,7 +100,8 @@ def start(log: AuditLog, target: Target, signer: Signer, size: int | None = None
     size = log.head().size if size is None else size
     checkpoint = Checkpoint(origin, size, tree.root(log.store, size))
     target.prepare()
-    previous = published_by(target, signer, origin)
+    existing = target.read(CHECKPOINT)
+    previous = published_by(target.uri, existing, signer, origin)
     if previous is not None:
         where = f"{target.uri} holds {previous.origin} at size {previous.size} (root {previous.root.hex()})"
         if previous.size > size:
@@ -107,18 +109,17 @@ def start(log: AuditLog, target: Target, signer: Signer, size: int | None = None
         if tree.root(log.store, previous.size) != previous.root:
             raise Conflict(f"{where}; this log's first {previous.size} events have root "
                            f"{tree.root(log.store, previous.size).hex()}: another log, or a rewritten one")
-    return Publication(target, signer, checkpoint, previous)
+    return Publication(target, signer, checkpoint, previous, existing=existing)
 
 
-def published_by(target: Target, signer: Signer, origin: str) -> Checkpoint | None:
-    """The destination's checkpoint, if any, once checked as this log's under this key."""
-    text = target.read(CHECKPOINT)
+def published_by(uri: str, text: bytes | None, signer: Signer, origin: str) -> Checkpoint | None:
+    """The destination's checkpoint note `text`, if any, once checked as this log's under this key."""
     if text is None:
         return None
     try:
         return open_checkpoint(text, [signer.verifier()], origin=origin)
     except (SignatureError, InvalidInput) as exc:
-        raise Conflict(f"{target.uri}: its checkpoint is not this log's under key {signer.name} ({exc}): "
+        raise Conflict(f"{uri}: its checkpoint is not this log's under key {signer.name} ({exc}): "
                        "refusing to publish over it") from None
 
 
@@ -172,6 +173,15 @@ def _tile_hashes(get: tree.SubtreeHashes, tile: Tile) -> list[bytes]:
     return [get(*key) for key in keys]
 
 
+def note_to_publish(publication: Publication) -> str:
+    """The checkpoint note this publish writes: the one there when the tree is unchanged (its
+    cosignatures kept), else the tree signed by the log's key (Ed25519: the same bytes every time)."""
+    previous, checkpoint, existing = publication.previous, publication.checkpoint, publication.existing
+    if previous is not None and existing and (previous.size, previous.root) == (checkpoint.size, checkpoint.root):
+        return existing.decode("utf-8")
+    return sign_checkpoint(checkpoint, [publication.signer])
+
+
 def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] = ()) -> str:
     """Sign the tree and write `checkpoint`, last; the signed note.
 
@@ -179,12 +189,8 @@ def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] =
     `cosigned` notes (what `auditlog witness` printed) must be for exactly this tree: their
     other signature lines are added to the published checkpoint.
     """
-    previous, checkpoint = publication.previous, publication.checkpoint
-    existing = publication.target.read(CHECKPOINT) if previous is not None else None
-    if previous is not None and existing and (previous.size, previous.root) == (checkpoint.size, checkpoint.root):
-        note = existing.decode("utf-8")
-    else:
-        note = sign_checkpoint(checkpoint, [publication.signer])
+    checkpoint = publication.checkpoint
+    existing, note = publication.existing, note_to_publish(publication)
     body, lines = unverified_note(note)
     known = {(s.name, s.key_id) for s in lines}  # one signature per key: the first one kept
     added = []

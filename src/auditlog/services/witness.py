@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
@@ -45,11 +46,31 @@ def read_record(state: Path, origin: str) -> Witnessed | None:
     return record
 
 
+class OldSizeMismatch(VerificationError):
+    """A tlog-witness request's old size is not the size this witness cosigned last (`recorded`)."""
+
+    def __init__(self, claimed: int, recorded: int) -> None:
+        self.recorded = recorded
+        super().__init__(f"the request is from size {claimed}; this witness cosigned size {recorded} last")
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    """A checkpoint cosigned: the note with this witness's line (what `auditlog witness` prints), and
+    the line alone (what a tlog-witness server answers)."""
+
+    note: str
+    line: str
+    checkpoint: Checkpoint
+
+
 def witness(note: bytes | str, log_verifiers: Sequence[Verifier], signer: Signer, state: Path,
-            proof_for: ProofSource, *, now: int | None = None) -> str:
+            proof_for: ProofSource, *, now: int | None = None, old_size: int | None = None) -> Cosigned:
     """Check `note` under the log's keys and against the record; cosign it and keep the record.
 
-    `proof_for(old_size, checkpoint)` gives the consistency proof from the recorded size.
+    `proof_for(old_size, checkpoint)` gives the consistency proof from the recorded size. With
+    `old_size` (a tlog-witness request's), the request must be from the size recorded (0 when
+    none), else OldSizeMismatch, checked under the same lock as the record's update.
     """
     try:
         checkpoint = open_checkpoint(note, log_verifiers)
@@ -61,23 +82,24 @@ def witness(note: bytes | str, log_verifiers: Sequence[Verifier], signer: Signer
         raise StorageError(f"{state}: cannot make the witness state directory: {exc.strerror or exc}") from None
     with FileLock(state / ".lock", "another witness run held the state").held(30.0):
         previous = read_record(state, checkpoint.origin)
+        if old_size is not None and old_size != (previous.size if previous else 0):
+            raise OldSizeMismatch(old_size, previous.size if previous else 0)
         proof = proof_for(previous.size, checkpoint) if previous and 0 < previous.size < checkpoint.size else []
         check_extends(previous, checkpoint, proof)
         body, _ = unverified_note(note)
-        timestamp = int(time.time()) if now is None else now
-        cosigned = _append_line(note, signer, body, timestamp)
+        line = cosignature_line(signer, body, int(time.time()) if now is None else now)
+        cosigned = _with_line(note, signer, body, line)
         if previous is None or checkpoint.size > previous.size:
             _write_record(state, checkpoint, cosigned)
-    return cosigned
+    return Cosigned(cosigned, line, checkpoint)
 
 
-def _append_line(note: bytes | str, signer: Signer, body: str, timestamp: int) -> str:
-    """The note with this witness's cosignature/v1 line instead of any earlier one by it."""
-    text = note.decode("utf-8") if isinstance(note, bytes) else note
+def _with_line(note: bytes | str, signer: Signer, body: str, line: str) -> str:
+    """The note with this witness's cosignature/v1 `line` instead of any earlier one by it."""
     key = cosigner_key(signer)
-    _, lines = unverified_note(text)
+    _, lines = unverified_note(note)
     kept = "".join(s.line() for s in lines if (s.name, s.key_id) != (key.name, key.key_id))
-    return body + "\n" + kept + cosignature_line(signer, body, timestamp)
+    return body + "\n" + kept + line
 
 
 def _write_record(state: Path, checkpoint: Checkpoint, note: str) -> None:

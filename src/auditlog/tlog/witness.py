@@ -17,6 +17,15 @@ from auditlog.core.verify_proof import verify_consistency
 from auditlog.errors import ProofError, VerificationError
 
 
+class Refused(VerificationError):
+    """A checkpoint a witness must not cosign: `kind` is "rollback" (smaller than the record), "fork"
+    (the same size, another root) or "inconsistent" (the consistency proof does not verify)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Witnessed:
     """The largest checkpoint a witness cosigned for one origin."""
@@ -37,15 +46,15 @@ def check_extends(previous: Witnessed | None, checkpoint: Checkpoint, proof: Seq
         raise VerificationError(f"the record is for {previous.origin!r}, the checkpoint for {checkpoint.origin!r}")
     old = f"size {previous.size} (root {previous.root.hex()})"
     if checkpoint.size < previous.size:
-        raise VerificationError(f"rollback refused: {checkpoint.origin} was cosigned at {old}; "
+        raise Refused("rollback", f"rollback refused: {checkpoint.origin} was cosigned at {old}; "
                                 f"this checkpoint is smaller, {new}")
     if checkpoint.size == previous.size:
         if checkpoint.root != previous.root:
-            raise VerificationError(f"fork refused: {checkpoint.origin} was cosigned at {old}; "
-                                    f"this checkpoint has the same size and another root, {new}")
+            raise Refused("fork", f"fork refused: {checkpoint.origin} was cosigned at {old}; "
+                                  f"this checkpoint has the same size and another root, {new}")
         return
     try:
         verify_consistency(previous.size, checkpoint.size, list(proof), previous.root, checkpoint.root)
     except ProofError as exc:
-        raise VerificationError(f"fork refused: {checkpoint.origin} was cosigned at {old}; {new} does not "
-                                f"extend it ({exc.reason})") from None
+        raise Refused("inconsistent", f"fork refused: {checkpoint.origin} was cosigned at {old}; {new} does not "
+                                      f"extend it ({exc.reason})") from None

@@ -1,0 +1,200 @@
+"""C2SP tlog-witness over HTTP: a witness that answers add-checkpoint, and a log that asks witnesses.
+
+The server (`auditlog witness-server`) is the file-based witness (`services.witness`: the same
+checks, record and lock) behind `POST <prefix>/add-checkpoint`, answering with the status codes
+the spec names: 400 a malformed request or an old size above the checkpoint's, 403 no trusted
+signature, 404 an origin it does not witness, 409 an old size that is not the one it cosigned
+last (the body says which, as `text/x.tlog.size`) or the same size with another root, 422 a
+consistency proof that does not verify, 200 its cosignature line.
+
+The client (`auditlog publish --witness URL VKEY`) sends the checkpoint about to be published with
+a consistency proof from the size it believes the witness cosigned last (the previous
+publication's); a 409 names the witness's size, and the request is sent again from there. What a
+witness answers is used only if its line verifies under the witness key the caller gave.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from auditlog.core.checkpoint import parse_checkpoint
+from auditlog.core.note import Verifier, unverified_note
+from auditlog.errors import AuditLogError, InvalidInput, StorageError, VerificationError
+from auditlog.services.signing import Signer
+from auditlog.services.witness import OldSizeMismatch, witness
+from auditlog.tlog import witness_protocol as protocol
+from auditlog.tlog.cosignature import CosignerKey, witnessed_by
+from auditlog.tlog.witness import Refused
+
+TIMEOUT = 30.0  # seconds for one request
+_ATTEMPTS = 3  # a first guess of the witness's size, its answer, and once more if it moved meanwhile
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class WitnessService:
+    """What the server does with one add-checkpoint body, apart from HTTP."""
+
+    def __init__(self, trusted: Mapping[str, Sequence[Verifier]], signer: Signer, state: Path) -> None:
+        self.trusted = {origin: list(keys) for origin, keys in trusted.items()}
+        self.signer = signer
+        self.state = state
+        self._lock = threading.Lock()  # one request at a time checks and moves the record
+
+    def add_checkpoint(self, body: bytes) -> Answer:
+        try:
+            request = protocol.parse_request(body)
+            note_body, _ = unverified_note(request.note)
+            origin = note_body.split("\n", 1)[0]
+            if origin not in self.trusted:
+                return _text(404, f"unknown origin {origin[:200]!r}: this witness does not witness that log")
+            size = parse_checkpoint(note_body).size
+        except (InvalidInput, VerificationError) as exc:
+            return _text(400, str(exc))
+        if request.old_size > size:
+            return _text(400, f"old size {request.old_size} is above the checkpoint's size {size}")
+        if request.old_size == size and request.proof:
+            return _text(422, "a consistency proof from a size to itself is empty")
+        try:
+            with self._lock:
+                done = witness(request.note, self.trusted[origin], self.signer, self.state,
+                               lambda old, checkpoint: list(request.proof), old_size=request.old_size)
+        except OldSizeMismatch as exc:
+            return Answer(409, protocol.format_size(exc.recorded), protocol.SIZE_TYPE)
+        except Refused as exc:
+            return _text(422 if exc.kind == "inconsistent" else 409, str(exc))
+        except VerificationError as exc:  # the checkpoint is not signed by a key trusted for its origin
+            return _text(403, str(exc))
+        except AuditLogError as exc:  # the state cannot be read or written: nothing was cosigned
+            return _text(503, str(exc))
+        return Answer(200, done.line.encode("utf-8"))
+
+
+def _text(status: int, message: str) -> Answer:
+    return Answer(status, (message + "\n").encode("utf-8"))
+
+
+def make_server(service: WitnessService, host: str, port: int, prefix: str = "") -> ThreadingHTTPServer:
+    """An HTTP/1.1 server (keep-alive, as the spec asks) for `service` at `prefix`/add-checkpoint."""
+    path = prefix.rstrip("/") + "/" + protocol.PATH
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "auditlog-witness"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            if self.path != path:
+                return self._answer(_text(404, f"no such endpoint: POST {path}"))
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                return self._answer(_text(411, "a Content-Length is required"), close=True)
+            if int(length) > protocol.MAX_REQUEST:
+                return self._answer(_text(413, f"at most {protocol.MAX_REQUEST} bytes"), close=True)
+            self._answer(service.add_checkpoint(self.rfile.read(int(length))))
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(_text(405, f"only POST {path}"))
+
+        def _answer(self, answer: Answer, close: bool = False) -> None:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+class WitnessRefused(VerificationError):
+    """A witness would not cosign: it saw another tree for this origin, or does not take this log."""
+
+
+@dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness the log asks: its add-checkpoint URL prefix and the key its cosignatures must verify under."""
+
+    url: str
+    key: CosignerKey | Verifier
+
+    @property
+    def name(self) -> str:
+        return self.key.name
+
+
+def request_cosignature(endpoint: WitnessEndpoint, note: str, *, old_size: int,
+                        proof_for: Callable[[int], list[bytes]]) -> list[str]:
+    """The witness's signature lines on `note` (verified under its key), asking from `old_size` first.
+
+    WitnessRefused when it refuses (another tree for this origin, an unknown origin or key, a proof it
+    could not verify); StorageError when it cannot be reached or answers something else."""
+    size = parse_checkpoint(unverified_note(note)[0]).size
+    url = endpoint.url.rstrip("/") + "/" + protocol.PATH
+    for _ in range(_ATTEMPTS):
+        proof = proof_for(old_size) if 0 < old_size < size else []
+        status, content_type, body = _post(url, protocol.format_request(old_size, proof, note))
+        if status == 200:
+            return _verified_lines(endpoint, url, note, body)
+        reason = body.decode("utf-8", "replace").strip().splitlines()[:1] or [""]
+        if status == 409 and content_type.split(";")[0].strip() == protocol.SIZE_TYPE:
+            try:
+                cosigned = protocol.parse_size(body)
+            except InvalidInput as exc:
+                raise StorageError(f"{url}: {exc}") from None
+            if cosigned > size:
+                raise WitnessRefused(f"{url}: the witness cosigned size {cosigned} of this origin, more than the "
+                                     f"{size} events published: this log was rolled back, or is another log with "
+                                     "the same origin")
+            if cosigned == old_size:
+                raise StorageError(f"{url}: the witness asks for size {cosigned} again")
+            old_size = cosigned
+            continue
+        if status in (403, 404, 409, 422):
+            raise WitnessRefused(f"{url}: HTTP {status}: {reason[0][:300]}")
+        raise StorageError(f"{url}: HTTP {status}: {reason[0][:300]}")
+    raise StorageError(f"{url}: the witness's size kept moving ({_ATTEMPTS} requests)")
+
+
+def _post(url: str, body: bytes) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "auditlog"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - the caller's witness URL
+            return response.status, response.headers.get("Content-Type", ""), response.read(protocol.MAX_REQUEST)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read(protocol.MAX_REQUEST)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StorageError(f"{url}: cannot reach the witness: {getattr(exc, 'reason', exc)}") from None
+
+
+def _verified_lines(endpoint: WitnessEndpoint, url: str, note: str, body: bytes) -> list[str]:
+    """The answer's lines by the endpoint's key, once they verify on `note` (others are ignored, as the
+    spec says a client must)."""
+    try:
+        note_body, _ = unverified_note(note)
+        _, signatures = unverified_note(note_body + "\n" + "".join(protocol.parse_signature_lines(body)))
+        own = [s.line() for s in signatures if (s.name, s.key_id) == (endpoint.key.name, endpoint.key.key_id)]
+        if not own or endpoint.name not in witnessed_by(note_body + "\n" + "".join(own), [endpoint.key]):
+            raise WitnessRefused(f"{url}: the answer holds no cosignature by {endpoint.name}")
+    except (InvalidInput, VerificationError) as exc:
+        if isinstance(exc, WitnessRefused):
+            raise
+        raise WitnessRefused(f"{url}: the answer is not a valid cosignature by {endpoint.name} ({exc})") from None
+    return own
