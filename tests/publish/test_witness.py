@@ -103,3 +103,49 @@ def test_a_forged_checkpoint_is_not_cosigned(world, tmp_path):
     done = witness(world, "--checkpoint", forged)
     assert done.code == 1 and "bad signature" in done.err, done
     assert not list(state.glob("*.json")) if state.exists() else True
+
+
+def test_a_proof_file_is_read_as_tlog_witness_spells_it(world, tmp_path):
+    """`old N` is a decimal without leading zeros, first; then 32-byte base64 hashes, nothing else; the old
+    size must be the one the witness cosigned last, at most the checkpoint's, and 0 takes no proof."""
+    db, out, key, _, _, _, _ = world
+    assert witness(world).code == 0  # the witness is at 300 (the genesis and 299 runs)
+    make_log(db, 20, start=299)
+    note = tmp_path / "320.cp"
+    note.write_text(cli("checkpoint", "--log", db, "--key", key).out)
+    from auditlog.core.note import b64encode
+    from auditlog.services.log import AuditLog
+    with AuditLog.open(db, create=False) as log:
+        hashes = [b64encode(h) for h in log.consistency_proof(300, 320)]
+    proof = tmp_path / "proof.txt"
+    for head, body, code, said in [
+        ("old 0300", hashes, 2, "line 1"),
+        ("old 3_00", hashes, 2, "line 1"),
+        ("old 300", [*hashes[:1], "", *hashes[1:]], 2, "line 3"),
+        ("old 300", [" " + hashes[0], *hashes[1:]], 2, "line 2"),
+        ("old 0", hashes, 2, "from size 0"),
+        ("old 999", hashes, 2, "above the checkpoint's size 320"),
+        ("old 299", hashes, 1, "cosigned size 300 last"),
+        ("old 300", hashes[1:], 1, "fork refused"),
+    ]:
+        proof.write_text("\n".join([head, *body]) + "\n")
+        done = witness(world, "--checkpoint", note, "--proof", proof)
+        assert done.code == code and said in done.err, (head, done)
+    proof.write_text("\n".join(["old 300", *hashes]) + "\n")
+    done = witness(world, "--checkpoint", note, "--proof", proof)
+    assert done.code == 0 and "\n320\n" in done.out, done
+
+
+def test_a_tlog_witness_request_body_is_taken_whole(world, tmp_path):
+    _, out, _, _, _, _, _ = world
+    request = tmp_path / "request.txt"
+    request.write_bytes(b"old 0\n\n" + (out / "checkpoint").read_bytes())
+    done = witness(world, "--request", request)
+    assert done.code == 0 and "\n300\n" in done.out, done
+    again = witness(world, "--request", request)  # the witness is at 300 now: old 0 is not its size
+    assert again.code == 1 and "cosigned size 300 last" in again.err, again
+    request.write_bytes(b"old 300\n\n" + (out / "checkpoint").read_bytes())
+    assert witness(world, "--request", request).code == 0
+    request.write_bytes(b"old 300\n" + (out / "checkpoint").read_bytes())
+    malformed = witness(world, "--request", request)
+    assert malformed.code == 2 and "request line 2: not a consistency proof hash" in malformed.err, malformed

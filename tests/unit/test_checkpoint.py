@@ -77,6 +77,28 @@ def test_bad_signature_by_known_key_fails() -> None:
         open_note(TEXT + "\n" + insert_abcd(PETER_SIG), [PETER])
 
 
+def test_a_later_bad_signature_by_a_known_key_fails_too() -> None:
+    """signed-note: a line whose name and key id match a known key MUST be verified; Go's note.Open skips
+    a second line by the same key once one verified, so a valid line cannot carry a forged one past us."""
+    with pytest.raises(SignatureError, match="bad signature by PeterNeumann"):
+        open_note(TEXT + "\n" + PETER_SIG + insert_abcd(PETER_SIG), [PETER])
+    assert len(open_note(TEXT + "\n" + PETER_SIG + PETER_SIG, [PETER]).signatures) == 1  # an exact repeat is one
+
+
+def test_a_later_bad_cosignature_by_a_witness_fails_too() -> None:
+    from auditlog.services.signing import cosignature_line, cosigner_key
+    from auditlog.tlog.cosignature import witnessed_by
+
+    witness = Signer.generate("witness.example/w1")
+    good = cosignature_line(witness, TEXT, 1_700_000_000)
+    later = cosignature_line(witness, TEXT, 1_700_000_100)
+    key = cosigner_key(witness)
+    assert witnessed_by(TEXT + "\n" + PETER_SIG + good + later, [key]) == ["witness.example/w1"]
+    assert key.timestamp_of(TEXT + "\n" + good + later) == 1_700_000_100
+    with pytest.raises(SignatureError, match="bad cosignature by witness.example/w1"):
+        witnessed_by(TEXT + "\n" + PETER_SIG + good + insert_abcd(later), [key])
+
+
 @pytest.mark.parametrize("msg", [
     TEXT,                                                   # no signatures
     TEXT + "\n",                                            # empty signature block

@@ -84,25 +84,36 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, allow_dash=True),
               help="A checkpoint note (instead of --from).")
 @click.option("--proof", "proof_file", type=click.Path(dir_okay=False, exists=True),
-              help="With --checkpoint: the consistency proof from the size cosigned before (base64 lines, "
-                   "optionally after an 'old N' line, as tlog-witness sends them).")
+              help="With --checkpoint: the consistency proof from the size cosigned before (base64 lines; "
+                   "after an 'old N' line, that size must be the one this witness cosigned last).")
+@click.option("--request", "request_file", type=click.Path(dir_okay=False, exists=True, allow_dash=True),
+              help="A tlog-witness add-checkpoint request body (old size, proof, empty line, checkpoint), "
+                   "instead of --from or --checkpoint: checked as `witness-server` checks it.")
 def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tuple[str, ...], uri: str | None,
-            checkpoint_file: str | None, proof_file: str | None) -> None:
+            checkpoint_file: str | None, proof_file: str | None, request_file: str | None) -> None:
     """Check a log's checkpoint and that it extends the one cosigned before; print it cosigned.
 
     The cosignature is C2SP tlog-cosignature/v1 (timestamped). A rollback or a fork is refused
     (exit 1, naming both sizes and roots); the state is kept atomically.
     """
     from auditlog.services.keys import load_signer, load_verifiers
-    from auditlog.services.witness import parse_proof_file
+    from auditlog.services.witness import parse_proof_file, witness_request
     from auditlog.services.witness import witness as cosign_checkpoint
+    from auditlog.tlog.witness_protocol import AddCheckpoint, parse_request
 
-    if (uri is None) == (checkpoint_file is None):
-        raise errors.InvalidInput("--from/--checkpoint", "give a published log (--from) or a checkpoint file (one of them)")
-    if proof_file and uri:
-        raise errors.InvalidInput("--proof", "with --from, the proof is taken from the published tiles")
+    if [uri, checkpoint_file, request_file].count(None) != 2:
+        raise errors.InvalidInput("--from/--checkpoint/--request", "give a published log (--from), a checkpoint "
+                                  "file (--checkpoint) or a tlog-witness request (--request): one of them")
+    if proof_file and not checkpoint_file:
+        raise errors.InvalidInput("--proof", "goes with --checkpoint (--from takes the proof from the published "
+                                  "tiles, --request holds its own)")
     signer = load_signer(key_path, key_name)
     verifiers = load_verifiers(list(log_vkeys))
+    state = Path(state_dir)
+    if request_file is not None:
+        request = parse_request(click.open_file(request_file, "rb").read())
+        click.echo(witness_request(request, verifiers, signer, state).note, nl=False)
+        return
     if uri is not None:
         from auditlog.services.published import PublishedLog
         from auditlog.services.targets import open_target
@@ -115,15 +126,21 @@ def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tupl
         assert checkpoint_file is not None
         note = click.open_file(checkpoint_file, "rb").read()
         old, hashes = parse_proof_file(Path(proof_file).read_text(encoding="utf-8")) if proof_file else (None, [])
+        if old is not None:
+            try:
+                text = note.decode("utf-8") if isinstance(note, bytes) else note
+            except UnicodeDecodeError:
+                raise errors.InvalidInput("--checkpoint", "not a checkpoint note: not UTF-8") from None
+            click.echo(witness_request(AddCheckpoint(old, tuple(hashes), text), verifiers, signer, state).note,
+                       nl=False)
+            return
 
         def proof_for(old_size: int, checkpoint: object) -> list[bytes]:
-            if old is not None and old != old_size:
-                raise errors.VerificationError(f"--proof is from size {old}; this witness cosigned size {old_size}")
             if not hashes:
                 raise errors.InvalidInput("--proof", f"this witness cosigned size {old_size} before: give the "
                                           "consistency proof from it (or use --from)")
             return hashes
-    click.echo(cosign_checkpoint(note, verifiers, signer, Path(state_dir), proof_for).note, nl=False)
+    click.echo(cosign_checkpoint(note, verifiers, signer, state, proof_for).note, nl=False)
     sys.stdout.flush()
 
 

@@ -225,7 +225,9 @@ def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
 
     Unknown keys (name and key id not both known) are ignored and returned in
     `other_signatures`; a known key's bad signature raises SignatureError("bad
-    signature by NAME"); so does a note without any verified signature.
+    signature by NAME"), a second line by that key included (Go's note.Open skips
+    it; signed-note says a verifier MUST verify it); so does a note without any
+    verified signature.
     """
     known: dict[tuple[str, int], Verifier] = {}
     for v in verifiers:
@@ -240,10 +242,10 @@ def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
         verifier = known.get(ident)
         if verifier is None:
             others.setdefault(sig.base64 + " " + sig.name, sig)  # drop exact repeats
-        elif ident not in verified:  # like Go, later signatures by the same key are skipped
+        elif verified.get(ident) != sig:  # every line by a known key is checked (signed-note: MUST verify)
             if not verifier.accepts(message, b64decode(sig.base64)[4:]):
                 raise SignatureError(f"bad signature by {sig.name} (key {sig.key_id:08x})")
-            verified[ident] = sig
+            verified.setdefault(ident, sig)
     if not verified:
         names = ", ".join(sorted({v.name for v in known.values()})) or "none given"
         raise SignatureError(f"note has no valid signature by a known key (known: {names})")

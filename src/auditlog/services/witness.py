@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditlog.core.checkpoint import Checkpoint, open_checkpoint
+from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, unverified_note
 from auditlog.durable import write_atomically
 from auditlog.errors import AuditLogError, InvalidInput, KeyFileError, StorageError, VerificationError
@@ -23,6 +23,7 @@ from auditlog.filelock import FileLock
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
 from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
 from auditlog.tlog.witness import Witnessed, check_extends
+from auditlog.tlog.witness_protocol import MAX_PROOF_LINES, AddCheckpoint, parse_request
 
 ProofSource = Callable[[int, Checkpoint], list[bytes]]  # (old size, new checkpoint) -> consistency proof
 
@@ -112,24 +113,48 @@ def _write_record(state: Path, checkpoint: Checkpoint, note: str) -> None:
         raise StorageError(f"{path}: cannot write the witness record: {exc.strerror or exc}") from None
 
 
+def witness_request(request: AddCheckpoint, log_verifiers: Sequence[Verifier], signer: Signer, state: Path, *,
+                    now: int | None = None) -> Cosigned:
+    """A tlog-witness add-checkpoint request (the server's, `witness --request`'s and `--proof` with an
+    `old` line): from the size recorded, with the request's own proof. InvalidInput for what the spec
+    says a request must not be; OldSizeMismatch when its old size is not the one recorded."""
+    try:
+        size = parse_checkpoint(unverified_note(request.note)[0]).size
+    except AuditLogError as exc:
+        raise InvalidInput("checkpoint", str(exc)) from None
+    if request.old_size > size:
+        raise InvalidInput("old", f"size {request.old_size} is above the checkpoint's size {size}")
+    if request.old_size == size and request.proof:
+        raise InvalidInput("proof", "a consistency proof from a size to itself is empty")
+    return witness(request.note, log_verifiers, signer, state, lambda old, checkpoint: list(request.proof),
+                   now=now, old_size=request.old_size)
+
+
 def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
-    """A proof file: tlog-witness's request head (`old N` then base64 hashes), or bare base64 lines."""
+    """A proof file: base64 hashes, one a line, optionally after tlog-witness's `old N` line; InvalidInput
+    naming the line otherwise (no blank lines, no spaces, a size without leading zeros, 32-byte hashes)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
     old: int | None = None
-    hashes = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("old "):
-            try:
-                old = int(line[4:])
-            except ValueError:
-                raise InvalidInput("--proof", f"line {number}: 'old' is not a size") from None
-            continue
+    if lines and lines[0].startswith("old"):
         try:
-            hashes.append(b64decode(line))
+            old = parse_request(f"{lines[0]}\n\n".encode()).old_size
+        except InvalidInput as exc:
+            raise InvalidInput("--proof", f"line 1: {exc.reason}") from None
+    hashes = []
+    for number, line in enumerate(lines[1 if old is not None else 0:], 2 if old is not None else 1):
+        try:
+            digest = b64decode(line)
         except ValueError:
-            raise InvalidInput("--proof", f"line {number}: not a base64 hash") from None
+            digest = b""
+        if len(digest) != 32:
+            raise InvalidInput("--proof", f"line {number}: not a consistency proof hash (32 bytes, base64)")
+        hashes.append(digest)
+    if len(hashes) > MAX_PROOF_LINES:
+        raise InvalidInput("--proof", f"{len(hashes)} hashes: a consistency proof has at most {MAX_PROOF_LINES}")
+    if old == 0 and hashes:
+        raise InvalidInput("--proof", "a consistency proof from size 0: it must be empty")
     return old, hashes
 
 

@@ -28,7 +28,7 @@ from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.note import Verifier, unverified_note
 from auditlog.errors import AuditLogError, InvalidInput, StorageError, VerificationError
 from auditlog.services.signing import Signer
-from auditlog.services.witness import OldSizeMismatch, witness
+from auditlog.services.witness import OldSizeMismatch, witness_request
 from auditlog.tlog import witness_protocol as protocol
 from auditlog.tlog.cosignature import CosignerKey, witnessed_by
 from auditlog.tlog.witness import Refused
@@ -56,21 +56,16 @@ class WitnessService:
     def add_checkpoint(self, body: bytes) -> Answer:
         try:
             request = protocol.parse_request(body)
-            note_body, _ = unverified_note(request.note)
-            origin = note_body.split("\n", 1)[0]
-            if origin not in self.trusted:
-                return _text(404, f"unknown origin {origin[:200]!r}: this witness does not witness that log")
-            size = parse_checkpoint(note_body).size
+            origin = unverified_note(request.note)[0].split("\n", 1)[0]
         except (InvalidInput, VerificationError) as exc:
             return _text(400, str(exc))
-        if request.old_size > size:
-            return _text(400, f"old size {request.old_size} is above the checkpoint's size {size}")
-        if request.old_size == size and request.proof:
-            return _text(422, "a consistency proof from a size to itself is empty")
+        if origin not in self.trusted:
+            return _text(404, f"unknown origin {origin[:200]!r}: this witness does not witness that log")
         try:
             with self._lock:
-                done = witness(request.note, self.trusted[origin], self.signer, self.state,
-                               lambda old, checkpoint: list(request.proof), old_size=request.old_size)
+                done = witness_request(request, self.trusted[origin], self.signer, self.state)
+        except InvalidInput as exc:
+            return _text(400, str(exc))
         except OldSizeMismatch as exc:
             return Answer(409, protocol.format_size(exc.recorded), protocol.SIZE_TYPE)
         except Refused as exc:
@@ -93,6 +88,7 @@ def make_server(service: WitnessService, host: str, port: int, prefix: str = "")
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "auditlog-witness"
+        timeout = TIMEOUT  # a client that stops sending holds a thread this long at most
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             if self.path != path:

@@ -67,12 +67,14 @@ class CosignerKey:
         return f"{self.name}+{self.key_id:08x}+{b64encode(bytes([ALG_COSIGNATURE_V1]) + self.public_key)}"
 
     def timestamp_of(self, note: str | bytes) -> int | None:
-        """The time of this key's valid cosignature on `note`; None if it has none.
+        """The time of this key's valid cosignature on `note` (the latest, if it has several); None if
+        it has none.
 
-        SignatureError if a line with this key's name and id does not verify (a forged line,
+        SignatureError if any line with this key's name and id does not verify (a forged line,
         or a body changed after signing): as for note signatures, that rejects the note.
         """
         body, lines = unverified_note(note)
+        found = None
         for line in lines:
             if (line.name, line.key_id) != (self.name, self.key_id):
                 continue
@@ -86,8 +88,8 @@ class CosignerKey:
                 Ed25519PublicKey.from_public_bytes(self.public_key).verify(raw[12:], signed_message(body, timestamp))
             except InvalidSignature:
                 raise SignatureError(f"bad cosignature by {self.name} (key {self.key_id:08x})") from None
-            return timestamp
-        return None
+            found = timestamp if found is None else max(found, timestamp)
+        return found
 
 
 def parse_witness_key(vkey: str) -> Verifier | CosignerKey:
