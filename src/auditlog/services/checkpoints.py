@@ -42,14 +42,41 @@ if TYPE_CHECKING:
 
 
 def make_checkpoint(log: AuditLog, signer: Signer) -> str:
-    """Sign the log's current tree (its origin from the genesis, checked: AuditLog.origin) and keep the note in the log."""
+    """Sign the log's current tree (its origin from the genesis, checked: AuditLog.origin) and keep the note in the log.
+
+    Refused (IntegrityError) when the tree contradicts a checkpoint this key signed before and the log
+    keeps (tlog-checkpoint: a log MUST not sign a checkpoint inconsistent with one it signed)."""
     origin = log.origin()
     with log.store.transaction(getattr(log.store, "lock_timeout", 30.0)) as txn:
         size = txn.head().size
         root = tree.root(txn, size)
+        check_signed_before(txn, signer.verifier(), origin, Checkpoint(origin, size, root))
         note = sign_checkpoint(Checkpoint(origin, size, root), [signer])
         txn.add_checkpoint(size, root.hex(), note, utc_now())
     return note
+
+
+def check_signed_before(reader: tree.Reader, key: Verifier, origin: str, new: Checkpoint) -> None:
+    """IntegrityError unless the log's tree at the size of every stored checkpoint `key` signed for `origin`
+    is that checkpoint's (signed) root: the new tree, a prefix-extension of those trees, is then consistent
+    with each. Notes by other keys, or that do not verify, are not this key's promises and are passed over."""
+    roots: dict[int, bytes] = {}  # the log's root at each size, computed once
+    for stored in reader.checkpoints():
+        try:
+            signed = open_checkpoint(stored.note, [key], origin=origin)
+        except (SignatureError, InvalidInput):
+            continue
+        if signed.size > new.size:
+            raise IntegrityError(new.size, f"checkpoint #{stored.id}, signed by {key.name}, covers {signed.size} "
+                                           f"events; the log has {new.size}: it was truncated; refusing to sign")
+        if signed.size not in roots:
+            roots[signed.size] = new.root if signed.size == new.size else tree.root(reader, signed.size)
+        if roots[signed.size] != signed.root:
+            raise IntegrityError(signed.size - 1, f"the log's first {signed.size} events have root "
+                                                  f"{roots[signed.size].hex()}, but checkpoint #{stored.id}, signed by "
+                                                  f"{key.name}, has root {signed.root.hex()}: history was rewritten "
+                                                  "after it was checkpointed; refusing to sign (check it with "
+                                                  "`auditlog verify`)")
 
 
 def cosign(note: str, signer: Signer, log: AuditLog | None = None) -> str:
