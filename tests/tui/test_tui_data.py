@@ -82,7 +82,7 @@ def test_the_trend_chart_plots_the_points_with_their_labels_escaped(opened):
 def test_detail_and_its_inclusion_proof(opened):
     log, view = opened
     run = detail.load_detail(log, view, "claude-x::mmlu-pro::v1.2")
-    assert run.hash_ok and run.proof.status == "proven"
+    assert run.proof.status == "proven"
     assert run.proof.describe() == ("proven in checkpoint of size 23; its note names ci.example.org, signature not "
                                     "checked (start the TUI with --vkey KEY to check it)")
     from auditlog.services.signing import Signer
@@ -135,3 +135,34 @@ def test_the_tui_command_loads_textual_only_when_it_runs():
             "print('textual' in sys.modules, '--verify' in out, '--projections' in out)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+def test_the_run_screen_shows_no_event_that_is_not_in_the_verified_tree(tmp_path):
+    """The holder rewrites a verdict's bytes AND its stored hash, inside a block a stored Merkle subtree
+    covers (seqs 0..15): each event alone still hashes to its stored hash. The run's history must not show
+    the forged verdict: it is read as `show` reads it, included in the verified tree, or not at all."""
+    import hashlib
+
+    from tests.tampering import as_holder
+
+    db = tmp_path / "t.db"
+    with AuditLog.open(db) as log:
+        for run_id, score in (("m::weak", 0.1), ("m::good", 0.9), ("m::bad", 0.3)):
+            log.record_run({"run_id": run_id, "project_id": "p", "model_id": "m", "items": [
+                {"item_id": f"q{i}", "score": score, "passed": score >= 0.5} for i in range(12)]})
+        verdict = log.record_verdict({"run_id": "m::bad", "baseline_run_id": "m::good", "metric": "score",
+                                      "verdict": "BLOCK", "delta": -0.6})
+        for i in range(12):
+            log.annotate("m::good", tags={f"k{i}": "v"})
+        view = projections.open(log, f"{db}.projections")
+        assert [e.verdict for e in detail.load_detail(log, view, "m::bad").history if e.verdict] == ["BLOCK"]
+    with as_holder(db) as conn:
+        (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (verdict.seq,)).fetchone()
+        forged = body.replace(b'"verdict":"BLOCK"', b'"verdict":"ALLOW"')
+        assert forged != body
+        conn.execute("UPDATE events SET body = ?, hash = ? WHERE seq = ?",
+                     (forged, hashlib.sha256(forged).hexdigest(), verdict.seq))
+    with AuditLog.open(db, create=False) as log:
+        view.log = log
+        with pytest.raises(IntegrityError, match="not included in the verified tree"):
+            detail.load_detail(log, view, "m::bad")

@@ -33,7 +33,7 @@ async def test_a_run_in_full_with_its_proof_and_history(demo_log):
         for expected in ("claude-x::mmlu-pro::v1.2  ·  active", "mmlu-pro", "claude-x 1.2", "exp-demo-001",
                          "group claude-x", "platform=demo python=3.11", "reviewed=yes", "note 1",
                          "checked by the eval team", "2026-01-04 09:00 → 2026-01-04 09:42", "71.7%",
-                         "ALLOW (overridden)", "its bytes hash to it ✔",
+                         "ALLOW (overridden)", "in the verified tree ✔",
                          "✔ proven in checkpoint of size 23; its note names ci.example.org, signature not checked",
                          "verdict.recorded", "NEEDS_REVIEW against claude-x::mmlu-pro::v1.1",
                          "verdict.overridden", "NEEDS_REVIEW → ALLOW", "run.annotated"):

@@ -2,7 +2,7 @@
 
 The header and items come from the projections (`projections.load_run`); the run's
 event, environment, actor and history (verdicts, overrides, annotations, supersession)
-come from the log itself (`AuditLog.about`), the configuration it was recorded under from
+come from the log itself, each event checked as `show` checks it (`verified_about`), the configuration it was recorded under from
 `app.configs.run_config` (what `show` prints as `config:`), and the inclusion proof is recomputed from
 the log's Merkle tree and checked against the latest stored checkpoint that covers it.
 That checkpoint's signers are named as checked only when a trusted key (`--vkey`) checked
@@ -11,7 +11,6 @@ them; otherwise as what the note claims.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,13 +18,13 @@ from typing import Any
 
 import projections
 from auditlog.app.configs import RunConfig, run_config
-from auditlog.app.verified import view_tree
+from auditlog.app.verified import verified_about, view_tree
 from auditlog.core import events as ev
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.note import unverified_note
 from auditlog.core.verify_proof import verify_inclusion
-from auditlog.errors import AuditLogError
+from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.services.checkpoints import covering_checkpoint
 from auditlog.services.log import AuditLog
 from auditlog.services.verify import signed_by
@@ -68,7 +67,6 @@ class RunDetail:
     items: list[dict[str, Any]]  # failed first, then document order
     seq: int
     event_hash: str
-    hash_ok: bool  # the stored bytes hash to the stored hash, and the projections agree
     environment: Any = None
     actor: Any = None
     history: list[HistoryEntry] = field(default_factory=list)
@@ -81,24 +79,24 @@ class RunDetail:
 
 
 def load_detail(log: AuditLog, view: Any, run_id: str, verifiers: Sequence[Any] = ()) -> RunDetail:
+    """The run and every event about it as `show` reads them (`verified_about`): each event's bytes
+    hashed, canonical, its columns its envelope's, and included at its seq in the verified tree; the
+    projections' row must be the run's event. IntegrityError otherwise: nothing unverified is shown."""
     view = view.using(log)
     frame = projections.load_run(view, run_id)
     header = frame.header
     items = sorted(frame.item_records(), key=lambda item: bool(item["passed"]))  # stable: document order kept
-    seq = header["seq"]
-    sealed = log.event(seq)
-    hash_ok = hashlib.sha256(sealed.body).hexdigest() == sealed.hash == header["event_hash"]
-    environment = actor = None
-    try:
-        envelope = json.loads(sealed.body)
-        actor = envelope.get("actor")
-        environment = envelope.get("data", {}).get("run", {}).get("environment")
-    except (ValueError, AttributeError):
-        hash_ok = False
-    history = [summarize(e) for e in log.about(run_id)]
-    config = run_config(log, view_tree(view), sealed) if hash_ok else None
-    return RunDetail(header, items, seq, sealed.hash, hash_ok, environment, actor, history,
-                     check_inclusion(log, seq, verifiers), config)
+    tree = view_tree(view)
+    sealed, about = verified_about(log, tree, run_id)
+    if (header["seq"], header["event_hash"]) != (sealed.seq, sealed.hash):
+        raise IntegrityError(sealed.seq, f"the projections place run {run_id!r} at seq {header['seq']}, but the log "
+                                         f"records it at seq {sealed.seq}: rebuild them with `auditlog projections "
+                                         "rebuild`")
+    event = sealed.event
+    environment = event.data.get("run", {}).get("environment") if isinstance(event.data, dict) else None
+    history = [summarize(e) for e in about]
+    return RunDetail(header, items, sealed.seq, sealed.hash, environment, event.actor, history,
+                     check_inclusion(log, sealed.seq, verifiers), run_config(log, tree, sealed))
 
 
 def check_inclusion(log: AuditLog, seq: int, verifiers: Sequence[Any] = ()) -> ProofCheck:
