@@ -188,7 +188,8 @@ def test_checkpoint_opens_under_the_vkey_and_is_listed(work: Work) -> None:
     text, report = work.verify("--checkpoint", cp, "--vkey", work.vkey)
     assert text.code == 0 and report["ok"] and report["checkpoints_checked"] == 2  # the stored one and cp.txt
     assert f"signed by {LOG_KEY}" in text.out and f"extends checkpoint {cp}" in text.out
-    assert "cannot be excluded" not in text.out, "anchored by checkpoints a trusted key signed"
+    assert "cannot be excluded" not in text.out, "anchored by a checkpoint from outside the log, as large as it"
+    assert report["anchored"] and report["anchored_size"] == SIZE
     # the vkey can also be given inline instead of as a file
     assert s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", verifier.vkey).code == 0
 
@@ -302,6 +303,49 @@ def test_checkpoint_signs_a_log_that_grew_from_the_ones_it_signed(work: Work) ->
     second = work.checkpoint("b.txt")
     assert f"\n{SIZE + 1}\n" in second.read_text()
     assert work.checkpoint("c.txt").read_text() == second.read_text()  # the same tree, signed again
+
+
+def test_stored_checkpoints_do_not_anchor_the_log_against_its_holder(work: Work) -> None:
+    """The holder removes the last events and the stored checkpoint that covered them, keeping an older one:
+    the chain still extends the older one, and verify says truncation cannot be excluded, as it is; the
+    checkpoint kept outside the log catches it."""
+    work.checkpoint("cp40.txt")
+    with work.log() as log, log.writer() as w:
+        for i in range(2):
+            w.record_run(s.run_doc(f"late-{i}"))
+    outside = work.checkpoint("cp42.txt")
+    truncate(work.db, SIZE)
+    with as_holder(work.db) as conn:
+        conn.execute("DELETE FROM checkpoints WHERE size > ?", (SIZE,))
+    text, report = work.verify("--vkey", work.vkey)
+    assert text.code == 0 and not report["anchored"] and report["anchored_size"] is None, str(text)
+    assert "extends stored checkpoint #1" in text.out and "truncation or a rewrite by its holder cannot be excluded" \
+        in text.out
+    text, report = work.verify("--checkpoint", outside, "--vkey", work.vkey)
+    assert text.code == 1 and report["problems"][0]["kind"] == "truncated", str(text)
+
+
+def test_a_checkpoint_from_outside_anchors_only_up_to_its_size(work: Work) -> None:
+    cp = work.checkpoint()
+    with work.log() as log, log.writer() as w:
+        w.record_run(s.run_doc("later"))
+    text, report = work.verify("--checkpoint", cp, "--vkey", work.vkey)
+    assert text.code == 0 and report["anchored"] and report["anchored_size"] == SIZE, str(text)
+    assert f"1 event after size {SIZE} is covered by no checkpoint from outside the log" in text.out
+
+
+def test_a_stored_checkpoint_with_a_forged_signature_by_the_trusted_key_is_reported(work: Work) -> None:
+    """Anyone who can write the checkpoints table (a PostgreSQL writer role) can store a note that claims the
+    CI key's signature: verify --vkey names it, and exits 1."""
+    note = work.checkpoint().read_text()
+    with as_holder(work.db) as conn:
+        conn.execute("INSERT INTO checkpoints (size, root, note, created) SELECT size, root, ?, created FROM "
+                     "checkpoints WHERE id = 1", (flip_signature_byte(note),))
+    text, report = work.verify("--vkey", work.vkey)
+    assert text.code == 1, str(text)
+    [problem] = report["problems"]
+    assert problem["kind"] == "checkpoint" and "stored checkpoint #2: bad signature by ci.example.org" in problem["detail"]
+    assert work.verify()[0].code == 0, "without the key, a signature is not checked, and not claimed"
 
 
 # --- the checkpoint itself is wrong ------------------------------------------------------------

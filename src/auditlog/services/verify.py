@@ -52,6 +52,7 @@ class VerifyReport:
     anchors: tuple[str, ...] = ()  # one line per signature-checked checkpoint: which, what size, signed by whom
     stored_unchecked: int = 0  # stored checkpoints whose claims agree with the chain, signed by no trusted key
     keys: tuple[str, ...] = ()  # the names of the trusted keys the caller gave
+    outside_size: int | None = None  # the largest checkpoint from outside the log (--checkpoint) the chain extends
 
     @property
     def ok(self) -> bool:
@@ -59,9 +60,10 @@ class VerifyReport:
 
     @property
     def anchored(self) -> bool:
-        """A checkpoint signed by a key the caller trusts covers part of the log (so truncation and
-        rewrites of that part by the log's holder are excluded)."""
-        return self.checkpoints_checked > 0
+        """A checkpoint kept outside the log (`--checkpoint`), signed by a key the caller trusts, covers part
+        of it, so truncation and rewrites of that part by the log's holder are excluded. Checkpoints stored
+        in the log do not count: its holder can delete the latest ones with the events they cover."""
+        return self.outside_size is not None
 
     @property
     def first(self) -> Problem | None:
@@ -87,16 +89,27 @@ class VerifyReport:
                 f"but no key given ({', '.join(self.keys)}) signed {'it' if self.stored_unchecked == 1 else 'them'}"
                 if self.keys
                 else "their signatures not checked (pass --vkey to check them)")
-        if self.anchored:
-            return said + "; " + "; ".join(self.anchors)
-        return said + (". No checkpoint from outside the log was checked, so truncation or a rewrite by its "
-                       "holder cannot be excluded: keep checkpoints elsewhere and pass --checkpoint FILE --vkey KEY")
+        if self.anchors:
+            said += "; " + "; ".join(self.anchors)
+        if self.outside_size is None:
+            stored = (" (checkpoints stored in it can be deleted by its holder with the events after them)"
+                      if self.anchors else "")
+            return said + (f". No checkpoint from outside the log was checked{stored}, so truncation or a rewrite "
+                           "by its holder cannot be excluded: keep checkpoints elsewhere and pass --checkpoint "
+                           "FILE --vkey KEY")
+        if self.outside_size < self.size:
+            after = self.size - self.outside_size
+            return said + (f". {plural(after, 'event')} after size {self.outside_size} {'is' if after == 1 else 'are'}"
+                           " covered by no checkpoint from outside the log: their rewrite, or a truncation after "
+                           "that size, by its holder cannot be excluded")
+        return said
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "log": self.location, "size": self.size, "head": self.head, "root": self.root,
             "log_id": self.log_id, "origin": self.origin, "checkpoints_checked": self.checkpoints_checked,
-            "anchored": self.anchored, "anchors": list(self.anchors), "stored_unchecked": self.stored_unchecked,
+            "anchored": self.anchored, "anchored_size": self.outside_size, "anchors": list(self.anchors),
+            "stored_unchecked": self.stored_unchecked,
             "keys": list(self.keys),
             "summary": self.summary(),
             "problem_count": self.problem_count, "first_bad_seq": self.first.seq if self.first else None,
@@ -133,11 +146,12 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     beyond: list[StoredNode] = []
     early += _unaccounted_rows(log)
     keys = tuple(v.name for v in verifiers)
+    outside = max((cp.size for _, cp in checkpoints), default=None)
     report = None if early else _in_segments(log, meta, size, anchors, progress, processes)
     found = file_check()
     if report is not None and not found:
         return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
-                            origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored), keys)
+                            origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored), keys, outside)
     early += [Problem(0, "schema", text) for text in found]
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=tree.nodes_within(log.store.nodes(), size, beyond),
                      stored_level=tree.STORED_LEVEL, batch=clean_rows)
@@ -162,7 +176,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
                 kept.append(problem)
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
-                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored), keys)
+                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored), keys, outside)
 
 
 def _beside(task: Callable[[], list[str]]) -> Callable[[], list[str]]:
@@ -258,6 +272,9 @@ def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Seque
         if checkpoint.size != stored.size or checkpoint.root.hex() != stored.root:
             problems.append(Problem(0, "checkpoint", f"{label}: its columns disagree with its note"))
         names = signed_by(stored.note, verifiers) if verifiers else []
+        for bad in bad_signatures(stored.note, verifiers):
+            problems.append(Problem(max(checkpoint.size - 1, 0), "checkpoint", f"{label}: {bad}: it was stored "
+                                    "by someone without that key"))
         if names:
             signed.append((label, checkpoint, names))
         else:
@@ -276,6 +293,22 @@ def signed_by(note: str, verifiers: Sequence[Verifier]) -> list[str]:
             continue
         names.append(verifier.name)
     return names
+
+
+def bad_signatures(note: str, verifiers: Sequence[Verifier]) -> list[str]:
+    """Why each trusted key that a line of the note names (by name and key id) does not verify it: a
+    signature claimed for a key the caller trusts, and forged."""
+    from auditlog.core.note import open_note, unverified_note
+    _, lines = unverified_note(note)
+    claimed = {(line.name, line.key_id) for line in lines}
+    bad = []
+    for verifier in verifiers:
+        if (verifier.name, verifier.key_id) in claimed:
+            try:
+                open_note(note, [verifier])
+            except AuditLogError as exc:
+                bad.append(str(exc))
+    return bad
 
 
 def _counting(rows, progress):  # noqa: ANN001, ANN202

@@ -4,7 +4,8 @@ its own, with a progress bar and a live count.
 
 Escape (or x) cancels a running verification; r runs it again. The result says what the
 CLI's `auditlog verify` says, in substance: internally consistent, and anchored only by
-checkpoints whose signatures a trusted key checked (`auditlog tui --checkpoint --vkey`); or
+checkpoints kept outside the log whose signatures a trusted key checked (`auditlog tui
+--checkpoint --vkey`; stored ones signed by that key are checked and named, but do not anchor); or
 where it is not: the first bad seq, what is wrong there, every problem found, and the
 events around the first one with their hashes and links.
 """
@@ -139,11 +140,16 @@ class VerifyScreen(Screen):
             if report.anchored:
                 verdict = line(("✔ INTACT, ANCHORED", "good"), checked)
                 anchors: list[tuple[str, Any]] = [("anchored by", "; ".join(report.anchors))]
+                if report.outside_size is not None and report.outside_size < report.size:
+                    anchors.append(("not anchored", (f"the events after size {report.outside_size}: covered by no "
+                                                     "checkpoint from outside the log", "warn")))
             else:
                 verdict = line(("✔ INTERNALLY CONSISTENT", "good"), checked)
-                anchors = [("not anchored", ("no checkpoint from outside the log was checked, so truncation or a "
-                                             "rewrite by its holder cannot be excluded: run with --checkpoint FILE "
-                                             "--vkey KEY", "warn"))]
+                stored = " (those stored in it can be deleted by its holder)" if report.anchors else ""
+                anchors = [("checked against", "; ".join(report.anchors))] if report.anchors else []
+                anchors.append(("not anchored", (f"no checkpoint from outside the log was checked{stored}, so "
+                                                 "truncation or a rewrite by its holder cannot be excluded: run "
+                                                 "with --checkpoint FILE --vkey KEY", "warn")))
             result.update(Content("\n").join([verdict, fields(common + anchors)]))
             return
         first = report.first
