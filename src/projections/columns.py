@@ -12,6 +12,10 @@ run) are computed run by run in Python; config_seq and violations come with each
 the fold (they depend on the configuration in force, an order the fold alone knows). The
 values are those of the row-by-row fold (app/run_state.py folds one run that way; tests
 in test_columns.py hold the two equal, to the Parquet bytes).
+
+Only a chunk that Arrow refuses is looked at run by run: one holding an integral double of
+2**53 or more, which RFC 8785 writes as integer digits and orjson reads back as an int, has
+such ints read as the doubles they are (`_as_doubles`), then is converted again in one call.
 """
 
 from __future__ import annotations
@@ -62,7 +66,14 @@ def run_tables(recorded: Sequence[RecordedRun]) -> tuple[Any, Any]:
     try:
         doc = pa.array(docs, type=_document_type())
     except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid and ArrowTypeError derive from these
-        raise _first_unreadable(recorded) from None
+        # The rare chunk: most likely a double >= 2**53 that RFC 8785 wrote as integer digits and orjson read
+        # back as an int, which Arrow will not put in a float64 column. Read such numbers as the doubles
+        # they are (_as_doubles), then convert the chunk again in one call.
+        docs = tuple(map(_as_doubles, docs))
+        try:
+            doc = pa.array(docs, type=_document_type())
+        except (ValueError, TypeError, OverflowError):
+            raise _first_unreadable(recorded) from None
     (run_id, project_id, model_id, model_version, dataset, experiment, fingerprint, started, finished,
      metrics, tags, items_lists) = doc.flatten()
     _require(recorded, {"project_id": project_id, "model_id": model_id}, None)
@@ -195,13 +206,51 @@ def _require(recorded: Sequence[RecordedRun], columns: dict[str, Any], owner: An
                                       "`auditlog verify`")
 
 
+def _as_doubles(run: Any) -> Any:
+    """A run document with every integer where the tables hold a double (a metric's value; an item's score,
+    latency_ms, cost_usd) read as a double: float(n), the double nearest n.
+
+    A JSON number is a double (RFC 8785, I-JSON), and RFC 8785 writes an integral double below 1e21
+    as integer digits (1e17 as 100000000000000000), which orjson reads back as an int: for every such
+    number float() gives back that very double, exactly. (An integer literal no double is written as
+    is not canonical: `verify` refuses its event; read here, it is the nearest double, as any reader
+    that parses JSON numbers as doubles reads it.) Returns `run` itself when nothing changes, a copy
+    otherwise; anything else (a bool, a string, an int too large for a double) is left for Arrow to
+    refuse."""
+    if type(run) is not dict:
+        return run
+    changed: dict[str, Any] = {}
+    metrics = run.get("metrics")
+    if type(metrics) is dict and any(type(v) is int for v in metrics.values()):
+        changed["metrics"] = {k: _double(v) for k, v in metrics.items()}
+    items = run.get("items")
+    if type(items) is list and any(type(i) is dict and any(type(i.get(n)) is int for n in _DOUBLE_ITEM_FIELDS)
+                                   for i in items):
+        changed["items"] = [{**i, **{n: _double(i[n]) for n in _DOUBLE_ITEM_FIELDS if type(i.get(n)) is int}}
+                            if type(i) is dict else i for i in items]
+    return {**run, **changed} if changed else run
+
+
+_DOUBLE_ITEM_FIELDS = ("score", "latency_ms", "cost_usd")
+
+
+def _double(value: Any) -> Any:
+    if type(value) is not int:
+        return value
+    try:
+        return float(value)
+    except OverflowError:  # beyond any double: no double was written so; Arrow names it
+        return value
+
+
 def _first_unreadable(recorded: Sequence[RecordedRun]) -> IntegrityError:
-    """The error naming the first run whose document Arrow cannot read in the tables' types."""
+    """The error naming the first run whose document Arrow cannot read in the tables' types
+    (integers where a double is expected read as doubles, as run_tables reads them)."""
     import pyarrow as pa
 
     for run, seq, *_ in recorded:
         try:
-            pa.array([run], type=_document_type())
+            pa.array([_as_doubles(run)], type=_document_type())
         except (ValueError, TypeError, OverflowError) as exc:
             return IntegrityError(seq, f"not a valid run.recorded event ({exc}): check the log with "
                                          "`auditlog verify`")
