@@ -43,6 +43,10 @@ def test_seal_parse_round_trip_and_tail(project, subject, seq):
     (b'{"v":1}', "envelope keys"),
     (b'{"actor":{},"data":{},"prev":"' + b"0" * 64
      + b'","project":"","seq":0,"subject":"","ts":"2026-01-01T00:00:00.000000Z","type":"log.created","v":1} ', "canonical"),
+    # an integer literal beyond any double: refused as not canonical, never an OverflowError (a traceback in verify)
+    (b'{"actor":{},"data":{"x":' + b"9" * 400 + b'},"prev":"' + b"0" * 64
+     + b'","project":"","seq":0,"subject":"","ts":"2026-01-01T00:00:00.000000Z","type":"log.created","v":1}',
+     r"outside \+-\(2\*\*53 - 1\)"),
 ])
 def test_parse_refuses(body, why):
     with pytest.raises(InvalidInput, match=why):

@@ -144,8 +144,8 @@ def _parse_int(text: str) -> int | float:
     """An integer literal beyond +-(2**53 - 1) can only be a float that RFC 8785 wrote without an
     exponent (1e16 is written 10000000000000000): read it back as that float, so that the bytes
     re-encode to themselves. A literal no float writes that way stays non-canonical, and is refused."""
-    value = int(text)
-    return float(value) if not -(2**53 - 1) <= value <= 2**53 - 1 else value
+    value = int(text)  # beyond any float (2**1024): left an int, which the canonical check refuses
+    return float(value) if not -(2**53 - 1) <= value <= 2**53 - 1 and abs(value) < 2**1024 else value
 
 
 def check_envelope(event: Event) -> None:

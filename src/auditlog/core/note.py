@@ -223,11 +223,9 @@ def unverified_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
 def open_note(text: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     """Parse a signed note and check its signatures against `verifiers`.
 
-    Unknown keys (name and key id not both known) are ignored and returned in
-    `other_signatures`; a known key's bad signature raises SignatureError("bad
-    signature by NAME"), a second line by that key included (Go's note.Open skips
-    it; signed-note says a verifier MUST verify it); so does a note without any
-    verified signature.
+    Unknown keys (name and key id not both known) are ignored (`other_signatures`); a known
+    key's bad signature, on any line (signed-note: MUST verify; Go skips later ones), raises
+    SignatureError("bad signature by NAME"); so does a note without any verified signature.
     """
     known: dict[tuple[str, int], Verifier] = {}
     for v in verifiers:
