@@ -33,6 +33,7 @@ VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 def query_runs(view: View, *, project_id: str | None = None, model_id: str | None = None,
                since: str | datetime | None = None, until: str | datetime | None = None,
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
+               exclude_tags: Mapping[str, Collection[str]] | None = None, before_seq: int | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
                limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
                columns: list[str] | None = None, where: str | Expr | None = None) -> Any:
@@ -41,7 +42,9 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
     document has none; both bounds are inclusive, and a bare date as `until` means the
     end of that day. `verdict` matches the latest verdict; `tags` must all match the
-    current tags (annotations merged in). Superseded runs only with include_superseded.
+    current tags (annotations merged in); `exclude_tags` ({key: values}) leaves out the runs whose
+    current tag `key` is one of `values`; `before_seq` keeps the runs recorded before that seq (a
+    gate's baseline is recorded before its candidate). Superseded runs only with include_superseded.
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
     that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
     these columns are read and returned (besides those the filters and the confirmation need).
@@ -73,6 +76,11 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                 keep.append(pc.less_equal(when, pa.scalar(until_at, when.type)))
         for key, value in (tags or {}).items():
             keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+        for key, values in (exclude_tags or {}).items():
+            tag = pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first")
+            keep.append(pc.invert(pc.fill_null(pc.is_in(tag, value_set=pa.array(sorted(values), pa.string())), False)))
+        if before_seq is not None:
+            keep.append(pc.less(runs.column("seq"), pa.scalar(before_seq, runs.column("seq").type)))
         if condition is not None:
             keep.append(where_mask(runs, condition))
         return runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
@@ -91,7 +99,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
         else:
             needed = {"run_id", "seq", "event_hash", "status", *columns}
             needed |= {c for c, v in (("project_id", project_id), ("model_id", model_id), ("verdict", verdict),
-                                      ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
+                                      ("experiment_id", experiment_id), ("tags", tags or exclude_tags))
+                       if v is not None}
             if since_at is not None or until_at is not None:
                 needed |= {"started_at", "recorded_at"}
             if condition is not None:

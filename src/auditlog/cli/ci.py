@@ -15,7 +15,17 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import ALL_EXIT_CODES, EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
+from auditlog.cli.base import (
+    ALL_EXIT_CODES,
+    EXIT_CODES,
+    cli,
+    lock_option,
+    log_option,
+    open_log,
+    output_option,
+    parse_excluded_tags,
+    parse_tags,
+)
 from auditlog.cli.options import SeveralValues
 from auditlog.cli.progress import progress
 from auditlog.render import json_text, number, plural, safe_text
@@ -199,13 +209,20 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+BASELINE_EXCLUDE_TAG = click.option(
+    "--baseline-exclude-tag", "baseline_exclude_tags", multiple=True, metavar="KEY=VALUE",
+    help="With the latest run as baseline: never a run with this tag, e.g. inspect_status=cancelled "
+         "(repeatable; a key may be given with several values).")
+
+
 def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--baseline", help="The baseline run id, or 'pinned' for the project's pinned baseline."),
         click.option("--baseline-latest", is_flag=True,
-                     help="The latest active run of the same project and model (other than this one)."),
+                     help="The latest active run of the same project and model recorded before this one."),
         click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
                      help="With --baseline-latest: only runs with this tag, e.g. branch=main (repeatable)."),
+        BASELINE_EXCLUDE_TAG,
         click.option("--projections", "directory", metavar="DIR", help="The projections directory (default: beside the log)."),
     ]):
         func = option(func)
@@ -214,14 +231,16 @@ def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
              baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str, no_baseline: str,
-             baseline_option: str = "--baseline", **policy_options: Any) -> None:
+             baseline_option: str = "--baseline", baseline_exclude_tags: tuple[str, ...] = (),
+             **policy_options: Any) -> None:
     """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code. `baseline_option` is
     the option that gave `baseline`, named when it is refused."""
     from auditlog.app.gating import BaselineChoice, gate
     from auditlog.app.verified import open_view
     from auditlog.evals.gate import GatePolicy
 
-    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"), baseline_option)
+    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"), baseline_option,
+                            parse_excluded_tags(baseline_exclude_tags))
     gated = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options),
                  no_baseline=no_baseline)
     doc, result, receipt = gated.verdict, gated.result, gated.receipt
