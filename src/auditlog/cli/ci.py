@@ -289,7 +289,7 @@ def gate(run_id: str, log_path: str, lock_timeout: float, **options: Any) -> Non
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("verdict_seq", type=int)
+@click.argument("verdict_seq", type=click.IntRange(min=0))
 @click.option("--to", "to", required=True, type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]),
               help="The verdict people decided on.")
 @click.option("--reason", required=True, help="Why: kept in the log forever.")

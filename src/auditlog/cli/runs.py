@@ -123,7 +123,8 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 
 @cli.command(epilog=EXIT_CODES)
 @log_option
-@click.option("--after", type=int, default=-1, show_default=True, help="Only events with seq greater than this.")
+@click.option("--after", type=click.IntRange(min=-1), default=-1, show_default=True,
+              help="Only events with seq greater than this (-1: from the first).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
 @records_output(default="jsonl")
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
