@@ -26,7 +26,7 @@ from auditlog.cli.base import (
     parse_excluded_tags,
     parse_tags,
 )
-from auditlog.cli.options import SeveralValues
+from auditlog.cli.options import RUN_ID, NonEmpty, SeveralValues
 from auditlog.cli.progress import progress
 from auditlog.render import json_text, number, plural, safe_text
 
@@ -43,12 +43,17 @@ def ingest() -> None:
     """Record a run from the files an eval harness wrote (see docs/ingest.md)."""
 
 
+FROM_FILE = "give one, or for lm-eval and inspect leave {} out to read it from the file"
+
+
 def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-        click.option("--project", "project_id", help="The project id (required for junit; lm-eval: "
-                                                      "defaults to the single task or group)."),
-        click.option("--model", "model_id", help="The model id (default: read from the file; required for junit)."),
-        click.option("--run-id", help="The run id (default: derived from the file, so a re-ingest is a retry)."),
+        click.option("--project", "project_id", type=NonEmpty(FROM_FILE.format("--project")),
+                     help="The project id (required for junit; lm-eval: defaults to the single task or group)."),
+        click.option("--model", "model_id", type=NonEmpty(FROM_FILE.format("--model")),
+                     help="The model id (default: read from the file; required for junit)."),
+        click.option("--run-id", type=NonEmpty("give a run id, or leave --run-id out to derive one from the file"),
+                     help="The run id (default: derived from the file, so a re-ingest is a retry)."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag the run (repeatable)."),
         click.option("--print", "print_only", is_flag=True, help="Print the run document instead of appending it."),
         log_option, lock_option, output_option("text", "json", default="text"),
@@ -217,7 +222,7 @@ BASELINE_EXCLUDE_TAG = click.option(
 
 def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.option("--baseline", help="The baseline run id, or 'pinned' for the project's pinned baseline."),
+        click.option("--baseline", type=RUN_ID, help="The baseline run id, or 'pinned' for the project's pinned baseline."),
         click.option("--baseline-latest", is_flag=True,
                      help="The latest active run of the same project and model recorded before this one."),
         click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
@@ -273,7 +278,7 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
 
 
 @cli.command(epilog=GATE_EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @baseline_options
 @gate_options
 @log_option
@@ -307,7 +312,7 @@ def baseline() -> None:
 
 
 @baseline.command(name="pin", epilog=EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--project", required=True, help="The project the pin is for (the run must belong to it).")
 @click.option("--model", help="Pin for this model only (default: for every model of the project).")
 @click.option("--reason", help="Why this run is the baseline.")

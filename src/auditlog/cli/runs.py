@@ -24,6 +24,7 @@ from auditlog.cli.base import (
     table_width,
 )
 from auditlog.cli.ci import BASELINE_EXCLUDE_TAG, GATE_EXIT_CODES, gate_options, print_receipt, run_gate
+from auditlog.cli.options import RUN_ID
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, json_text, plural, render, safe_text
 
@@ -73,7 +74,7 @@ def _read_document(document: str, kind: str) -> Any:
 @log_option
 @lock_option
 @output_option("text", "json", default="text")
-@click.option("--gate-against", metavar="latest|pinned|RUN_ID",
+@click.option("--gate-against", type=RUN_ID, metavar="latest|pinned|RUN_ID",
               help="Then gate the run: against the latest active run of its project and model recorded before "
                    "it, the pinned baseline, or a run id (see auditlog gate); exits by the verdict.")
 @click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
@@ -162,8 +163,8 @@ def events(log_path: str, after: int, limit: int | None, output: str) -> None:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("old_run_id")
-@click.option("--by", "new_run_id", required=True, help="The run that replaces it (already recorded).")
+@click.argument("old_run_id", type=RUN_ID)
+@click.option("--by", "new_run_id", type=RUN_ID, required=True, help="The run that replaces it (already recorded).")
 @click.option("--reason", required=True, help="Why: kept in the log forever.")
 @log_option
 @lock_option
@@ -174,7 +175,7 @@ def supersede(old_run_id: str, new_run_id: str, reason: str, log_path: str, lock
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
 @click.option("--note", help="A free-text note.")
 @log_option

@@ -22,7 +22,7 @@ from typing import Any
 from xml.parsers import expat
 
 from auditlog.errors import InvalidInput
-from auditlog.ingest.common import Notes, SourceFile, derived_run_id, fail, finish, number
+from auditlog.ingest.common import Notes, SourceFile, check_given, derived_run_id, fail, finish, number
 
 RERUNS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
 
@@ -36,6 +36,7 @@ def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: 
     """A run document from one JUnit XML report. project_id and model_id are required (the
     report names neither); run_id defaults to "<model_id>::<project_id>::junit@sha256:<16 hex
     of the file>", so ingesting the same report again is an idempotent retry."""
+    check_given(run_id=run_id)
     if not project_id:
         raise InvalidInput("--project", "is required for a JUnit report, which names no project (project_id in Python)")
     if not model_id:
