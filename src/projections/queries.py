@@ -19,7 +19,7 @@ from typing import Any
 from auditlog.errors import IntegrityError, InvalidInput
 from auditlog.evals.scopes import mark
 from projections.diff import KeyDifference, settings_diff
-from projections.direction import lower_is_better
+from projections.direction import direction, recorded_directions
 from projections.schema import arrow_schema
 from projections.view import View, to_records
 from projections.where import Expr
@@ -33,6 +33,7 @@ VERDICTS = ("ALLOW", "BLOCK", "NEEDS_REVIEW")
 def query_runs(view: View, *, project_id: str | None = None, model_id: str | None = None,
                since: str | datetime | None = None, until: str | datetime | None = None,
                verdict: str | None = None, tags: Mapping[str, str] | None = None,
+               exclude_tags: Mapping[str, Collection[str]] | None = None, before_seq: int | None = None,
                experiment_id: str | None = None, include_superseded: bool = False,
                limit: int | None = None, offset: int = 0, newest_first: bool = True, confirm: bool = True,
                columns: list[str] | None = None, where: str | Expr | None = None) -> Any:
@@ -41,7 +42,9 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
     `since`/`until` bound a run's time: its `started_at`, or `recorded_at` when the
     document has none; both bounds are inclusive, and a bare date as `until` means the
     end of that day. `verdict` matches the latest verdict; `tags` must all match the
-    current tags (annotations merged in). Superseded runs only with include_superseded.
+    current tags (annotations merged in); `exclude_tags` ({key: values}) leaves out the runs whose
+    current tag `key` is one of `values`; `before_seq` keeps the runs recorded before that seq (a
+    gate's baseline is recorded before its candidate). Superseded runs only with include_superseded.
     Every run returned is confirmed against the log (View.confirm); `confirm=False` leaves
     that to a caller that confirms what it shows, page by page (the TUI). `columns`: only
     these columns are read and returned (besides those the filters and the confirmation need).
@@ -73,6 +76,11 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
                 keep.append(pc.less_equal(when, pa.scalar(until_at, when.type)))
         for key, value in (tags or {}).items():
             keep.append(pc.equal(pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first"), value))
+        for key, values in (exclude_tags or {}).items():
+            tag = pc.map_lookup(runs.column("tags"), query_key=key, occurrence="first")
+            keep.append(pc.invert(pc.fill_null(pc.is_in(tag, value_set=pa.array(sorted(values), pa.string())), False)))
+        if before_seq is not None:
+            keep.append(pc.less(runs.column("seq"), pa.scalar(before_seq, runs.column("seq").type)))
         if condition is not None:
             keep.append(where_mask(runs, condition))
         return runs.filter(pc.fill_null(functools.reduce(pc.and_kleene, keep), False)) if keep else runs
@@ -91,7 +99,8 @@ def query_runs(view: View, *, project_id: str | None = None, model_id: str | Non
         else:
             needed = {"run_id", "seq", "event_hash", "status", *columns}
             needed |= {c for c, v in (("project_id", project_id), ("model_id", model_id), ("verdict", verdict),
-                                      ("experiment_id", experiment_id), ("tags", tags)) if v is not None}
+                                      ("experiment_id", experiment_id), ("tags", tags or exclude_tags))
+                       if v is not None}
             if since_at is not None or until_at is not None:
                 needed |= {"started_at", "recorded_at"}
             if condition is not None:
@@ -183,7 +192,7 @@ class FigureDelta:
     a: float | None
     b: float | None
     delta: float | None
-    lower_is_better: bool = False
+    lower_is_better: bool | None = False  # None: no direction (a standard error); improvement is then None
     improvement: float | None = None
     # a scoped metric's mark in each run, where its scope is not valid and headline (its status, or
     # non_headline): trends and A/B summaries leave such a value out by default
@@ -191,8 +200,9 @@ class FigureDelta:
     mark_b: str | None = None
 
     @property
-    def better(self) -> str:
-        return "lower" if self.lower_is_better else "higher"
+    def better(self) -> str | None:
+        """"lower", "higher", or None when neither is better (projections.direction)."""
+        return None if self.lower_is_better is None else "lower" if self.lower_is_better else "higher"
 
     def to_json(self) -> dict[str, Any]:
         """Its fields; the marks only when it has one (a log without scopes prints what it always did)."""
@@ -260,8 +270,10 @@ def compare_runs(view: View, a: str, b: str,
     What differs in their config and environment is read from the two run documents: those
     given (already verified by the caller), else their events in the view's log, each checked
     against the hash the projections folded; a view without a log has no differences (None).
-    `lower_is_better_metrics`: the metrics where less is better (default: by name, see
-    projections.direction)."""
+    `lower_is_better_metrics`: the metrics where less is better, the project's configuration; each
+    figure's direction then follows projections.direction: that configuration, what the harness
+    recorded in the two run documents (lm-eval's higher_is_better), none for a standard error,
+    else the guess by name."""
     run_a, run_b = load_run(view, a), load_run(view, b)
     if documents is None and view.log is not None:
         documents = (recorded_document(view, run_a.header), recorded_document(view, run_b.header))
@@ -277,10 +289,12 @@ def compare_runs(view: View, a: str, b: str,
     pairs += [(f"metrics.{name}", sa.get(name), sb.get(name), _scope_mark(ha, name), _scope_mark(hb, name))
               for name in sorted(scoped)]
     figures = []
+    recorded = recorded_directions(documents) if documents is not None else None
     for name, value_a, value_b, mark_a, mark_b in pairs:
-        lower, delta = lower_is_better(name, lower_is_better_metrics), _delta(value_a, value_b)
-        figures.append(FigureDelta(name, value_a, value_b, delta, lower,
-                                   None if delta is None else -delta if lower else delta, mark_a, mark_b))
+        way, delta = direction(name, lower_is_better_metrics, recorded), _delta(value_a, value_b)
+        lower = None if way is None else way == "lower"
+        improvement = None if delta is None or lower is None else -delta if lower else delta
+        figures.append(FigureDelta(name, value_a, value_b, delta, lower, improvement, mark_a, mark_b))
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
     changes = []

@@ -91,6 +91,74 @@ def test_declared_counts_that_disagree_are_noted():
     assert any("declare" in n for n in doc["config"]["ingest"]["notes"])
 
 
+TRUNCATED = """<testsuite name="evals" tests="30">
+  <testcase classname="evals.test_tools" name="test_lookup" time="0.1"/>
+  <testcase classname="evals.test_tools" name="test_sum" time="0.1"/>
+  <testcase classname="evals.test_tools" name="test_plan" time="0.2"><failure message="wrong answer"/></testcase>
+</testsuite>"""
+
+
+def test_a_declared_count_is_compared_though_others_are_missing():
+    """A truncated report: the suite declares 30 tests and holds 3; it declares no failures/errors/skipped."""
+    doc = parse(TRUNCATED)
+    assert doc["metrics"]["tests"] == 3
+    assert doc["config"]["ingest"]["notes"] == [
+        "the suites declare {'tests': 30} but the testcases count {'tests': 3}; the counts are used"]
+    one = parse(TRUNCATED.replace('tests="30"', 'tests="3" failures="2"'))  # tests agree, failures do not
+    assert one["config"]["ingest"]["notes"] == [
+        "the suites declare {'tests': 3, 'failures': 2} but the testcases count {'tests': 3, 'failures': 1}; "
+        "the counts are used"]
+    agree = parse(TRUNCATED.replace('tests="30"', 'tests="3" failures="1"'))
+    assert "notes" not in agree["config"]["ingest"]
+
+
+NESTED = """<testsuites>
+ <testsuite name="root" tests="2">
+  <testsuite name="a" tests="1" failures="0" errors="0" skipped="0" timestamp="2026-03-01T10:00:00+00:00" time="2"
+             hostname="ci-a">
+   <testcase classname="a" name="t1" time="2"/>
+  </testsuite>
+  <testsuite name="b" tests="1" failures="1" errors="0" skipped="0" timestamp="2026-03-01T10:05:00+00:00" time="3">
+   <testcase classname="b" name="t2" time="3"><failure message="x"/></testcase>
+  </testsuite>
+ </testsuite>
+</testsuites>"""
+
+
+def test_nested_suites_give_their_times_names_and_facts():
+    doc = parse(NESTED)
+    assert (doc["started_at"], doc["finished_at"]) == ("2026-03-01T10:00:00+00:00", "2026-03-01T10:05:03+00:00")
+    assert doc["config"]["junit"] == {"root": "testsuites", "suites": ["root", "a", "b"]}
+    assert doc["config"]["ingest"]["suites"] == [
+        {"name": "root", "tests": "2"},
+        {"name": "a", "timestamp": "2026-03-01T10:00:00+00:00", "time": "2", "hostname": "ci-a", "tests": "1",
+         "failures": "0", "errors": "0", "skipped": "0", "in": "root"},
+        {"name": "b", "timestamp": "2026-03-01T10:05:00+00:00", "time": "3", "tests": "1", "failures": "1",
+         "errors": "0", "skipped": "0", "in": "root"}]
+    # the inner suites' declarations (2 tests, 1 failure) agree: the outer total is not added to them
+    assert "notes" not in doc["config"]["ingest"]
+    assert [i["extra"]["suite"] for i in doc["items"]] == ["a", "b"]
+    normalize_run(doc)
+
+
+def test_nested_suites_that_disagree_with_the_testcases_are_noted():
+    inner_wrong = parse(NESTED.replace('name="b" tests="1" failures="1"', 'name="b" tests="4" failures="1"'))
+    assert inner_wrong["config"]["ingest"]["notes"] == [
+        "the suites declare {'tests': 5, 'failures': 1, 'errors': 0, 'skipped': 0} but the testcases count "
+        "{'tests': 2, 'failures': 1, 'errors': 0, 'skipped': 0}; the counts are used"]
+    # inner suites that declare no tests: the outer suite's own total is compared
+    bare = parse(NESTED.replace(' tests="1"', "").replace('<testsuite name="root" tests="2">',
+                                                          '<testsuite name="root" tests="7">'))
+    assert "the suites declare {'tests': 7, 'failures': 1, 'errors': 0, 'skipped': 0}" in \
+        bare["config"]["ingest"]["notes"][0]
+
+
+def test_an_inner_suite_that_ends_later_decides_finished_at():
+    doc = parse(NESTED.replace('<testsuite name="root" tests="2">',
+                               '<testsuite name="root" tests="2" timestamp="2026-03-01T09:59:00+00:00" time="5">'))
+    assert (doc["started_at"], doc["finished_at"]) == ("2026-03-01T09:59:00+00:00", "2026-03-01T10:05:03+00:00")
+
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">

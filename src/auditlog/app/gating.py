@@ -8,7 +8,7 @@ that raises IntegrityError, and no verdict is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,23 +30,36 @@ class Baseline:
 
 @dataclass(frozen=True)
 class BaselineChoice:
-    """What the user asked for: a run id or "pinned" (`given`), or the latest comparable run.
+    """What the user asked for: a run id or "pinned" (`given`), or the latest comparable run
+    recorded before the candidate, with every tag of `tags` and none of `exclude_tags`
+    ({key: the values that exclude a run}, e.g. {"inspect_status": ["cancelled", "error"]}).
     `option` is how the user gave `given`, named by a refusal (`append run` says --gate-against)."""
 
     given: str | None = None
     latest: bool = False
     tags: Mapping[str, str] | None = None
     option: str = "--baseline"
+    exclude_tags: Mapping[str, Collection[str]] | None = None
 
 
 def check_choice(run_id: str | None, choice: BaselineChoice) -> None:
     """What can be refused of `choice` before the log is read (`append run --gate-against` does so before
     the run is written): tags without the latest run to filter, and `run_id` itself as the baseline,
     since a run compared with itself is always "no change", a verdict about nothing (as `supersede`
-    refuses a run superseding itself). "pinned" names the pin: resolve_baseline checks what it is."""
-    if choice.tags and not choice.latest:
-        raise InvalidInput("--baseline-tag", "goes with " + ("--baseline-latest" if choice.option == "--baseline"
-                                                             else f"{choice.option} latest"))
+    refuses a run superseding itself). "pinned" names the pin: resolve_baseline checks what it is.
+    A tag both required and excluded would leave no run to choose: refused too."""
+    for option, given in (("--baseline-tag", choice.tags), ("--baseline-exclude-tag", choice.exclude_tags)):
+        if given and not choice.latest:
+            raise InvalidInput(option, "goes with " + ("--baseline-latest" if choice.option == "--baseline"
+                                                       else f"{choice.option} latest"))
+    for key, values in (choice.exclude_tags or {}).items():
+        if isinstance(values, str):
+            raise InvalidInput("--baseline-exclude-tag", f"the values of {key!r} must be a collection of strings, "
+                                                         f"not the string {values!r} (exclude_tags in Python)")
+        required = (choice.tags or {}).get(key)
+        if required is not None and required in values:
+            raise InvalidInput("--baseline-exclude-tag", f"{key}={required} is also required by "
+                                                         "--baseline-tag: no run could be chosen")
     if choice.given not in (None, "pinned") and choice.given == run_id:
         raise InvalidInput(choice.option, "a run cannot be its own baseline")
 
@@ -62,9 +75,12 @@ class Gated:
     receipt: Receipt
 
 
-def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice) -> Baseline:
-    """The baseline run for `candidate` (the run document of `run_id`); run_id None, and why, when
-    the project has none yet (nothing pinned, no earlier run). A given run id is taken as given:
+def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice,
+                     seq: int | None = None) -> Baseline:
+    """The baseline run for `candidate` (the run document of `run_id`, recorded at `seq`: by default
+    its row in `view`); run_id None, and why, when the project has none yet (nothing pinned, no
+    earlier run). The latest run is the newest active one recorded before the candidate (a lower
+    seq), never one recorded after it (a retried gate, overlapping pipelines). A given run id is taken as given:
     a mistyped one is NotFound later, never "no baseline". The candidate itself, given or pinned,
     is InvalidInput: a run is never its own baseline."""
     import projections
@@ -87,12 +103,15 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
                                                           "(pin another run to gate this one)")
         return Baseline(pinned, "pinned")
     wanted = dict(choice.tags or {})
-    for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None, limit=2):
-        if row["run_id"] != run_id:
-            where = "".join(f", {k}={v}" for k, v in wanted.items())
-            return Baseline(row["run_id"], f"latest active run of {project}/{model}{where}")
+    excluded = {k: sorted(v) for k, v in (choice.exclude_tags or {}).items() if v}
+    before = view.run_row(run_id)["seq"] if seq is None else seq
+    for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None,
+                                     exclude_tags=excluded or None, before_seq=before, limit=1):
+        where = "".join(f", {k}={v}" for k, v in wanted.items())
+        where += "".join(f", not {k}={v}" for k, values in excluded.items() for v in values)
+        return Baseline(row["run_id"], f"latest active run of {project}/{model}{where}")
     return Baseline(None, f"no earlier active run of project {project!r} and model {model!r}"
-                          f"{' with those tags' if wanted else ''} to gate against")
+                          f"{' with those tags' if wanted or excluded else ''} to gate against")
 
 
 def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None,
@@ -106,8 +125,8 @@ def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: 
     from auditlog.evals.gate import check_items, no_baseline_document, verdict_document
     from auditlog.evals.gate import gate as decide
 
-    _, candidate = verified_run(log, view, run_id)
-    baseline = resolve_baseline(view, candidate, run_id, choice)
+    sealed, candidate = verified_run(log, view, run_id)
+    baseline = resolve_baseline(view, candidate, run_id, choice, sealed.seq)
     if baseline.run_id is None:
         check_items(candidate)  # what the comparison would refuse, refused without one too
         if no_baseline is None:

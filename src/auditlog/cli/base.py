@@ -145,6 +145,18 @@ def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:
     return parsed
 
 
+def parse_excluded_tags(tags: tuple[str, ...], option: str = "--baseline-exclude-tag") -> dict[str, list[str]]:
+    """KEY=VALUE options that exclude: {key: [values]}, a key may be given with several values
+    (inspect_status=cancelled and inspect_status=error); InvalidInput naming the option otherwise."""
+    parsed: dict[str, list[str]] = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise errors.InvalidInput(option, f"{tag!r} is not KEY=VALUE")
+        parsed.setdefault(key, []).append(value)
+    return parsed
+
+
 class AuditLogGroup(click.Group):
     """The root group: an AuditLogError from any command becomes one line on stderr and its exit code.
 

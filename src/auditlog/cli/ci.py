@@ -15,8 +15,18 @@ from typing import Any
 import click
 
 from auditlog import errors
-from auditlog.cli.base import ALL_EXIT_CODES, EXIT_CODES, cli, lock_option, log_option, open_log, output_option, parse_tags
-from auditlog.cli.options import SeveralValues
+from auditlog.cli.base import (
+    ALL_EXIT_CODES,
+    EXIT_CODES,
+    cli,
+    lock_option,
+    log_option,
+    open_log,
+    output_option,
+    parse_excluded_tags,
+    parse_tags,
+)
+from auditlog.cli.options import RUN_ID, NonEmpty, SeveralValues
 from auditlog.cli.progress import progress
 from auditlog.render import json_text, number, plural, safe_text
 
@@ -33,12 +43,17 @@ def ingest() -> None:
     """Record a run from the files an eval harness wrote (see docs/ingest.md)."""
 
 
+FROM_FILE = "give one, or for lm-eval and inspect leave {} out to read it from the file"
+
+
 def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-        click.option("--project", "project_id", help="The project id (required for junit; lm-eval: "
-                                                      "defaults to the single task or group)."),
-        click.option("--model", "model_id", help="The model id (default: read from the file; required for junit)."),
-        click.option("--run-id", help="The run id (default: derived from the file, so a re-ingest is a retry)."),
+        click.option("--project", "project_id", type=NonEmpty(FROM_FILE.format("--project")),
+                     help="The project id (required for junit; lm-eval: defaults to the single task or group)."),
+        click.option("--model", "model_id", type=NonEmpty(FROM_FILE.format("--model")),
+                     help="The model id (default: read from the file; required for junit)."),
+        click.option("--run-id", type=NonEmpty("give a run id, or leave --run-id out to derive one from the file"),
+                     help="The run id (default: derived from the file, so a re-ingest is a retry)."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag the run (repeatable)."),
         click.option("--print", "print_only", is_flag=True, help="Print the run document instead of appending it."),
         log_option, lock_option, output_option("text", "json", default="text"),
@@ -199,13 +214,20 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+BASELINE_EXCLUDE_TAG = click.option(
+    "--baseline-exclude-tag", "baseline_exclude_tags", multiple=True, metavar="KEY=VALUE",
+    help="With the latest run as baseline: never a run with this tag, e.g. inspect_status=cancelled "
+         "(repeatable; a key may be given with several values).")
+
+
 def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.option("--baseline", help="The baseline run id, or 'pinned' for the project's pinned baseline."),
+        click.option("--baseline", type=RUN_ID, help="The baseline run id, or 'pinned' for the project's pinned baseline."),
         click.option("--baseline-latest", is_flag=True,
-                     help="The latest active run of the same project and model (other than this one)."),
+                     help="The latest active run of the same project and model recorded before this one."),
         click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
                      help="With --baseline-latest: only runs with this tag, e.g. branch=main (repeatable)."),
+        BASELINE_EXCLUDE_TAG,
         click.option("--projections", "directory", metavar="DIR", help="The projections directory (default: beside the log)."),
     ]):
         func = option(func)
@@ -214,14 +236,16 @@ def baseline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, baseline_latest: bool,
              baseline_tags: tuple[str, ...], directory: str | None, output: str, fail_on: str, no_baseline: str,
-             baseline_option: str = "--baseline", **policy_options: Any) -> None:
+             baseline_option: str = "--baseline", baseline_exclude_tags: tuple[str, ...] = (),
+             **policy_options: Any) -> None:
     """Gate (auditlog.app.gating), print the verdict, exit with the verdict's code. `baseline_option` is
     the option that gave `baseline`, named when it is refused."""
     from auditlog.app.gating import BaselineChoice, gate
     from auditlog.app.verified import open_view
     from auditlog.evals.gate import GatePolicy
 
-    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"), baseline_option)
+    choice = BaselineChoice(baseline, baseline_latest, parse_tags(baseline_tags, "--baseline-tag"), baseline_option,
+                            parse_excluded_tags(baseline_exclude_tags))
     gated = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options),
                  no_baseline=no_baseline)
     doc, result, receipt = gated.verdict, gated.result, gated.receipt
@@ -254,7 +278,7 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
 
 
 @cli.command(epilog=GATE_EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @baseline_options
 @gate_options
 @log_option
@@ -270,7 +294,7 @@ def gate(run_id: str, log_path: str, lock_timeout: float, **options: Any) -> Non
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("verdict_seq", type=int)
+@click.argument("verdict_seq", type=click.IntRange(min=0))
 @click.option("--to", "to", required=True, type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]),
               help="The verdict people decided on.")
 @click.option("--reason", required=True, help="Why: kept in the log forever.")
@@ -288,7 +312,7 @@ def baseline() -> None:
 
 
 @baseline.command(name="pin", epilog=EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--project", required=True, help="The project the pin is for (the run must belong to it).")
 @click.option("--model", help="Pin for this model only (default: for every model of the project).")
 @click.option("--reason", help="Why this run is the baseline.")

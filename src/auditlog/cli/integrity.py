@@ -21,6 +21,7 @@ from auditlog.cli.base import (
     records_output,
     table_width,
 )
+from auditlog.cli.options import RUN_ID
 from auditlog.cli.progress import progress
 from auditlog.cli.queries import origin_needs_from
 from auditlog.render import plural, render, safe_text
@@ -179,7 +180,7 @@ def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("run_id", required=False)
+@click.argument("run_id", type=RUN_ID, required=False)
 @click.option("--seq", type=click.IntRange(min=0), help="Prove the event at this seq instead of a run.")
 @log_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the evidence files.")

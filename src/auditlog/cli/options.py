@@ -54,3 +54,25 @@ class SeveralValues(click.Option):
         if first and word.startswith("-") and word != "-":
             raise errors.InvalidInput(name, f"needs at least one {self.what}, but the next word, {word!r}, is an "
                                             "option (a variable that expanded to nothing?)")
+
+
+class NonEmpty(click.ParamType):
+    """Text that must not be empty: a run id, project or model given as "$RUN_ID" when the variable
+    is unset would otherwise be read as "not given" (a derived run id, exit 0) or as a run named ''.
+    Refused with exit 2 naming the option or argument, as an empty --samples is. `hint` says what to
+    do instead."""
+
+    name = "text"
+
+    def __init__(self, hint: str = "") -> None:
+        self.hint = hint
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            name = (param.opts[0] if isinstance(param, click.Option) else param.human_readable_name) if param else "value"
+            raise errors.InvalidInput(name, "is empty (a variable that expanded to nothing?)"
+                                            + (f": {self.hint}" if self.hint else ""))
+        return value
+
+
+RUN_ID = NonEmpty()  # a run id argument or option

@@ -18,11 +18,13 @@ from auditlog.cli.base import (
     log_option,
     open_log,
     output_option,
+    parse_excluded_tags,
     parse_tags,
     records_output,
     table_width,
 )
-from auditlog.cli.ci import GATE_EXIT_CODES, gate_options, print_receipt, run_gate
+from auditlog.cli.ci import BASELINE_EXCLUDE_TAG, GATE_EXIT_CODES, gate_options, print_receipt, run_gate
+from auditlog.cli.options import RUN_ID
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, json_text, plural, render, safe_text
 
@@ -72,14 +74,16 @@ def _read_document(document: str, kind: str) -> Any:
 @log_option
 @lock_option
 @output_option("text", "json", default="text")
-@click.option("--gate-against", metavar="latest|pinned|RUN_ID",
-              help="Then gate the run: against the latest active run of its project and model, the pinned "
-                   "baseline, or a run id (see auditlog gate); exits by the verdict.")
+@click.option("--gate-against", type=RUN_ID, metavar="latest|pinned|RUN_ID",
+              help="Then gate the run: against the latest active run of its project and model recorded before "
+                   "it, the pinned baseline, or a run id (see auditlog gate); exits by the verdict.")
 @click.option("--baseline-tag", "baseline_tags", multiple=True, metavar="KEY=VALUE",
               help="With --gate-against latest: only baselines with this tag (repeatable).")
+@BASELINE_EXCLUDE_TAG
 @gate_options
 def append_run(document: str, log_path: str, lock_timeout: float, output: str, gate_against: str | None,
-               baseline_tags: tuple[str, ...], fail_on: str, no_baseline: str, **policy: Any) -> None:
+               baseline_tags: tuple[str, ...], baseline_exclude_tags: tuple[str, ...], fail_on: str,
+               no_baseline: str, **policy: Any) -> None:
     """Append a run document from DOCUMENT (a JSON file, or - for stdin). See docs/documents.md for its fields.
 
     A document without `environment` gets this machine's (Python, platform, git, CI, and the versions
@@ -94,14 +98,16 @@ def append_run(document: str, log_path: str, lock_timeout: float, output: str, g
         run_id = doc.get("run_id")
         check_choice(run_id if isinstance(run_id, str) else None,
                      BaselineChoice(None if latest else gate_against, latest,
-                                    parse_tags(baseline_tags, "--baseline-tag"), "--gate-against"))
+                                    parse_tags(baseline_tags, "--baseline-tag"), "--gate-against",
+                                    parse_excluded_tags(baseline_exclude_tags)))
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         receipt = log.record_run(doc)
         print_receipt(receipt, output)
         if gate_against:
             run_gate(log, log_path, receipt.subject, baseline=None if latest else gate_against,
                      baseline_latest=latest, baseline_tags=baseline_tags, directory=None, output=output,
-                     fail_on=fail_on, no_baseline=no_baseline, baseline_option="--gate-against", **policy)
+                     fail_on=fail_on, no_baseline=no_baseline, baseline_option="--gate-against",
+                     baseline_exclude_tags=baseline_exclude_tags, **policy)
 
 
 @append.command(name="verdict", epilog=EXIT_CODES)
@@ -118,7 +124,8 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 
 @cli.command(epilog=EXIT_CODES)
 @log_option
-@click.option("--after", type=int, default=-1, show_default=True, help="Only events with seq greater than this.")
+@click.option("--after", type=click.IntRange(min=-1), default=-1, show_default=True,
+              help="Only events with seq greater than this (-1: from the first).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
 @records_output(default="jsonl")
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
@@ -156,8 +163,8 @@ def events(log_path: str, after: int, limit: int | None, output: str) -> None:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("old_run_id")
-@click.option("--by", "new_run_id", required=True, help="The run that replaces it (already recorded).")
+@click.argument("old_run_id", type=RUN_ID)
+@click.option("--by", "new_run_id", type=RUN_ID, required=True, help="The run that replaces it (already recorded).")
 @click.option("--reason", required=True, help="Why: kept in the log forever.")
 @log_option
 @lock_option
@@ -168,7 +175,7 @@ def supersede(old_run_id: str, new_run_id: str, reason: str, log_path: str, lock
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
 @click.option("--note", help="A free-text note.")
 @log_option

@@ -13,6 +13,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, records_output, table_width
+from auditlog.cli.options import RUN_ID
 from auditlog.cli.queries import _echo, _verified_run, _view, origin_needs_from, projections_option, published_option
 from auditlog.render import json_text, number, plural, render, safe_text
 
@@ -23,7 +24,7 @@ CHANGE_COLUMNS = ["item_id", "change", "passed_a", "passed_b", "score_a", "score
 SETTING_COLUMNS = ["key", "change", "a", "b"]
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @log_option
 @projections_option
 @click.option("--items", "with_items", is_flag=True, help="Also list the run's items.")
@@ -135,8 +136,8 @@ def _figure(value: float | None) -> str:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("run_a")
-@click.argument("run_b")
+@click.argument("run_a", type=RUN_ID)
+@click.argument("run_b", type=RUN_ID)
 @log_option
 @projections_option
 @click.option("--items", "item_rows", is_flag=True,

@@ -46,6 +46,18 @@ def fail(source: SourceFile, where: str, reason: str) -> InvalidInput:
     return InvalidInput(f"{source.name} {where}".rstrip(), reason)
 
 
+def check_given(*, run_id: str | None, project_id: str | None = None, model_id: str | None = None) -> None:
+    """An id given empty (or only spaces) is refused, not read as "not given": `--run-id "$RUN_ID"` with
+    the variable unset would otherwise record the run under a derived id, exit 0, and the gate of
+    "$RUN_ID" after it fails. None is "not given" (derived, or read from the file)."""
+    for value, option, name, instead in (
+            (run_id, "--run-id", "run_id", "give a run id, or leave --run-id out to derive one from the file"),
+            (project_id, "--project", "project_id", "give one, or leave it out to read it from the file"),
+            (model_id, "--model", "model_id", "give one, or leave it out to read it from the file")):
+        if isinstance(value, str) and not value.strip():
+            raise InvalidInput(option, f"is empty (a variable that expanded to nothing?): {instead} ({name} in Python)")
+
+
 @dataclass
 class Notes:
     """What a parser changed or left out, recorded in config.ingest.notes of the run."""

@@ -19,6 +19,7 @@ from auditlog.ingest.common import (
     Notes,
     Progress,
     SourceFile,
+    check_given,
     clean,
     derived_run_id,
     fail,
@@ -51,6 +52,7 @@ def parse_inspect(source: SourceFile, *, project_id: str | None = None, model_id
     run_id defaults to "<model_id>::<project_id>::inspect@<eval_id>" (older logs:
     "inspect@<run_id>/<task_id>"), so ingesting the same log again is an idempotent retry.
     """
+    check_given(run_id=run_id, project_id=project_id, model_id=model_id)
     notes = Notes()
     if is_zip(source.data):
         archive = read_archive(source, progress)

@@ -22,7 +22,7 @@ from typing import Any
 from xml.parsers import expat
 
 from auditlog.errors import InvalidInput
-from auditlog.ingest.common import Notes, SourceFile, derived_run_id, fail, finish, number
+from auditlog.ingest.common import Notes, SourceFile, check_given, derived_run_id, fail, finish, number
 
 RERUNS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
 
@@ -36,6 +36,7 @@ def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: 
     """A run document from one JUnit XML report. project_id and model_id are required (the
     report names neither); run_id defaults to "<model_id>::<project_id>::junit@sha256:<16 hex
     of the file>", so ingesting the same report again is an idempotent retry."""
+    check_given(run_id=run_id)
     if not project_id:
         raise InvalidInput("--project", "is required for a JUnit report, which names no project (project_id in Python)")
     if not model_id:
@@ -45,18 +46,45 @@ def parse_junit(source: SourceFile, *, project_id: str | None = None, model_id: 
     if root.tag not in ("testsuites", "testsuite"):
         raise fail(source, f"line {lines[root]} <{root.tag}>", "is not a JUnit report: the root element must be "
                                                                "<testsuites> or <testsuite>")
-    suites = [root] if root.tag == "testsuite" else [s for s in root if s.tag == "testsuite"]
+    top = [root] if root.tag == "testsuite" else _child_suites(root)
+    suites = _every_suite(top)  # (suite, the suite it is nested in), at any depth, in document order
     items, counts = _cases(source, root, lines, notes)
     doc: dict[str, Any] = {
         "run_id": run_id or derived_run_id(model_id, project_id, f"junit@sha256:{source.sha256[:16]}"),
         "project_id": project_id, "model_id": model_id, "items": items, "metrics": _metrics(counts, items),
-        "config": {"junit": {"root": root.tag, "suites": [s.get("name", "") for s in suites]}},
+        "config": {"junit": {"root": root.tag, "suites": [s.get("name", "") for s, _ in suites]}},
     }
-    _times(suites, doc, notes)
-    _compare_declared(suites, counts, notes)
-    facts = [{k: s.get(k) for k in ("name", "timestamp", "time", "hostname", "tests", "failures", "errors", "skipped")
-              if s.get(k) is not None} for s in suites]
+    _times([s for s, _ in suites], doc, notes)
+    _compare_declared(top, counts, notes)
+    facts = [{**{k: s.get(k) for k in ("name", "timestamp", "time", "hostname", "tests", "failures", "errors",
+                                       "skipped") if s.get(k) is not None},
+              **({"in": parent.get("name", "")} if parent is not None else {})} for s, parent in suites]
     return finish(doc, fmt="junit", notes=notes, tags=tags, main=source, provenance={"suites": facts})
+
+
+def _child_suites(element: ET.Element) -> list[ET.Element]:
+    """The <testsuite>s directly in `element`, or in a <testsuites> wrapper in it."""
+    found: list[ET.Element] = []
+    for child in element:
+        if child.tag == "testsuite":
+            found.append(child)
+        elif child.tag == "testsuites":
+            found.extend(_child_suites(child))
+    return found
+
+
+def _every_suite(top: list[ET.Element]) -> list[tuple[ET.Element, ET.Element | None]]:
+    """Every suite at any depth, each with the suite it is nested in (None for a top-level one)."""
+    out: list[tuple[ET.Element, ET.Element | None]] = []
+
+    def walk(suite: ET.Element, parent: ET.Element | None) -> None:
+        out.append((suite, parent))
+        for child in _child_suites(suite):
+            walk(child, suite)
+
+    for suite in top:
+        walk(suite, None)
+    return out
 
 
 def _parse(source: SourceFile) -> tuple[ET.Element, dict[ET.Element, int]]:
@@ -208,18 +236,34 @@ def _times(suites: list[ET.Element], doc: dict[str, Any], notes: Notes) -> None:
             doc["finished_at"] = max(ends).isoformat()
 
 
-def _compare_declared(suites: list[ET.Element], counts: Mapping[str, int], notes: Notes) -> None:
-    declared: dict[str, int | float] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for suite in suites:
-        for key in declared:
-            value = number(_int(suite.get(key)))
-            if value is None:
-                return
-            declared[key] += value
+def _compare_declared(top: list[ET.Element], counts: Mapping[str, int], notes: Notes) -> None:
+    """Each count a report declares (tests, failures, errors, skipped) against the testcases' own,
+    key by key: a key the suites do not declare is not compared, the others are (a truncated report
+    declaring tests="30" over 3 testcases is noted though it declares no failures). A suite holding
+    other suites is counted by its inner suites' declarations when every one of them declares the
+    key, else by its own (see _declared): an outer suite's totals are never added to its inner ones'."""
     counted = {"tests": sum(counts.values()), "failures": counts["failures"], "errors": counts["errors"],
                "skipped": counts["skipped"]}
-    if declared != counted:
-        notes.add(f"the suites declare {declared} but the testcases count {counted}; the counts are used")
+    declared: dict[str, int | float] = {}
+    for key in counted:
+        values = [_declared(suite, key) for suite in top]
+        if values and all(v is not None for v in values):
+            declared[key] = sum(v for v in values if v is not None)
+    compared = {key: counted[key] for key in declared}
+    if declared != compared:
+        notes.add(f"the suites declare {declared} but the testcases count {compared}; the counts are used")
+
+
+def _declared(suite: ET.Element, key: str) -> int | float | None:
+    """What `suite` declares of count `key`, its nested suites included: the sum of its inner suites'
+    declarations when it holds suites and no testcase of its own and every inner one declares it;
+    else its own attribute; None when neither says."""
+    inner = _child_suites(suite)
+    if inner and not any(child.tag == "testcase" for child in suite):
+        values = [_declared(child, key) for child in inner]
+        if all(v is not None for v in values):
+            return sum(v for v in values if v is not None)
+    return number(_int(suite.get(key)))
 
 
 def _int(value: str | None) -> int | None:

@@ -19,6 +19,7 @@ from auditlog.ingest.common import (
     Notes,
     Progress,
     SourceFile,
+    check_given,
     clean,
     derived_run_id,
     fail,
@@ -58,6 +59,7 @@ def parse_lm_eval(results: SourceFile, samples: Sequence[SourceFile] = (), *, pr
     sample file name to its task when the name does not follow the harness's pattern.
     A task or file name in either that none of the samples files has is refused.
     """
+    check_given(run_id=run_id, project_id=project_id, model_id=model_id)
     notes = Notes()
     data = load_json(results)
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):

@@ -114,7 +114,9 @@ class AuditLog:
         return origin
 
     def events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
-        """Events with after < seq (< until), in order: the read API projections use."""
+        """Events with after < seq (< until), in order: the read API projections use. `after` is -1
+        (from the first) or a seq: below -1 is InvalidInput."""
+        _check_after(after)
         for row in self.store.rows(after, until):
             yield SealedEvent(row.seq, row.hash, row.body)
 
@@ -126,7 +128,9 @@ class AuditLog:
     def linked_events(self, after: int = -1, until: int | None = None) -> Iterator[SealedEvent]:
         """`events`, each checked as it is read: its bytes hash to its stored hash, and they end with
         the envelope its columns and the previous event's hash give (so it links to the one before).
-        IntegrityError at the first that does not: what is handed out is the chain, or nothing more."""
+        IntegrityError at the first that does not: what is handed out is the chain, or nothing more.
+        `after` below -1 is InvalidInput (a mistake of the caller's, not a gap in the log)."""
+        _check_after(after)
         prev = ev.ZERO_HASH
         if after >= 0:
             before = self.store.get(after)
@@ -331,3 +335,9 @@ def write_run(doc: Mapping[str, Any], log: str | os.PathLike[str] | None = None)
     """Record one run in the log at `log` (default: $AUDITLOG_DB, then ./auditlog.db)."""
     with AuditLog.open(log) as opened:
         return opened.record_run(doc)
+
+
+def _check_after(after: int) -> None:
+    """`after` of events/linked_events: -1 (from the first event) or a seq, never below -1."""
+    if type(after) is not int or after < -1:
+        raise InvalidInput("after", f"must be -1 (from the first event) or a seq >= 0, not {after!r}")
