@@ -1,8 +1,8 @@
 """Gate a run against its baseline, deciding only from what the verified chain holds.
 
-Choosing the baseline (given, pinned, or the latest comparable run) reads the projections;
-the gate itself reads both run documents through `verified.verified_run`, after the
-catch-up has verified every event since the last verified point. A log that fails any of
+Choosing the baseline (given, pinned, or the latest comparable run) reads the log's verified
+events (app.baselines), not the projections; the gate itself reads both run documents through
+`verified.verified_run`, after the catch-up has verified every event since the last verified point. A log that fails any of
 that raises IntegrityError, and no verdict is recorded.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditlog.app.verified import verified_run
+from auditlog.app.verified import verified_run, view_tree
 from auditlog.errors import InvalidInput, NotFound
 from auditlog.services.log import AuditLog
 from auditlog.services.writer import Receipt
@@ -75,15 +75,16 @@ class Gated:
     receipt: Receipt
 
 
-def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice,
-                     seq: int | None = None) -> Baseline:
-    """The baseline run for `candidate` (the run document of `run_id`, recorded at `seq`: by default
-    its row in `view`); run_id None, and why, when the project has none yet (nothing pinned, no
-    earlier run). The latest run is the newest active one recorded before the candidate (a lower
-    seq), never one recorded after it (a retried gate, overlapping pipelines). A given run id is taken as given:
-    a mistyped one is NotFound later, never "no baseline". The candidate itself, given or pinned,
-    is InvalidInput: a run is never its own baseline."""
-    import projections
+def resolve_baseline(log: AuditLog, view: Any, candidate: Mapping[str, Any], run_id: str, choice: BaselineChoice,
+                     seq: int) -> Baseline:
+    """The baseline run for `candidate` (the run document of `run_id`, recorded at `seq`); run_id None, and
+    why, when the project has none yet (nothing pinned, no earlier run). The pin and the latest run are
+    read from the log's verified events (app.baselines), never from the projections, which whoever can
+    write their directory could forge. The latest run is the newest active one recorded before the
+    candidate (a lower seq), never one recorded after it (a retried gate, overlapping pipelines). A given
+    run id is taken as given: a mistyped one is NotFound later, never "no baseline". The candidate itself,
+    given or pinned, is InvalidInput: a run is never its own baseline."""
+    from auditlog.app import baselines
 
     if (choice.given is not None) == choice.latest:
         raise InvalidInput("--baseline", "give a baseline: --baseline RUN_ID, --baseline pinned "
@@ -92,8 +93,9 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
     if choice.given is not None and choice.given != "pinned":
         return Baseline(choice.given, "given")
     project, model = candidate["project_id"], candidate["model_id"]
+    tree = view_tree(view)
     if choice.given == "pinned":
-        pinned = projections.pinned_baseline(view, project, model)
+        pinned = baselines.pinned_run(log, tree, project, model)
         if pinned is None:
             return Baseline(None, f"no baseline is pinned for project {project!r} "
                                   "(auditlog baseline pin RUN_ID --project ...)")
@@ -104,12 +106,17 @@ def resolve_baseline(view: Any, candidate: Mapping[str, Any], run_id: str, choic
         return Baseline(pinned, "pinned")
     wanted = dict(choice.tags or {})
     excluded = {k: sorted(v) for k, v in (choice.exclude_tags or {}).items() if v}
-    before = view.run_row(run_id)["seq"] if seq is None else seq
-    for row in projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None,
-                                     exclude_tags=excluded or None, before_seq=before, limit=1):
+
+    def comparable(row: Mapping[str, Any]) -> bool:
+        tags = row["tags"]
+        return (all(tags.get(k) == v for k, v in wanted.items())
+                and not any(tags.get(k) in values for k, values in excluded.items()))
+
+    latest = baselines.latest_run(log, tree, project, model, before=seq, accept=comparable)
+    if latest is not None:
         where = "".join(f", {k}={v}" for k, v in wanted.items())
         where += "".join(f", not {k}={v}" for k, values in excluded.items() for v in values)
-        return Baseline(row["run_id"], f"latest active run of {project}/{model}{where}")
+        return Baseline(latest, f"latest active run of {project}/{model}{where}")
     return Baseline(None, f"no earlier active run of project {project!r} and model {model!r}"
                           f"{' with those tags' if wanted or excluded else ''} to gate against")
 
@@ -126,7 +133,7 @@ def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: 
     from auditlog.evals.gate import gate as decide
 
     sealed, candidate = verified_run(log, view, run_id)
-    baseline = resolve_baseline(view, candidate, run_id, choice, sealed.seq)
+    baseline = resolve_baseline(log, view, candidate, run_id, choice, sealed.seq)
     if baseline.run_id is None:
         check_items(candidate)  # what the comparison would refuse, refused without one too
         if no_baseline is None:

@@ -1,0 +1,72 @@
+"""The gate's baseline is chosen from the log, not from the projections beside it: whoever can write the
+projections directory (a CI cache) cannot steer a gate to a weak baseline (attacker review F1)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.cli_support import cli, ok, write_json
+
+
+def run(run_id: str, score: float, **extra: object) -> dict:
+    return {"run_id": run_id, "project_id": "p", "model_id": "m", "environment": {}, **extra,
+            "items": [{"item_id": f"q{i}", "score": score, "passed": score >= 0.5} for i in range(40)]}
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    db = tmp_path / "g.db"
+    ok("init", "--log", db, "--origin", "example.org/g")
+    for name, score in (("weak", 0.1), ("good", 0.9), ("bad", 0.3)):
+        ok("append", "run", write_json(tmp_path / f"{name}.json", run(f"m::{name}", score)), "--log", db)
+    ok("history", "--log", db)  # the projections are built, as any read does
+    return db
+
+
+def rewrite_part(directory: Path, name: str, change) -> None:  # noqa: ANN001
+    """Rewrite one Parquet file of the projections under a name of its own SHA-256, as the format wants, and
+    point state.json at it: what someone who can write only the projections directory can do."""
+    state_path = directory / "state.json"
+    text = state_path.read_text()
+    table = pq.read_table(directory / name)
+    rows = [change(row) for row in table.to_pylist()]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), buffer)
+    data = buffer.getvalue()
+    forged = name.rsplit("-", 1)[0] + f"-{hashlib.sha256(data).hexdigest()}.parquet"
+    (directory / forged).write_bytes(data)
+    state_path.write_text(text.replace(name, forged))
+
+
+def files(directory: Path, prefix: str) -> list[str]:
+    state = json.loads((directory / "state.json").read_text())
+    return sorted({name for name in json.dumps(state).split('"') if name.startswith(prefix) and
+                   name.endswith(".parquet")})
+
+
+def test_a_forged_pin_in_the_projections_does_not_choose_the_baseline(log: Path) -> None:
+    ok("baseline", "pin", "m::good", "--project", "p", "--log", log)
+    ok("history", "--log", log)
+    directory = Path(f"{log}.projections")
+    [baselines] = files(directory, "baselines-")
+    rewrite_part(directory, baselines, lambda row: {**row, "run_id": "m::weak"})
+    done = cli("gate", "m::bad", "--baseline", "pinned", "--log", log)
+    assert done.code == 10 and "m::good (pinned)" in done.out, done  # BLOCK against the genuine pin
+
+
+def test_a_run_marked_superseded_in_the_projections_is_still_the_latest_baseline(log: Path) -> None:
+    directory = Path(f"{log}.projections")
+    parts = files(directory, "runs/part-")
+    assert parts
+    for part in parts:
+        rewrite_part(directory, part, lambda row: {**row, "status": "superseded"} if row["run_id"] == "m::good"
+                     else row)
+    done = cli("gate", "m::bad", "--baseline-latest", "--log", log)
+    assert done.code == 10 and "baseline: m::good" in done.out, done
