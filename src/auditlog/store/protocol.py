@@ -108,12 +108,15 @@ class QueuedRun:
 @dataclass(frozen=True)
 class Settled:
     """What became of a queued run: sealed at `seq` with `hash` (`new`: added by it, not already
-    there), or `refused` (why, one line, beginning "conflict: " or "invalid: ")."""
+    there), or `refused` (why, one line, beginning "conflict: " or "invalid: "). `body`: the bytes
+    of the event at `seq` as the log holds it (None: no event there), read with the outcome, for
+    its writer to check before it believes it (any writer of the database can write any outcome)."""
 
     seq: int | None
     hash: str | None
     new: bool | None
     refused: str | None
+    body: bytes | None = None
 
 
 class Reader(Protocol):
@@ -203,6 +206,10 @@ class QueueTransaction(WriteTransaction, Protocol):
 
     def pipelined(self) -> AbstractContextManager[None]:
         """Send the block's statements without waiting for each answer (fewer round trips)."""
+        ...
+
+    def read_ahead(self, seq: int) -> None:
+        """Ask for the event at `seq` now (in a pipeline: with the block), for the next `get(seq)`."""
         ...
 
 

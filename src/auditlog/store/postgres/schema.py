@@ -238,7 +238,14 @@ class Statements:
         settled = "seq IS NOT NULL OR refused IS NOT NULL"
         # {ticket} is an int of ours (an id the queue returned), written in so that it joins the lock's round trip.
         self.hold = f"SELECT 1 FROM {queue} WHERE id = {{ticket}} FOR UPDATE"
-        self.collect = f"DELETE FROM {queue} WHERE id = {{ticket}} AND ({settled}) RETURNING seq, hash, new, refused"
+        # An outcome comes with the event it names, read in the same statement (one snapshot: the outcome is
+        # visible exactly when the holder's events are): its writer checks that event is its run before it
+        # says "recorded" (services/grouped.py), since any writer may UPDATE any queue row.
+        def outcome(where: str) -> str:
+            return (f"WITH d AS (DELETE FROM {queue} WHERE {where} RETURNING seq, hash, new, refused) "
+                    f"SELECT d.seq, d.hash, d.new, d.refused, e.body FROM d LEFT JOIN {s}.events e ON e.seq = d.seq")
+
+        self.collect = outcome(f"id = {{ticket}} AND ({settled})")
         # The runs to seal, and the events about their subjects (read after them: the rows just locked are
         # covered), sent in the lock's round trip after `collect`: both read nothing (and lock nothing) when
         # {ticket}'s row is gone, i.e. the previous holder sealed it and `collect` just deleted it.
@@ -257,7 +264,7 @@ class Statements:
                        "AS o(id, seq, hash, new, refused) WHERE q.id = o.id")
         self.forget = f"DELETE FROM {queue} WHERE id = %s"
         self.withdraw = f"DELETE FROM {queue} WHERE id = %s AND NOT ({settled}) RETURNING id"
-        self.take = f"DELETE FROM {queue} WHERE id = %s RETURNING seq, hash, new, refused"
+        self.take = outcome("id = %s")
         # Outcomes nobody came back for (their writer was killed after enqueueing): kept an hour.
         self.sweep = f"DELETE FROM {queue} WHERE ({settled}) AND queued < now() - interval '1 hour'"
         # A node's last event is ((idx + 1) << level) - 1, in numeric: junk keys cannot overflow.

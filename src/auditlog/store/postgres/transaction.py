@@ -35,7 +35,7 @@ class PgTransaction(Reads):
         self._peaks = {(node.level, node.idx): node.hash for node in peaks}
         self._looked = peak_keys(head.size)  # absent from _peaks means not stored
         self._pipelined = False
-        self._last: tuple[int, psycopg.Cursor[Any]] | None = None  # a row read ahead with a tally (pipelined)
+        self._ahead: dict[int, Any] = {}  # rows asked for ahead (pipelined): seq -> its cursor, then its row
 
     def _connection(self) -> psycopg.Connection[Any]:
         return self._conn
@@ -87,18 +87,26 @@ class PgTransaction(Reads):
         reads next: `get(head.size - 1)`)."""
         if not self._pipelined or until is not None or self._head.size == 0:
             return super().tally(since, until)
-        last = self._head.size - 1
         with translated("cannot read the log"):
             counted = self._conn.execute(self._sql.tally, self._sql.bounds(since, until))
-            self._last = (last, self._conn.cursor(row_factory=stored_events).execute(self._sql.get, (last,)))
+            self.read_ahead(self._head.size - 1)
             events, low, high, nodes = one(counted)
         return Tally(events, low, high, nodes)
 
-    def get(self, seq: int) -> StoredEvent | None:
-        if self._last is not None and self._last[0] == seq:
-            (_, cursor), self._last = self._last, None
+    def read_ahead(self, seq: int) -> None:
+        """Pipelined, the event at `seq` is asked for now, and `get(seq)` reads the answer (once sent,
+        again from memory) until the block ends; otherwise this does nothing."""
+        if self._pipelined and seq not in self._ahead:
             with translated("cannot read the log"):
-                return cursor.fetchone()
+                self._ahead[seq] = self._conn.cursor(row_factory=stored_events).execute(self._sql.get, (seq,))
+
+    def get(self, seq: int) -> StoredEvent | None:
+        if seq in self._ahead:
+            ahead = self._ahead[seq]
+            if isinstance(ahead, psycopg.Cursor):
+                with translated("cannot read the log"):
+                    ahead = self._ahead[seq] = (ahead.fetchone(),)
+            return ahead[0]
         return super().get(seq)
 
     @contextmanager
@@ -111,7 +119,7 @@ class PgTransaction(Reads):
             try:
                 yield
             finally:
-                self._pipelined, self._last = False, None
+                self._pipelined, self._ahead = False, {}
 
     def add_checkpoint(self, size: int, root: str, note: str, created: str) -> StoredCheckpoint:
         with translated("cannot write the log"):
