@@ -269,3 +269,52 @@ def test_publish_follows_the_spec_with_a_witness_written_from_it(tmp_path):
     name, _, public = spec_verifier.vkey_parts(witness.vkey)
     assert spec_verifier.cosignature_time((tmp_path / "pub" / "checkpoint").read_text(), name, public)
     assert cli("verify", "--from", tmp_path / "pub", "--vkey", vkey, "--witness-vkey", witness.vkey).code == 0
+
+
+def test_the_server_takes_one_ascii_content_length(setup):
+    witness = setup["witness"]
+    note = checkpoint(setup["db"], setup["key"])
+    body = request(0, [], note)
+    for headers in ([("Content-Length", "\u00b2")], [("Content-Length", str(len(body))), ("Content-Length", "5")],
+                    [("Transfer-Encoding", "chunked")]):
+        conn = http.client.HTTPConnection("127.0.0.1", witness.port, timeout=30)
+        try:
+            conn.putrequest("POST", "/add-checkpoint", skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value.encode("utf-8"))
+            conn.endheaders()
+            assert conn.getresponse().status == 411, headers
+        finally:
+            conn.close()
+    assert witness.post(body)[0] == 200  # still serving, and nothing above moved its record
+    assert witness.process.poll() is None
+
+
+def test_a_refusing_witness_leaves_readers_the_last_publication_whole(setup, tmp_path):
+    db, key, vkey, wvkey, witness = (setup[k] for k in ("db", "key", "vkey", "wvkey", "witness"))
+    out = tmp_path / "pub"
+    assert cli("publish", "--log", db, "--to", out, "--key", key, "--witness", witness.url, wvkey).code == 0
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "projections").rglob("*") if p.is_file()}
+    fork = tmp_path / "fork.db"  # the witness saw this origin's other tree: it refuses the next one
+    make_log(fork, 30, start=900)
+    make_log(db, 5, start=20)
+    other = setup["tmp"] / "other-witness"
+    wkey2, wvkey2 = keygen(other.parent, "witness.example/w2", cosigner=True)
+    witness2 = WitnessProcess(wkey2, other, [(ORIGIN, vkey)], tmp_path / "w2.log")
+    try:
+        assert cli("publish", "--log", fork, "--to", tmp_path / "elsewhere", "--key", key, "--witness", witness2.url,
+                   wvkey2).code == 0
+        refused = cli("publish", "--log", db, "--to", out, "--key", key, "--witness", witness.url, wvkey,
+                      "--witness", witness2.url, wvkey2)
+    finally:
+        witness2.stop()
+    assert refused.code == 1 and "1 of 2 witnesses cosigned" in refused.err, refused
+    after = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "projections").rglob("*") if p.is_file()}
+    assert after == before  # the projections of the last publication, untouched
+    assert cli("history", "--from", out, "--vkey", vkey).code == 0
+    twice = cli("publish", "--log", db, "--to", out, "--key", key, "--witness", witness.url, wvkey,
+                "--witness", witness.url, wvkey, "--witnesses", "2")
+    assert twice.code == 2 and "the same witness key is given twice" in twice.err
+    quorum = cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", wvkey, "--witness-vkey", wvkey,
+                 "--witnesses", "2")
+    assert quorum.code == 1, "one witness given twice is one cosignature"

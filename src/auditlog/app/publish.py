@@ -55,8 +55,9 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
     view = open_view(log, log_path, directory)
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
     tiles.write_tiles(log, publication, progress)
-    _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
+    # the witnesses before the projections: a publish they refuse leaves readers the last one whole
     asked = ask_witnesses(log, publication, witnesses, len(witnesses) if quorum is None else quorum)
+    _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
     tiles.write_checkpoint(publication, [*cosigned, *asked.notes])
     return Published(publication, asked.cosigned_by, asked.failures)
 

@@ -52,6 +52,9 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
     for endpoint in witnesses:
         if not endpoint.url.startswith(("http://", "https://")):
             raise errors.InvalidInput("--witness", f"{endpoint.url}: not an http:// or https:// URL")
+    if len({(w.key.name, w.key.key_id) for w in witnesses}) != len(witnesses):
+        raise errors.InvalidInput("--witness", "the same witness key is given twice: a quorum counts each "
+                                  "witness once")
     if quorum is not None and quorum > len(witnesses):
         raise errors.InvalidInput("--witnesses", f"{quorum} needed, but {len(witnesses)} --witness given")
     with open_log(log_path) as log, progress("publishing") as report:

@@ -15,14 +15,17 @@ witness answers is used only if its line verifies under the witness key the call
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from auditlog.core.checkpoint import parse_checkpoint
 from auditlog.core.note import Verifier, unverified_note
@@ -33,7 +36,9 @@ from auditlog.tlog import witness_protocol as protocol
 from auditlog.tlog.cosignature import CosignerKey, witnessed_by
 from auditlog.tlog.witness import Refused
 
-TIMEOUT = 30.0  # seconds for one request
+TIMEOUT = 30.0  # seconds for one request, whole (the client's answer; the server's request)
+MAX_CONNECTIONS = 64  # the server's threads at once: more wait for one to end
+_DECIMAL = re.compile(r"[0-9]{1,9}\Z")
 _ATTEMPTS = 3  # a first guess of the witness's size, its answer, and once more if it moved meanwhile
 
 
@@ -93,12 +98,15 @@ def make_server(service: WitnessService, host: str, port: int, prefix: str = "")
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             if self.path != path:
                 return self._answer(_text(404, f"no such endpoint: POST {path}"))
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                return self._answer(_text(411, "a Content-Length is required"), close=True)
-            if int(length) > protocol.MAX_REQUEST:
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(set(lengths)) != 1 or not _DECIMAL.match(lengths[0]) or "Transfer-Encoding" in self.headers:
+                return self._answer(_text(411, "one Content-Length, in ASCII digits, is required"), close=True)
+            if int(lengths[0]) > protocol.MAX_REQUEST:
                 return self._answer(_text(413, f"at most {protocol.MAX_REQUEST} bytes"), close=True)
-            self._answer(service.add_checkpoint(self.rfile.read(int(length))))
+            body = _read_within(self.rfile, int(lengths[0]), time.monotonic() + TIMEOUT)
+            if body is None:
+                return self._answer(_text(408, f"the body did not arrive within {TIMEOUT:.0f} s"), close=True)
+            self._answer(service.add_checkpoint(body))
 
         def do_GET(self) -> None:  # noqa: N802
             self._answer(_text(405, f"only POST {path}"))
@@ -116,7 +124,51 @@ def make_server(service: WitnessService, host: str, port: int, prefix: str = "")
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return _BoundedServer((host, port), Handler)
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """At most MAX_CONNECTIONS requests handled at once: a flood of slow clients waits instead of
+    taking a thread (and a file descriptor) each."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _read_within(stream: Any, length: int, deadline: float) -> bytes | None:
+    """`length` bytes from `stream` (a socket file with a per-read timeout), or None once `deadline`
+    passes or the stream ends: a client sending a byte at a time cannot hold a thread for long."""
+    chunks: list[bytes] = []
+    left = length
+    while left > 0:
+        if time.monotonic() > deadline:
+            return None
+        try:
+            chunk = stream.read1(min(left, 8192)) if hasattr(stream, "read1") else stream.read(min(left, 8192))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 class WitnessRefused(VerificationError):
@@ -171,13 +223,38 @@ def request_cosignature(endpoint: WitnessEndpoint, note: str, *, old_size: int,
 def _post(url: str, body: bytes) -> tuple[int, str, bytes]:
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "auditlog"})
+    deadline = time.monotonic() + TIMEOUT
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - the caller's witness URL
-            return response.status, response.headers.get("Content-Type", ""), response.read(protocol.MAX_REQUEST)
+            status, kind, stream = response.status, response.headers.get("Content-Type", ""), response
+            answer = _read_answer(stream, deadline)
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Content-Type", ""), exc.read(protocol.MAX_REQUEST)
+        status, kind, answer = exc.code, exc.headers.get("Content-Type", ""), _read_answer(exc, deadline)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise StorageError(f"{url}: cannot reach the witness: {getattr(exc, 'reason', exc)}") from None
+    if answer is None:
+        raise StorageError(f"{url}: the witness's answer did not arrive within {TIMEOUT:.0f} s, or was longer "
+                           f"than {protocol.MAX_REQUEST} bytes")
+    return status, kind, answer
+
+
+def _read_answer(stream: Any, deadline: float) -> bytes | None:
+    """The answer's body, read a chunk at a time until `deadline` (urllib's timeout is per read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if time.monotonic() > deadline:
+            return None
+        try:
+            chunk = stream.read1(8192) if hasattr(stream, "read1") else stream.read(8192)
+        except OSError:
+            return None
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > protocol.MAX_REQUEST:
+            return None
+        chunks.append(chunk)
 
 
 def _verified_lines(endpoint: WitnessEndpoint, url: str, note: str, body: bytes) -> list[str]:

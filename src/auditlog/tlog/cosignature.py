@@ -116,8 +116,12 @@ def witnessed_by(note: str | bytes, witnesses: Sequence[Verifier | CosignerKey])
 
     A line by a witness key that does not verify raises SignatureError (the note is malformed).
     """
-    names = []
+    names: list[str] = []
+    seen = set()
     for key in witnesses:
+        if (key.name, key.key_id) in seen:  # a key given twice is one witness: a quorum counts it once
+            continue
+        seen.add((key.name, key.key_id))
         if isinstance(key, CosignerKey):
             if key.timestamp_of(note) is not None:
                 names.append(key.name)
