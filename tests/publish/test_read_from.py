@@ -151,6 +151,11 @@ def test_a_reader_refuses_another_log_signed_by_the_same_key_or_an_older_publica
     shutil.copytree(tmp_path / "old", out)  # the older publication, put back
     done = read(out)
     assert done.code == 1 and "now holds 4 events, fewer than the 6 read here before" in done.err, done
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    for spelling in (f"{out}/", f"file://{out}", str(link), os.path.relpath(out)):  # one place, however spelled
+        done = cli("history", "--from", spelling, "--vkey", vkey, "-o", "json", env=env)
+        assert done.code == 1 and "fewer than the 6 read here before" in done.err, (spelling, done)
 
     other = tmp_path / "other.db"
     make_log(other, 7, origin="test.example/evals")  # the same origin and key: only the log id tells them apart

@@ -218,8 +218,15 @@ def _parse_signed_state(body: str, uri: str, cp: Checkpoint) -> dict[str, str]:
 
 
 def _cache_directory(uri: str) -> str:
+    """The reader's memory of the publication at `uri`, one per place however it is spelled: a directory by
+    its real path (`x`, `./x/`, `file:///abs/x` and a symbolic link to it are one), a bucket or web address by
+    its scheme, host and prefix (a trailing slash is no other place). Else an older publication put back
+    would be read as new through another spelling."""
+    from auditlog.services.targets import parse_uri
+    where = parse_uri(uri)
+    place = os.path.realpath(where.prefix) if not where.scheme else f"{where.scheme}://{where.bucket}/{where.prefix}"
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "auditlog", "published", hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32])
+    return os.path.join(cache, "auditlog", "published", hashlib.sha256(place.encode("utf-8")).hexdigest()[:32])
 
 
 def _write(path: Path, data: bytes) -> None:
