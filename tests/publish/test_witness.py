@@ -24,7 +24,8 @@ def world(tmp_path: Path):
 
 def witness(world, *extra):
     _, out, _, vkey, wkey, _, state = world
-    return cli("witness", "--key", wkey, "--state", state, "--vkey", vkey, *(extra or ("--from", out)))
+    return cli("witness", "--key", wkey, "--state", state, "--origin", "test.example/evals", "--vkey", vkey,
+               *(extra or ("--from", out)))
 
 
 def test_cosigner_vkey_has_type_4(world):
@@ -149,3 +150,26 @@ def test_a_tlog_witness_request_body_is_taken_whole(world, tmp_path):
     request.write_bytes(b"old 300\n" + (out / "checkpoint").read_bytes())
     malformed = witness(world, "--request", request)
     assert malformed.code == 2 and "request line 2: not a consistency proof hash" in malformed.err, malformed
+
+
+def test_a_key_trusted_for_one_log_cannot_move_another_logs_record(world, tmp_path):
+    """The witness witnesses one origin (--origin): a checkpoint of another origin is refused whoever signed it,
+    so the key of another log it also witnesses (sharing the state) cannot rewrite this origin's record."""
+    _, out, _, _, wkey, _, state = world
+    assert witness(world).code == 0  # test.example/evals at 300
+    other_db = tmp_path / "other.db"
+    make_log(other_db, 5, origin="other.example/log")
+    other_key, other_vkey = keygen(tmp_path, "other.example")
+    forged_db = tmp_path / "forged.db"  # test.example/evals, forked, signed by the other log's key
+    make_log(forged_db, 400, start=5000)
+    forged = tmp_path / "forged.cp"
+    forged.write_text(cli("checkpoint", "--log", forged_db, "--key", other_key).out)
+    done = cli("witness", "--key", wkey, "--state", state, "--origin", "other.example/log", "--vkey", other_vkey,
+               "--checkpoint", forged)
+    assert done.code == 1 and "differs from the expected 'other.example/log'" in done.err, done
+    records = [__import__("json").loads(p.read_text()) for p in state.glob("*.json")]
+    assert [(r["origin"], r["size"]) for r in records] == [("test.example/evals", 300)]
+    other = tmp_path / "other.cp"
+    other.write_text(cli("checkpoint", "--log", other_db, "--key", other_key).out)
+    assert cli("witness", "--key", wkey, "--state", state, "--origin", "other.example/log", "--vkey", other_vkey,
+               "--checkpoint", other).code == 0  # its own log, it may

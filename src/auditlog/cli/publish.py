@@ -81,8 +81,11 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 @click.option("--name", "key_name", help="The key's name, for key files without a 'name:' line.")
 @click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False),
               help="The witness's state directory: the largest checkpoint cosigned, per origin.")
+@click.option("--origin", required=True, metavar="ORIGIN",
+              help="The log witnessed: its checkpoints' origin. A checkpoint of another origin is refused, "
+                   "whoever signed it.")
 @click.option("--vkey", "log_vkeys", required=True, multiple=True, metavar="VKEY|FILE",
-              help="The log's verifier key (or a file holding it). Repeatable.")
+              help="That log's verifier key (or a file holding it). Repeatable.")
 @click.option("--from", "uri", metavar="URI", help="A published log: its checkpoint, and proofs from its tiles.")
 @click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, allow_dash=True),
               help="A checkpoint note (instead of --from).")
@@ -92,8 +95,8 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 @click.option("--request", "request_file", type=click.Path(dir_okay=False, exists=True, allow_dash=True),
               help="A tlog-witness add-checkpoint request body (old size, proof, empty line, checkpoint), "
                    "instead of --from or --checkpoint: checked as `witness-server` checks it.")
-def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tuple[str, ...], uri: str | None,
-            checkpoint_file: str | None, proof_file: str | None, request_file: str | None) -> None:
+def witness(key_path: str, key_name: str | None, state_dir: str, origin: str, log_vkeys: tuple[str, ...],
+            uri: str | None, checkpoint_file: str | None, proof_file: str | None, request_file: str | None) -> None:
     """Check a log's checkpoint and that it extends the one cosigned before; print it cosigned.
 
     The cosignature is C2SP tlog-cosignature/v1 (timestamped). A rollback or a fork is refused
@@ -115,7 +118,7 @@ def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tupl
     state = Path(state_dir)
     if request_file is not None:
         request = parse_request(click.open_file(request_file, "rb").read())
-        click.echo(witness_request(request, verifiers, signer, state).note, nl=False)
+        click.echo(witness_request(request, origin, verifiers, signer, state).note, nl=False)
         return
     if uri is not None:
         from auditlog.services.published import PublishedLog
@@ -134,8 +137,8 @@ def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tupl
                 text = note.decode("utf-8") if isinstance(note, bytes) else note
             except UnicodeDecodeError:
                 raise errors.InvalidInput("--checkpoint", "not a checkpoint note: not UTF-8") from None
-            click.echo(witness_request(AddCheckpoint(old, tuple(hashes), text), verifiers, signer, state).note,
-                       nl=False)
+            click.echo(witness_request(AddCheckpoint(old, tuple(hashes), text), origin, verifiers, signer,
+                                       state).note, nl=False)
             return
 
         def proof_for(old_size: int, checkpoint: object) -> list[bytes]:
@@ -143,7 +146,7 @@ def witness(key_path: str, key_name: str | None, state_dir: str, log_vkeys: tupl
                 raise errors.InvalidInput("--proof", f"this witness cosigned size {old_size} before: give the "
                                           "consistency proof from it (or use --from)")
             return hashes
-    click.echo(cosign_checkpoint(note, verifiers, signer, state, proof_for).note, nl=False)
+    click.echo(cosign_checkpoint(note, origin, verifiers, signer, state, proof_for).note, nl=False)
     sys.stdout.flush()
 
 

@@ -65,16 +65,18 @@ class Cosigned:
     checkpoint: Checkpoint
 
 
-def witness(note: bytes | str, log_verifiers: Sequence[Verifier], signer: Signer, state: Path,
+def witness(note: bytes | str, origin: str, log_verifiers: Sequence[Verifier], signer: Signer, state: Path,
             proof_for: ProofSource, *, now: int | None = None, old_size: int | None = None) -> Cosigned:
-    """Check `note` under the log's keys and against the record; cosign it and keep the record.
+    """Check that `note` is a checkpoint of `origin` signed by one of that log's keys, and against the
+    record; cosign it and keep the record. (A key trusted for one log must not move another's record:
+    the keys are bound to the origin they sign for, as tlog-witness binds them.)
 
     `proof_for(old_size, checkpoint)` gives the consistency proof from the recorded size. With
     `old_size` (a tlog-witness request's), the request must be from the size recorded (0 when
     none), else OldSizeMismatch, checked under the same lock as the record's update.
     """
     try:
-        checkpoint = open_checkpoint(note, log_verifiers)
+        checkpoint = open_checkpoint(note, log_verifiers, origin=origin)
     except AuditLogError as exc:
         raise VerificationError(f"the checkpoint: {exc}") from None
     try:
@@ -113,8 +115,8 @@ def _write_record(state: Path, checkpoint: Checkpoint, note: str) -> None:
         raise StorageError(f"{path}: cannot write the witness record: {exc.strerror or exc}") from None
 
 
-def witness_request(request: AddCheckpoint, log_verifiers: Sequence[Verifier], signer: Signer, state: Path, *,
-                    now: int | None = None) -> Cosigned:
+def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence[Verifier], signer: Signer,
+                    state: Path, *, now: int | None = None) -> Cosigned:
     """A tlog-witness add-checkpoint request (the server's, `witness --request`'s and `--proof` with an
     `old` line): from the size recorded, with the request's own proof. InvalidInput for what the spec
     says a request must not be; OldSizeMismatch when its old size is not the one recorded."""
@@ -126,7 +128,7 @@ def witness_request(request: AddCheckpoint, log_verifiers: Sequence[Verifier], s
         raise InvalidInput("old", f"size {request.old_size} is above the checkpoint's size {size}")
     if request.old_size == size and request.proof:
         raise InvalidInput("proof", "a consistency proof from a size to itself is empty")
-    return witness(request.note, log_verifiers, signer, state, lambda old, checkpoint: list(request.proof),
+    return witness(request.note, origin, log_verifiers, signer, state, lambda old, checkpoint: list(request.proof),
                    now=now, old_size=request.old_size)
 
 

@@ -68,7 +68,7 @@ class WitnessService:
             return _text(404, f"unknown origin {origin[:200]!r}: this witness does not witness that log")
         try:
             with self._lock:
-                done = witness_request(request, self.trusted[origin], self.signer, self.state)
+                done = witness_request(request, origin, self.trusted[origin], self.signer, self.state)
         except InvalidInput as exc:
             return _text(400, str(exc))
         except OldSizeMismatch as exc:
