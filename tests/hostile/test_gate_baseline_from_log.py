@@ -1,5 +1,6 @@
-"""The gate's baseline is chosen from the log, not from the projections beside it: whoever can write the
-projections directory (a CI cache) cannot steer a gate to a weak baseline (attacker review F1)."""
+"""The gate's baseline is chosen from the log's verified events and must agree with the projections' fold:
+whoever can write the projections directory (a CI cache), or hide a row from the log's index, cannot steer a
+gate to a weak baseline; the gate refuses instead (attacker reviews F1 and 2.2)."""
 
 from __future__ import annotations
 
@@ -57,8 +58,7 @@ def test_a_forged_pin_in_the_projections_does_not_choose_the_baseline(log: Path)
     directory = Path(f"{log}.projections")
     [baselines] = files(directory, "baselines-")
     rewrite_part(directory, baselines, lambda row: {**row, "run_id": "m::weak"})
-    done = cli("gate", "m::bad", "--baseline", "pinned", "--log", log)
-    assert done.code == 10 and "m::good (pinned)" in done.out, done  # BLOCK against the genuine pin
+    refused_then_rebuilt(log, "--baseline", "pinned", said="m::good (pinned)")
 
 
 def test_a_run_marked_superseded_in_the_projections_is_still_the_latest_baseline(log: Path) -> None:
@@ -68,5 +68,31 @@ def test_a_run_marked_superseded_in_the_projections_is_still_the_latest_baseline
     for part in parts:
         rewrite_part(directory, part, lambda row: {**row, "status": "superseded"} if row["run_id"] == "m::good"
                      else row)
-    done = cli("gate", "m::bad", "--baseline-latest", "--log", log)
-    assert done.code == 10 and "baseline: m::good" in done.out, done
+    refused_then_rebuilt(log, "--baseline-latest", said="baseline: m::good")
+
+
+def refused_then_rebuilt(log: Path, *args: str, said: str) -> None:
+    """The gate refuses (exit 1, nothing recorded) while the projections disagree with the log; once they
+    are rebuilt from the log, it gates against the genuine baseline: BLOCK."""
+    done = cli("gate", "m::bad", *args, "--log", log)
+    assert done.code == 1 and "one of them was altered" in done.err, done
+    assert "verdict.recorded" not in cli("events", "--log", log).out
+    ok("projections", "rebuild", "--log", log)
+    done = cli("gate", "m::bad", *args, "--log", log)
+    assert done.code == 10 and said in done.out, done
+
+
+@pytest.mark.parametrize("column", ["project", "type"])
+def test_a_row_hidden_from_the_index_makes_the_gate_fail_loudly(log: Path, column: str) -> None:
+    """The file's holder changes an indexed column of the strong baseline's row, so that the index by project
+    and type no longer finds it: the projections (folded from the bytes) still do, and the gate refuses."""
+    from tests.tampering import as_holder
+
+    ok("baseline", "pin", "m::good", "--project", "p", "--log", log)
+    ok("history", "--log", log)
+    with as_holder(log) as conn:
+        conn.execute(f"UPDATE events SET {column} = 'elsewhere' WHERE subject = 'm::good'")
+    for args in (("--baseline-latest",), ("--baseline", "pinned")):
+        done = cli("gate", "m::bad", *args, "--log", log)
+        assert done.code == 1 and "one of them was altered" in done.err, (args, done)
+    assert cli("verify", "--log", log).code == 1

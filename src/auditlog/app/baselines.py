@@ -7,7 +7,9 @@ run and record ALLOW. So the choice is read from the log itself, through the sto
 (`checked_event`: hashed, canonical, its columns its envelope's, included in the verified tree),
 and each candidate's current state (status, tags) folded from its own events as the projections
 fold it (`run_state.current_state`). Pins and the runs between a candidate and its baseline are
-few, so this reads a handful of events, not the history.
+few, so this reads a handful of events, not the history. The gate also asks the projections and
+refuses when the two disagree (app.gating): a row hidden from the index by a changed column is
+caught there.
 """
 
 from __future__ import annotations

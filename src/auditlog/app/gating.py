@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditlog.app.verified import verified_run, view_tree
-from auditlog.errors import InvalidInput, NotFound
+from auditlog.errors import InvalidInput, NotFound, VerificationError
 from auditlog.services.log import AuditLog
 from auditlog.services.writer import Receipt
 
@@ -84,6 +84,7 @@ def resolve_baseline(log: AuditLog, view: Any, candidate: Mapping[str, Any], run
     candidate (a lower seq), never one recorded after it (a retried gate, overlapping pipelines). A given
     run id is taken as given: a mistyped one is NotFound later, never "no baseline". The candidate itself,
     given or pinned, is InvalidInput: a run is never its own baseline."""
+    import projections
     from auditlog.app import baselines
 
     if (choice.given is not None) == choice.latest:
@@ -95,7 +96,8 @@ def resolve_baseline(log: AuditLog, view: Any, candidate: Mapping[str, Any], run
     project, model = candidate["project_id"], candidate["model_id"]
     tree = view_tree(view)
     if choice.given == "pinned":
-        pinned = baselines.pinned_run(log, tree, project, model)
+        pinned = _agreed(baselines.pinned_run(log, tree, project, model),
+                         projections.pinned_baseline(view, project, model), "pinned baseline")
         if pinned is None:
             return Baseline(None, f"no baseline is pinned for project {project!r} "
                                   "(auditlog baseline pin RUN_ID --project ...)")
@@ -112,13 +114,27 @@ def resolve_baseline(log: AuditLog, view: Any, candidate: Mapping[str, Any], run
         return (all(tags.get(k) == v for k, v in wanted.items())
                 and not any(tags.get(k) in values for k, values in excluded.items()))
 
-    latest = baselines.latest_run(log, tree, project, model, before=seq, accept=comparable)
+    folded = projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None,
+                                   exclude_tags=excluded or None, before_seq=seq, limit=1)
+    latest = _agreed(baselines.latest_run(log, tree, project, model, before=seq, accept=comparable),
+                     folded[0]["run_id"] if folded else None, "latest run")
     if latest is not None:
         where = "".join(f", {k}={v}" for k, v in wanted.items())
         where += "".join(f", not {k}={v}" for k, values in excluded.items() for v in values)
         return Baseline(latest, f"latest active run of {project}/{model}{where}")
     return Baseline(None, f"no earlier active run of project {project!r} and model {model!r}"
                           f"{' with those tags' if wanted or excluded else ''} to gate against")
+
+
+def _agreed(from_log: str | None, from_projections: str | None, what: str) -> str | None:
+    """The choice the log's index and the projections' fold agree on. They are two reads of the same
+    events (the index's columns; the fold of the bytes): a run hidden from one by a changed column or a
+    rewritten Parquet file makes them differ, and the gate fails loudly rather than choose."""
+    if from_log != from_projections:
+        raise VerificationError(f"the log's index gives {from_log!r} as the {what}, the projections "
+                                f"{from_projections!r}: one of them was altered; check the log with `auditlog "
+                                "verify`, then rebuild the projections with `auditlog projections rebuild`")
+    return from_log
 
 
 def gate(log: AuditLog, view: Any, run_id: str, choice: BaselineChoice, policy: Any = None,
