@@ -103,7 +103,7 @@ def make_server(service: WitnessService, host: str, port: int, prefix: str = "")
                 return self._answer(_text(411, "one Content-Length, in ASCII digits, is required"), close=True)
             if int(lengths[0]) > protocol.MAX_REQUEST:
                 return self._answer(_text(413, f"at most {protocol.MAX_REQUEST} bytes"), close=True)
-            body = _read_within(self.rfile, int(lengths[0]), time.monotonic() + TIMEOUT)
+            body = _read_by(self.rfile, time.monotonic() + TIMEOUT, int(lengths[0]))
             if body is None:
                 return self._answer(_text(408, f"the body did not arrive within {TIMEOUT:.0f} s"), close=True)
             self._answer(service.add_checkpoint(body))
@@ -152,22 +152,26 @@ class _BoundedServer(ThreadingHTTPServer):
             self._slots.release()
 
 
-def _read_within(stream: Any, length: int, deadline: float) -> bytes | None:
-    """`length` bytes from `stream` (a socket file with a per-read timeout), or None once `deadline`
-    passes or the stream ends: a client sending a byte at a time cannot hold a thread for long."""
+def _read_by(stream: Any, deadline: float, length: int | None = None) -> bytes | None:
+    """`length` bytes from `stream` (all of it, when None), or None once `deadline` passes, the stream ends
+    short of `length`, or it holds more than a request: the socket's timeout is per read, so a peer
+    sending a byte at a time would otherwise hold the reader as long as it likes."""
     chunks: list[bytes] = []
-    left = length
-    while left > 0:
+    size = 0
+    while length is None or size < length:
         if time.monotonic() > deadline:
             return None
+        want = 8192 if length is None else min(length - size, 8192)
         try:
-            chunk = stream.read1(min(left, 8192)) if hasattr(stream, "read1") else stream.read(min(left, 8192))
+            chunk = stream.read1(want) if hasattr(stream, "read1") else stream.read(want)
         except OSError:
             return None
         if not chunk:
+            return None if length is not None else b"".join(chunks)
+        size += len(chunk)
+        if size > protocol.MAX_REQUEST:
             return None
         chunks.append(chunk)
-        left -= len(chunk)
     return b"".join(chunks)
 
 
@@ -226,35 +230,15 @@ def _post(url: str, body: bytes) -> tuple[int, str, bytes]:
     deadline = time.monotonic() + TIMEOUT
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - the caller's witness URL
-            status, kind, stream = response.status, response.headers.get("Content-Type", ""), response
-            answer = _read_answer(stream, deadline)
+            status, kind, answer = response.status, response.headers.get("Content-Type", ""), _read_by(response, deadline)
     except urllib.error.HTTPError as exc:
-        status, kind, answer = exc.code, exc.headers.get("Content-Type", ""), _read_answer(exc, deadline)
+        status, kind, answer = exc.code, exc.headers.get("Content-Type", ""), _read_by(exc, deadline)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise StorageError(f"{url}: cannot reach the witness: {getattr(exc, 'reason', exc)}") from None
     if answer is None:
         raise StorageError(f"{url}: the witness's answer did not arrive within {TIMEOUT:.0f} s, or was longer "
                            f"than {protocol.MAX_REQUEST} bytes")
     return status, kind, answer
-
-
-def _read_answer(stream: Any, deadline: float) -> bytes | None:
-    """The answer's body, read a chunk at a time until `deadline` (urllib's timeout is per read)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if time.monotonic() > deadline:
-            return None
-        try:
-            chunk = stream.read1(8192) if hasattr(stream, "read1") else stream.read(8192)
-        except OSError:
-            return None
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > protocol.MAX_REQUEST:
-            return None
-        chunks.append(chunk)
 
 
 def _verified_lines(endpoint: WitnessEndpoint, url: str, note: str, body: bytes) -> list[str]:
