@@ -55,6 +55,23 @@ def document_sha256(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
+FILLED_IN = ("environment", "config_fingerprint")  # what the writer may fill in on each append (run_id: the key)
+
+
+def same_submission(recorded: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+    """Whether a recorded run and ours (both as recorded: prepare_run's `run`) come from the same submitted
+    document, as their equal document hashes claim: equal in every member but those a retry may fill in
+    again otherwise (the environment it captures). A writer cannot verify a hash it did not compute, so
+    an idempotent retry compares the content too: a run recorded by another writer under a copied
+    document hash is not "already recorded"."""
+    def submitted(run: Mapping[str, Any]) -> bytes:
+        return canonical_bytes({k: v for k, v in run.items() if k not in FILLED_IN})
+    try:
+        return submitted(recorded) == submitted(ours)
+    except InvalidInput:
+        return False
+
+
 def config_fingerprint(config: Any) -> str:
     """SHA-256 of the canonical config, so equal configs compare equal whatever their key order."""
     return hashlib.sha256(canonical_bytes(config)).hexdigest()

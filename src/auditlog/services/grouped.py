@@ -48,7 +48,7 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import envelope_tail, parse_event
 from auditlog.errors import Conflict, InvalidInput, LockTimeout, VerificationError
-from auditlog.evals.runs import PreparedRun
+from auditlog.evals.runs import PreparedRun, same_submission
 from auditlog.services.configuration import with_config_seq
 from auditlog.services.writer import Receipt, Writer, encoded_run
 from auditlog.store.protocol import GroupSealing, QueuedRun, Settled, StoredEvent
@@ -85,7 +85,7 @@ def record_run(store: GroupSealing, prepared: PreparedRun, actor: bytes,
         settled = withdrawn
     if settled is None:  # a turn that waited for the lock always settles the run
         raise LockTimeout("the queued run was neither sealed nor refused")  # pragma: no cover
-    return _checked_receipt(settled, mine.run)
+    return _checked_receipt(settled, mine)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _check_queued(run: QueuedRun) -> dict[str, Any]:
     return run_doc
 
 
-def _checked_receipt(settled: Settled, run: QueuedRun) -> Receipt:
+def _checked_receipt(settled: Settled, mine: Mine) -> Receipt:
     """The receipt of an outcome, once the event it names (`settled.body`, read from the events table with
     the outcome) is this run: VerificationError otherwise; a refusal raised as what it says."""
     if settled.refused is not None:
@@ -190,7 +190,7 @@ def _checked_receipt(settled: Settled, run: QueuedRun) -> Receipt:
         if named and field.startswith("$."):  # the run's own field (its configuration refused it): name it
             raise InvalidInput(field, reason)
         raise InvalidInput("queue", why)
-    seq, hash_ = settled.seq, settled.hash
+    run, seq, hash_ = mine.run, settled.seq, settled.hash
     if seq is None or hash_ is None or type(seq) is not int or seq < 0:
         raise VerificationError(f"not recorded: the queue's outcome names no event (seq {seq}) (another writer "
                                 "of this database altered the queue)")
@@ -199,7 +199,7 @@ def _checked_receipt(settled: Settled, run: QueuedRun) -> Receipt:
         raise VerificationError(f"not recorded: the queue's outcome names seq {seq}, which the log does not hold "
                                 "(another writer of this database altered the queue)")
     if not (hashlib.sha256(body).hexdigest() == hash_ and
-            (_is_sealed_from(body, seq, run) if settled.new else _records_document(body, seq, run))):
+            (_is_sealed_from(body, seq, run) if settled.new else _records_document(body, seq, mine))):
         raise VerificationError(f"not recorded: the queue's outcome names seq {seq}, which holds another event "
                                 "(another writer of this database altered the queue)")
     return Receipt(seq, hash_, ev.RUN_RECORDED, run.subject, new=bool(settled.new))
@@ -225,9 +225,11 @@ def _is_sealed_from(body: bytes, seq: int, run: QueuedRun) -> bool:
         tail[1].decode(), run.project, seq, run.subject, orjson.loads(tail[2]), ev.RUN_RECORDED)
 
 
-def _records_document(body: bytes, seq: int, run: QueuedRun) -> bool:
+def _records_document(body: bytes, seq: int, mine: Mine) -> bool:
     """`body` is a run.recorded event at `seq` of this run's project and id, whose document hash is this
-    run's: what "already recorded" means (the idempotency check's own rule)."""
+    run's and whose run is this one but for what a retry fills in again: what "already recorded" means
+    (the idempotency check's own rule, evals.runs.same_submission)."""
+    run = mine.run
     try:
         event = parse_event(body)
     except InvalidInput:
@@ -235,4 +237,5 @@ def _records_document(body: bytes, seq: int, run: QueuedRun) -> bool:
     data = event.data
     return (event.type == ev.RUN_RECORDED and event.seq == seq and event.project == run.project
             and event.subject == run.subject and type(data) is dict
-            and data.get("document_sha256") == run.document_sha256)
+            and data.get("document_sha256") == run.document_sha256 and isinstance(data.get("run"), dict)
+            and same_submission(data["run"], mine.document))

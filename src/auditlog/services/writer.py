@@ -19,7 +19,15 @@ from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound, RunNotFound
 from auditlog.evals.config import ProjectConfig
-from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
+from auditlog.evals.runs import (
+    VERDICTS,
+    PreparedRun,
+    check_identifier,
+    check_tags,
+    normalize_verdict,
+    prepare_run,
+    same_submission,
+)
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.configuration import Configurations, InForce, with_config_seq
@@ -76,6 +84,7 @@ class Writer:
         self._nodes: list[StoredNode] = []
         self._written_nodes = 0
         self._recorded: dict[tuple[str, str], list[tuple[str, Receipt]]] = {}  # (type, subject) -> batch
+        self._runs: dict[str, Mapping[str, Any]] = {}  # run id -> the run document its first run.recorded holds
         self._actor = capture_actor()  # one per transaction: every event of it names the same actor
         self._actor_bytes = canonical_bytes(self._actor)
         self._configs = Configurations(txn)  # the configuration in force per project, as appends change it
@@ -104,13 +113,24 @@ class Writer:
         run_id = run["run_id"]
         existing = self._existing(ev.RUN_RECORDED, run_id)
         if existing:
-            sha, receipt = existing[0]
-            if sha == submitted:
-                return receipt
+            return self._already(run_id, existing[0], submitted, run)
+        data = with_config_seq(encoded_run(prepared, source), self._configs.check(run))  # refused: InvalidInput
+        self._runs[run_id] = run
+        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
+
+    def _already(self, run_id: str, existing: tuple[str, Receipt], submitted: str, run: Mapping[str, Any]) -> Receipt:
+        """The receipt of a run recorded before from the same document; Conflict if it was another one, or
+        claims this document's hash but holds other content (evals.runs.same_submission)."""
+        sha, receipt = existing
+        if sha != submitted:
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
-        data = with_config_seq(encoded_run(prepared, source), self._configs.check(run))  # refused: InvalidInput
-        return self._append_encoded(ev.RUN_RECORDED, run["project_id"], run_id, data, submitted)
+        recorded = self._runs.get(run_id)
+        if recorded is not None and not same_submission(recorded, run):
+            raise Conflict(f"run {run_id!r} is recorded at seq {receipt.seq} under this document's hash, but with "
+                           "other content: it was not recorded from this document (check the log with `auditlog "
+                           "verify`; a correction is a new run and `auditlog supersede`)")
+        return receipt
 
     def record_queued(self, run: QueuedRun, check: Callable[[], Mapping[str, Any]]) -> Receipt:
         """A run another writer queued (services.grouped): already recorded, a Conflict, or sealed with
@@ -118,12 +138,9 @@ class Writer:
         the bytes carry, which the project's configuration is checked against)."""
         existing = self._existing(ev.RUN_RECORDED, run.subject)
         if existing:
-            sha, receipt = existing[0]
-            if sha == run.document_sha256:
-                return receipt
-            raise Conflict(f"run {run.subject!r} is already recorded at seq {receipt.seq} with other content "
-                           "(a correction is a new run and `auditlog supersede`)")
+            return self._already(run.subject, existing[0], run.document_sha256, check())
         document = check()
+        self._runs[run.subject] = document
         data = run.data
         if self._configs.of(run.project) is not None:
             data = with_config_seq(data, self._configs.check(document))
@@ -251,6 +268,8 @@ class Writer:
             if row.subject not in fresh:
                 continue
             data = checked_row(row).event.data
+            if type_ == ev.RUN_RECORDED and isinstance(data.get("run"), Mapping):
+                self._runs.setdefault(row.subject, data["run"])
             self._recorded[(type_, row.subject)].append(
                 (data.get("document_sha256", ""), Receipt(row.seq, row.hash, type_, row.subject, new=False)))
 
