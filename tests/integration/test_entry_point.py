@@ -99,3 +99,20 @@ def test_a_reader_that_goes_away_is_quiet(tmp_path: Path) -> None:
     assert err == b"", err  # no traceback, no "Exception ignored ... BrokenPipeError"
     assert proc.returncode == 0  # the reader has what it wanted: not a failure (see docs/behaviour.md)
 
+
+
+def test_a_reader_that_goes_away_does_not_hide_a_verdict(tmp_path: Path) -> None:
+    """`gate ... | true` under pipefail: the verdict's exit code (10 on BLOCK) survives the closed pipe, as
+    verify's 1 does; exit 0 would let the CI step pass on a recorded BLOCK."""
+    db = tmp_path / "g.db"
+    with AuditLog.open(db) as log:
+        for run_id, score in (("good", 0.9), ("bad", 0.2)):
+            log.record_run({"run_id": run_id, "project_id": "p", "model_id": "m", "items": [
+                {"item_id": f"q{i}", "score": score, "passed": score >= 0.5} for i in range(30)]})
+    for attempt in range(3):  # the reader leaves before the first line: the write fails at once or at exit
+        proc = subprocess.Popen([sys.executable, "-m", "auditlog", "gate", "bad", "--baseline", "good", "--log",
+                                 str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=s.clean_env())
+        proc.stdout.close()  # as `| true` does
+        err = proc.stderr.read()
+        proc.wait(timeout=s.TIMEOUT)
+        assert (proc.returncode, err) == (10, b""), (attempt, proc.returncode, err)

@@ -174,6 +174,7 @@ class AuditLogGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         started = writes.count()
+        _promised[0] = errors.EXIT_OK  # in-process (tests), a command before this one promised its own
         try:
             return super().invoke(ctx)
         except errors.AuditLogError as exc:
@@ -185,7 +186,17 @@ class AuditLogGroup(click.Group):
             ctx.exit(_interrupted(exc, started))
         except BrokenPipeError:  # the reader went away (`| head`): it has what it wanted
             _discard_stdout()
-            ctx.exit(errors.EXIT_OK)
+            ctx.exit(_promised[0])
+
+
+_promised = [errors.EXIT_OK]  # the exit code a command's output stands for (exit_after_output)
+
+
+def exit_after_output(code: int) -> None:
+    """Say, before printing, the code this command exits with once it has: a reader that goes away
+    early (`| head`) then ends it with that code, not 0, so a pipe never hides a verdict (gate's 10
+    and 11, verify's 1)."""
+    _promised[0] = code
 
 
 def _interrupted(exc: KeyboardInterrupt, writes_before: int) -> int:
@@ -255,7 +266,7 @@ def _handle_process_signals(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(_interrupted(exc, 0))
         except BrokenPipeError:
             _discard_stdout()
-            sys.exit(errors.EXIT_OK)
+            sys.exit(_promised[0])
     return wrapper
 
 

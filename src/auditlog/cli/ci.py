@@ -19,6 +19,7 @@ from auditlog.cli.base import (
     ALL_EXIT_CODES,
     EXIT_CODES,
     cli,
+    exit_after_output,
     lock_option,
     log_option,
     open_log,
@@ -249,6 +250,10 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
     gated = gate(log, open_view(log, log_path, directory), run_id, choice, GatePolicy(**policy_options),
                  no_baseline=no_baseline)
     doc, result, receipt = gated.verdict, gated.result, gated.receipt
+    code = {"BLOCK": EXIT_BLOCK, "NEEDS_REVIEW": EXIT_NEEDS_REVIEW}.get(doc["verdict"], 0)
+    if fail_on == "never" or (fail_on == "block" and code == EXIT_NEEDS_REVIEW):
+        code = 0
+    exit_after_output(code)  # a reader that goes away early does not turn a recorded BLOCK into exit 0
     if output == "json":
         click.echo(json.dumps({"verdict": doc["verdict"], "run_id": run_id, "baseline_run_id": gated.baseline.run_id,
                                "baseline_chosen_by": gated.baseline.how, "delta": doc["delta"],
@@ -270,9 +275,6 @@ def run_gate(log: Any, log_path: str, run_id: str, *, baseline: str | None, base
                       if result.only_in_candidate or result.only_in_baseline else ""))
         click.echo(safe_text(f"{result.verdict}: {result.reason}", limit=2000))
         click.echo(safe_text(receipt.describe(), limit=1000))
-    code = {"BLOCK": EXIT_BLOCK, "NEEDS_REVIEW": EXIT_NEEDS_REVIEW}.get(doc["verdict"], 0)
-    if fail_on == "never" or (fail_on == "block" and code == EXIT_NEEDS_REVIEW):
-        code = 0
     if code:
         sys.exit(code)
 

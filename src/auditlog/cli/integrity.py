@@ -14,6 +14,7 @@ from auditlog import errors
 from auditlog.cli.base import (
     EXIT_CODES,
     cli,
+    exit_after_output,
     expect_log_id_option,
     log_option,
     open_log,
@@ -73,6 +74,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
             assert report_progress is not None
             report_progress(done, max(total, done))
         report = log.verify(progress=counted if report_progress else None, checkpoints=anchors, verifiers=verifiers)
+    exit_after_output(errors.EXIT_OK if report.ok else errors.EXIT_INTEGRITY)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
     elif report.ok:
