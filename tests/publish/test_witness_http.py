@@ -317,4 +317,12 @@ def test_a_refusing_witness_leaves_readers_the_last_publication_whole(setup, tmp
     assert twice.code == 2 and "the same witness key is given twice" in twice.err
     quorum = cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", wvkey, "--witness-vkey", wvkey,
                  "--witnesses", "2")
-    assert quorum.code == 1, "one witness given twice is one cosignature"
+    assert quorum.code == 2 and "the same witness key is given twice" in quorum.err, quorum
+    too_many = cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", wvkey, "--witnesses", "2")
+    assert too_many.code == 2 and "2 needed, but 1 witness key given" in too_many.err, too_many
+    itself = cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", vkey)
+    assert itself.code == 2 and "is the log's own key: a log does not witness itself" in itself.err, itself
+    assert cli("publish", "--log", db, "--to", out, "--key", key, "--witness", witness.url, vkey).code == 2
+    own = cli("witness", "--key", key, "--state", tmp_path / "s", "--origin", ORIGIN, "--vkey", vkey, "--checkpoint",
+              out / "checkpoint")
+    assert own.code == 2 and "a log does not witness itself" in own.err, own

@@ -92,7 +92,7 @@ def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[
     from auditlog.core.checkpoint import open_checkpoint
     from auditlog.services.published import verify_published
     from auditlog.services.targets import open_target
-    from auditlog.services.witness import load_witness_keys
+    from auditlog.services.witness import check_witnesses, load_witness_keys
 
     origin_needs_from(uri, origin)
     if uri is None:
@@ -100,6 +100,7 @@ def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[
     if not verifiers:
         raise errors.InvalidInput("--vkey", "checking a published log needs the log's verifier key")
     witnesses = load_witness_keys(list(witness_vkeys))
+    check_witnesses(witnesses, verifiers, quorum, "--witness-vkey")
     anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files]
     need = (1 if witnesses else 0) if quorum is None else quorum
     report = verify_published(open_target(uri), verifiers, anchors=anchors, witnesses=witnesses, quorum=need,

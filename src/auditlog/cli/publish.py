@@ -43,7 +43,7 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
 
     from auditlog.app.publish import publish as publish_log
     from auditlog.services.keys import load_signer
-    from auditlog.services.witness import load_witness_keys
+    from auditlog.services.witness import check_witnesses, load_witness_keys
     from auditlog.services.witness_http import WitnessEndpoint
 
     signer = load_signer(key_path, key_name)
@@ -52,11 +52,7 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
     for endpoint in witnesses:
         if not endpoint.url.startswith(("http://", "https://")):
             raise errors.InvalidInput("--witness", f"{endpoint.url}: not an http:// or https:// URL")
-    if len({(w.key.name, w.key.key_id) for w in witnesses}) != len(witnesses):
-        raise errors.InvalidInput("--witness", "the same witness key is given twice: a quorum counts each "
-                                  "witness once")
-    if quorum is not None and quorum > len(witnesses):
-        raise errors.InvalidInput("--witnesses", f"{quorum} needed, but {len(witnesses)} --witness given")
+    check_witnesses([w.key for w in witnesses], [signer.verifier()], quorum, "--witness")
     with open_log(log_path) as log, progress("publishing") as report:
         done = publish_log(log, log_path, uri, signer, directory, [Path(f).read_bytes() for f in cosigned_files],
                            report, witnesses=witnesses, quorum=quorum)
@@ -103,7 +99,7 @@ def witness(key_path: str, key_name: str | None, state_dir: str, origin: str, lo
     (exit 1, naming both sizes and roots); the state is kept atomically.
     """
     from auditlog.services.keys import load_signer, load_verifiers
-    from auditlog.services.witness import parse_proof_file, witness_request
+    from auditlog.services.witness import check_witnesses, parse_proof_file, witness_request
     from auditlog.services.witness import witness as cosign_checkpoint
     from auditlog.tlog.witness_protocol import AddCheckpoint, parse_request
 
@@ -115,6 +111,7 @@ def witness(key_path: str, key_name: str | None, state_dir: str, origin: str, lo
                                   "tiles, --request holds its own)")
     signer = load_signer(key_path, key_name)
     verifiers = load_verifiers(list(log_vkeys))
+    check_witnesses([signer.verifier()], verifiers, None, "--key")
     state = Path(state_dir)
     if request_file is not None:
         request = parse_request(click.open_file(request_file, "rb").read())
@@ -173,6 +170,7 @@ def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted:
     """
     from auditlog.core.note import Verifier, bad_text
     from auditlog.services.keys import load_signer, load_verifiers
+    from auditlog.services.witness import check_witnesses
     from auditlog.services.witness_http import WitnessService, make_server
 
     signer = load_signer(key_path, key_name)
@@ -181,8 +179,9 @@ def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted:
         if not origin or "\n" in origin or bad_text(origin) is not None:
             raise errors.InvalidInput("--trust", f"{origin!r} is not a checkpoint origin (one line of text)")
         keys.setdefault(origin, []).extend(load_verifiers([vkey]))
+        check_witnesses([signer.verifier()], keys[origin], None, "--key")
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit() or int(port) > 65535:
+    if not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise errors.InvalidInput("--listen", f"{listen!r} is not HOST:PORT")
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     try:

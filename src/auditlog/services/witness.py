@@ -160,6 +160,22 @@ def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
     return old, hashes
 
 
+def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Sequence[Verifier], quorum: int | None,
+                    option: str) -> None:
+    """InvalidInput unless the witnesses can make the quorum asked: each witness key given once (a quorum
+    counts witnesses, not lines), none of them a key of the log itself (a log does not witness itself: its
+    own signature is no one else's word), and no more of them needed than given."""
+    if len({(w.name, w.key_id) for w in witnesses}) != len(witnesses):
+        raise InvalidInput(option, "the same witness key is given twice: a quorum counts each witness once")
+    own = {k.public_key for k in log_keys}
+    for key in witnesses:
+        if key.public_key in own:
+            raise InvalidInput(option, f"{key.name} is the log's own key: a log does not witness itself")
+    if quorum is not None and quorum > len(witnesses):
+        raise InvalidInput("--witnesses", f"{quorum} needed, but {len(witnesses)} witness key"
+                                          f"{'' if len(witnesses) == 1 else 's'} given")
+
+
 def load_witness_keys(entries: Sequence[str]) -> list[Verifier | CosignerKey]:
     """Each entry is a witness vkey (type 0x04, or 0x01 for plain cosignatures) or a file holding one."""
     keys: list[Verifier | CosignerKey] = []
