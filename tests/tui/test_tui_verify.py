@@ -176,3 +176,27 @@ async def test_a_rewritten_log_with_a_forged_stored_checkpoint_is_not_intact(dem
         text = screen_text(app)
         assert "✘ TAMPERED" in text and "INTACT" not in text, text
         assert "history was rewritten after it was checkpointed" in text or "origin" in text, text
+
+
+@pilot_test
+async def test_an_outside_checkpoint_anchors_the_log_only_up_to_its_size(demo_log):
+    """Anchored by a checkpoint kept outside the log: "up to size N" with the rest named while the log holds
+    more events than it covers, in full once it covers every event; a stored one is listed as checked
+    against, never as an anchor."""
+    from auditlog.services.signing import Signer
+
+    from .tui_support import SIGNER_SEED
+    with AuditLog.open(demo_log, create=False) as log:
+        older = next(c.note for c in log.store.checkpoints())  # covers 23 of the fixture's 24 events
+    app = app_for(demo_log, verify=True, trust=_trust(older))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✔ INTACT, ANCHORED UP TO SIZE 23" in text and "the 1 event after size 23" in text, text
+    with AuditLog.open(demo_log, create=False) as log:
+        whole = log.checkpoint(Signer.from_seed("ci.example.org", SIGNER_SEED))
+    app = app_for(demo_log, verify=True, trust=_trust(whole))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✔ INTACT, ANCHORED:" in text and "anchored by" in text and "checked against" in text, text

@@ -53,6 +53,7 @@ class VerifyReport:
     stored_unchecked: int = 0  # stored checkpoints whose claims agree with the chain, signed by no trusted key
     keys: tuple[str, ...] = ()  # the names of the trusted keys the caller gave
     outside_size: int | None = None  # the largest checkpoint from outside the log (--checkpoint) the chain extends
+    outside_anchors: tuple[str, ...] = ()  # those of `anchors` that are checkpoints from outside the log
 
     @property
     def ok(self) -> bool:
@@ -134,7 +135,8 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     anchors: dict[int, list[tuple[str, bytes]]] = {}
     stored, signed = _stored_checkpoints(log, early, verifiers)
     lines = [f"extends {label} (size {cp.size}, signed by {', '.join(names)})" for label, cp, names in signed]
-    lines += [f"extends {label} (size {cp.size}, signature checked)" for label, cp in checkpoints]
+    outside_lines = tuple(f"extends {label} (size {cp.size}, signature checked)" for label, cp in checkpoints)
+    lines += outside_lines
     for label, cp in [*stored, *((label, cp) for label, cp, _ in signed), *checkpoints]:
         if cp.origin != origin:
             early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
@@ -151,7 +153,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
     found = file_check()
     if report is not None and not found:
         return VerifyReport(log.store.location, report.size, report.head, report.root.hex(), meta.get("log_id"),
-                            origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored), keys, outside)
+                            origin, len(signed) + len(checkpoints), 0, (), tuple(lines), len(stored), keys, outside, outside_lines)
     early += [Problem(0, "schema", text) for text in found]
     scan = ChainScan(meta.get("genesis_hash"), anchors=anchors, nodes=tree.nodes_within(log.store.nodes(), size, beyond),
                      stored_level=tree.STORED_LEVEL, batch=clean_rows)
@@ -176,7 +178,7 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
                 kept.append(problem)
     kept.sort(key=lambda p: p.seq)
     return VerifyReport(log.store.location, scan.size, scan.head, scan.root.hex(), meta.get("log_id"), origin,
-                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored), keys, outside)
+                        len(signed) + len(checkpoints), count, tuple(kept), tuple(lines), len(stored), keys, outside, outside_lines)
 
 
 def _beside(task: Callable[[], list[str]]) -> Callable[[], list[str]]:

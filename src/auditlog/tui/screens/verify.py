@@ -137,16 +137,20 @@ class VerifyScreen(Screen):
                   ("checkpoints", checkpoints)]
         if report.ok:
             checked = ": every hash, link, body, Merkle subtree, row, schema and metadata checks out"
-            if report.anchored:
+            inside = [a for a in report.anchors if a not in report.outside_anchors]  # stored in the log
+            anchors: list[tuple[str, Any]] = [("checked against", "; ".join(inside))] if inside else []
+            if report.outside_size is not None and report.outside_size >= report.size:
                 verdict = line(("✔ INTACT, ANCHORED", "good"), checked)
-                anchors: list[tuple[str, Any]] = [("anchored by", "; ".join(report.anchors))]
-                if report.outside_size is not None and report.outside_size < report.size:
-                    anchors.append(("not anchored", (f"the events after size {report.outside_size}: covered by no "
-                                                     "checkpoint from outside the log", "warn")))
+                anchors.append(("anchored by", "; ".join(report.outside_anchors)))
+            elif report.outside_size is not None:
+                verdict = line((f"✔ INTACT, ANCHORED UP TO SIZE {report.outside_size:,}", "good"), checked)
+                anchors += [("anchored by", "; ".join(report.outside_anchors)),
+                            ("not anchored", (f"the {plural(report.size - report.outside_size, 'event')} after size "
+                                              f"{report.outside_size:,}: covered by no checkpoint from outside the "
+                                              "log, so their rewrite or truncation cannot be excluded", "warn"))]
             else:
                 verdict = line(("✔ INTERNALLY CONSISTENT", "good"), checked)
-                stored = " (those stored in it can be deleted by its holder)" if report.anchors else ""
-                anchors = [("checked against", "; ".join(report.anchors))] if report.anchors else []
+                stored = " (those stored in it can be deleted by its holder)" if inside else ""
                 anchors.append(("not anchored", (f"no checkpoint from outside the log was checked{stored}, so "
                                                  "truncation or a rewrite by its holder cannot be excluded: run "
                                                  "with --checkpoint FILE --vkey KEY", "warn")))
