@@ -129,3 +129,18 @@ def test_the_python_api_takes_exclusions_as_a_mapping(tmp_path):
             assert error.field == "--baseline-exclude-tag" and "not the string 'cancelled'" in error.reason
         else:
             raise AssertionError("a bare string of values was taken")
+
+
+def test_a_retried_gate_whose_baseline_was_superseded_since_is_not_a_first_run(tmp_path):
+    """ci-1 is ci-2's baseline; ci-1 is then re-run as ci-3 (after ci-2) and superseded by it. A retried gate
+    of ci-2 finds no earlier active run, but earlier runs exist: it must not get the first-run ALLOW."""
+    ingest_junit(tmp_path, "ci-1")
+    ingest_junit(tmp_path, "ci-2")
+    first = cli("gate", "ci-2", "--baseline-latest", "--min-items", "2", "--log", "bl.db", cwd=tmp_path)
+    assert first.code == 0 and "baseline: ci-1" in first.out, first
+    ingest_junit(tmp_path, "ci-3")
+    assert cli("supersede", "ci-1", "--by", "ci-3", "--reason", "re-run", "--log", "bl.db", cwd=tmp_path).code == 0
+    retried = cli("gate", "ci-2", "--baseline-latest", "--min-items", "2", "--log", "bl.db", cwd=tmp_path)
+    assert retried.code == 3, retried
+    assert "every earlier run of unit/m is superseded (the latest, 'ci-1', by 'ci-3')" in retried.err
+    assert [v["baseline_run_id"] for v in verdicts(tmp_path, "bl.db")] == ["ci-1"]  # nothing recorded

@@ -118,10 +118,17 @@ def resolve_baseline(log: AuditLog, view: Any, candidate: Mapping[str, Any], run
                                    exclude_tags=excluded or None, before_seq=seq, limit=1)
     latest = _agreed(baselines.latest_run(log, tree, project, model, before=seq, accept=comparable),
                      folded[0]["run_id"] if folded else None, "latest run")
+    where = "".join(f", {k}={v}" for k, v in wanted.items())
+    where += "".join(f", not {k}={v}" for k, values in excluded.items() for v in values)
     if latest is not None:
-        where = "".join(f", {k}={v}" for k, v in wanted.items())
-        where += "".join(f", not {k}={v}" for k, values in excluded.items() for v in values)
         return Baseline(latest, f"latest active run of {project}/{model}{where}")
+    superseded = projections.list_runs(view, project_id=project, model_id=model, tags=wanted or None,
+                                       exclude_tags=excluded or None, before_seq=seq, include_superseded=True, limit=1)
+    if superseded:  # not a first run: the rule for one (--no-baseline) would pass it unjudged
+        row = superseded[0]
+        raise NotFound(f"every earlier run of {project}/{model}{where} is superseded (the latest, "
+                       f"{row['run_id']!r}, by {row['superseded_by']!r}): choose the baseline with --baseline "
+                       "RUN_ID (the --no-baseline rule is for a project's first run)")
     return Baseline(None, f"no earlier active run of project {project!r} and model {model!r}"
                           f"{' with those tags' if wanted or excluded else ''} to gate against")
 
