@@ -9,6 +9,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log
+from auditlog.cli.options import int64
 from auditlog.cli.queries import include_status_option, projections_option
 from auditlog.render import plural, safe_text
 
@@ -25,9 +26,9 @@ from auditlog.render import plural, safe_text
                    "signatures. Repeatable.")
 @click.option("--project", "projects", multiple=True, help="Chart only this project's trends. Repeatable "
               "(default: every project).")
-@click.option("--runs", "max_runs", type=click.IntRange(min=0), default=200, show_default=True,
+@click.option("--runs", "max_runs", type=int64(), default=200, show_default=True,
               help="List this many of the newest runs with their evidence.")
-@click.option("--experiments", "max_experiments", type=click.IntRange(min=0), default=5, show_default=True,
+@click.option("--experiments", "max_experiments", type=int64(), default=5, show_default=True,
               help="A/B summaries of this many experiments, the latest first.")
 @include_status_option
 def report(log_path: str, directory: str | None, out: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...],
