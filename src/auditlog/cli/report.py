@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -42,8 +41,8 @@ def report(log_path: str, directory: str | None, out: str, checkpoint_files: tup
     """
     from auditlog.app.report import gather, save
     from auditlog.app.report_html import render_report
-    from auditlog.core.checkpoint import open_checkpoint
     from auditlog.evals.scopes import parse_include
+    from auditlog.services.checkpoints import checkpoint_anchors
     from auditlog.services.keys import load_verifiers
 
     if checkpoint_files and not vkeys:
@@ -52,8 +51,7 @@ def report(log_path: str, directory: str | None, out: str, checkpoint_files: tup
     verifiers = load_verifiers(list(vkeys))
     with open_log(log_path) as log:
         origin = log.info().get("origin")
-        anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
-                   for name in checkpoint_files]
+        anchors = checkpoint_anchors(checkpoint_files, verifiers, origin=origin)
         data = gather(log, log_path, directory=directory, checkpoints=anchors, verifiers=verifiers,
                       projects=list(projects) or None, max_runs=max_runs, max_experiments=max_experiments,
                       include_status=include_status)
