@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
-from auditlog.core.evidence import ProvenEvent, TlogProof, verify_evidence
+from auditlog.core.evidence import ProvenEvent, TlogProof, parse_tlog_proof, verify_evidence
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.note import Verifier, unverified_note
 from auditlog.core.verify_proof import verify_inclusion
@@ -184,10 +184,12 @@ def verify_evidence_files(event_file: str | os.PathLike[str], proof_file: str | 
         raise InvalidInput(proof, f"cannot read the proof file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(proof, f"not a tlog-proof: not UTF-8 at byte {exc.start}") from None
+    try:  # no tlog-proof at all (its layout, its checkpoint note) is told apart from evidence that fails
+        parse_checkpoint(unverified_note(parse_tlog_proof(proof_text).checkpoint_note)[0])
+    except (InvalidInput, SignatureError) as exc:  # SignatureError from unverified_note: a malformed note
+        raise InvalidInput(proof, f"malformed evidence: {exc}") from None
     try:
         return verify_evidence(event_bytes, proof_text, verifiers, origin)
-    except InvalidInput as exc:
-        raise InvalidInput(proof, str(exc)) from None
     except SignatureError as exc:
         raise SignatureError(f"{proof}: {exc}") from None
     except ProofError as exc:
