@@ -294,6 +294,7 @@ def compare_runs(view: View, a: str, b: str,
         way, delta = direction(name, lower_is_better_metrics, recorded), _delta(value_a, value_b)
         lower = None if way is None else way == "lower"
         improvement = None if delta is None or lower is None else -delta if lower else delta
+        delta, improvement = _no_negative_zero(delta), _no_negative_zero(improvement)
         figures.append(FigureDelta(name, value_a, value_b, delta, lower, improvement, mark_a, mark_b))
     items_a = {r["item_id"]: r for r in to_records(run_a.items.select(["item_id", "passed", "score"]))}
     items_b = {r["item_id"]: r for r in to_records(run_b.items.select(["item_id", "passed", "score"]))}
@@ -340,3 +341,9 @@ def _scope_mark(header: Mapping[str, Any], address: str) -> str | None:
 
 def _delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
+
+
+def _no_negative_zero(value: float | None) -> float | None:
+    """-0.0 as 0.0: an unchanged lower-is-better figure's improvement is -(0.0), which the table prints as
+    "-0.000" and JSON and CSV as -0.0, read as a regression."""
+    return 0.0 if isinstance(value, float) and value == 0 else value

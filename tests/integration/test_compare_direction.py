@@ -5,7 +5,10 @@ so, though the recorded run says `higher_is_better.<task>.mae = false`."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,21 @@ def test_runs_that_disagree_leave_the_metric_to_the_next_rule():
     assert direction("metrics.t/mae,none", None, recorded) == "higher"  # the guess by name
     assert direction("metrics.t/acc_stderr,none", ["acc_stderr,none"], recorded) == "lower"  # declared
     assert direction("latency_ms") == "lower" and direction("pass_rate") == "higher"
+
+
+def test_an_unchanged_lower_is_better_figure_improves_by_zero_not_minus_zero(tmp_path):
+    """-(0.0) is -0.0: compare showed "-0.000" (and -0.0 in JSON and CSV) for a lower-is-better metric
+    that did not change, which reads as a regression (new-user review 2, finding 11)."""
+    run(tmp_path, "a", 2.5)
+    run(tmp_path, "b", 2.5)
+    mae = figures(tmp_path, "a", "b")["metrics.t/mae,none"]
+    assert mae["lower_is_better"] is True and mae["delta"] == 0 and mae["improvement"] == 0
+    assert math.copysign(1, mae["improvement"]) == 1 and math.copysign(1, mae["delta"]) == 1
+    raw = cli("compare", "a", "b", "--log", "e.db", "--output", "json", cwd=tmp_path).out
+    assert "-0.0" not in raw
+    csv_row = next(r for r in csv.reader(io.StringIO(cli("compare", "a", "b", "--log", "e.db", "--output", "csv",
+                                                          cwd=tmp_path).out)) if r and r[0] == "metrics.t/mae,none")
+    assert "-0.0" not in csv_row and csv_row[-1] in {"0.0", "0"}, csv_row
+    table = cli("compare", "a", "b", "--log", "e.db", cwd=tmp_path).out
+    [line] = [line for line in table.splitlines() if line.startswith("metrics.t/mae,none")]
+    assert line.split()[-2:] == ["lower", "0.000"], line

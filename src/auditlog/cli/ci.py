@@ -27,7 +27,7 @@ from auditlog.cli.base import (
     parse_excluded_tags,
     parse_tags,
 )
-from auditlog.cli.options import RUN_ID, NonEmpty, SeveralValues
+from auditlog.cli.options import JSON_INT_MAX, RUN_ID, NonEmpty, SeveralValues, int64
 from auditlog.cli.progress import progress
 from auditlog.render import json_text, number, plural, safe_text
 
@@ -201,7 +201,7 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mode", type=click.Choice(MODES), default="non-inferiority", show_default=True,
                      help="non-inferiority: ALLOW unless a regression beyond the tolerance is plausible; "
                           "superiority: ALLOW only a clear improvement."),
-        click.option("--min-items", type=click.IntRange(min=2), default=10, show_default=True,
+        click.option("--min-items", type=click.IntRange(min=2, max=JSON_INT_MAX), default=10, show_default=True,
                      help="Fewer paired items than this: NEEDS_REVIEW."),
         click.option("--cluster-key", help="An item extra field whose equal values form a cluster (clustered SE)."),
         click.option("--fail-on", type=click.Choice(["review", "block", "never"]), default="review", show_default=True,
@@ -296,7 +296,7 @@ def gate(run_id: str, log_path: str, lock_timeout: float, **options: Any) -> Non
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("verdict_seq", type=click.IntRange(min=0))
+@click.argument("verdict_seq", type=int64())
 @click.option("--to", "to", required=True, type=click.Choice(["ALLOW", "BLOCK", "NEEDS_REVIEW"]),
               help="The verdict people decided on.")
 @click.option("--reason", required=True, help="Why: kept in the log forever.")

@@ -76,3 +76,20 @@ class NonEmpty(click.ParamType):
 
 
 RUN_ID = NonEmpty()  # a run id argument or option
+
+
+INT64_MAX = 2**63 - 1
+"""The largest integer SQLite's INTEGER and PostgreSQL's bigint hold (and Go's tlog, a tree size): the top of
+every seq, tree size, count or offset option. Beyond it the value reached the store, or pyarrow, and failed
+there with a traceback (OverflowError, exit 1); click refuses it instead, exit 2 naming the option."""
+
+JSON_INT_MAX = 2**53 - 1
+"""The largest integer a JSON number holds exactly (RFC 8785): the top of an option recorded in a document."""
+
+DAYS_MAX = 365_000
+"""A thousand years: the top of a --days option (further back than datetime reaches is an OverflowError)."""
+
+
+def int64(min: int = 0) -> click.IntRange:
+    """An integer option or argument from `min` to INT64_MAX: a seq, tree size, count or offset."""
+    return click.IntRange(min=min, max=INT64_MAX)

@@ -25,6 +25,7 @@ from auditlog.cli.base import (
     table_width,
     wide_option,
 )
+from auditlog.cli.options import DAYS_MAX, int64
 from auditlog.cli.progress import progress
 from auditlog.render import plural, render, runs_by_status, safe_text
 
@@ -81,7 +82,7 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Only runs whose current verdict (the latest, or a person's override of it) is this."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                      help="Only runs with this tag (annotations included); repeatable, all must match."),
-        click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N "
+        click.option("--days", type=click.IntRange(min=0, max=DAYS_MAX), help="Only runs started (else recorded) in the last N "
                      "days (instead of --since)."),
         where_option,
         click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs."),
@@ -183,8 +184,8 @@ def _echo(records: list[dict[str, Any]], output: str, columns: list[str] | None 
 @log_option
 @projections_option
 @run_filters
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many runs.")
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip this many runs first.")
+@click.option("--limit", type=int64(), default=None, help="At most this many runs.")
+@click.option("--offset", type=int64(), default=0, show_default=True, help="Skip this many runs first.")
 @published_option
 @click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
               "of a column per key (metrics.accuracy, tags.branch), as history wrote it before.")
@@ -244,7 +245,7 @@ def history(log_path: str, directory: str | None, limit: int | None, offset: int
               show_default=True, help="One point per value of this.")
 @click.option("--model", help="Only runs of this model.")
 @click.option("--group", help="Only runs of this experiment group.")
-@click.option("--days", type=click.IntRange(min=0), help="Only runs started (else recorded) in the last N days.")
+@click.option("--days", type=click.IntRange(min=0, max=DAYS_MAX), help="Only runs started (else recorded) in the last N days.")
 @where_option
 @click.option("--all", "include_superseded", is_flag=True, help="Include superseded runs.")
 @include_status_option

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log
+from auditlog.cli.options import int64
 from auditlog.cli.queries import include_status_option, projections_option
 from auditlog.render import plural, safe_text
 
@@ -25,9 +25,9 @@ from auditlog.render import plural, safe_text
                    "signatures. Repeatable.")
 @click.option("--project", "projects", multiple=True, help="Chart only this project's trends. Repeatable "
               "(default: every project).")
-@click.option("--runs", "max_runs", type=click.IntRange(min=0), default=200, show_default=True,
+@click.option("--runs", "max_runs", type=int64(), default=200, show_default=True,
               help="List this many of the newest runs with their evidence.")
-@click.option("--experiments", "max_experiments", type=click.IntRange(min=0), default=5, show_default=True,
+@click.option("--experiments", "max_experiments", type=int64(), default=5, show_default=True,
               help="A/B summaries of this many experiments, the latest first.")
 @include_status_option
 def report(log_path: str, directory: str | None, out: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, ...],
@@ -41,8 +41,8 @@ def report(log_path: str, directory: str | None, out: str, checkpoint_files: tup
     """
     from auditlog.app.report import gather, save
     from auditlog.app.report_html import render_report
-    from auditlog.core.checkpoint import open_checkpoint
     from auditlog.evals.scopes import parse_include
+    from auditlog.services.checkpoints import checkpoint_anchors
     from auditlog.services.keys import load_verifiers
 
     if checkpoint_files and not vkeys:
@@ -51,8 +51,7 @@ def report(log_path: str, directory: str | None, out: str, checkpoint_files: tup
     verifiers = load_verifiers(list(vkeys))
     with open_log(log_path) as log:
         origin = log.info().get("origin")
-        anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
-                   for name in checkpoint_files]
+        anchors = checkpoint_anchors(checkpoint_files, verifiers, origin=origin)
         data = gather(log, log_path, directory=directory, checkpoints=anchors, verifiers=verifiers,
                       projects=list(projects) or None, max_runs=max_runs, max_experiments=max_experiments,
                       include_status=include_status)

@@ -24,7 +24,7 @@ from auditlog.cli.base import (
     table_width,
 )
 from auditlog.cli.ci import BASELINE_EXCLUDE_TAG, GATE_EXIT_CODES, gate_options, print_receipt, run_gate
-from auditlog.cli.options import RUN_ID
+from auditlog.cli.options import INT64_MAX, RUN_ID, int64
 from auditlog.cli.queries import projections_dir
 from auditlog.render import escape_json_bytes, json_text, plural, render, safe_text
 
@@ -124,9 +124,9 @@ def append_verdict(document: str, log_path: str, lock_timeout: float, output: st
 
 @cli.command(epilog=EXIT_CODES)
 @log_option
-@click.option("--after", type=click.IntRange(min=-1), default=-1, show_default=True,
+@click.option("--after", type=int64(min=-1), default=-1, show_default=True,
               help="Only events with seq greater than this (-1: from the first).")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
+@click.option("--limit", type=int64(), default=None, help="At most this many events.")
 @records_output(default="jsonl")
 def events(log_path: str, after: int, limit: int | None, output: str) -> None:
     """Print raw events with their hashes: {"seq", "hash", "event": <the exact canonical bytes>}.
@@ -142,6 +142,8 @@ def events(log_path: str, after: int, limit: int | None, output: str) -> None:
     (the same JSON value: parse and re-canonicalise to hash it); the table escapes them too."""
     with open_log(log_path) as log:
         until = after + 1 + limit if limit is not None else None
+        if until is not None and until > INT64_MAX:
+            until = None  # beyond any seq the store can hold: the rest of the log (and no OverflowError)
         out = sys.stdout.buffer
         rows = []
         short = 16 if output == "table" else None

@@ -33,15 +33,13 @@ def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_fil
         if (exc.name or "").split(".")[0] not in {"textual", "rich"}:
             raise
         raise errors.InvalidInput("tui", f"the terminal UI needs textual (pip install 'textual>=8'): {exc}") from None
-    from pathlib import Path
-
-    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.checkpoints import checkpoint_anchors
     from auditlog.services.keys import load_verifiers
     from auditlog.tui.data.chain import Trust
     if checkpoint_files and not vkeys:
         raise errors.InvalidInput("--vkey", "checking a --checkpoint needs the verifier key(s) that signed it")
     verifiers = tuple(load_verifiers(list(vkeys)))
-    anchors = tuple((f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files)
+    anchors = tuple(checkpoint_anchors(checkpoint_files, verifiers))
     if expected_log_id():  # not the expected log: one line and exit 4 before any screen starts
         from auditlog.cli.base import open_log
         with open_log(log_path):

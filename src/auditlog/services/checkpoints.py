@@ -13,12 +13,13 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
-from auditlog.core.evidence import TlogProof
+from auditlog.core.evidence import ProvenEvent, TlogProof, parse_tlog_proof, verify_evidence
 from auditlog.core.merkle import leaf_hash
 from auditlog.core.note import Verifier, unverified_note
 from auditlog.core.verify_proof import verify_inclusion
@@ -136,6 +137,64 @@ def checked_covering_checkpoint(log: AuditLog, seq: int, verifiers: list[Verifie
     except VerificationError as exc:
         raise VerificationError(f"refusing the {label}: {exc}") from None
     return stored
+
+
+def read_checkpoint_file(path: str | os.PathLike[str], verifiers: Sequence[Verifier], *, origin: str | None = None,
+                         option: str = "--checkpoint") -> Checkpoint:
+    """The checkpoint in a file given on the command line (`--checkpoint FILE`), its signature checked under
+    `verifiers` and, if given, its origin. Every error names the option and the file: one that is not a
+    signed checkpoint at all (unreadable, not UTF-8, no signature block, a malformed body) is InvalidInput
+    (exit 2); a well-formed one whose signature or origin does not check out is SignatureError (exit 1)."""
+    where = f"{option} {os.fspath(path)}"
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(where, f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        parse_checkpoint(unverified_note(data)[0])
+    except (InvalidInput, SignatureError) as exc:  # SignatureError from unverified_note: a malformed note
+        raise InvalidInput(where, f"not a signed checkpoint: {exc}") from None
+    try:
+        return open_checkpoint(data, verifiers, origin=origin)
+    except SignatureError as exc:
+        raise SignatureError(f"{where}: {exc}") from None
+
+
+def checkpoint_anchors(paths: Iterable[str], verifiers: Sequence[Verifier], *,
+                       origin: str | None = None) -> list[tuple[str, Checkpoint]]:
+    """`--checkpoint FILE`s as the anchors verify takes: ("checkpoint FILE", its checkpoint), each read
+    by read_checkpoint_file (errors name the file)."""
+    return [(f"checkpoint {path}", read_checkpoint_file(path, verifiers, origin=origin)) for path in paths]
+
+
+def verify_evidence_files(event_file: str | os.PathLike[str], proof_file: str | os.PathLike[str],
+                          verifiers: Sequence[Verifier], origin: str) -> ProvenEvent:
+    """verify_evidence on two files (`verify-proof EVENT PROOF`), every error naming the file it is about:
+    a proof file that is not a tlog-proof (not UTF-8, its layout, its checkpoint note) is InvalidInput
+    (exit 2); evidence whose signature, origin or inclusion proof fails stays SignatureError or
+    ProofError (exit 1), naming the proof file (its checkpoint) or both files (the proof of these bytes)."""
+    event, proof = os.fspath(event_file), os.fspath(proof_file)
+    try:
+        event_bytes = Path(event).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(event, f"cannot read the event file: {exc.strerror or exc}") from None
+    try:
+        proof_text = Path(proof).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InvalidInput(proof, f"cannot read the proof file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(proof, f"not a tlog-proof: not UTF-8 at byte {exc.start}") from None
+    try:  # no tlog-proof at all (its layout, its checkpoint note) is told apart from evidence that fails
+        parse_checkpoint(unverified_note(parse_tlog_proof(proof_text).checkpoint_note)[0])
+    except (InvalidInput, SignatureError) as exc:  # SignatureError from unverified_note: a malformed note
+        raise InvalidInput(proof, f"malformed evidence: {exc}") from None
+    try:
+        return verify_evidence(event_bytes, proof_text, verifiers, origin)
+    except SignatureError as exc:
+        raise SignatureError(f"{proof}: {exc}") from None
+    except ProofError as exc:
+        raise ProofError(f"{event} with {proof}: {exc.reason}", expected=exc.expected,
+                         calculated=exc.calculated) from None
 
 
 @dataclass(frozen=True)
