@@ -15,9 +15,6 @@ from tests.integration.cli_support import cli, fingerprint, ok, one_line_error
 
 # verify and verify-proof load their files in cli/integrity.py, which this branch leaves alone: they name
 # the file once that module calls services.checkpoints.checkpoint_anchors / verify_evidence_files.
-PENDING_INTEGRITY_PY = pytest.mark.xfail(strict=True, reason="cli/integrity.py still reads the files itself "
-                                         "(open_checkpoint / verify_evidence): see services.checkpoints")
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -40,7 +37,7 @@ def run(command: str, work: Path, *args: str) -> object:
     return cli(command, "--log", "d.db", *extra, *args, cwd=work)
 
 
-COMMANDS = ["report", "tui", pytest.param("verify", marks=PENDING_INTEGRITY_PY)]
+COMMANDS = ["report", "tui", "verify"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -85,7 +82,6 @@ def evidence(work: Path) -> tuple[Path, Path, str]:
     return event, proof, origin
 
 
-@PENDING_INTEGRITY_PY
 @pytest.mark.parametrize("change", [
     lambda text: text.replace("@v1", "@v2", 1),  # the header
     lambda text: text.replace("— ci.example.org", "- ci.example.org"),  # the checkpoint's signature line
@@ -97,7 +93,6 @@ def test_a_proof_file_that_is_not_a_tlog_proof_is_exit_2_naming_it(work, evidenc
     one_line_error(done, 2, f"{tmp_path / 'p'}: malformed evidence")
 
 
-@PENDING_INTEGRITY_PY
 def test_verify_proof_names_the_file(work, evidence, tmp_path):
     event, proof, origin = evidence
     (tmp_path / "n").write_bytes(b"\xff" + proof.read_bytes())

@@ -22,7 +22,7 @@ from auditlog.cli.base import (
     records_output,
     table_width,
 )
-from auditlog.cli.options import RUN_ID
+from auditlog.cli.options import RUN_ID, int64
 from auditlog.cli.progress import progress
 from auditlog.cli.queries import origin_needs_from
 from auditlog.render import plural, render, safe_text
@@ -55,7 +55,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
     With --from, check a published log (docs/publishing.md) instead. Exit 1, naming the
     first bad seq or file and why, if anything is wrong.
     """
-    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.checkpoints import checkpoint_anchors
     from auditlog.services.keys import load_verifiers
 
     if checkpoint_files and not vkeys:
@@ -66,8 +66,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
         return
     with open_log(log_path) as log, progress("verifying") as report_progress:
         origin = log.info().get("origin")
-        anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers, origin=origin))
-                   for name in checkpoint_files]
+        anchors = checkpoint_anchors(checkpoint_files, verifiers, origin=origin)
         total = log.head().size
 
         def counted(done: int) -> None:
@@ -89,7 +88,7 @@ def verify(log_path: str, checkpoint_files: tuple[str, ...], vkeys: tuple[str, .
 
 def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[str, ...],
                       witness_vkeys: tuple[str, ...], quorum: int | None, origin: str | None, output: str) -> None:
-    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.services.checkpoints import checkpoint_anchors
     from auditlog.services.published import verify_published
     from auditlog.services.targets import open_target
     from auditlog.services.witness import check_witnesses, load_witness_keys
@@ -101,7 +100,7 @@ def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[
         raise errors.InvalidInput("--vkey", "checking a published log needs the log's verifier key")
     witnesses = load_witness_keys(list(witness_vkeys))
     check_witnesses(witnesses, verifiers, quorum, "--witness-vkey")
-    anchors = [(f"checkpoint {name}", open_checkpoint(Path(name).read_bytes(), verifiers)) for name in checkpoint_files]
+    anchors = checkpoint_anchors(checkpoint_files, verifiers)
     need = (1 if witnesses else 0) if quorum is None else quorum
     report = verify_published(open_target(uri), verifiers, anchors=anchors, witnesses=witnesses, quorum=need,
                               origin=origin)
@@ -184,7 +183,7 @@ def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path:
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("run_id", type=RUN_ID, required=False)
-@click.option("--seq", type=click.IntRange(min=0), help="Prove the event at this seq instead of a run.")
+@click.option("--seq", type=int64(), help="Prove the event at this seq instead of a run.")
 @log_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the evidence files.")
 @key_option
@@ -262,7 +261,7 @@ def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origi
     The expected origin is required (--origin, or a --trust file): the same key may sign
     checkpoints of several logs, and evidence from another of them must not pass.
     """
-    from auditlog.core.evidence import verify_evidence
+    from auditlog.services.checkpoints import verify_evidence_files
     from auditlog.services.keys import load_trust, load_verifiers
 
     trusted = []
@@ -277,11 +276,7 @@ def verify_proof(event_file: str, proof_file: str, vkeys: tuple[str, ...], origi
         raise errors.InvalidInput("--origin", "give the expected log origin (--origin ORIGIN, or --trust FILE): "
                                   "otherwise evidence from another log signed by the same key would pass")
     verifiers = trusted + load_verifiers(list(vkeys))
-    try:
-        proof_text = Path(proof_file).read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.ProofError(f"{proof_file}: not UTF-8 text: not a tlog-proof") from None
-    proven = verify_evidence(Path(event_file).read_bytes(), proof_text, verifiers, origin)
+    proven = verify_evidence_files(event_file, proof_file, verifiers, origin)
     event, cp = proven.event, proven.checkpoint
     if output == "json":
         click.echo(json.dumps({"ok": True, "seq": event.seq, "type": event.type, "project": event.project,

@@ -18,16 +18,9 @@ from auditlog.core import events as ev
 from auditlog.core.encoding import canonical_bytes
 from auditlog.core.events import Event, SealedEvent, envelope_tail, seal
 from auditlog.errors import Conflict, IntegrityError, InvalidInput, NotFound, RunNotFound
+from auditlog.evals import runs as documents
 from auditlog.evals.config import ProjectConfig
-from auditlog.evals.runs import (
-    VERDICTS,
-    PreparedRun,
-    check_identifier,
-    check_tags,
-    normalize_verdict,
-    prepare_run,
-    same_submission,
-)
+from auditlog.evals.runs import VERDICTS, PreparedRun, check_identifier, check_tags, normalize_verdict, prepare_run
 from auditlog.services import tree
 from auditlog.services.clock import utc_now
 from auditlog.services.configuration import Configurations, InForce, with_config_seq
@@ -126,7 +119,7 @@ class Writer:
             raise Conflict(f"run {run_id!r} is already recorded at seq {receipt.seq} with other content "
                            "(a correction is a new run and `auditlog supersede`)")
         recorded = self._runs.get(run_id)
-        if recorded is not None and not same_submission(recorded, run):
+        if recorded is not None and not documents.same_submission(recorded, run):
             raise Conflict(f"run {run_id!r} is recorded at seq {receipt.seq} under this document's hash, but with "
                            "other content: it was not recorded from this document (check the log with `auditlog "
                            "verify`; a correction is a new run and `auditlog supersede`)")
