@@ -273,8 +273,8 @@ def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Seque
             continue
         if checkpoint.size != stored.size or checkpoint.root.hex() != stored.root:
             problems.append(Problem(0, "checkpoint", f"{label}: its columns disagree with its note"))
-        names = signed_by(stored.note, verifiers) if verifiers else []
-        for bad in bad_signatures(stored.note, verifiers):
+        names, forged = check_signers(stored.note, verifiers)
+        for bad in forged:
             problems.append(Problem(max(checkpoint.size - 1, 0), "checkpoint", f"{label}: {bad}: it was stored "
                                     "by someone without that key"))
         if names:
@@ -286,31 +286,28 @@ def _stored_checkpoints(log: AuditLog, problems: list[Problem], verifiers: Seque
 
 def signed_by(note: str, verifiers: Sequence[Verifier]) -> list[str]:
     """The names of the trusted keys whose valid signatures the note carries ([] if none)."""
-    from auditlog.core.note import open_note
-    names = []
+    return check_signers(note, verifiers)[0]
+
+
+def check_signers(note: str, verifiers: Sequence[Verifier]) -> tuple[list[str], list[str]]:
+    """Each trusted key checked once against the note: the names of those whose signature verifies, and why
+    each one that a line of the note names (by name and key id) does not verify it: a signature claimed
+    for a key the caller trusts, and forged."""
+    from auditlog.core.note import open_note, unverified_note
+    try:
+        claimed = {(line.name, line.key_id) for line in unverified_note(note)[1]}
+    except AuditLogError:  # a malformed note: no key signed it (verify reports it as such)
+        return [], []
+    names, bad = [], []
     for verifier in verifiers:
         try:
-            open_note(note.encode("utf-8"), [verifier])
-        except AuditLogError:
+            open_note(note, [verifier])
+        except AuditLogError as exc:
+            if (verifier.name, verifier.key_id) in claimed:
+                bad.append(str(exc))
             continue
         names.append(verifier.name)
-    return names
-
-
-def bad_signatures(note: str, verifiers: Sequence[Verifier]) -> list[str]:
-    """Why each trusted key that a line of the note names (by name and key id) does not verify it: a
-    signature claimed for a key the caller trusts, and forged."""
-    from auditlog.core.note import open_note, unverified_note
-    _, lines = unverified_note(note)
-    claimed = {(line.name, line.key_id) for line in lines}
-    bad = []
-    for verifier in verifiers:
-        if (verifier.name, verifier.key_id) in claimed:
-            try:
-                open_note(note, [verifier])
-            except AuditLogError as exc:
-                bad.append(str(exc))
-    return bad
+    return names, bad
 
 
 def _counting(rows, progress):  # noqa: ANN001, ANN202

@@ -23,7 +23,7 @@ from auditlog.filelock import FileLock
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
 from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
 from auditlog.tlog.witness import Witnessed, check_extends
-from auditlog.tlog.witness_protocol import MAX_PROOF_LINES, AddCheckpoint, parse_request
+from auditlog.tlog.witness_protocol import AddCheckpoint, parse_head
 
 ProofSource = Callable[[int, Checkpoint], list[bytes]]  # (old size, new checkpoint) -> consistency proof
 
@@ -133,31 +133,13 @@ def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence
 
 
 def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
-    """A proof file: base64 hashes, one a line, optionally after tlog-witness's `old N` line; InvalidInput
-    naming the line otherwise (no blank lines, no spaces, a size without leading zeros, 32-byte hashes)."""
+    """A proof file: base64 hashes, one a line, optionally after tlog-witness's `old N` line, read as a
+    request's lines are (witness_protocol.parse_head): InvalidInput naming the line otherwise."""
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    old: int | None = None
-    if lines and lines[0].startswith("old"):
-        try:
-            old = parse_request(f"{lines[0]}\n\n".encode()).old_size
-        except InvalidInput as exc:
-            raise InvalidInput("--proof", f"line 1: {exc.reason}") from None
-    hashes = []
-    for number, line in enumerate(lines[1 if old is not None else 0:], 2 if old is not None else 1):
-        try:
-            digest = b64decode(line)
-        except ValueError:
-            digest = b""
-        if len(digest) != 32:
-            raise InvalidInput("--proof", f"line {number}: not a consistency proof hash (32 bytes, base64)")
-        hashes.append(digest)
-    if len(hashes) > MAX_PROOF_LINES:
-        raise InvalidInput("--proof", f"{len(hashes)} hashes: a consistency proof has at most {MAX_PROOF_LINES}")
-    if old == 0 and hashes:
-        raise InvalidInput("--proof", "a consistency proof from size 0: it must be empty")
-    return old, hashes
+    old, proof = parse_head(lines, "--proof", old_required=False)
+    return old, list(proof)
 
 
 def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Sequence[Verifier], quorum: int | None,

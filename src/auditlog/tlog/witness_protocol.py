@@ -57,25 +57,35 @@ def parse_request(body: bytes) -> AddCheckpoint:
     head, blank, note = text.partition("\n\n")
     if not blank:
         raise InvalidInput("request", "no empty line before the checkpoint")
-    lines = head.split("\n")
-    old = _OLD.match(lines[0])
-    if old is None:
-        raise InvalidInput("request line 1", f"{lines[0][:40]!r} is not 'old <size>' (a decimal without leading zeros)")
+    old_size, proof = parse_head(head.split("\n"), "request", old_required=True)
+    assert old_size is not None  # required
+    return AddCheckpoint(old_size, proof, note)
+
+
+def parse_head(lines: list[str], what: str, *, old_required: bool) -> tuple[int | None, tuple[bytes, ...]]:
+    """A request's lines before the checkpoint (a request's, or a `--proof` file's, where the old size line
+    may be left out): the old size, or None, and the consistency proof. InvalidInput naming `what` and the
+    line that is not what tlog-witness says it must be."""
+    old = _OLD.match(lines[0]) if lines else None
+    if old is None and (old_required or (lines and lines[0].startswith("old"))):
+        shown = lines[0][:40] if lines else ""
+        raise InvalidInput(f"{what} line 1", f"{shown!r} is not 'old <size>' (a decimal without leading zeros)")
+    first = 1 if old is not None else 0
     proof = []
-    for number, line in enumerate(lines[1:], 2):
+    for number, line in enumerate(lines[first:], first + 1):
         try:
             digest = b64decode(line)
         except ValueError:
             digest = b""
         if len(digest) != 32:
-            raise InvalidInput(f"request line {number}", "not a consistency proof hash (32 bytes, base64)")
+            raise InvalidInput(f"{what} line {number}", "not a consistency proof hash (32 bytes, base64)")
         proof.append(digest)
     if len(proof) > MAX_PROOF_LINES:
-        raise InvalidInput("request", f"{len(proof)} consistency proof lines: at most {MAX_PROOF_LINES}")
-    old_size = int(old[1])
+        raise InvalidInput(what, f"{len(proof)} consistency proof lines: at most {MAX_PROOF_LINES}")
+    old_size = None if old is None else int(old[1])
     if old_size == 0 and proof:
-        raise InvalidInput("request", "a consistency proof from size 0: it must be empty")
-    return AddCheckpoint(old_size, tuple(proof), note)
+        raise InvalidInput(what, "a consistency proof from size 0: it must be empty")
+    return old_size, tuple(proof)
 
 
 def format_size(size: int) -> bytes:
