@@ -274,23 +274,26 @@ def test_truncation_then_regrowth_to_the_same_size(work: Work) -> None:
 
 def test_checkpoint_refuses_to_sign_a_tree_that_contradicts_one_it_signed(work: Work) -> None:
     """tlog-checkpoint: a log MUST not sign a checkpoint inconsistent with one it signed before. A rewrite
-    (or a truncation regrown to any size) under a stored checkpoint: `checkpoint` and `prove --key` refuse."""
+    (or a truncation regrown to any size) under a stored checkpoint: `checkpoint`, `prove --key` and
+    `publish` (to any destination, an empty one too) refuse, before anything is written."""
     work.checkpoint()
     rewrite_history(work.db, 5)
     with work.log() as log, log.writer() as w:
         w.record_run(s.run_doc("after-the-rewrite"))
-    for args in (("checkpoint",), ("prove", "run-10", "--out", work.dir / "e.json")):
+    for args in (("checkpoint",), ("prove", "run-10", "--out", work.dir / "e.json"), ("publish", "--to", work.dir / "pub")):
         refused = s.cli(*args, "--key", work.key, "--log", work.db)
         assert refused.code == 1, str(refused)
         assert "history was rewritten after it was checkpointed; refusing to sign" in refused.err
         assert "checkpoint #1, signed by ci.example.org" in refused.err
-    assert not (work.dir / "e.json").exists()
+    assert not (work.dir / "e.json").exists() and not (work.dir / "pub").exists()
     with sqlite3.connect(work.db) as conn:
         assert conn.execute("SELECT count(*) FROM checkpoints").fetchone() == (1,)  # nothing signed or kept
 
     truncate(work.db, 30)
-    refused = s.cli("checkpoint", "--key", work.key, "--log", work.db)
-    assert refused.code == 1 and "covers 40 events; the log has 30" in refused.err, str(refused)
+    for args in (("checkpoint",), ("publish", "--to", work.dir / "pub")):
+        refused = s.cli(*args, "--key", work.key, "--log", work.db)
+        assert refused.code == 1 and "covers 40 events; the log has 30" in refused.err, str(refused)
+    assert not (work.dir / "pub").exists()
     # another key's checkpoints are not this key's promises: a new key may sign the log as it is now
     s.ok("keygen", "--name", "other.example", "--out", work.dir / "other.key")
     assert s.cli("checkpoint", "--key", work.dir / "other.key", "--log", work.db).code == 0

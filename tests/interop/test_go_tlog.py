@@ -152,7 +152,7 @@ def test_go_refuses_an_altered_tile_entry_or_signature(tlogcheck: Path, publishe
 
 
 def test_go_checks_our_inclusion_evidence(tlogcheck: Path, published: dict, tmp_path: Path) -> None:
-    lines = ok("prove", "a-wide-run", "--log", published["db"], "--out", tmp_path, "--key", published["key"]).out
+    lines = ok("prove", "a-wide-run", "--log", published["db"], "--out", tmp_path, "--vkey", published["vkey"]).out
     event = next(tmp_path.glob("*.event"))
     proof = next(tmp_path.glob("*.tlog-proof"))
     answer = go(tlogcheck, "proof", event, proof, published["vkey"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
@@ -110,6 +111,22 @@ def test_a_rewritten_or_different_log_is_refused_and_nothing_changes(published, 
     done = cli("publish", "--log", db, "--to", out, "--key", tmp_path / "intruder.key")
     assert done.code == 5 and "not this log's" in done.err, done
     assert files(out) == before
+
+
+def test_the_published_checkpoint_is_kept_in_the_log_once(published, tmp_path):
+    """The checkpoint a publish signs is kept in the log, as `checkpoint` keeps its own: listed by
+    `checkpoints`, used by `prove` (no --key needed to prove a published run), and kept once only."""
+    db, out, key, vkey = published
+    listed = cli("checkpoints", "--log", db, "-o", "json")
+    assert listed.code == 0, listed
+    root = base64.b64decode((out / "checkpoint").read_text().splitlines()[2]).hex()
+    assert [(c["size"], c["root"], c["claimed_signers"]) for c in listed.json()] == [(600, root, "log.example")]
+    proved = cli("prove", "run-7", "--log", db, "--out", tmp_path / "evidence", "--vkey", vkey)
+    assert proved.code == 0, proved
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0  # the same tree: nothing new kept
+    make_log(db, 3, start=599)
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+    assert [c["size"] for c in cli("checkpoints", "--log", db, "-o", "json").json()] == [600, 603]
 
 
 @pytest.mark.parametrize("first_publish", [True, False])

@@ -27,6 +27,7 @@ from auditlog.core.verify_proof import verify_consistency
 from auditlog.durable import write_atomically
 from auditlog.errors import AuditLogError, ProofError, StorageError, VerificationError
 from auditlog.services import publish as tiles
+from auditlog.services.checkpoints import check_log_signed_before, keep_checkpoint
 from auditlog.services.log import AuditLog
 from auditlog.services.published import PublishedLog
 from auditlog.services.signing import Signer
@@ -52,13 +53,17 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
     another tree) or StorageError (unreachable), and the published checkpoint is left as it was."""
     from auditlog.app.verified import open_view, projections_directory
 
+    # tlog-checkpoint: a log MUST NOT sign a tree inconsistent with one it signed (those kept in the log)
+    check_log_signed_before(log.store, signer.verifier(), log.origin())
     view = open_view(log, log_path, directory)
     publication = tiles.start(log, open_target(uri), signer, size=view.size)
     tiles.write_tiles(log, publication, progress)
     # the witnesses before the projections: a publish they refuse leaves readers the last one whole
     asked = ask_witnesses(log, publication, witnesses, len(witnesses) if quorum is None else quorum)
     _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
-    tiles.write_checkpoint(publication, [*cosigned, *asked.notes])
+    note = tiles.final_note(publication, [*cosigned, *asked.notes])
+    keep_checkpoint(log, publication.checkpoint, note, publication.signer)
+    tiles.write_checkpoint(publication, note)
     return Published(publication, asked.cosigned_by, asked.failures)
 
 

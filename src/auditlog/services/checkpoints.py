@@ -57,6 +57,23 @@ def make_checkpoint(log: AuditLog, signer: Signer) -> str:
     return note
 
 
+def keep_checkpoint(log: AuditLog, checkpoint: Checkpoint, note: str, signer: Signer) -> None:
+    """Keep a published checkpoint note in the log, as `checkpoint` keeps the ones it signs (once: a publish
+    of an unchanged tree keeps nothing new), checked again in the same transaction against the ones kept."""
+    with log.store.transaction(getattr(log.store, "lock_timeout", 30.0)) as txn:
+        if any(stored.note == note for stored in txn.checkpoints()):
+            return
+        check_log_signed_before(txn, signer.verifier(), checkpoint.origin)
+        txn.add_checkpoint(checkpoint.size, checkpoint.root.hex(), note, utc_now())
+
+
+def check_log_signed_before(reader: tree.Reader, key: Verifier, origin: str) -> None:
+    """check_signed_before for the log's whole tree as it is now: a publish signs a prefix of it (the
+    projections' size), consistent with whatever the whole tree is consistent with."""
+    size = reader.head().size
+    check_signed_before(reader, key, origin, Checkpoint(origin, size, tree.root(reader, size)))
+
+
 def check_signed_before(reader: tree.Reader, key: Verifier, origin: str, new: Checkpoint) -> None:
     """IntegrityError unless the log's tree at the size of every stored checkpoint `key` signed for `origin`
     is that checkpoint's (signed) root: the new tree, a prefix-extension of those trees, is then consistent

@@ -182,15 +182,12 @@ def note_to_publish(publication: Publication) -> str:
     return sign_checkpoint(checkpoint, [publication.signer])
 
 
-def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] = ()) -> str:
-    """Sign the tree and write `checkpoint`, last; the signed note.
-
-    An unchanged tree keeps the checkpoint there (and the witnesses' cosignatures on it).
-    `cosigned` notes (what `auditlog witness` printed) must be for exactly this tree: their
-    other signature lines are added to the published checkpoint.
-    """
+def final_note(publication: Publication, cosigned: Sequence[str | bytes] = ()) -> str:
+    """The checkpoint note to publish: the tree signed (or the unchanged one there, with the witnesses'
+    cosignatures on it), with the signature lines of the `cosigned` notes (what `auditlog witness`
+    printed), which must be for exactly this tree."""
     checkpoint = publication.checkpoint
-    existing, note = publication.existing, note_to_publish(publication)
+    note = note_to_publish(publication)
     body, lines = unverified_note(note)
     known = {(s.name, s.key_id) for s in lines}  # one signature per key: the first one kept
     added = []
@@ -204,12 +201,15 @@ def write_checkpoint(publication: Publication, cosigned: Sequence[str | bytes] =
             if (line.name, line.key_id) not in known:
                 added.append(line)
                 known.add((line.name, line.key_id))
-    if added:
-        note = note + "".join(s.line() for s in added)
+    return note + "".join(s.line() for s in added)
+
+
+def write_checkpoint(publication: Publication, note: str) -> None:
+    """Write `checkpoint`, last (unless the destination holds these very bytes)."""
+    existing = publication.existing
     publication.note = note
     if existing is not None and existing == note.encode("utf-8"):
         publication.unchanged.append(CHECKPOINT)
     else:
         publication.target.write(CHECKPOINT, note.encode("utf-8"), object_headers(CHECKPOINT, immutable=False))
         publication.written.append(CHECKPOINT)
-    return note
