@@ -156,6 +156,31 @@ def test_keygen_writes_a_private_key_0600_and_a_vkey(tmp_path: Path) -> None:
     assert verifier.vkey in result.out and "k.key" in result.out
 
 
+def test_each_key_signs_only_in_the_role_it_was_made_for(work: Work, tmp_path: Path) -> None:
+    """One Ed25519 key signs either way, but its .vkey is type 0x01 (note signatures) or 0x04 (a witness's
+    tlog-cosignatures): a key used in the other role signs what its own .vkey never verifies. keygen writes
+    `role: cosigner` into a witness's key; a key file without that line (made earlier) is told by its .vkey."""
+    s.ok("keygen", "--cosigner", "--name", "w.example/1", "--out", tmp_path / "w.key")
+    assert (tmp_path / "w.key").read_text().startswith("name: w.example/1\nrole: cosigner\n-----BEGIN PRIVATE KEY-----")
+    cp = work.checkpoint()
+    for args in (("checkpoint", "--log", work.db), ("cosign", cp, "--log", work.db),
+                 ("publish", "--log", work.db, "--to", tmp_path / "pub")):
+        s.one_line_error(s.cli(*args, "--key", tmp_path / "w.key"), 2, "w.key: a witness's key (keygen --cosigner)",
+                         "sign checkpoints with a key made without --cosigner")
+    assert not (tmp_path / "pub").exists()
+    witness = ("witness", "--state", tmp_path / "state", "--origin", ORIGIN, "--vkey", work.vkey, "--checkpoint", cp)
+    s.one_line_error(s.cli(*witness, "--key", work.witness_key), 2, "witness.key: made without --cosigner",
+                     "make a witness key with `auditlog keygen --cosigner`")
+    assert not (tmp_path / "state").exists()
+    old_style = tmp_path / "old" / "w.key"  # a witness key written before the role line: its .vkey tells
+    old_style.parent.mkdir()
+    old_style.write_text((tmp_path / "w.key").read_text().replace("role: cosigner\n", ""))
+    old_style.chmod(0o600)
+    (tmp_path / "old" / "w.vkey").write_bytes((tmp_path / "w.vkey").read_bytes())
+    assert s.cli(*witness, "--key", old_style).code == 0
+    s.one_line_error(s.cli("checkpoint", "--log", work.db, "--key", old_style), 2, "a witness's key")
+
+
 def test_keygen_refuses_to_overwrite(work: Work) -> None:
     before = (work.key.read_bytes(), work.vkey.read_bytes())
     s.one_line_error(s.cli("keygen", "--name", "other", "--out", work.key), 2, "already exists")

@@ -325,4 +325,11 @@ def test_a_refusing_witness_leaves_readers_the_last_publication_whole(setup, tmp
     assert cli("publish", "--log", db, "--to", out, "--key", key, "--witness", witness.url, vkey).code == 2
     own = cli("witness", "--key", key, "--state", tmp_path / "s", "--origin", ORIGIN, "--vkey", vkey, "--checkpoint",
               out / "checkpoint")
+    assert own.code == 2 and "made without --cosigner" in own.err, own  # the log's key, as keygen made it
+    alone = tmp_path / "moved" / "log.key"  # the same key file moved without its .vkey: its role unknown
+    alone.parent.mkdir()
+    alone.write_bytes(Path(key).read_bytes())
+    alone.chmod(0o600)
+    own = cli("witness", "--key", alone, "--state", tmp_path / "s", "--origin", ORIGIN, "--vkey", vkey, "--checkpoint",
+              out / "checkpoint")
     assert own.code == 2 and "a log does not witness itself" in own.err, own

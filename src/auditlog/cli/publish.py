@@ -109,7 +109,7 @@ def witness(key_path: str, key_name: str | None, state_dir: str, origin: str, lo
     if proof_file and not checkpoint_file:
         raise errors.InvalidInput("--proof", "goes with --checkpoint (--from takes the proof from the published "
                                   "tiles, --request holds its own)")
-    signer = load_signer(key_path, key_name)
+    signer = load_signer(key_path, key_name, cosigner=True)
     verifiers = load_verifiers(list(log_vkeys))
     check_witnesses([signer.verifier()], verifiers, None, "--key")
     state = Path(state_dir)
@@ -173,7 +173,7 @@ def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted:
     from auditlog.services.witness import check_witnesses
     from auditlog.services.witness_http import WitnessService, make_server
 
-    signer = load_signer(key_path, key_name)
+    signer = load_signer(key_path, key_name, cosigner=True)
     keys: dict[str, list[Verifier]] = {}
     for origin, vkey in trusted:
         if not origin or "\n" in origin or bad_text(origin) is not None:

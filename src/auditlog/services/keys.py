@@ -1,7 +1,11 @@
 """Key files: generate an Ed25519 key pair, load a signer, verifier keys and trust files.
 
 A signing key is a PKCS#8 PEM file, written 0600, with the key's name on a line
-before the PEM block (RFC 7468 lets parsers skip such text): `name: ci.example.org`.
+before the PEM block (RFC 7468 lets parsers skip such text): `name: ci.example.org`,
+and a witness's key (keygen --cosigner) a `role: cosigner` line after it. One Ed25519
+key signs either way, but its verifier key differs (type 0x01 for note signatures,
+0x04 for tlog-cosignatures): a key used in the other role makes signatures that its
+own .vkey never verifies, so each command refuses a key made for the other one.
 A passphrase comes only from $AUDITLOG_KEY_PASSPHRASE, never from an argument.
 The verifier key is the signed-note form `name+hex(key id)+base64(0x01 || public key)`
 (auditlog.core.note).
@@ -23,6 +27,7 @@ from auditlog.services.signing import Signer, cosigner_key
 
 PASSPHRASE_VARIABLE = "AUDITLOG_KEY_PASSPHRASE"
 _NAME_LINE = re.compile(r"name: (\S+)\n")
+_COSIGNER_LINE = "role: cosigner\n"
 
 
 def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path, Path]:
@@ -53,7 +58,8 @@ def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path,
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     created: list[Path] = []
     try:
-        _write_exclusive(out, f"name: {name}\n".encode() + pem, 0o600, created)
+        header = f"name: {name}\n" + (_COSIGNER_LINE if cosigner else "")
+        _write_exclusive(out, header.encode() + pem, 0o600, created)
         vkey = cosigner_key(signer).vkey if cosigner else signer.verifier_key()
         _write_exclusive(vkey_path, (vkey + "\n").encode(), 0o644, created)
     except BaseException as exc:
@@ -83,8 +89,9 @@ def _write_exclusive(path: Path, data: bytes, mode: int, created: list[Path]) ->
         os.fsync(f.fileno())
 
 
-def load_signer(path: str | os.PathLike[str], name: str | None = None) -> Signer:
-    """Read a private key file; refuse one that others can read, or a wrong passphrase."""
+def load_signer(path: str | os.PathLike[str], name: str | None = None, *, cosigner: bool = False) -> Signer:
+    """Read a private key file; refuse one that others can read, a wrong passphrase, or a key made for the
+    other role (a witness's key, `cosigner`, makes tlog-cosignatures; any other key, note signatures)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -119,7 +126,28 @@ def load_signer(path: str | os.PathLike[str], name: str | None = None) -> Signer
         raise KeyFileError(f"{path}: not an Ed25519 key")
     if not is_valid_key_name(name):
         raise KeyFileError(f"{path}: bad key name {name!r}")
-    return Signer(name, key)
+    signer = Signer(name, key)
+    made_as_cosigner = _made_as_cosigner(path, data, signer)
+    if made_as_cosigner is not None and made_as_cosigner != cosigner:
+        raise KeyFileError(f"{path}: a witness's key (keygen --cosigner), whose verifier key (type 0x04) verifies "
+                           "only tlog-cosignatures: sign checkpoints with a key made without --cosigner"
+                           if made_as_cosigner else
+                           f"{path}: made without --cosigner: its verifier key (type 0x01) cannot verify the "
+                           "cosignatures a witness makes; make a witness key with `auditlog keygen --cosigner`")
+    return signer
+
+
+def _made_as_cosigner(path: Path, data: bytes, signer: Signer) -> bool | None:
+    """Whether keygen made this key with --cosigner: its `role: cosigner` line, else the .vkey keygen wrote
+    beside it (keys made before the line existed); None when neither tells (a key file moved alone)."""
+    header = data.split(b"-----BEGIN", 1)[0].decode("utf-8", "replace")
+    if _COSIGNER_LINE in header:
+        return True
+    try:
+        beside = path.with_suffix(".vkey").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return {signer.verifier_key(): False, cosigner_key(signer).vkey: True}.get(beside)
 
 
 def load_verifiers(vkeys: list[str]) -> list[Verifier]:
