@@ -352,3 +352,18 @@ def test_our_publish_of_a_fork_is_refused_by_the_go_witness(log: dict, go_witnes
     assert asked(go_witness)[1:] == [(0, 20, 409), (20, 20, 409)]
     assert done.code == 1, done
     assert not (log["tmp"] / "fork-pub" / "checkpoint").exists()
+
+
+@pytest.mark.parametrize("signature_bytes", [64, 4627])
+def test_a_checkpoint_with_sixteen_signatures_is_cosigned(gowitness: Path, log: dict, ours: WitnessProcess,
+                                                          go_witness: GoWitness, signature_bytes: int) -> None:
+    """signed-note: verifiers "MUST accept at least up to 16 signatures. Remember that post-quantum
+    signatures can be up to nearly 5kB in size." The log's own, and 15 by keys the witnesses do not
+    know (Ed25519's 64 bytes; ML-DSA-87's 4,627): both witnesses ignore those and cosign."""
+    entries = grow(log, 20)
+    crowded = log["tmp"] / "crowded.txt"
+    crowded.write_text(go_text(gowitness, "checkpoint", entries, 20, ORIGIN, "-unknown", 15, "-unknown-bytes",
+                               signature_bytes, log["key"], LOG_NAME))
+    assert crowded.read_text().count("\n\u2014 ") == 16
+    for url, wvkey in ((ours.url, log["wvkey"]), (go_witness.url, go_witness.vkey)):
+        assert go(gowitness, "add", url, wvkey, entries, crowded, 0)["status"] == 200, url

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import http.client
 import subprocess
 import sys
@@ -363,3 +364,15 @@ def test_a_409_naming_the_size_asked_for_the_checkpoints_own_is_a_fork_refused(t
     assert asked == [b"old 0", b"old 21"]
     assert done.code == 1 and "cosigned another tree of size 21" in done.err, done
     assert not (tmp_path / "pub" / "checkpoint").exists()
+
+
+def test_the_server_takes_a_checkpoint_with_sixteen_post_quantum_sized_signatures(setup):
+    """signed-note: verifiers "MUST accept at least up to 16 signatures. Remember that post-quantum
+    signatures can be up to nearly 5kB in size." The log's, and 15 of 4,627 bytes by unknown keys."""
+    note = checkpoint(setup["db"], setup["key"])
+    unknown = "".join(f"\u2014 pq-{i}.example " + base64.b64encode(os.urandom(4 + 4627)).decode() + "\n"
+                      for i in range(15))
+    body = request(0, [], note + unknown)
+    assert len(body) > 64 << 10
+    status, _, answer = setup["witness"].post(body)
+    assert status == 200, answer

@@ -3,8 +3,9 @@
 // standard library and golang.org/x/mod's sumdb/note (signed notes) and sumdb/tlog (RFC 6962's
 // tree and consistency proofs). The tests use it to check auditlog's witness server and client:
 //
-//	witness checkpoint ENTRIES SIZE ORIGIN [-ext LINE] KEYPEM NAME [KEYPEM NAME...]
-//	        a checkpoint of the first SIZE entries, signed by each key (PKCS#8 Ed25519, type 0x01)
+//	witness checkpoint ENTRIES SIZE ORIGIN [-ext LINE] [-unknown N [-unknown-bytes B]] KEYPEM NAME...
+//	        a checkpoint of the first SIZE entries, signed by each key (PKCS#8 Ed25519, type 0x01),
+//	        then N signature lines of B bytes by keys no one knows
 //	witness add [-tamper proof|answer] [-repeat] URL WVKEY ENTRIES|- CHECKPOINT OLD
 //	        one add-checkpoint request, its proof made by tlog.ProveTree from ENTRIES; the answer
 //	        checked as the spec says (a 200's cosignatures under WVKEY, a 409's text/x.tlog.size)
@@ -269,8 +270,10 @@ func cmdCheckpoint(args []string) (string, error) {
 	fs := flag.NewFlagSet("checkpoint", flag.ContinueOnError)
 	var exts []string
 	fs.Func("ext", "an extension line", func(s string) error { exts = append(exts, s); return nil })
+	unknown := fs.Int("unknown", 0, "add this many signature lines by keys no one knows")
+	unknownBytes := fs.Int("unknown-bytes", 64, "each of those signatures' length, after the key ID")
 	if len(args) < 3 {
-		return "", errors.New("usage: checkpoint ENTRIES SIZE ORIGIN [-ext LINE] KEYPEM NAME...")
+		return "", errors.New("usage: checkpoint ENTRIES SIZE ORIGIN [-ext LINE] [-unknown N [-unknown-bytes B]] KEYPEM NAME...")
 	}
 	if err := fs.Parse(args[3:]); err != nil {
 		return "", err
@@ -304,6 +307,11 @@ func cmdCheckpoint(args []string) (string, error) {
 		signers = append(signers, edSigner{name: keys[i+1], key: key})
 	}
 	msg, err := note.Sign(&note.Note{Text: text}, signers...)
+	for i := 0; i < *unknown; i++ {
+		sig := make([]byte, 4+*unknownBytes)
+		rand.Read(sig)
+		msg = append(msg, fmt.Sprintf("— unknown-%d.example %s\n", i, base64.StdEncoding.EncodeToString(sig))...)
+	}
 	return string(msg), err
 }
 
