@@ -134,6 +134,18 @@ def our_checkpoint(log: dict, name: str) -> Path:
     return path
 
 
+def altered_signature(checkpoint: Path) -> Path:
+    """The checkpoint with one bit of the log's signature flipped (the key ID kept)."""
+    text = checkpoint.read_text()
+    line = next(x for x in text.splitlines() if x.startswith(f"\u2014 {LOG_NAME} "))
+    name, sig = line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(sig))
+    raw[30] ^= 0x01
+    out = checkpoint.with_suffix(".altered")
+    out.write_text(text.replace(line, f"{name} {base64.b64encode(bytes(raw)).decode()}"))
+    return out
+
+
 def test_go_signs_the_checkpoint_we_sign(gowitness: Path, log: dict) -> None:
     """The same tree, key and name: Go's checkpoint (its tree hash, x/mod's note.Sign) is ours byte for byte."""
     entries = grow(log, 20)
@@ -174,17 +186,18 @@ def test_a_go_log_against_our_witness_server(gowitness: Path, log: dict, ours: W
     other = log["tmp"] / "other.txt"
     other.write_text(go_text(gowitness, "checkpoint", entries, 60, "elsewhere.example/log", log["key"], LOG_NAME))
     assert go(gowitness, "add", url, wvkey, "-", other, 0)["status"] == 404
-    # its origin, signed by a key it does not trust (even under the log's name): 403
+    # its origin, the log's signature altered, or signed by a key it does not trust (even under the log's name): 403
+    assert go(gowitness, "add", url, wvkey, entries, altered_signature(cp60), 60)["status"] == 403
     stranger, _ = keygen(log["tmp"], "stranger.example")
     for name in ("stranger.example", LOG_NAME):
         forged = log["tmp"] / "forged.txt"
         forged.write_text(go_text(gowitness, "checkpoint", entries, 60, ORIGIN, stranger, name))
         assert go(gowitness, "add", url, wvkey, entries, forged, 60)["status"] == 403
-    # the log's signature with an unknown key's beside it: the unknown one is ignored
-    both = log["tmp"] / "both.txt"
-    both.write_text(go_text(gowitness, "checkpoint", entries, 60, ORIGIN, stranger, "stranger.example",
-                            log["key"], LOG_NAME))
-    assert go(gowitness, "add", url, wvkey, entries, both, 60)["status"] == 200
+    # the log's signature with an unknown key's beside it (another name, or the log's name): that one is ignored
+    for name in ("stranger.example", LOG_NAME):
+        both = log["tmp"] / "both.txt"
+        both.write_text(go_text(gowitness, "checkpoint", entries, 60, ORIGIN, stranger, name, log["key"], LOG_NAME))
+        assert go(gowitness, "add", url, wvkey, entries, both, 60)["status"] == 200
 
     # another tree of the same size, signed by the log's key (a fork): 409
     fork = log["tmp"] / "fork.txt"
@@ -331,6 +344,7 @@ def test_the_go_witness_refuses_what_the_spec_says(gowitness: Path, log: dict, g
     forged = log["tmp"] / "forged.txt"
     forged.write_text(go_text(gowitness, "checkpoint", entries, 45, ORIGIN, stranger, LOG_NAME))
     assert go(gowitness, "add", url, wvkey, entries, forged, 20)["status"] == 403
+    assert go(gowitness, "add", url, wvkey, entries, altered_signature(cp45), 20)["status"] == 403
     other = log["tmp"] / "other.txt"
     other.write_text(go_text(gowitness, "checkpoint", entries, 45, "elsewhere.example/log", log["key"], LOG_NAME))
     assert go(gowitness, "add", url, wvkey, "-", other, 0)["status"] == 404
@@ -367,3 +381,18 @@ def test_a_checkpoint_with_sixteen_signatures_is_cosigned(gowitness: Path, log: 
     assert crowded.read_text().count("\n\u2014 ") == 16
     for url, wvkey in ((ours.url, log["wvkey"]), (go_witness.url, go_witness.vkey)):
         assert go(gowitness, "add", url, wvkey, entries, crowded, 0)["status"] == 200, url
+
+
+def test_our_witness_server_takes_any_origin_a_checkpoint_may_have(gowitness: Path, log: dict) -> None:
+    """tlog-checkpoint: the origin SHOULD be a schema-less URL without spaces or plus, but "clients MUST
+    NOT assume that the origin is following this format"."""
+    entries = grow(log, 20)
+    origins = ("an origin with spaces+plus", "\u00fcn\u00efcode.example/log")
+    server = WitnessProcess(log["wkey"], log["tmp"] / "odd", [(o, log["vkey"]) for o in origins], log["tmp"] / "odd.log")
+    try:
+        for origin in origins:
+            cp = log["tmp"] / "odd.txt"
+            cp.write_text(go_text(gowitness, "checkpoint", entries, 20, origin, log["key"], LOG_NAME))
+            assert go(gowitness, "add", server.url, log["wvkey"], entries, cp, 0)["status"] == 200, origin
+    finally:
+        server.stop()
