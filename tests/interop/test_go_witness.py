@@ -175,10 +175,11 @@ def test_a_go_log_against_our_witness_server(gowitness: Path, log: dict, ours: W
         assert (stale["status"], stale["size"]) == (409, 45)
         assert stale["content_type"].split(";")[0] == "text/x.tlog.size"
 
-    # a proof altered by one bit: 422, and the witness's size stays 45
+    # a proof with a bit flipped, a hash left out or one too many: 422, and the witness's size stays 45
     entries = grow(log, 60)
     cp60 = our_checkpoint(log, "cp60.txt")
-    assert go(gowitness, "add", "-tamper", "proof", url, wvkey, entries, cp60, 45)["status"] == 422
+    for tamper in ("proof", "short", "long"):  # a bit flipped, a hash left out, one too many
+        assert go(gowitness, "add", "-tamper", tamper, url, wvkey, entries, cp60, 45)["status"] == 422, tamper
     assert go(gowitness, "add", url, wvkey, entries, cp60, 0)["size"] == 45
     assert go(gowitness, "add", url, wvkey, entries, cp60, 45)["status"] == 200
 
@@ -339,7 +340,8 @@ def test_the_go_witness_refuses_what_the_spec_says(gowitness: Path, log: dict, g
     assert go(gowitness, "add", url, wvkey, entries, cp20, 0)["status"] == 200
     entries = grow(log, 45)
     cp45 = our_checkpoint(log, "cp45.txt")
-    assert go(gowitness, "add", "-tamper", "proof", url, wvkey, entries, cp45, 20)["status"] == 422
+    for tamper in ("proof", "short", "long"):
+        assert go(gowitness, "add", "-tamper", tamper, url, wvkey, entries, cp45, 20)["status"] == 422, tamper
     stranger, _ = keygen(log["tmp"], "stranger.example")
     forged = log["tmp"] / "forged.txt"
     forged.write_text(go_text(gowitness, "checkpoint", entries, 45, ORIGIN, stranger, LOG_NAME))

@@ -6,7 +6,7 @@
 //	witness checkpoint ENTRIES SIZE ORIGIN [-ext LINE] [-unknown N [-unknown-bytes B]] KEYPEM NAME...
 //	        a checkpoint of the first SIZE entries, signed by each key (PKCS#8 Ed25519, type 0x01),
 //	        then N signature lines of B bytes by keys no one knows
-//	witness add [-tamper proof|answer] [-repeat] URL WVKEY ENTRIES|- CHECKPOINT OLD
+//	witness add [-tamper proof|short|long|answer] [-repeat] URL WVKEY ENTRIES|- CHECKPOINT OLD
 //	        one add-checkpoint request, its proof made by tlog.ProveTree from ENTRIES; the answer
 //	        checked as the spec says (a 200's cosignatures under WVKEY, a 409's text/x.tlog.size)
 //	witness malformed URL CHECKPOINT KEYPEM NAME
@@ -357,13 +357,13 @@ func post(client *http.Client, url string, body []byte) (*http.Response, []byte,
 
 func cmdAdd(args []string) (any, error) {
 	fs := flag.NewFlagSet("add", flag.ContinueOnError)
-	tamper := fs.String("tamper", "", "proof: flip a bit of the proof; answer: of the witness's signature")
+	tamper := fs.String("tamper", "", "proof: flip a bit of the proof; short, long: a hash fewer, more; answer: flip a bit of the cosignature")
 	repeat := fs.Bool("repeat", false, "send the request twice on one connection")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() != 5 {
-		return nil, errors.New("usage: add [-tamper proof|answer] [-repeat] URL WVKEY ENTRIES|- CHECKPOINT OLD")
+		return nil, errors.New("usage: add [-tamper proof|short|long|answer] [-repeat] URL WVKEY ENTRIES|- CHECKPOINT OLD")
 	}
 	url, entries, old := strings.TrimSuffix(fs.Arg(0), "/")+"/add-checkpoint", fs.Arg(2), fs.Arg(4)
 	wkey, err := parseCosignerKey(fs.Arg(1))
@@ -404,11 +404,16 @@ func cmdAdd(args []string) (any, error) {
 			}
 		}
 	}
-	if *tamper == "proof" {
-		if len(proof) == 0 {
-			return nil, errors.New("-tamper proof: no proof to alter")
-		}
+	if *tamper != "" && *tamper != "answer" && len(proof) == 0 {
+		return nil, errors.New("-tamper: no proof to alter")
+	}
+	switch *tamper {
+	case "proof": // one bit of one hash
 		proof[len(proof)/2][7] ^= 0x01
+	case "short": // the last hash left out
+		proof = proof[:len(proof)-1]
+	case "long": // a hash too many
+		proof = append(proof, proof[0])
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	request := requestBody(oldSize, proof, cpBytes)
