@@ -202,7 +202,6 @@ def test_a_go_log_against_our_witness_server(gowitness: Path, log: dict, ours: W
 
     # another tree of the same size, signed by the log's key (a fork): 409
     fork = log["tmp"] / "fork.txt"
-    fork.write_text(cp60.read_text())
     make_log(log["tmp"] / "fork.db", 59, origin=ORIGIN, items=2)
     fork.write_text(ok("checkpoint", "--key", log["key"], "--log", log["tmp"] / "fork.db").out)
     assert go(gowitness, "add", url, wvkey, "-", fork, 60)["status"] == 409
