@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import os
 import subprocess
 import sys
 import threading
@@ -333,3 +334,52 @@ def test_a_refusing_witness_leaves_readers_the_last_publication_whole(setup, tmp
     own = cli("witness", "--key", alone, "--state", tmp_path / "s", "--origin", ORIGIN, "--vkey", vkey, "--checkpoint",
               out / "checkpoint")
     assert own.code == 2 and "a log does not witness itself" in own.err, own
+
+
+def test_a_409_naming_the_size_asked_for_the_checkpoints_own_is_a_fork_refused(tmp_path):
+    """tlog-witness: "If the old size matches the checkpoint size, the witness MUST check that the root
+    hashes are also identical. If they don't match, the witness MUST respond with a 409" and names no
+    body for it; a witness may send its size as text/x.tlog.size, which is then the size asked from.
+    That is a witness refusing another tree (exit 1), not one that cannot be reached (exit 4)."""
+    db = tmp_path / "evals.db"
+    make_log(db, 20)
+    key, _ = keygen(tmp_path)
+    asked = []
+
+    class Forked(BaseHTTPRequestHandler):  # it cosigned size 21 of this origin, with another root
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802
+            asked.append(self.rfile.read(int(self.headers["Content-Length"])).split(b"\n", 1)[0])
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"21\n")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forked)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    wvkey = SpecWitness("spec.example/w", known=0).vkey
+    try:
+        done = cli("publish", "--log", db, "--to", tmp_path / "pub", "--key", key, "--witness",
+                   f"http://127.0.0.1:{server.server_address[1]}", wvkey)
+    finally:
+        server.shutdown()
+    assert asked == [b"old 0", b"old 21"]
+    assert done.code == 1 and "cosigned another tree of size 21" in done.err, done
+    assert not (tmp_path / "pub" / "checkpoint").exists()
+
+
+def test_the_server_takes_a_checkpoint_with_sixteen_post_quantum_sized_signatures(setup):
+    """signed-note: verifiers "MUST accept at least up to 16 signatures. Remember that post-quantum
+    signatures can be up to nearly 5kB in size." The log's, and 15 of 4,627 bytes by unknown keys."""
+    note = checkpoint(setup["db"], setup["key"])
+    unknown = "".join(f"\u2014 pq-{i}.example " + base64.b64encode(os.urandom(4 + 4627)).decode() + "\n"
+                      for i in range(15))
+    body = request(0, [], note + unknown)
+    assert len(body) > 64 << 10
+    status, _, answer = setup["witness"].post(body)
+    assert status == 200, answer

@@ -214,6 +214,9 @@ def request_cosignature(endpoint: WitnessEndpoint, note: str, *, old_size: int,
                 raise WitnessRefused(f"{url}: the witness cosigned size {cosigned} of this origin, more than the "
                                      f"{size} events published: this log was rolled back, or is another log with "
                                      "the same origin")
+            if cosigned == old_size == size:  # the spec's 409 for another root at that size, whatever its body
+                raise WitnessRefused(f"{url}: HTTP 409: the witness cosigned another tree of size {size} for this "
+                                     "origin")
             if cosigned == old_size:
                 raise StorageError(f"{url}: the witness asks for size {cosigned} again")
             old_size = cosigned

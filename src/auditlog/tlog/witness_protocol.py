@@ -24,7 +24,9 @@ from auditlog.errors import InvalidInput
 PATH = "add-checkpoint"
 SIZE_TYPE = "text/x.tlog.size"
 MAX_PROOF_LINES = 63
-MAX_REQUEST = 64 << 10  # bytes: a checkpoint, 63 hashes and a few signatures are about 4 KiB
+# bytes: signed-note's verifiers "MUST accept at least up to 16 signatures" of up to "nearly 5kB" each
+# (post-quantum ones): 16 such lines (6.7 kB each in base64), 63 hashes and the checkpoint are ~110 kB
+MAX_REQUEST = 256 << 10
 _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})\Z")
 _SIZE = re.compile(rb"(0|[1-9][0-9]{0,19})\n\Z")
 
