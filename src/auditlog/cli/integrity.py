@@ -117,7 +117,8 @@ def _verify_published(uri: str | None, verifiers: list, checkpoint_files: tuple[
 @click.option("--name", required=True, help="The key's name, e.g. ci.example.org (shown in signatures).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the private key; the verifier key goes beside it with suffix .vkey.")
-@click.option("--cosigner", is_flag=True, help="A witness's key, for `witness` and `witness-server` only: its verifier key has type 0x04 "
+@click.option("--cosigner", is_flag=True,
+              help="A witness's key, for `witness` and `witness-server` only: its verifier key has type 0x04 "
                    "(tlog-cosignature/v1).")
 def keygen(name: str, out: str, cosigner: bool) -> None:
     """Make an Ed25519 signing key (PKCS#8 PEM, mode 0600) and its verifier key."""
