@@ -1,0 +1,77 @@
+"""Claims of docs/ that a CI user or an auditor relies on, checked against the code: the exit codes
+(output.md, python-api.md's error table, the help) and the SQLite storage (events.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import auditlog
+from auditlog import AuditLog, errors
+from tests.support import cli as s
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = re.compile(r"^\| (.+?) \| (\d+) \| (.+) \|$", re.M)
+
+
+def _table(doc: str, heading: str) -> list[tuple[str, int, str]]:
+    section = (ROOT / "docs" / doc).read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+    return [(name, int(code), meaning) for name, code, meaning in ROW.findall(section)]
+
+
+def test_output_md_lists_the_exit_codes_the_help_lists() -> None:
+    section = (ROOT / "docs" / "output.md").read_text().split("## Help and exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = [int(code) for code in re.findall(r"^\| (\d+) \| ", section, re.M)]
+    helped = [int(line.split()[0]) for line in s.ok("--help").out.split("Exit codes:")[1].splitlines() if line.strip()]
+    assert documented == helped
+
+
+def test_every_public_error_is_in_python_api_md_with_its_exit_code() -> None:
+    rows = _table("python-api.md", "## Errors")
+    documented = {name: code for names, code, _ in rows for name in re.findall(r"`(\w+)", names)}
+    public = {name: getattr(auditlog, name) for name in auditlog.__all__}
+    classes = {name: cls for name, cls in public.items()
+               if isinstance(cls, type) and issubclass(cls, errors.AuditLogError) and cls is not errors.AuditLogError}
+    assert set(classes) <= set(documented), f"undocumented: {sorted(set(classes) - set(documented))}"
+    assert {name: cls.exit_code for name, cls in classes.items()} == {n: documented[n] for n in classes}
+
+
+def _write(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _run(tmp_path: Path, run_id: str) -> Path:
+    return _write(tmp_path / f"{run_id}.json", {"run_id": run_id, "project_id": "p", "model_id": "m",
+                                               "items": [{"item_id": "q", "score": 1, "passed": True}]})
+
+
+def test_exit_5_is_every_conflict_output_md_names(tmp_path: Path) -> None:
+    """A run id with other content, a run superseded twice, evidence files that exist: exit 5, one line."""
+    db = tmp_path / "evals.db"
+    for run_id in ("a", "b", "c"):
+        s.ok("append", "run", _run(tmp_path, run_id), "--log", db)
+    other = _write(tmp_path / "other.json", {"run_id": "a", "project_id": "p", "model_id": "other"})
+    s.one_line_error(s.cli("append", "run", other, "--log", db), 5, "'a' is already recorded", "other content")
+    s.ok("supersede", "a", "--by", "b", "--reason", "re-run", "--log", db)
+    s.one_line_error(s.cli("supersede", "a", "--by", "c", "--reason", "again", "--log", db), 5,
+                     "'a' is already superseded by 'b'")
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "ci.key")
+    prove = ("prove", "b", "--log", db, "--out", tmp_path / "evidence", "--key", tmp_path / "ci.key")
+    s.ok(*prove)
+    s.one_line_error(s.cli(*prove), 5, "already exists: not overwriting evidence")
+
+
+def test_merkle_rows_are_the_complete_subtrees_of_16_leaves_or_more(tmp_path: Path) -> None:
+    """events.md, "Storage": one row per complete subtree of height >= 4 (16, 32, 64... leaves): for
+    100 events, 6 of 16, 3 of 32 and 1 of 64 leaves; smaller ones are recomputed from the events."""
+    with AuditLog.open(tmp_path / "l.db") as log, log.writer() as w:
+        for i in range(99):  # and the genesis: 100 events
+            w.record_run({"run_id": f"r{i}", "project_id": "p", "model_id": "m"})
+    with sqlite3.connect(tmp_path / "l.db") as db:
+        rows = db.execute("SELECT level, count(*) FROM merkle GROUP BY level ORDER BY level").fetchall()
+        size = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert size == 100
+    assert rows == [(4, 6), (5, 3), (6, 1)]
