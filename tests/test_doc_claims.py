@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 import auditlog
 from auditlog import AuditLog, errors
@@ -75,3 +78,29 @@ def test_merkle_rows_are_the_complete_subtrees_of_16_leaves_or_more(tmp_path: Pa
         size = db.execute("SELECT count(*) FROM events").fetchone()[0]
     assert size == 100
     assert rows == [(4, 6), (5, 3), (6, 1)]
+
+
+def test_the_sqlite_storage_is_as_events_md_lists_it(tmp_path: Path) -> None:
+    """events.md, "Storage (SQLite)": the tables, indexes, view and triggers, the schema version, and
+    tables that refuse UPDATE and DELETE (and events inserted anywhere but at the head)."""
+    with AuditLog.open(tmp_path / "l.db") as log:
+        log.record_run({"run_id": "r", "project_id": "p", "model_id": "m"})
+    db = sqlite3.connect(tmp_path / "l.db")
+    objects = {(kind, name) for kind, name in db.execute("SELECT type, name FROM sqlite_master")}
+    assert {("table", t) for t in ("events", "meta", "merkle", "checkpoints", "_sqlite_migrations")} <= objects
+    assert ("view", "events_json") in objects
+    indexed = {tuple(c[2] for c in db.execute(f"PRAGMA index_info('{name}')"))
+               for kind, name in objects if kind == "index" and name.startswith("events_")}
+    assert indexed == {("project", "type"), ("subject", "type"), ("type",)}
+    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert {r[0] for r in db.execute("SELECT key FROM meta")} == {"log_id", "origin", "genesis_hash", "created"}
+    for table in ("events", "meta", "merkle", "checkpoints"):
+        assert {("trigger", f"{table}_no_update"), ("trigger", f"{table}_no_delete")} <= objects
+    for statement in ("UPDATE events SET ts = ts", "DELETE FROM events", "UPDATE meta SET value = value",
+                      "INSERT INTO events SELECT seq + 5, hash, ts, type, project, subject, body FROM events LIMIT 1"):
+        with pytest.raises(sqlite3.IntegrityError, match="auditlog: "):
+            db.execute(statement)
+    hash_, body = db.execute("SELECT hash, body FROM events WHERE seq = 1").fetchone()
+    assert hashlib.sha256(body).hexdigest() == hash_
+    assert db.execute("SELECT event FROM events_json WHERE seq = 1").fetchone()[0].encode() == body
+    db.close()
