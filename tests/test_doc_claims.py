@@ -104,3 +104,14 @@ def test_the_sqlite_storage_is_as_events_md_lists_it(tmp_path: Path) -> None:
     assert hashlib.sha256(body).hexdigest() == hash_
     assert db.execute("SELECT event FROM events_json WHERE seq = 1").fetchone()[0].encode() == body
     db.close()
+
+
+def test_a_log_id_is_128_random_bits(tmp_path: Path) -> None:
+    """events.md: `log_id` is 128 random bits, 32 lower-case hex digits. A uuid4 would fix 6 of them
+    (its 13th digit is always 4); 16 logs agreeing on any one digit by chance has odds of 16**-15."""
+    ids = []
+    for i in range(16):
+        with AuditLog.open(tmp_path / f"{i}.db") as log:
+            ids.append(log.info()["log_id"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == 16
+    assert all(len({i[k] for i in ids}) > 1 for k in range(32)), "no digit is fixed"
