@@ -115,3 +115,30 @@ def test_a_log_id_is_128_random_bits(tmp_path: Path) -> None:
             ids.append(log.info()["log_id"])
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == 16
     assert all(len({i[k] for i in ids}) > 1 for k in range(32)), "no digit is fixed"
+
+
+def test_the_configs_file_carries_its_schema_once_a_project_is_configured(tmp_path: Path) -> None:
+    """projections.md, "configs": the file exists once a project was configured, state.json names it as
+    files.configs; its columns are projections.schema's, lists sorted, metric_bounds RFC 8785 text."""
+    import pyarrow.parquet as pq
+
+    import projections
+    from auditlog import Bounds, ProjectConfig
+    from projections import schema
+
+    with AuditLog.open(tmp_path / "l.db") as log:
+        log.record_run({"run_id": "r", "project_id": "p", "model_id": "m"})
+        projections.rebuild(log, tmp_path / "p")
+        assert not json.loads((tmp_path / "p" / "state.json").read_text())["files"].get("configs")
+        config = ProjectConfig(groups=("b", "a"), lower_is_better=("z_ms", "cost"),
+                               metric_bounds=(("acc", Bounds(0.0, 1.0)), ("lat", Bounds(0, None))))
+        receipt = log.configure("p", config)
+        projections.open(log, tmp_path / "p")
+    name = json.loads((tmp_path / "p" / "state.json").read_text())["files"]["configs"]
+    table = pq.read_table(tmp_path / "p" / name)
+    assert table.schema.equals(schema.arrow_schema("configs"), check_metadata=False)
+    assert table.schema.metadata[b"auditlog.projection"] == b"configs"
+    [row] = table.to_pylist()
+    assert (row["seq"], row["project_id"], row["event_hash"]) == (receipt.seq, "p", receipt.hash)
+    assert row["groups"] == ["a", "b"] and row["lower_is_better"] == ["cost", "z_ms"]
+    assert row["metric_bounds"] == '{"acc":{"max":1,"min":0},"lat":{"max":null,"min":0}}'
