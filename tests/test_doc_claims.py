@@ -142,3 +142,20 @@ def test_the_configs_file_carries_its_schema_once_a_project_is_configured(tmp_pa
     assert (row["seq"], row["project_id"], row["event_hash"]) == (receipt.seq, "p", receipt.hash)
     assert row["groups"] == ["a", "b"] and row["lower_is_better"] == ["cost", "z_ms"]
     assert row["metric_bounds"] == '{"acc":{"max":1,"min":0},"lat":{"max":null,"min":0}}'
+
+
+def test_map_keys_are_in_rfc_8785_order_in_the_runs_table(tmp_path: Path) -> None:
+    """projections.md: keys of `metrics` and `tags` are sorted by UTF-16 code units, which puts a
+    character beyond U+FFFF (a surrogate pair, 0xD83D...) before U+FFFF, unlike code point order."""
+    import pyarrow.parquet as pq
+
+    import projections
+
+    wide, last_bmp = "\U0001f600", "\uffff"
+    with AuditLog.open(tmp_path / "l.db") as log:
+        log.record_run({"run_id": "r", "project_id": "p", "model_id": "m", "tags": {last_bmp: "a", wide: "b", "z": "c"},
+                        "metrics": {last_bmp: 1.5, wide: 2.5}})
+        view = projections.open(log, tmp_path / "p")
+    [row] = pq.read_table(view.directory / view.state.runs[0].path, columns=["tags", "metrics"]).to_pylist()
+    assert [k for k, _ in row["tags"]] == ["z", wide, last_bmp]
+    assert [k for k, _ in row["metrics"]] == [wide, last_bmp]
