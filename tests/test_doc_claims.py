@@ -159,3 +159,26 @@ def test_map_keys_are_in_rfc_8785_order_in_the_runs_table(tmp_path: Path) -> Non
     [row] = pq.read_table(view.directory / view.state.runs[0].path, columns=["tags", "metrics"]).to_pylist()
     assert [k for k, _ in row["tags"]] == ["z", wide, last_bmp]
     assert [k for k, _ in row["metrics"]] == [wide, last_bmp]
+
+
+def test_the_checkpoint_and_proofs_shown_in_checkpoints_md_verify() -> None:
+    """The checkpoint, verifier key, tlog-proof and consistency proof printed in checkpoints.md are
+    real: the note verifies under the key shown, and the consistency proof between its roots."""
+    import base64
+
+    from auditlog.core.checkpoint import open_checkpoint
+    from auditlog.core.note import parse_verifier_key
+    from auditlog.core.verify_proof import verify_consistency
+
+    doc = (ROOT / "docs" / "checkpoints.md").read_text()
+    [vkey] = set(re.findall(r"ci\.example\.org\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+", doc))
+    blocks = re.findall(r"^```(\w+)\n(.*?)^```", doc, re.S | re.M)
+    notes = [body for lang, body in blocks if lang == "text" and "\u2014 ci.example.org" in body]
+    assert len(notes) == 2, "the checkpoint, and the tlog-proof that carries it"
+    checkpoint = open_checkpoint(notes[0], [parse_verifier_key(vkey)], origin="demo.auditlog.local/evals")
+    assert notes[1].startswith("c2sp.org/tlog-proof@v1\nindex 1\n") and notes[1].endswith("\n\n" + notes[0])
+    assert len(notes[1].split("\n\n")[0].splitlines()) - 2 == 5, "RFC 9162: 5 hashes prove leaf 1 of 21"
+    [consistency] = [json.loads(body) for lang, body in blocks if lang == "json" and '"root_from"' in body]
+    assert (consistency["to"], base64.b64decode(consistency["root_to"])) == (checkpoint.size, checkpoint.root)
+    verify_consistency(consistency["from"], consistency["to"], [base64.b64decode(h) for h in consistency["proof"]],
+                       base64.b64decode(consistency["root_from"]), checkpoint.root)
