@@ -53,6 +53,9 @@ def item(**changes):
     ({"project_id": ...}, "$.project_id"),
     ({"model_id": ""}, "$.model_id"),
     ({"run_id": " "}, "$.run_id"),
+    ({"run_id": "r" * 513}, "$.run_id"),  # ids: at most 512 characters (documents.md)
+    ({"experiment": {"id": "e" * 513}}, "$.experiment.id"),
+    ({"items": [item(item_id="i" * 513)]}, "$.items[0].item_id"),
     ({"run_id": "a\x1b[31m"}, "$.run_id"),
     ({"surprise": 1}, "$.surprise"),
     ({"model_version": 3}, "$.model_version"),
@@ -86,6 +89,11 @@ def test_refused_with_the_path(change, path):
     with pytest.raises(InvalidInput) as caught:
         normalize_run(doc)
     assert caught.value.field == path, str(caught.value)
+
+
+def test_ids_of_512_characters_are_taken():
+    run, _ = normalize_run(dict(GOOD, run_id="r" * 512, tags={"k" * 512: "v"}))
+    assert len(run["run_id"]) == 512
 
 
 @pytest.mark.parametrize("stamp", [
