@@ -182,3 +182,28 @@ def test_the_checkpoint_and_proofs_shown_in_checkpoints_md_verify() -> None:
     assert (consistency["to"], base64.b64decode(consistency["root_to"])) == (checkpoint.size, checkpoint.root)
     verify_consistency(consistency["from"], consistency["to"], [base64.b64decode(h) for h in consistency["proof"]],
                        base64.b64decode(consistency["root_from"]), checkpoint.root)
+
+
+def test_the_gate_api_gate_md_lists_is_importable_with_those_signatures() -> None:
+    """gate.md, "Python API": each name from the module the block names (auditlog.evals.gate, and
+    auditlog.evals.stats for the distributions), called as shown."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    block = (ROOT / "docs" / "gate.md").read_text().split("## Python API", 1)[1].split("```text\n", 1)[1].split("```")[0]
+    module = importlib.import_module("auditlog.evals.gate")
+    checked = []
+    for line in re.sub(r"\n\s+", " ", block).splitlines():  # continuation lines joined
+        if line.startswith("auditlog.evals."):
+            name, _, line = line.partition(": ")
+            module = importlib.import_module(name)
+        if line.startswith("GateResult:"):
+            names = re.findall(r"\b(\w+)\b(?![^(]*\))", line.partition(":")[2])
+            assert [f.name for f in dataclasses.fields(module.GateResult)] == names
+            continue
+        for name, params in re.findall(r"(?:^|, )([A-Za-z_]\w*)\(([^()]*)\)", line):
+            wanted = [p.split("=")[0].split(":")[0].strip() for p in params.split(",") if p.strip() not in ("", "*")]
+            assert list(inspect.signature(getattr(module, name)).parameters) == wanted, name
+            checked.append(name)
+    assert len(checked) == 9, checked
