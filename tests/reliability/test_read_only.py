@@ -17,7 +17,8 @@ from tests.integration import cli_support as s
 from tests.reliability.test_storage_faults import mounted, remount
 
 READS = [["verify"], ["events"], ["events", "-o", "table"], ["show", "r1"], ["show", "r1", "--items", "-o", "json"],
-         ["history"], ["history", "-o", "csv"]]
+         ["history"], ["history", "-o", "csv"], ["compare", "r0", "r1", "-o", "json"],
+         ["trend", "--project", "mmlu-pro", "--metric", "pass_rate"], ["export", "-o", "jsonl", "--what", "items"]]
 
 
 def _log_with_runs(db: Path, docs: Path) -> None:

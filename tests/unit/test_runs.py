@@ -53,6 +53,9 @@ def item(**changes):
     ({"project_id": ...}, "$.project_id"),
     ({"model_id": ""}, "$.model_id"),
     ({"run_id": " "}, "$.run_id"),
+    ({"run_id": "r" * 513}, "$.run_id"),  # ids: at most 512 characters (documents.md)
+    ({"experiment": {"id": "e" * 513}}, "$.experiment.id"),
+    ({"items": [item(item_id="i" * 513)]}, "$.items[0].item_id"),
     ({"run_id": "a\x1b[31m"}, "$.run_id"),
     ({"surprise": 1}, "$.surprise"),
     ({"model_version": 3}, "$.model_version"),
@@ -86,6 +89,31 @@ def test_refused_with_the_path(change, path):
     with pytest.raises(InvalidInput) as caught:
         normalize_run(doc)
     assert caught.value.field == path, str(caught.value)
+
+
+def test_ids_of_512_characters_are_taken():
+    run, _ = normalize_run(dict(GOOD, run_id="r" * 512, tags={"k" * 512: "v"}))
+    assert len(run["run_id"]) == 512
+
+
+@pytest.mark.parametrize("stamp", [
+    "2026-01-01T10:00:00Z", "2026-01-01T10:00:00.123456789+05:30",
+    "2026-01-01 10:00:00-00:00",  # RFC 3339 section 5.6 lets a space stand for the T
+])
+def test_rfc_3339_times_are_taken(stamp):
+    normalize_run(dict(GOOD, started_at=stamp, finished_at="2026-12-31T00:00:00Z"))
+
+
+@pytest.mark.parametrize("stamp", [
+    "20260101T100000Z", "2026-W01-4T10:00:00Z", "2026-001T10:00:00Z",  # ISO 8601, not RFC 3339
+    "2026-01-01T10:00Z", "2026-01-01T10Z", "2026-01-01T10:00:00+0100", "2026-01-01T10:00:00+01",
+    "2026-01-01T10:00:00.Z", "2026-01-01", "2026-02-30T10:00:00Z",
+    "2026-01-01t10:00:00z",  # RFC 3339 allows lower case; refused, as always, so that every reader parses it
+])
+def test_iso_8601_times_that_are_not_rfc_3339_are_refused(stamp):
+    with pytest.raises(InvalidInput, match="must be an RFC 3339 timestamp with a time zone") as caught:
+        normalize_run(dict(GOOD, started_at=stamp))
+    assert caught.value.field == "$.started_at"
 
 
 VERDICT = {"run_id": "r2", "baseline_run_id": "r1", "metric": "score", "delta": -0.01, "p_value": 0.3,

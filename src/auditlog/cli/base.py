@@ -30,7 +30,7 @@ Exit codes:
   2  invalid input or usage
   3  not found (log, run, event)
   4  lock timeout or storage error
-  5  conflict (run id recorded with other content)
+  5  conflict (contradicts what is recorded or written, e.g. a run id with other content)
   130  interrupted (Ctrl-C, SIGINT); one line says whether anything was written
   143  terminated (SIGTERM); the same"""
 GATE_CODES = """

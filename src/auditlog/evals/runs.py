@@ -48,6 +48,8 @@ VERDICT_KEYS = frozenset({
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _DIRECTION_MARKS = frozenset("\u061c\u200e\u200f")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+# RFC 3339 section 5.6 date-time with its offset: "T" or, as its note allows, a space (upper-case T and Z only)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)\Z")
 
 
 def document_sha256(doc: Mapping[str, Any]) -> str:
@@ -372,8 +374,9 @@ def _timestamp(doc: Mapping[str, Any], name: str) -> datetime | None:
     if name not in doc:
         return None
     value = doc[name]
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+    try:  # fromisoformat alone also takes ISO 8601 forms RFC 3339 has not (20260101T10Z, 2026-W01-1T10:00Z)
+        parsed = (datetime.fromisoformat(value.replace("Z", "+00:00"))
+                  if isinstance(value, str) and _RFC3339.match(value) else None)
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:

@@ -8,7 +8,7 @@ nothing. Every read hands out only events whose bytes hash to their stored hash.
 from __future__ import annotations
 
 import os
-import uuid
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -84,7 +84,7 @@ class AuditLog:
         with self.store.transaction(self.store.lock_timeout) as txn:
             if txn.head().size:
                 return  # another process made it while we waited
-            log_id = uuid.uuid4().hex
+            log_id = secrets.token_hex(16)  # 128 random bits (a uuid4 has 122)
             origin = _check_origin(origin or f"auditlog.local/{log_id}")
             created = utc_now()
             data = {"log_id": log_id, "created": created, "format": ev.FORMAT, "origin": origin}
