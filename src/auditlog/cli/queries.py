@@ -25,7 +25,7 @@ from auditlog.cli.base import (
     table_width,
     wide_option,
 )
-from auditlog.cli.options import DAYS_MAX, int64
+from auditlog.cli.options import DAYS_MAX, OutputFile, int64
 from auditlog.cli.progress import progress
 from auditlog.render import plural, render, runs_by_status, safe_text
 
@@ -289,7 +289,7 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
               show_default=True, help="The runs selected, their items, the verdicts on them, their pins as baselines, "
                                       "or their projects' configurations.")
 @run_filters
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@click.option("--out", type=OutputFile(), help="Write here (default: stdout).")
 @click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
               "of a column per key (metrics.accuracy, tags.branch).")
 @wide_option
