@@ -470,6 +470,27 @@ def test_key_file_errors(work: Work, damage, needle: str) -> None:  # noqa: ANN0
     assert s.ok("checkpoints", "--log", work.db, "--output", "json").json() == []
 
 
+def test_the_two_key_files_swapped_are_named_for_what_they_are(work: Work) -> None:
+    """The verifier key as --key was told "a private key must be readable by its owner only (chmod 600
+    ci.vkey)"; the private key as --vkey "verifier key must have the form name+keyid+keydata", naming
+    no file (new-user review 3)."""
+    before = s.fingerprint(work.db)
+    line = s.one_line_error(s.cli("checkpoint", "--key", work.vkey, "--log", work.db), 2, str(work.vkey),
+                            "is a verifier key (public), not a private key")
+    assert "chmod" not in line
+    other = work.dir / "notes.txt"
+    other.write_text("hello\n")
+    s.one_line_error(s.cli("checkpoint", "--key", other, "--log", work.db), 2, str(other),
+                     "not a PKCS#8 PEM private key")
+    assert s.fingerprint(work.db) == before
+    cp = work.checkpoint()
+    line = s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", work.key), 2,
+                            str(work.key), "is a private key: give its verifier key")
+    assert "PRIVATE KEY" not in line
+    s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", other), 2, str(other),
+                     "verifier key must have the form")
+
+
 def test_a_key_without_a_name_line_works_with_name(work: Work) -> None:
     _no_name_line(work)
     cp = work.dir / "cp.txt"
