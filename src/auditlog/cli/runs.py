@@ -39,7 +39,8 @@ def init(log_path: str, origin: str | None) -> None:
     from pathlib import Path
 
     from auditlog.store.postgres.location import is_postgres
-    existed = Path(log_path).exists()
+    path = Path(log_path)
+    existed = path.exists() and not (path.is_file() and path.stat().st_size == 0)  # an empty file: made a log now
     if is_postgres(log_path):  # a schema, not a file: ask the server
         try:
             with open_log(log_path):
