@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from auditlog import errors
 from auditlog.cli.base import (
@@ -142,9 +143,16 @@ def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def origin_needs_from(uri: str | None, origin: str | None) -> None:
-    """--origin is what a published log's checkpoint must name: without --from it would check nothing."""
+    """--origin is what a published log's checkpoint must name: without --from it would check nothing.
+    And --from reads a published log *instead of* --log: both typed, the log was silently not read, and
+    `verify --from URI --log LOG` looked like a check of the one against the other ($AUDITLOG_DB, a
+    job's default, is no such request)."""
     if uri is None and origin is not None:
         raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
+    ctx = click.get_current_context(silent=True)
+    if uri is not None and ctx is not None and ctx.get_parameter_source("log_path") == ParameterSource.COMMANDLINE:
+        raise errors.InvalidInput("--from", "reads a published log instead of --log: give one of them (that a log "
+                                            "extends a publication: verify --log LOG --checkpoint its checkpoint)")
 
 
 @contextmanager
