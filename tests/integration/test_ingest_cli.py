@@ -204,3 +204,18 @@ def test_a_configuration_names_an_ingested_metric_as_history_shows_it(tmp_path):
     one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, "--log", "e.db"),
                      '$.metrics["asdiv/acc,none"]: 0.92 is outside its bounds 0.95..1')
     assert fingerprint(tmp_path / "e.db") == before, "a refused run writes nothing"
+
+
+def test_results_ingested_again_with_their_samples_say_how_to_record_them(tmp_path):
+    """A first try without --samples, then with them: the derived run id is taken, exit 5, and the line
+    said only "a correction is a new run and `auditlog supersede`" (new-user review 3)."""
+    results = str(LM_EVAL / f"results_{ASDIV}.json")
+    samples = str(LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl")
+    assert auditlog(tmp_path, "ingest", "lm-eval", results, "--log", "e.db").returncode == 0
+    done = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", samples, "--log", "e.db")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 5 and len(lines) == 1, done.stderr
+    assert "give --run-id NEW, then `auditlog supersede " in lines[0] and "--by NEW`" in lines[0]
+    again = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", samples, "--run-id", "asdiv-2",
+                     "--log", "e.db")
+    assert again.returncode == 0, again.stderr
