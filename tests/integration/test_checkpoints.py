@@ -437,6 +437,18 @@ def test_cosign_refuses_a_checkpoint_that_does_not_match_the_log(work: Work) -> 
         assert result.stdout == b"" and s.fingerprint(work.db) == before
 
 
+def test_cosign_of_a_file_that_is_not_a_checkpoint_is_exit_2_naming_it(work: Work) -> None:
+    """It was exit 1 ("integrity failure") with "malformed note: ...", naming no file (new-user review 3)."""
+    other = work.dir / "run.json"
+    other.write_text('{"project_id": "p"}\n')
+    before = s.fingerprint(work.db)
+    for extra in ([], ["--log", work.db]):
+        result = s.cli("cosign", other, "--key", work.witness_key, *extra)
+        s.one_line_error(result, 2, f"NOTE_FILE {other}: not a signed checkpoint")
+        assert result.stdout == b""
+    assert s.fingerprint(work.db) == before
+
+
 # --- key file errors -------------------------------------------------------------------------
 
 
