@@ -45,6 +45,14 @@ def test_export_where_and_days(corpus, expected, view) -> None:  # noqa: ANN001
     one_line_error(cli("export", "--log", corpus.db, "--days", 3, "--since", "2026-01-01"), 2, "--days", "--since")
 
 
+def test_a_bad_since_or_until_names_the_option(corpus) -> None:  # noqa: ANN001
+    """It was named `since:` and `until:`, no option of any command (new-user review 3)."""
+    for command in ("history", "export"):
+        for option, value in (("--since", "yesterday"), ("--until", "2026-13-01")):
+            line = one_line_error(cli(command, "--log", corpus.db, option, value), 2, f"{option}: {value!r}")
+            assert "is not a date (YYYY-MM-DD)" in line
+
+
 def test_trend_model_and_where(corpus, expected, view) -> None:  # noqa: ANN001
     points = json.loads(ok("trend", "--log", corpus.db, "--project", "mmlu-pro", "--metric", "accuracy",
                            "--model", "claude-x", "-o", "json").out)

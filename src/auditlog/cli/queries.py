@@ -96,12 +96,14 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 def _filters(project: str | None, model: str | None, experiment: str | None, since: str | None, until: str | None,
              verdict: str | None, tags: tuple[str, ...], include_superseded: bool, days: int | None,
              where: str | None) -> dict[str, Any]:
+    from projections.queries import days_ago, parse_bound
     if days is not None:
         if since is not None:
             raise errors.InvalidInput("--days", "give --days or --since, not both")
-        from projections.queries import days_ago
         since = days_ago(days).isoformat()
-    return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since, "until": until,
+    since_at = None if since is None else parse_bound("--since", since)  # refused here: named as the option
+    until_at = None if until is None else parse_bound("--until", until, end=True)
+    return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since_at, "until": until_at,
             "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded,
             "where": _parsed_where(where)}
 
