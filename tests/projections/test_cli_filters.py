@@ -75,3 +75,13 @@ def test_a_mistake_in_where_is_one_line_at_its_column_and_nothing_is_read(corpus
         assert not missing.exists()
     result = cli("history", "--log", corpus.db, "--where", "tags.branch = main")
     assert "at column 15: expected a value after '='" in one_line_error(result, 2)
+
+
+def test_trend_and_ab_name_the_option_that_is_wrong(tmp_path) -> None:  # noqa: ANN001
+    """The errors said "metric: no run ... has 'nope'" and "baseline: 'nope' is not a group": no option (new-user review 3)."""
+    db = tmp_path / "demo.db"
+    ok("demo", "--log", db)
+    one_line_error(cli("trend", "--log", db, "--project", "mmlu-pro", "--metric", "nope"), 2,
+                   "--metric: no run of 'mmlu-pro' here has 'nope'")
+    one_line_error(cli("ab", "--log", db, "--experiment", "exp-demo-001", "--baseline", "nope"), 2,
+                   "--baseline: 'nope' is not a group of 'exp-demo-001'")

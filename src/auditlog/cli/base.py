@@ -10,11 +10,12 @@ quietly. Heavy libraries are imported inside the commands that need them, so
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -132,6 +133,19 @@ def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, ori
         ctx.meta["auditlog.log_path"] = path  # where to look for the ids a mistyped run id may mean
     return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin,
                          expect_log_id=expected_log_id())
+
+
+@contextlib.contextmanager
+def named_as_options(*names: str) -> Iterator[None]:
+    """An InvalidInput from a library call whose field is a keyword this command takes as an option (`metric`
+    for --metric) is re-raised naming the option as the user typed it: "metric: no run ..." named nothing
+    on the command line."""
+    try:
+        yield
+    except errors.InvalidInput as exc:
+        if exc.field not in names:
+            raise
+        raise errors.InvalidInput(f"--{exc.field}", exc.reason) from None
 
 
 def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:

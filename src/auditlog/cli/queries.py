@@ -20,6 +20,7 @@ from auditlog.cli.base import (
     EXIT_CODES,
     cli,
     log_option,
+    named_as_options,
     open_log,
     parse_tags,
     records_output,
@@ -270,9 +271,10 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys, origin) as (_, view):
-        found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
-                                         include_superseded=include_superseded, where=condition,
-                                         include_status=include_status)
+        with named_as_options("metric", "by", "days"):
+            found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                             include_superseded=include_superseded, where=condition,
+                                             include_status=include_status)
         unknown = _unknown_names(view, project, model) if not found.points else []
     points = found.points
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
