@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from auditlog import errors
+from auditlog.cli.options import NonEmpty
 from auditlog.render import safe_text
 from auditlog.store import writes
 
@@ -53,13 +54,16 @@ class EnvDefaultOption(click.Option):
         return extra
 
 
+# `--log "$LOG"` with the variable unset: not ./auditlog.db, a new log started there (an empty $AUDITLOG_DB
+# is "not set", as CI systems write an unset variable, and gives the default).
+LOG_PATH = NonEmpty("give the log's path, or leave --log out for $AUDITLOG_DB, then ./auditlog.db")
 EXPECTED_LOG_ID = "auditlog.expect_log_id"  # where --expect-log-id waits in click's context for open_log
 
 
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
     func = expect_log_id_option(func)
     return click.option("--log", "log_path", cls=EnvDefaultOption, envvar="AUDITLOG_DB", default="auditlog.db",
-                        show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
+                        type=LOG_PATH, show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
                              "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
 
 
