@@ -165,6 +165,15 @@ def test_keygen_refuses_to_overwrite(work: Work) -> None:
     assert not work.key.exists() and work.vkey.read_bytes() == before[1]
 
 
+def test_keygen_out_named_as_a_vkey_says_so(tmp_path: Path) -> None:
+    """`--out ci.vkey` was refused with "ci.vkey: already exists (or is a link)", though nothing was there
+    (both keys would have had that one path; new-user review 3)."""
+    out = tmp_path / "ci.vkey"
+    s.one_line_error(s.cli("keygen", "--name", "ci.example.org", "--out", out), 2, "--out", "verifier key's name",
+                     str(tmp_path / "ci.key"))
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- checkpoint, checkpoints, verify --checkpoint -----------------------------------------------
 
 

@@ -40,6 +40,9 @@ def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path,
     if not is_valid_key_name(name):
         raise InvalidInput("--name", "a key name is non-empty, without '+' or white space")
     vkey_path = out.with_suffix(".vkey")
+    if vkey_path == out:  # both keys at one path: refused as "already exists", which it did not
+        raise InvalidInput("--out", f"{out} is the verifier key's name: give the private key's (e.g. "
+                                    f"{out.with_suffix('.key')}); its .vkey is written beside it")
     for path in (out, vkey_path):
         if path.is_symlink():
             raise InvalidInput(str(path), "is a symbolic link: not writing a key through it")
