@@ -31,7 +31,7 @@ Exit codes:
   1  integrity failure (verify found a problem)
   2  invalid input or usage
   3  not found (log, run, event)
-  4  lock timeout or storage error
+  4  lock timeout, storage error, or not the expected log (--expect-log-id)
   5  conflict (run id recorded with other content)
   130  interrupted (Ctrl-C, SIGINT); one line says whether anything was written
   143  terminated (SIGTERM); the same"""
