@@ -101,7 +101,7 @@ INSPECT = OUTPUTS / "inspect"
     ("lm-eval", INSPECT / "data_arc_sonnet.json", [], "an inspect_ai log: auditlog ingest inspect"),
     ("lm-eval", INSPECT / "log_formats.eval", [], "an inspect_ai log: auditlog ingest inspect"),
     ("lm-eval", OUTPUTS / "junit" / "report.xml", [], "a JUnit report?: auditlog ingest junit"),
-    ("lm-eval", LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl", [], "an lm-eval samples file: give it with --samples"),
+    ("lm-eval", LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl", [], "an lm-eval samples file: auditlog ingest lm-eval RESULTS --samples FILE"),
     ("inspect", LM_EVAL / f"results_{ASDIV}.json", [], "an lm-eval results file: auditlog ingest lm-eval"),
     ("inspect", OUTPUTS / "junit" / "report.xml", [], "auditlog ingest junit"),
     ("junit", INSPECT / "log_formats.eval", ["--project", "p", "--model", "m"], "auditlog ingest inspect"),
@@ -219,3 +219,16 @@ def test_results_ingested_again_with_their_samples_say_how_to_record_them(tmp_pa
     again = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", samples, "--run-id", "asdiv-2",
                      "--log", "e.db")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("path, hint", [
+    (LM_EVAL / f"results_{ASDIV}.json", "an lm-eval results file: auditlog ingest lm-eval"),
+    (INSPECT / "data_arc_sonnet.json", "an inspect_ai log: auditlog ingest inspect"),
+    (INSPECT / "log_formats.eval", "an inspect_ai log: auditlog ingest inspect"),
+    (OUTPUTS / "junit" / "report.xml", "auditlog ingest junit"),
+])
+def test_a_harness_file_given_to_append_names_the_ingest_that_reads_it(tmp_path, path, hint):
+    """`append run results_*.json` was refused with "$.chat_template: unknown field (allowed: ...)": true,
+    and no help to someone who meant `ingest` (new-user review 3)."""
+    one_line_refusal(auditlog(tmp_path, "append", "run", str(path), "--log", "e.db"), hint)
+    assert not (tmp_path / "e.db").exists()

@@ -65,9 +65,29 @@ def _read_document(document: str, kind: str) -> Any:
     not even a new log."""
     from auditlog.evals.runs import normalize_run, normalize_verdict
     from auditlog.services.documents import read_json_document
-    doc = read_json_document(document)
-    normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+    try:
+        doc = read_json_document(document)
+        normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+    except errors.InvalidInput as exc:
+        raise _naming_ingest(exc, document) from None
     return doc
+
+
+def _naming_ingest(exc: errors.InvalidInput, document: str) -> errors.InvalidInput:
+    """A harness's own file given to append (`append run results_*.json`) was refused for its first field
+    ("$.chat_template: unknown field ..."): the refusal says which `auditlog ingest` reads it."""
+    from pathlib import Path
+
+    from auditlog.ingest.common import SourceFile, read_by
+    if document == "-":
+        return exc  # stdin is read: nothing to look at again
+    try:
+        with open(document, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return exc
+    hint = read_by(SourceFile(Path(document).name, head))
+    return errors.InvalidInput(exc.field, exc.reason + hint) if hint else exc
 
 
 @append.command(name="run", epilog=GATE_EXIT_CODES)

@@ -188,7 +188,7 @@ def finish(doc: dict[str, Any], *, fmt: str, notes: Notes,
 _FIRST_KEY = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*(\[\s*)?\{\s*"([^"]{1,40})"')
 _KINDS_BY_FIRST_KEY = {b"results": "lm-eval", b"version": "inspect", b"doc_id": "lm-eval samples"}
 _READ_BY = {"lm-eval": "an lm-eval results file: auditlog ingest lm-eval",
-            "lm-eval samples": "an lm-eval samples file: give it with --samples, after its results file",
+            "lm-eval samples": "an lm-eval samples file: auditlog ingest lm-eval RESULTS --samples FILE",
             "inspect": "an inspect_ai log: auditlog ingest inspect",
             "junit": "XML, a JUnit report?: auditlog ingest junit"}
 
@@ -206,7 +206,7 @@ def looks_like(source: SourceFile) -> str | None:
     return _KINDS_BY_FIRST_KEY.get(found.group(2)) if found else None
 
 
-def read_by(source: SourceFile, kind: str) -> str:
+def read_by(source: SourceFile, kind: str = "") -> str:
     """' (it looks like <kind>: <the command that reads it>)' when `source` is plainly not a `kind` file,
     else ''. A file given to another harness's parser failed somewhere inside it (an inspect log as
     lm-eval: "$.results['total_samples']: must be an object of metrics"), naming no command that reads it."""
