@@ -79,8 +79,8 @@ def _naming_ingest(exc: errors.InvalidInput, document: str) -> errors.InvalidInp
     from pathlib import Path
 
     from auditlog.ingest.common import SourceFile, read_by
-    if document == "-":
-        return exc  # stdin is read: nothing to look at again
+    if document == "-" or not Path(document).is_file():
+        return exc  # stdin, a pipe (read already: nothing to look at again), no file at all
     try:
         with open(document, "rb") as stream:
             head = stream.read(4096)

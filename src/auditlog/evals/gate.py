@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from auditlog.core.encoding import MAX_SAFE_INT
 from auditlog.errors import InvalidInput
+from auditlog.evals.fields import number_problem
 from auditlog.evals.runs import Verdict
 from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 
@@ -57,12 +59,12 @@ class GatePolicy:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InvalidInput("policy.mode", f"must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if type(self.tolerance) not in (int, float) or not math.isfinite(self.tolerance) or self.tolerance < 0:
+        if type(self.tolerance) not in (int, float) or number_problem(self.tolerance) or self.tolerance < 0:
             raise InvalidInput("policy.tolerance", f"must be a finite number >= 0, not {self.tolerance!r}")
         if type(self.alpha) not in (int, float) or not 0.0 < self.alpha < 1.0:
             raise InvalidInput("policy.alpha", f"must be a number strictly between 0 and 1, not {self.alpha!r}")
-        if type(self.min_items) is not int or self.min_items < 2:
-            raise InvalidInput("policy.min_items", f"must be an integer >= 2, not {self.min_items!r}")
+        if type(self.min_items) is not int or not 2 <= self.min_items <= MAX_SAFE_INT:  # recorded: a JSON number
+            raise InvalidInput("policy.min_items", f"must be an integer from 2 to 2**53 - 1, not {self.min_items!r}")
         if self.cluster_key is not None and (not isinstance(self.cluster_key, str) or not self.cluster_key):
             raise InvalidInput("policy.cluster_key", "must be a non-empty string or None")
         if self.metric not in METRICS:

@@ -212,4 +212,3 @@ def read_by(source: SourceFile, kind: str = "") -> str:
     lm-eval: "$.results['total_samples']: must be an object of metrics"), naming no command that reads it."""
     guess = looks_like(source)
     return "" if guess is None or guess == kind else f" (it looks like {_READ_BY[guess]})"
-
