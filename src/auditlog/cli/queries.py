@@ -121,7 +121,8 @@ def _unknown_names(view: Any, project: str | None, model: str | None) -> list[st
         known = sorted(pc.unique(view.runs.column(column)).to_pylist())
         if wanted not in known:
             shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all)" if len(known) > 12 else "")
-            lines.append(safe_text(f"no run of the log has {option} {wanted!r}; it has: {shown or 'none'}", limit=1000))
+            has = f"it has: {shown}" if shown else "it has no runs yet"
+            lines.append(safe_text(f"no run of the log has {option} {wanted!r}; {has}", limit=1000))
     return lines
 
 

@@ -215,7 +215,8 @@ def _items(run: Mapping[str, Any], which: str, metric: str) -> dict[str, tuple[f
     items = run.get("items")
     if not isinstance(items, list) or not items:
         raise InvalidInput(f"{which} $.items", "the run has no items: the gate compares per-item results "
-                                               "(ingest per-sample files to get them)")
+                                               "(ingest per-sample files to get them; where they gave none, the "
+                                               "run's config.ingest.notes in `auditlog show` say why)")
     found: dict[str, tuple[float, bool, Any]] = {}
     for i, item in enumerate(items):
         where = f"{which} $.items[{i}]"
@@ -238,7 +239,7 @@ def _cluster_of(item_id: str, cand_extra: Any, base_extra: Any, key: str) -> str
     values = [v for v in (_lookup(cand_extra, key), _lookup(base_extra, key)) if v is not None]
     where = f"items[{item_id!r}].extra.{key}"
     if not values:
-        raise InvalidInput(where, "cluster key missing in both runs")
+        raise InvalidInput(where, "cluster key missing in both runs (--cluster-key names a field of the items' extra)")
     if len(values) == 2 and values[0] != values[1]:
         raise InvalidInput(where, f"differs between the runs ({values[0]!r} vs {values[1]!r})")
     if not isinstance(values[0], (str, int, float, bool)):
