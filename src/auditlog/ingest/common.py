@@ -82,7 +82,7 @@ def load_json(source: SourceFile, text: str | None = None, *, line_offset: int =
     """json.loads with the error placed at its line and column. Bare NaN and Infinity are
     accepted here (Python writers emit them); `clean` deals with them afterwards."""
     if text is None and not source.data.strip():
-        raise fail(source, "", "is empty: the harness wrote nothing (an interrupted run?)")
+        raise fail(source, "", "is empty: nothing was written to it (an interrupted run?)")
     try:
         return json.loads(text_of(source) if text is None else text)
     except json.JSONDecodeError as error:
