@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from auditlog.errors import InvalidInput
+from auditlog.errors import InvalidInput, StorageError
 from auditlog.render import json_text, render, write_csv  # C1, DEL and bidi controls escaped: the same values
 from projections.queries import query_runs
 from projections.schema import WRITE_OPTIONS
@@ -62,8 +62,11 @@ def export(view: View, what: str, fmt: str, out: str | Path | IO[bytes], *, widt
         raise InvalidInput("format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
     table = select(view, what, **filters)
     if isinstance(out, (str, Path)):
-        with open(out, "wb") as stream:
-            write_table(table, fmt, stream, width, json_cells)
+        try:
+            with open(out, "wb") as stream:
+                write_table(table, fmt, stream, width, json_cells)
+        except OSError as exc:  # no such directory, read-only, full: one line and exit 4, not a traceback
+            raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from None
     else:
         write_table(table, fmt, out, width, json_cells)
     return table.num_rows

@@ -174,7 +174,7 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
     ('<testsuites>\n  <testsuite name="a">\n    <testcase name="x">\n  </testsuite>\n</testsuites>',
      "report.xml line 4 column 5", "mismatched tag"),
     ('<testsuites><testsuite name="a">', "report.xml line 1 column", "no element found"),
-    ("", "report.xml line 1 column 1", "no element found"),
+    ("", "report.xml", "is empty"),
     ('<?xml version="1.0"?>\n<html><body/></html>', "report.xml line 2 <html>", "root element"),
     ('<testsuite name="s">\n<testcase classname="c"/>\n</testsuite>', "report.xml line 2 <testcase>", "no name"),
 ])

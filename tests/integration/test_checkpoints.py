@@ -190,6 +190,15 @@ def test_keygen_refuses_to_overwrite(work: Work) -> None:
     assert not work.key.exists() and work.vkey.read_bytes() == before[1]
 
 
+def test_keygen_out_named_as_a_vkey_says_so(tmp_path: Path) -> None:
+    """`--out ci.vkey` was refused with "ci.vkey: already exists (or is a link)", though nothing was there
+    (both keys would have had that one path; new-user review 3)."""
+    out = tmp_path / "ci.vkey"
+    s.one_line_error(s.cli("keygen", "--name", "ci.example.org", "--out", out), 2, "--out", "verifier key's name",
+                     str(tmp_path / "ci.key"))
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- checkpoint, checkpoints, verify --checkpoint -----------------------------------------------
 
 
@@ -465,6 +474,18 @@ def test_cosign_refuses_a_checkpoint_that_does_not_match_the_log(work: Work) -> 
         assert result.stdout == b"" and s.fingerprint(work.db) == before
 
 
+def test_cosign_of_a_file_that_is_not_a_checkpoint_is_exit_2_naming_it(work: Work) -> None:
+    """It was exit 1 ("integrity failure") with "malformed note: ...", naming no file (new-user review 3)."""
+    other = work.dir / "run.json"
+    other.write_text('{"project_id": "p"}\n')
+    before = s.fingerprint(work.db)
+    for extra in ([], ["--log", work.db]):
+        result = s.cli("cosign", other, "--key", work.witness_key, *extra)
+        s.one_line_error(result, 2, f"NOTE_FILE {other}: not a signed checkpoint")
+        assert result.stdout == b""
+    assert s.fingerprint(work.db) == before
+
+
 # --- key file errors -------------------------------------------------------------------------
 
 
@@ -496,6 +517,27 @@ def test_key_file_errors(work: Work, damage, needle: str) -> None:  # noqa: ANN0
     s.one_line_error(result, 2, str(key), needle)
     assert result.stdout == b"" and s.fingerprint(work.db) == before
     assert s.ok("checkpoints", "--log", work.db, "--output", "json").json() == []
+
+
+def test_the_two_key_files_swapped_are_named_for_what_they_are(work: Work) -> None:
+    """The verifier key as --key was told "a private key must be readable by its owner only (chmod 600
+    ci.vkey)"; the private key as --vkey "verifier key must have the form name+keyid+keydata", naming
+    no file (new-user review 3)."""
+    before = s.fingerprint(work.db)
+    line = s.one_line_error(s.cli("checkpoint", "--key", work.vkey, "--log", work.db), 2, str(work.vkey),
+                            "is a verifier key (public), not a private key")
+    assert "chmod" not in line
+    other = work.dir / "notes.txt"
+    other.write_text("hello\n")
+    s.one_line_error(s.cli("checkpoint", "--key", other, "--log", work.db), 2, str(other),
+                     "not a PKCS#8 PEM private key")
+    assert s.fingerprint(work.db) == before
+    cp = work.checkpoint()
+    line = s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", work.key), 2,
+                            str(work.key), "is a private key: give its verifier key")
+    assert "PRIVATE KEY" not in line
+    s.one_line_error(s.cli("verify", "--log", work.db, "--checkpoint", cp, "--vkey", other), 2, str(other),
+                     "verifier key must have the form")
 
 
 def test_a_key_without_a_name_line_works_with_name(work: Work) -> None:

@@ -56,3 +56,19 @@ def test_the_python_parsers_refuse_an_empty_id(name, option):
     with pytest.raises(InvalidInput) as refused:
         ingest("junit", [source(JUNIT)], project_id="p", model_id="m", run_id="")
     assert refused.value.field == "--run-id"
+
+
+@pytest.mark.parametrize("args", [["append", "run", "r.json"], ["init"], ["verify"], ["history"],
+                                  ["ingest", "junit", str(JUNIT), "--project", "p", "--model", "m"]],
+                         ids=lambda a: " ".join(a[:2]))
+def test_an_empty_log_is_refused_not_read_as_the_default(tmp_path, args):
+    """`--log "$LOG"` with the variable unset started a new ./auditlog.db (new-user review 3). An empty
+    $AUDITLOG_DB is "not set", as CI writes an unset variable: the default, as before."""
+    (tmp_path / "r.json").write_text('{"project_id": "p", "model_id": "m", "items": []}')
+    done = cli(*args, "--log", "", cwd=tmp_path)
+    assert done.code == 2, done
+    [line] = done.err.splitlines()
+    assert line.startswith(f"auditlog: error: --log: {EMPTY}: "), line
+    assert not (tmp_path / "auditlog.db").exists() and done.out == ""
+    from tests.support.cli import clean_env
+    assert cli("verify", cwd=tmp_path, env=clean_env(AUDITLOG_DB="")).err.startswith("auditlog: error: no log at auditlog.db")

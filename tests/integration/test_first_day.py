@@ -172,3 +172,26 @@ def test_an_inspect_eval_from_its_eval_and_its_json_is_one_run(tmp_path):
     printed = [cli("ingest", "inspect", folder / name, "--print", cwd=tmp_path).json()
                for name in ("log_formats.eval", "log_formats.json")]
     assert printed[0] == printed[1]  # the same run document, config fingerprint included
+
+
+def test_init_on_an_empty_file_says_it_created_the_log(tmp_path):
+    """`touch evals.db && auditlog init --log evals.db` made the log and said "already exists" (new-user
+    review 3); on a log that does exist, init still says so and changes nothing."""
+    db = tmp_path / "evals.db"
+    db.touch()
+    first = cli("init", "--log", db)
+    assert first.code == 0 and f"log {db} created: log id " in first.out, first
+    again = cli("init", "--log", db)
+    assert again.code == 0 and again.out == first.out.replace(" created: ", " already exists: "), again
+
+
+def test_a_new_log_is_described_in_plain_words(tmp_path):
+    """An empty log, as on the first day: publish said "published 1 events", a trend of a project it does not
+    have "it has: none" (new-user review 3)."""
+    db = tmp_path / "evals.db"
+    assert cli("init", "--log", db).code == 0
+    assert cli("keygen", "--name", "ci.example.org", "--out", tmp_path / "ci.key").code == 0
+    done = cli("publish", "--log", db, "--to", tmp_path / "pub", "--key", tmp_path / "ci.key")
+    assert done.code == 0 and done.out.startswith("published 1 event of "), done
+    trend = cli("trend", "--log", db, "--project", "p", "--metric", "accuracy")
+    assert trend.code == 0 and "no run of the log has --project 'p'; it has no runs yet" in trend.err, trend

@@ -94,6 +94,45 @@ def one_line_refusal(done: subprocess.CompletedProcess, *needles: str) -> str:
     return lines[0]
 
 
+INSPECT = OUTPUTS / "inspect"
+
+
+@pytest.mark.parametrize("kind, path, extra, hint", [
+    ("lm-eval", INSPECT / "data_arc_sonnet.json", [], "an inspect_ai log: auditlog ingest inspect"),
+    ("lm-eval", INSPECT / "log_formats.eval", [], "an inspect_ai log: auditlog ingest inspect"),
+    ("lm-eval", OUTPUTS / "junit" / "report.xml", [], "a JUnit report?: auditlog ingest junit"),
+    ("lm-eval", LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl", [], "an lm-eval samples file: auditlog ingest lm-eval RESULTS --samples FILE"),
+    ("inspect", LM_EVAL / f"results_{ASDIV}.json", [], "an lm-eval results file: auditlog ingest lm-eval"),
+    ("inspect", OUTPUTS / "junit" / "report.xml", [], "auditlog ingest junit"),
+    ("junit", INSPECT / "log_formats.eval", ["--project", "p", "--model", "m"], "auditlog ingest inspect"),
+    ("junit", INSPECT / "data_arc_sonnet.json", ["--project", "p", "--model", "m"], "auditlog ingest inspect"),
+])
+def test_a_file_of_another_harness_names_the_command_that_reads_it(tmp_path, kind, path, extra, hint):
+    """A real file given to the wrong parser failed somewhere inside it ("$.results['total_samples']: must
+    be an object of metrics"), and nothing said which command reads it (new-user review 3)."""
+    one_line_refusal(auditlog(tmp_path, "ingest", kind, str(path), *extra, "--log", "e.db"), path.name, hint)
+    assert not (tmp_path / "e.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["lm-eval", "inspect", "junit"])
+def test_an_empty_file_says_it_is_empty(tmp_path, kind):
+    empty = tmp_path / "out.json"
+    empty.write_bytes(b"")
+    line = one_line_refusal(auditlog(tmp_path, "ingest", kind, str(empty), "--project", "p", "--model", "m",
+                                     "--log", "e.db"), "out.json: is empty")
+    assert "looks like" not in line
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_a_results_file_with_an_integer_python_will_not_read_is_one_line(tmp_path):
+    """An integer of more than 4,300 digits made json.loads raise ValueError: a traceback, exit 1."""
+    text = (LM_EVAL / f"results_{ASDIV}.json").read_text()
+    bad = tmp_path / f"results_{ASDIV}.json"
+    bad.write_text(text.replace('"n-shot"', '"huge": 1' + "0" * 5000 + ', "n-shot"', 1))
+    one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", str(bad), "--log", "e.db"), bad.name, "4300 digits")
+    assert not (tmp_path / "e.db").exists()
+
+
 def test_samples_followed_by_nothing_is_a_usage_error_not_a_missing_log(tmp_path):
     """`--samples $FILES` with $FILES empty: --samples must not take the next option as its file."""
     results = str(LM_EVAL / f"results_{ASDIV}.json")
@@ -165,3 +204,31 @@ def test_a_configuration_names_an_ingested_metric_as_history_shows_it(tmp_path):
     one_line_refusal(auditlog(tmp_path, "ingest", "lm-eval", results, "--log", "e.db"),
                      '$.metrics["asdiv/acc,none"]: 0.92 is outside its bounds 0.95..1')
     assert fingerprint(tmp_path / "e.db") == before, "a refused run writes nothing"
+
+
+def test_results_ingested_again_with_their_samples_say_how_to_record_them(tmp_path):
+    """A first try without --samples, then with them: the derived run id is taken, exit 5, and the line
+    said only "a correction is a new run and `auditlog supersede`" (new-user review 3)."""
+    results = str(LM_EVAL / f"results_{ASDIV}.json")
+    samples = str(LM_EVAL / f"samples_asdiv_{ASDIV}.jsonl")
+    assert auditlog(tmp_path, "ingest", "lm-eval", results, "--log", "e.db").returncode == 0
+    done = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", samples, "--log", "e.db")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 5 and len(lines) == 1, done.stderr
+    assert "give --run-id NEW, then `auditlog supersede " in lines[0] and "--by NEW`" in lines[0]
+    again = auditlog(tmp_path, "ingest", "lm-eval", results, "--samples", samples, "--run-id", "asdiv-2",
+                     "--log", "e.db")
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("path, hint", [
+    (LM_EVAL / f"results_{ASDIV}.json", "an lm-eval results file: auditlog ingest lm-eval"),
+    (INSPECT / "data_arc_sonnet.json", "an inspect_ai log: auditlog ingest inspect"),
+    (INSPECT / "log_formats.eval", "an inspect_ai log: auditlog ingest inspect"),
+    (OUTPUTS / "junit" / "report.xml", "auditlog ingest junit"),
+])
+def test_a_harness_file_given_to_append_names_the_ingest_that_reads_it(tmp_path, path, hint):
+    """`append run results_*.json` was refused with "$.chat_template: unknown field (allowed: ...)": true,
+    and no help to someone who meant `ingest` (new-user review 3)."""
+    one_line_refusal(auditlog(tmp_path, "append", "run", str(path), "--log", "e.db"), hint)
+    assert not (tmp_path / "e.db").exists()

@@ -105,6 +105,15 @@ RUN_CASES: list[tuple[str, bytes, str]] = [
     ("error-not-string", mutate(setter("items.2.error", {"code": 1})), "$.items[2].error"),
     ("extra-not-object", mutate(setter("items.2.extra", "x")), "$.items[2].extra"),
     ("int-too-large-in-config", mutate(setter("config", {"seed": 2**60})), "$.config.seed"),
+    # beyond a float's range: math.isfinite raised OverflowError, a traceback (new-user review 3)
+    ("score-int-of-400-digits", mutate(setter("items.1.score", 10**400)), "$.items[1].score"),
+    ("metric-int-of-400-digits", mutate(setter("metrics.accuracy", -10**400)), "$.metrics.accuracy"),
+    ("latency-int-of-400-digits", mutate(setter("items.2.latency_ms", 10**400)), "$.items[2].latency_ms"),
+    ("scoped-metric-int-of-400-digits", mutate(setter("metric_scopes", {"eval": {"status": "valid",
+                                                                                 "metrics": {"acc": 10**400}}})),
+     "$.metric_scopes.eval.metrics.acc"),
+    # more digits than Python reads (4,300): a ValueError, a traceback
+    ("int-of-5000-digits", raw_with("config", '{"seed": 1' + "0" * 5000 + "}"), "4300 digits"),
     ("NaN-literal-in-score", json.dumps({**BASE_RUN, "run_id": "m"}).replace('"score": 0.7', '"score": NaN').encode(),
      "NaN"),
     ("Infinity-literal", raw_with("config", '{"t": Infinity}'), "Infinity"),

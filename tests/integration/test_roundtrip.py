@@ -319,6 +319,8 @@ def test_supersede_and_annotate(cli_log: Path, tmp_path: Path) -> None:
         (("supersede", r2, "--by", "nope", "--reason", "x"), 3),
         (("supersede", r2, "--by", r2, "--reason", "x"), 2),
         (("supersede", r2, "--by", r1, "--reason", " "), 2),
+        # r1 is superseded by r2: r2 by r1 left neither active, exit 0 (new-user review 3)
+        (("supersede", r2, "--by", r1, "--reason", "undo"), 2),
         (("annotate", "nope", "--tag", "a=b"), 3),
         (("annotate", r2, "--tag", "novalue"), 2),
         (("annotate", r2), 2),

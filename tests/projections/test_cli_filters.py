@@ -45,6 +45,14 @@ def test_export_where_and_days(corpus, expected, view) -> None:  # noqa: ANN001
     one_line_error(cli("export", "--log", corpus.db, "--days", 3, "--since", "2026-01-01"), 2, "--days", "--since")
 
 
+def test_a_bad_since_or_until_names_the_option(corpus) -> None:  # noqa: ANN001
+    """It was named `since:` and `until:`, no option of any command (new-user review 3)."""
+    for command in ("history", "export"):
+        for option, value in (("--since", "yesterday"), ("--until", "2026-13-01")):
+            line = one_line_error(cli(command, "--log", corpus.db, option, value), 2, f"{option}: {value!r}")
+            assert "is not a date (YYYY-MM-DD)" in line
+
+
 def test_trend_model_and_where(corpus, expected, view) -> None:  # noqa: ANN001
     points = json.loads(ok("trend", "--log", corpus.db, "--project", "mmlu-pro", "--metric", "accuracy",
                            "--model", "claude-x", "-o", "json").out)
@@ -67,3 +75,13 @@ def test_a_mistake_in_where_is_one_line_at_its_column_and_nothing_is_read(corpus
         assert not missing.exists()
     result = cli("history", "--log", corpus.db, "--where", "tags.branch = main")
     assert "at column 15: expected a value after '='" in one_line_error(result, 2)
+
+
+def test_trend_and_ab_name_the_option_that_is_wrong(tmp_path) -> None:  # noqa: ANN001
+    """The errors said "metric: no run ... has 'nope'" and "baseline: 'nope' is not a group": no option (new-user review 3)."""
+    db = tmp_path / "demo.db"
+    ok("demo", "--log", db)
+    one_line_error(cli("trend", "--log", db, "--project", "mmlu-pro", "--metric", "nope"), 2,
+                   "--metric: no run of 'mmlu-pro' here has 'nope'")
+    one_line_error(cli("ab", "--log", db, "--experiment", "exp-demo-001", "--baseline", "nope"), 2,
+                   "--baseline: 'nope' is not a group of 'exp-demo-001'")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli_support import cli
+from tests.integration.cli_support import cli, one_line_error
 from tests.publish.publish_support import keygen
 
 
@@ -183,3 +183,18 @@ def test_origin_pins_the_log_a_published_read_must_be(demo):
     assert done.code == 1 and "other.example/evals" in done.err, done
     done = cli("verify", "--log", db, "--origin", origin)
     assert done.code == 2 and "--origin" in done.err and "--from" in done.err, done
+
+
+@pytest.mark.parametrize("command", [["verify"], ["history"], ["show", "claude-x::mmlu-pro::v1.2"]])
+def test_from_and_a_log_typed_together_are_refused(demo, command):
+    """`verify --from URI --log LOG` checked the publication alone and said ok: it looked like a check of
+    the log against it (new-user review 3). $AUDITLOG_DB, a job's default, is not a --log typed."""
+    import os
+    db, out, vkey, cache = demo
+    done = cli(*command, "--from", out, "--vkey", vkey, "--log", db, env={**os.environ, **cache})
+    line = one_line_error(done, 2, "--from: reads a published log instead of --log")
+    assert "--checkpoint" in line
+    done = cli(*command, "--from", out, "--vkey", vkey, env={**os.environ, **cache, "AUDITLOG_DB": str(db)})
+    assert done.code == 0, done
+    published = out / "checkpoint"
+    assert cli("verify", "--log", db, "--checkpoint", published, "--vkey", vkey).code == 0

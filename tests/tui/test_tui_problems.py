@@ -155,3 +155,15 @@ def test_invalid_input_is_titled_by_what_failed():
     assert titles == {"Run r cannot be shown", "The log cannot be verified"}
     assert session.describe(error, "x").detail == "metric: no run of 'p' here has 'x'"
     assert session.describe(StorageError("disk"), "x").title == "Cannot read", "other errors keep their own titles"
+
+
+def test_without_a_terminal_the_command_says_so_instead_of_waiting(tmp_path):
+    """`auditlog tui` in a CI step (stdin not a terminal) drew to stderr and waited for keys until the job
+    timed out, then ended in a traceback (new-user review 3): one line, exit 2, at once."""
+    from tests.support.cli import one_line_error, run_process
+
+    db = tmp_path / "evals.db"
+    AuditLog.open(db).close()
+    done = run_process("tui", "--log", db, input=b"", timeout=30)  # stdin: an empty pipe
+    one_line_error(done, 2, "tui: needs a terminal", "stdin is not one")
+    assert done.stdout == b""

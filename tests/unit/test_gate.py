@@ -262,6 +262,8 @@ def test_superiority_verdicts():
     ({"tolerance": math.inf}, "policy.tolerance"), ({"alpha": 0}, "policy.alpha"), ({"alpha": 1.0}, "policy.alpha"),
     ({"min_items": 1}, "policy.min_items"), ({"min_items": 2.0}, "policy.min_items"),
     ({"cluster_key": ""}, "policy.cluster_key"), ({"metric": "accuracy"}, "policy.metric"),
+    # beyond a float's range (OverflowError, not InvalidInput) or a JSON number (new-user review 3)
+    ({"tolerance": 10**400}, "policy.tolerance"), ({"min_items": 2**53}, "policy.min_items"),
 ])
 def test_bad_policies_are_refused(kwargs, field):
     with pytest.raises(InvalidInput) as error:

@@ -18,7 +18,7 @@ from typing import Any
 
 from auditlog.core import events as ev
 from auditlog.core.events import SealedEvent
-from auditlog.errors import InvalidInput
+from auditlog.errors import InvalidInput, StorageError
 from auditlog.ingest.evalsig import TOOL, Record
 from auditlog.services.log import AuditLog
 
@@ -125,15 +125,18 @@ def write_store(runs: Sequence[EvalsigRun], out: str | Path) -> list[Path]:
     root, written = Path(out), []
     places = [_inside(root, run.project_id, run.record.path) for run in runs]  # all checked before any is written
     manifests: dict[str, list[dict[str, Any]]] = {}
-    for run, path in zip(runs, places):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(run.rows, schema=parquet_schema()), str(path), compression="snappy")
-        written.append(path)
-        manifests.setdefault(run.project_id, []).append(run.record.to_dict())
-    for project_id, records in manifests.items():
-        path = _inside(root, project_id, MANIFEST)
-        path.write_text(json.dumps({"project_id": project_id, "version": 1, "runs": records}, indent=2))
-        written.append(path)
+    try:
+        for run, path in zip(runs, places):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(run.rows, schema=parquet_schema()), str(path), compression="snappy")
+            written.append(path)
+            manifests.setdefault(run.project_id, []).append(run.record.to_dict())
+        for project_id, records in manifests.items():
+            path = _inside(root, project_id, MANIFEST)
+            path.write_text(json.dumps({"project_id": project_id, "version": 1, "runs": records}, indent=2))
+            written.append(path)
+    except OSError as exc:  # read-only, full, not writable: one line and exit 4, not a traceback
+        raise StorageError(f"cannot write the evalsig store {out}: {exc.strerror or exc}") from None
     return written
 
 

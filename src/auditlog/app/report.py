@@ -13,6 +13,7 @@ tables is read: the report then says what failed, and shows no data from the log
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -226,5 +227,6 @@ def save(page: str, out: str | os.PathLike[str]) -> None:
             os.fsync(stream.fileno())
         os.replace(temporary, target)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # where it could not be written, it cannot be removed either
+            temporary.unlink(missing_ok=True)
         raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from None

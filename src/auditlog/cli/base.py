@@ -10,16 +10,18 @@ quietly. Heavy libraries are imported inside the commands that need them, so
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 from auditlog import errors
+from auditlog.cli.options import NonEmpty
 from auditlog.render import safe_text
 from auditlog.store import writes
 
@@ -29,7 +31,7 @@ Exit codes:
   1  integrity failure (verify found a problem)
   2  invalid input or usage
   3  not found (log, run, event)
-  4  lock timeout or storage error
+  4  lock timeout, storage error, or not the expected log (--expect-log-id)
   5  conflict (contradicts what is recorded or written, e.g. a run id with other content)
   130  interrupted (Ctrl-C, SIGINT); one line says whether anything was written
   143  terminated (SIGTERM); the same"""
@@ -52,13 +54,16 @@ class EnvDefaultOption(click.Option):
         return extra
 
 
+# `--log "$LOG"` with the variable unset: not ./auditlog.db, a new log started there (an empty $AUDITLOG_DB
+# is "not set", as CI systems write an unset variable, and gives the default).
+LOG_PATH = NonEmpty("give the log's path, or leave --log out for $AUDITLOG_DB, then ./auditlog.db")
 EXPECTED_LOG_ID = "auditlog.expect_log_id"  # where --expect-log-id waits in click's context for open_log
 
 
 def log_option(func: Callable[..., Any]) -> Callable[..., Any]:
     func = expect_log_id_option(func)
     return click.option("--log", "log_path", cls=EnvDefaultOption, envvar="AUDITLOG_DB", default="auditlog.db",
-                        show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
+                        type=LOG_PATH, show_default=True, help="The log: a SQLite file or a postgresql:// URL. "
                              "Defaults to $AUDITLOG_DB, then ./auditlog.db.")(func)
 
 
@@ -132,6 +137,19 @@ def open_log(path: str, *, create: bool = False, lock_timeout: float = 30.0, ori
         ctx.meta["auditlog.log_path"] = path  # where to look for the ids a mistyped run id may mean
     return AuditLog.open(path, create=create, lock_timeout=lock_timeout, origin=origin,
                          expect_log_id=expected_log_id())
+
+
+@contextlib.contextmanager
+def named_as_options(*names: str) -> Iterator[None]:
+    """An InvalidInput from a library call whose field is a keyword this command takes as an option (`metric`
+    for --metric) is re-raised naming the option as the user typed it: "metric: no run ..." named nothing
+    on the command line."""
+    try:
+        yield
+    except errors.InvalidInput as exc:
+        if exc.field not in names:
+            raise
+        raise errors.InvalidInput(f"--{exc.field}", exc.reason) from None
 
 
 def parse_tags(tags: tuple[str, ...], option: str = "--tag") -> dict[str, str]:

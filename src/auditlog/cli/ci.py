@@ -79,7 +79,15 @@ def _record(kind: str, files: list[str], print_only: bool, log_path: str, lock_t
         return
     with open_log(log_path, create=True, lock_timeout=lock_timeout) as log:
         run, environment = split_environment(doc)  # the file's: recorded, not part of the submitted document
-        receipt = log.record_run(run, source=source_provenance(sources), environment=environment)
+        try:
+            receipt = log.record_run(run, source=source_provenance(sources), environment=environment)
+        except errors.Conflict as exc:  # e.g. the results file ingested before without its --samples
+            if options.get("run_id") is not None:
+                raise
+            import shlex
+            raise errors.Conflict(f"{exc}; that run id was derived from the file: to record this reading of it, "
+                                  f"give --run-id NEW, then `auditlog supersede {shlex.quote(run['run_id'])} "
+                                  "--by NEW`") from None
     print_receipt(receipt, output, f", {plural(len(doc.get('items') or []), 'item')}, "
                                    f"{plural(len(doc.get('metrics') or {}), 'metric')}")
 

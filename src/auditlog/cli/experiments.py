@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from auditlog.cli.base import EXIT_CODES, cli, log_option, records_output
+from auditlog.cli.base import EXIT_CODES, cli, log_option, named_as_options, records_output
 from auditlog.cli.queries import _echo, _view, include_status_option, projections_option, scopes_text
 from auditlog.render import json_text
 
@@ -43,9 +43,10 @@ def ab(log_path: str, directory: str | None, experiment: str, baseline: str | No
     with _view(log_path, directory) as (log, view):
         tree = view_tree(view)  # each task's configuration in force now, where --lower-is-better is not given
         declared_for = None if declared is not None else (lambda task: declared_lower_is_better(log, tree, task))
-        summary = projections.ab_summary(view, experiment, baseline=baseline, include_superseded=include_superseded,
-                                         lower_is_better_metrics=declared, include_status=include_status,
-                                         declared_for=declared_for)
+        with named_as_options("experiment", "baseline"):
+            summary = projections.ab_summary(view, experiment, baseline=baseline,
+                                             include_superseded=include_superseded, lower_is_better_metrics=declared,
+                                             include_status=include_status, declared_for=declared_for)
     if output == "json":
         click.echo(json_text(summary.to_json(), indent=2))
         return

@@ -176,11 +176,12 @@ def cosign(note_file: str, key_path: str | None, key_name: str | None, log_path:
         raise errors.InvalidInput("--key", "cosigning needs the witness's private key file")
     signer = load_signer(key_path, key_name)
     note = click.open_file(note_file, "rb").read()  # bytes: a note that is not UTF-8 is refused as malformed
+    where = f"NOTE_FILE {'<stdin>' if note_file == '-' else note_file}"
     if log_path:
         with open_log(log_path) as log:
-            click.echo(add_signature(note, signer, log), nl=False)
+            click.echo(add_signature(note, signer, log, where=where), nl=False)
     else:
-        click.echo(add_signature(note, signer), nl=False)
+        click.echo(add_signature(note, signer, where=where), nl=False)
 
 
 @cli.command(epilog=EXIT_CODES)

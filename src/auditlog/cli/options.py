@@ -10,6 +10,8 @@ instead of taking the option as its value.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 import click
@@ -76,6 +78,33 @@ class NonEmpty(click.ParamType):
 
 
 RUN_ID = NonEmpty()  # a run id argument or option
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class OutputFile(click.Path):
+    """A file a command writes and replaces (export's and report's --out), but never a SQLite database:
+    `--out evals.db` beside `--log evals.db` replaced the log with a CSV file or an HTML page and
+    exited 0, a whole history lost to a slip of the keyboard. Only regular files are looked into
+    (reading a FIFO or /dev/stdout would wait for input)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return path
+            with open(path, "rb") as existing:
+                head = existing.read(len(SQLITE_HEADER))
+        except OSError:
+            return path  # nothing there yet (or unreadable): writing it says what is wrong
+        if head == SQLITE_HEADER:
+            name = param.opts[0] if isinstance(param, click.Option) else "--out"
+            raise errors.InvalidInput(name, f"{os.fsdecode(path)} is a SQLite database (a log?): not replacing it; "
+                                            "write to another file")
+        return path
 
 
 INT64_MAX = 2**63 - 1

@@ -10,6 +10,7 @@ import click
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log, output_option
 from auditlog.cli.progress import progress
+from auditlog.render import plural
 
 TO_HELP = "A directory, az://CONTAINER/PREFIX, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX (docs/publishing.md)."
 
@@ -65,7 +66,7 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
         return
     for failure in done.witness_failures:
         click.echo(f"warning: a witness did not cosign: {failure}", err=True)
-    click.echo(f"published {cp.size} events of {cp.origin} to {uri} (root {cp.root.hex()}): "
+    click.echo(f"published {plural(cp.size, 'event')} of {cp.origin} to {uri} (root {cp.root.hex()}): "
                f"{len(done.publication.written)} files written, {len(done.publication.unchanged)} already there"
                + (f"; was {done.publication.since}" if done.publication.previous else "")
                + (f"; cosigned by {', '.join(done.cosigned_by)}" if done.cosigned_by else ""))

@@ -13,19 +13,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from auditlog import errors
 from auditlog.cli.base import (
     EXIT_CODES,
     cli,
     log_option,
+    named_as_options,
     open_log,
     parse_tags,
     records_output,
     table_width,
     wide_option,
 )
-from auditlog.cli.options import DAYS_MAX, int64
+from auditlog.cli.options import DAYS_MAX, OutputFile, int64
 from auditlog.cli.progress import progress
 from auditlog.render import plural, render, runs_by_status, safe_text
 
@@ -95,12 +97,14 @@ def run_filters(func: Callable[..., Any]) -> Callable[..., Any]:
 def _filters(project: str | None, model: str | None, experiment: str | None, since: str | None, until: str | None,
              verdict: str | None, tags: tuple[str, ...], include_superseded: bool, days: int | None,
              where: str | None) -> dict[str, Any]:
+    from projections.queries import days_ago, parse_bound
     if days is not None:
         if since is not None:
             raise errors.InvalidInput("--days", "give --days or --since, not both")
-        from projections.queries import days_ago
         since = days_ago(days).isoformat()
-    return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since, "until": until,
+    since_at = None if since is None else parse_bound("--since", since)  # refused here: named as the option
+    until_at = None if until is None else parse_bound("--until", until, end=True)
+    return {"project_id": project, "model_id": model, "experiment_id": experiment, "since": since_at, "until": until_at,
             "verdict": verdict, "tags": parse_tags(tags), "include_superseded": include_superseded,
             "where": _parsed_where(where)}
 
@@ -117,7 +121,8 @@ def _unknown_names(view: Any, project: str | None, model: str | None) -> list[st
         known = sorted(pc.unique(view.runs.column(column)).to_pylist())
         if wanted not in known:
             shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all)" if len(known) > 12 else "")
-            lines.append(safe_text(f"no run of the log has {option} {wanted!r}; it has: {shown or 'none'}", limit=1000))
+            has = f"it has: {shown}" if shown else "it has no runs yet"
+            lines.append(safe_text(f"no run of the log has {option} {wanted!r}; {has}", limit=1000))
     return lines
 
 
@@ -142,9 +147,16 @@ def published_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def origin_needs_from(uri: str | None, origin: str | None) -> None:
-    """--origin is what a published log's checkpoint must name: without --from it would check nothing."""
+    """--origin is what a published log's checkpoint must name: without --from it would check nothing.
+    And --from reads a published log *instead of* --log: both typed, the log was silently not read, and
+    `verify --from URI --log LOG` looked like a check of the one against the other ($AUDITLOG_DB, a
+    job's default, is no such request)."""
     if uri is None and origin is not None:
         raise errors.InvalidInput("--origin", "is the origin a published log must name: give --from URI")
+    ctx = click.get_current_context(silent=True)
+    if uri is not None and ctx is not None and ctx.get_parameter_source("log_path") == ParameterSource.COMMANDLINE:
+        raise errors.InvalidInput("--from", "reads a published log instead of --log: give one of them (that a log "
+                                            "extends a publication: verify --log LOG --checkpoint its checkpoint)")
 
 
 @contextmanager
@@ -260,9 +272,10 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
     import projections
     condition = _parsed_where(where)
     with _view(log_path, directory, uri, vkeys, origin) as (_, view):
-        found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
-                                         include_superseded=include_superseded, where=condition,
-                                         include_status=include_status)
+        with named_as_options("metric", "by", "days"):
+            found = projections.marked_trend(view, project, metric, by=by, group=group, days=days, model_id=model,
+                                             include_superseded=include_superseded, where=condition,
+                                             include_status=include_status)
         unknown = _unknown_names(view, project, model) if not found.points else []
     points = found.points
     records = [{by: p.key, **{k: v for k, v in p.to_json().items() if k != "key"}} for p in points]
@@ -289,7 +302,7 @@ def trend(log_path: str, directory: str | None, project: str, metric: str, by: s
               show_default=True, help="The runs selected, their items, the verdicts on them, their pins as baselines, "
                                       "or their projects' configurations.")
 @run_filters
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@click.option("--out", type=OutputFile(), help="Write here (default: stdout).")
 @click.option("--json-cells", is_flag=True, help="CSV: each map (metrics, tags) as JSON text in one cell, instead "
               "of a column per key (metrics.accuracy, tags.branch).")
 @wide_option

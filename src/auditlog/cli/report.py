@@ -8,7 +8,7 @@ import click
 
 from auditlog import errors
 from auditlog.cli.base import EXIT_CODES, cli, log_option, open_log
-from auditlog.cli.options import int64
+from auditlog.cli.options import OutputFile, int64
 from auditlog.cli.queries import include_status_option, projections_option
 from auditlog.render import plural, safe_text
 
@@ -16,7 +16,7 @@ from auditlog.render import plural, safe_text
 @cli.command(epilog=EXIT_CODES)
 @log_option
 @projections_option
-@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+@click.option("--out", required=True, type=OutputFile(),
               help="The HTML file to write (replaced atomically if it exists).")
 @click.option("--checkpoint", "checkpoint_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A signed checkpoint the log must extend, as for `verify`. Repeatable.")

@@ -39,7 +39,8 @@ def init(log_path: str, origin: str | None) -> None:
     from pathlib import Path
 
     from auditlog.store.postgres.location import is_postgres
-    existed = Path(log_path).exists()
+    path = Path(log_path)
+    existed = path.exists() and not (path.is_file() and path.stat().st_size == 0)  # an empty file: made a log now
     if is_postgres(log_path):  # a schema, not a file: ask the server
         try:
             with open_log(log_path):
@@ -64,9 +65,29 @@ def _read_document(document: str, kind: str) -> Any:
     not even a new log."""
     from auditlog.evals.runs import normalize_run, normalize_verdict
     from auditlog.services.documents import read_json_document
-    doc = read_json_document(document)
-    normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+    try:
+        doc = read_json_document(document)
+        normalize_run(doc) if kind == "run" else normalize_verdict(doc)
+    except errors.InvalidInput as exc:
+        raise _naming_ingest(exc, document) from None
     return doc
+
+
+def _naming_ingest(exc: errors.InvalidInput, document: str) -> errors.InvalidInput:
+    """A harness's own file given to append (`append run results_*.json`) was refused for its first field
+    ("$.chat_template: unknown field ..."): the refusal says which `auditlog ingest` reads it."""
+    from pathlib import Path
+
+    from auditlog.ingest.common import SourceFile, read_by
+    if document == "-" or not Path(document).is_file():
+        return exc  # stdin, a pipe (read already: nothing to look at again), no file at all
+    try:
+        with open(document, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return exc
+    hint = read_by(SourceFile(Path(document).name, head))
+    return errors.InvalidInput(exc.field, exc.reason + hint) if hint else exc
 
 
 @append.command(name="run", epilog=GATE_EXIT_CODES)

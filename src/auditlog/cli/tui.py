@@ -44,6 +44,9 @@ def tui(log_path: str, start_verify: bool, directory: str | None, checkpoint_fil
         from auditlog.cli.base import open_log
         with open_log(log_path):
             pass
+    if not sys.stdin.isatty():  # a CI step or a pipe: the app would wait for keys that never come
+        raise errors.InvalidInput("tui", "needs a terminal to read keys from, and stdin is not one (a CI job, a "
+                                         "pipe?): in a script use auditlog verify, history or show")
     code = run(log_path, projections_dir=directory, verify=start_verify, trust=Trust(anchors, verifiers),
                expect_log_id=expected_log_id())
     if code:

@@ -213,10 +213,18 @@ def _parse_number(text: str, option: str, term: str) -> float | None:
     return value
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite, but False (not OverflowError) for an integer beyond a float's range."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _bounds(lo: Any, hi: Any, path: str, term: str | None = None) -> Bounds:
     where = f"{term!r}: " if term else ""
     for value in (lo, hi):
-        if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+        if value is not None and (type(value) not in (int, float) or not _finite(value)):
             raise InvalidInput(path, f"{where}a bound must be a finite number or null, not {value!r}")
     if lo is None and hi is None:
         raise InvalidInput(path, f"{where}give at least one bound (LO.. or ..HI)")

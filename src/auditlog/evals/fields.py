@@ -4,9 +4,11 @@ scopes or a project configuration uses, so a mistake reads the same wherever it 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from auditlog.core.encoding import MAX_SAFE_INT
 from auditlog.errors import InvalidInput
 
 
@@ -32,3 +34,15 @@ def check_object(value: Any, path: str, allowed: frozenset[str], required: tuple
     for name in required:
         if name not in value:
             raise InvalidInput(field_path(path, name), "is required")
+
+
+def number_problem(value: int | float) -> str | None:
+    """Why a number cannot be in a document (None when it can): NaN and Infinity, and an integer beyond
+    +-(2**53 - 1), which JSON numbers do not hold exactly. Integers are compared, not passed to
+    math.isfinite, which raised OverflowError (a traceback) for one beyond a float's range."""
+    if type(value) is int:
+        if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            return None
+        shown = str(value) if value.bit_length() <= 128 else f"of about {int(value.bit_length() * 0.30103) + 1} digits"
+        return f"integer {shown} is outside +-(2**53 - 1), the range JSON numbers hold exactly"
+    return None if math.isfinite(value) else f"must be finite, not {value!r}"

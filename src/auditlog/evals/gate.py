@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from auditlog.core.encoding import MAX_SAFE_INT
 from auditlog.errors import InvalidInput
+from auditlog.evals.fields import number_problem
 from auditlog.evals.runs import Verdict
 from auditlog.evals.stats import mcnemar_exact, t_ppf, t_two_sided_p
 
@@ -57,12 +59,12 @@ class GatePolicy:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InvalidInput("policy.mode", f"must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if type(self.tolerance) not in (int, float) or not math.isfinite(self.tolerance) or self.tolerance < 0:
+        if type(self.tolerance) not in (int, float) or number_problem(self.tolerance) or self.tolerance < 0:
             raise InvalidInput("policy.tolerance", f"must be a finite number >= 0, not {self.tolerance!r}")
         if type(self.alpha) not in (int, float) or not 0.0 < self.alpha < 1.0:
             raise InvalidInput("policy.alpha", f"must be a number strictly between 0 and 1, not {self.alpha!r}")
-        if type(self.min_items) is not int or self.min_items < 2:
-            raise InvalidInput("policy.min_items", f"must be an integer >= 2, not {self.min_items!r}")
+        if type(self.min_items) is not int or not 2 <= self.min_items <= MAX_SAFE_INT:  # recorded: a JSON number
+            raise InvalidInput("policy.min_items", f"must be an integer from 2 to 2**53 - 1, not {self.min_items!r}")
         if self.cluster_key is not None and (not isinstance(self.cluster_key, str) or not self.cluster_key):
             raise InvalidInput("policy.cluster_key", "must be a non-empty string or None")
         if self.metric not in METRICS:
@@ -213,7 +215,8 @@ def _items(run: Mapping[str, Any], which: str, metric: str) -> dict[str, tuple[f
     items = run.get("items")
     if not isinstance(items, list) or not items:
         raise InvalidInput(f"{which} $.items", "the run has no items: the gate compares per-item results "
-                                               "(ingest per-sample files to get them)")
+                                               "(ingest per-sample files to get them; where they gave none, the "
+                                               "run's config.ingest.notes in `auditlog show` say why)")
     found: dict[str, tuple[float, bool, Any]] = {}
     for i, item in enumerate(items):
         where = f"{which} $.items[{i}]"
@@ -236,7 +239,7 @@ def _cluster_of(item_id: str, cand_extra: Any, base_extra: Any, key: str) -> str
     values = [v for v in (_lookup(cand_extra, key), _lookup(base_extra, key)) if v is not None]
     where = f"items[{item_id!r}].extra.{key}"
     if not values:
-        raise InvalidInput(where, "cluster key missing in both runs")
+        raise InvalidInput(where, "cluster key missing in both runs (--cluster-key names a field of the items' extra)")
     if len(values) == 2 and values[0] != values[1]:
         raise InvalidInput(where, f"differs between the runs ({values[0]!r} vs {values[1]!r})")
     if not isinstance(values[0], (str, int, float, bool)):

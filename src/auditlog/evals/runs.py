@@ -21,7 +21,7 @@ from typing import Any, Literal
 from auditlog.core.encoding import MAX_SAFE_INT, canonical_bytes
 from auditlog.errors import InvalidInput
 from auditlog.evals.canonical import canonical_items, canonical_object, canonical_plain, canonical_scalar, jcs_ready_item
-from auditlog.evals.fields import check_object, field_path, kind_of
+from auditlog.evals.fields import check_object, field_path, kind_of, number_problem
 from auditlog.evals.items import checked_optionals
 from auditlog.evals.scopes import check_scopes
 
@@ -387,6 +387,7 @@ def _timestamp(doc: Mapping[str, Any], name: str) -> datetime | None:
 def _finite(value: Any, path: str) -> float:
     if type(value) not in (int, float):
         raise InvalidInput(path, f"must be a number, not {kind_of(value)}")
-    if not math.isfinite(value):
-        raise InvalidInput(path, f"must be finite, not {value!r}")
+    problem = number_problem(value)
+    if problem:
+        raise InvalidInput(path, problem)
     return value

@@ -13,13 +13,12 @@ named like a scoped one of the same run. Pure: standard library and auditlog.err
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from auditlog.errors import InvalidInput
-from auditlog.evals.fields import check_object, field_path, kind_of
+from auditlog.evals.fields import check_object, field_path, kind_of, number_problem
 
 STATUSES = ("valid", "invalid", "not_applicable", "diagnostic")
 NEEDS_REASON = frozenset({"invalid", "not_applicable"})
@@ -59,8 +58,9 @@ def check_scopes(scopes: Any, metrics: Any) -> None:
                 raise InvalidInput(at, "a metric's name must be a non-empty string")
             if type(value) not in (int, float):
                 raise InvalidInput(at, f"must be a number, not {kind_of(value)}")
-            if not math.isfinite(value):
-                raise InvalidInput(at, f"must be finite, not {value!r}")
+            problem = number_problem(value)
+            if problem:
+                raise InvalidInput(at, problem)
             if isinstance(metrics, Mapping) and f"{name}/{metric}" in metrics:
                 raise InvalidInput(field_path("$.metrics", f"{name}/{metric}"),
                                    f"is also metric {metric!r} of scope {name!r}: a name means one value; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -80,6 +81,8 @@ def text_of(source: SourceFile) -> str:
 def load_json(source: SourceFile, text: str | None = None, *, line_offset: int = 0) -> Any:
     """json.loads with the error placed at its line and column. Bare NaN and Infinity are
     accepted here (Python writers emit them); `clean` deals with them afterwards."""
+    if text is None and not source.data.strip():
+        raise fail(source, "", "is empty: nothing was written to it (an interrupted run?)")
     try:
         return json.loads(text_of(source) if text is None else text)
     except json.JSONDecodeError as error:
@@ -87,6 +90,9 @@ def load_json(source: SourceFile, text: str | None = None, *, line_offset: int =
                    f"is not valid JSON: {error.msg}") from None
     except RecursionError:
         raise fail(source, "", "is nested too deeply to read") from None
+    except ValueError as error:  # an integer of more than 4,300 digits: Python will not read it
+        where = "" if text is None else f"line {line_offset + 1}"
+        raise fail(source, where, f"cannot be read: {str(error).split(';')[0]}") from None
 
 
 def json_lines(source: SourceFile) -> Iterator[tuple[int, Any]]:
@@ -177,3 +183,32 @@ def finish(doc: dict[str, Any], *, fmt: str, notes: Notes,
     except InvalidInput as error:
         raise fail(main, f"(as a run document, {error.field})", error.reason) from None
     return doc
+
+
+_FIRST_KEY = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*(\[\s*)?\{\s*"([^"]{1,40})"')
+_KINDS_BY_FIRST_KEY = {b"results": "lm-eval", b"version": "inspect", b"doc_id": "lm-eval samples"}
+_READ_BY = {"lm-eval": "an lm-eval results file: auditlog ingest lm-eval",
+            "lm-eval samples": "an lm-eval samples file: auditlog ingest lm-eval RESULTS --samples FILE",
+            "inspect": "an inspect_ai log: auditlog ingest inspect",
+            "junit": "XML, a JUnit report?: auditlog ingest junit"}
+
+
+def looks_like(source: SourceFile) -> str | None:
+    """What kind of file `source` plainly is, from its first bytes (None when it is not plain): a zip is
+    an inspect .eval archive, `<` XML, and a JSON object is told by its first key as the harnesses write
+    it (`results` lm-eval, `version` inspect, `doc_id` an lm-eval sample)."""
+    data = source.data
+    if data[:4] == b"PK\x03\x04":
+        return "inspect"
+    if data[:64].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "junit"
+    found = _FIRST_KEY.match(data[:4096])
+    return _KINDS_BY_FIRST_KEY.get(found.group(2)) if found else None
+
+
+def read_by(source: SourceFile, kind: str = "") -> str:
+    """' (it looks like <kind>: <the command that reads it>)' when `source` is plainly not a `kind` file,
+    else ''. A file given to another harness's parser failed somewhere inside it (an inspect log as
+    lm-eval: "$.results['total_samples']: must be an object of metrics"), naming no command that reads it."""
+    guess = looks_like(source)
+    return "" if guess is None or guess == kind else f" (it looks like {_READ_BY[guess]})"

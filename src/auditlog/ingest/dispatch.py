@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditlog.errors import InvalidInput
-from auditlog.ingest.common import Progress, SourceFile
+from auditlog.ingest.common import Progress, SourceFile, read_by
 from auditlog.ingest.inspect_ai import parse_inspect
 from auditlog.ingest.junit import parse_junit
 from auditlog.ingest.lm_eval import parse_lm_eval
@@ -41,10 +41,16 @@ def ingest(kind: str, sources: Sequence[SourceFile], *, project_id: str | None =
     if not sources:
         raise InvalidInput("sources", "no file given")
     common: dict[str, Any] = {"project_id": project_id, "model_id": model_id, "run_id": run_id, "tags": tags}
-    if kind == "lm-eval":
-        return parse_lm_eval(sources[0], sources[1:], **common, progress=progress, **options)
-    if len(sources) != 1:
+    if kind != "lm-eval" and len(sources) != 1:
         raise InvalidInput("sources", f"{kind} ingest reads one file per run, not {len(sources)}")
-    if kind == "inspect":
-        return parse_inspect(sources[0], **common, progress=progress, **options)
-    return parse_junit(sources[0], **common, **options)
+    try:
+        if kind == "lm-eval":
+            return parse_lm_eval(sources[0], sources[1:], **common, progress=progress, **options)
+        if kind == "inspect":
+            return parse_inspect(sources[0], **common, progress=progress, **options)
+        return parse_junit(sources[0], **common, **options)
+    except InvalidInput as error:
+        hint = read_by(sources[0], kind) if error.field.startswith(sources[0].name) else ""
+        if not hint:
+            raise
+        raise InvalidInput(error.field, error.reason + hint) from None

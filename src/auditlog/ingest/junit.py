@@ -113,6 +113,8 @@ def _parse(source: SourceFile) -> tuple[ET.Element, dict[ET.Element, int]]:
     parser.CharacterDataHandler = text
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
+    if not source.data.strip():
+        raise fail(source, "", "is empty: nothing was written to it (an interrupted run?)")
     try:
         parser.Parse(source.data, True)
     except _Refused:

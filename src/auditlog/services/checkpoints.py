@@ -97,10 +97,10 @@ def check_signed_before(reader: tree.Reader, key: Verifier, origin: str, new: Ch
                                                   "`auditlog verify`)")
 
 
-def cosign(note: str, signer: Signer, log: AuditLog | None = None) -> str:
-    """Add a witness signature; with the log at hand, first check the note matches it."""
-    body, _ = unverified_note(note)
-    checkpoint = parse_checkpoint(body)
+def cosign(note: str | bytes, signer: Signer, log: AuditLog | None = None, *, where: str = "note") -> str:
+    """Add a witness signature; with the log at hand, first check the note matches it. A note that is
+    no signed checkpoint at all is InvalidInput naming `where` (it was exit 1, "integrity failure")."""
+    checkpoint = checkpoint_in(note, where)
     if log is not None:
         check_against_log(log, checkpoint)
     signed = add_signatures(note, [signer])
@@ -167,14 +167,20 @@ def read_checkpoint_file(path: str | os.PathLike[str], verifiers: Sequence[Verif
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(where, f"cannot read it: {exc.strerror or exc}") from None
-    try:
-        parse_checkpoint(unverified_note(data)[0])
-    except (InvalidInput, SignatureError) as exc:  # SignatureError from unverified_note: a malformed note
-        raise InvalidInput(where, f"not a signed checkpoint: {exc}") from None
+    checkpoint_in(data, where)
     try:
         return open_checkpoint(data, verifiers, origin=origin)
     except SignatureError as exc:
         raise SignatureError(f"{where}: {exc}") from None
+
+
+def checkpoint_in(note: str | bytes, where: str) -> Checkpoint:
+    """The checkpoint a note holds, its signatures not checked; InvalidInput naming `where` when it is not
+    a signed checkpoint at all (not UTF-8, no signature block, a malformed body)."""
+    try:
+        return parse_checkpoint(unverified_note(note)[0])
+    except (InvalidInput, SignatureError) as exc:  # SignatureError from unverified_note: a malformed note
+        raise InvalidInput(where, f"not a signed checkpoint: {exc}") from None
 
 
 def checkpoint_anchors(paths: Iterable[str], verifiers: Sequence[Verifier], *,

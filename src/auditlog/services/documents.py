@@ -71,6 +71,8 @@ def parse_json_document(raw: bytes, name: str) -> Any:
         raise InvalidInput(name, str(exc)) from None
     except RecursionError:
         raise InvalidInput(name, "nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits: Python will not read it (CVE-2020-10735)
+        raise InvalidInput(name, f"cannot be read: {str(exc).split(';')[0]}") from None
 
 
 class _Refused(ValueError):

@@ -45,6 +45,9 @@ def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path,
     if not is_valid_key_name(name):
         raise InvalidInput("--name", "a key name is non-empty, without '+' or white space")
     vkey_path = out.with_suffix(".vkey")
+    if vkey_path == out:  # both keys at one path: refused as "already exists", which it did not
+        raise InvalidInput("--out", f"{out} is the verifier key's name: give the private key's (e.g. "
+                                    f"{out.with_suffix('.key')}); its .vkey is written beside it")
     for path in (out, vkey_path):
         if path.is_symlink():
             raise InvalidInput(str(path), "is a symbolic link: not writing a key through it")
@@ -103,6 +106,7 @@ def load_signer(path: str | os.PathLike[str], name: str | None = None, *, cosign
         raise NotFound(f"{path}: no such key file") from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    _refuse_what_is_not_a_private_key(path, data)  # first: "chmod 600" is no advice for a .vkey
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"{path}: a private key must be readable by its owner only (chmod 600 {path})")
     found = _NAME_LINE.match(data.decode("utf-8", "replace"))
@@ -150,8 +154,21 @@ def _made_as_cosigner(path: Path, data: bytes, signer: Signer) -> bool | None:
     return {signer.verifier_key(): False, cosigner_key(signer).vkey: True}.get(beside)
 
 
+def _refuse_what_is_not_a_private_key(path: Path, data: bytes) -> None:
+    """KeyFileError for a file that plainly holds no private key, said before its mode is judged: a
+    verifier key given as --key was told "a private key must be readable by its owner only (chmod 600
+    ci.vkey)", advice to lock up a public key instead of naming the file that was meant."""
+    if b"PRIVATE KEY-----" in data:
+        return
+    text = data.decode("utf-8", "replace").strip()
+    if "\n" not in text and text.count("+") >= 2:
+        raise KeyFileError(f"{path}: is a verifier key (public), not a private key: give the key file keygen "
+                           "wrote beside it (without .vkey)")
+    raise KeyFileError(f"{path}: not a PKCS#8 PEM private key (the key file auditlog keygen writes)")
+
+
 def load_verifiers(vkeys: list[str]) -> list[Verifier]:
-    """Each entry is a vkey string or a file holding one."""
+    """Each entry is a vkey string or a file holding one; KeyFileError names the entry that is not."""
     verifiers = []
     for entry in vkeys:
         text = entry
@@ -162,7 +179,15 @@ def load_verifiers(vkeys: list[str]) -> list[Verifier]:
                 raise KeyFileError(f"{entry}: cannot read the verifier key: {exc.strerror or exc}") from None
             except UnicodeDecodeError as exc:
                 raise KeyFileError(f"{entry}: not a verifier key: not UTF-8 at byte {exc.start}") from None
-        verifiers.append(parse_verifier_key(text))
+            if "PRIVATE KEY-----" in text:  # never echo it: the private key is the secret
+                raise KeyFileError(f"{entry}: is a private key: give its verifier key, the .vkey file keygen "
+                                   "wrote beside it")
+        try:
+            verifiers.append(parse_verifier_key(text))
+        except KeyFileError as exc:
+            if text is entry:  # the key itself, given inline: the error quotes what is wrong in it
+                raise
+            raise KeyFileError(f"{entry}: {exc}") from None
     return verifiers
 
 

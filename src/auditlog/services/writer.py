@@ -162,6 +162,8 @@ class Writer:
             raise InvalidInput("--reason", "say why the run is superseded")
         project = self._project_of(old_run_id, "RUN_ID")
         self._project_of(by, "--by")
+        if any(self._data(r)["by"] == old_run_id for _sha, r in self._existing(ev.RUN_SUPERSEDED, by)):
+            raise InvalidInput("--by", f"{by!r} is itself superseded by {old_run_id!r}: neither would be active")
         data = {"by": by, "reason": reason}
         for _sha, receipt in self._existing(ev.RUN_SUPERSEDED, old_run_id):
             previous = self._data(receipt)
