@@ -144,11 +144,17 @@ def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
 
 def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Sequence[Verifier], quorum: int | None,
                     option: str) -> None:
-    """InvalidInput unless the witnesses can make the quorum asked: each witness key given once (a quorum
-    counts witnesses, not lines), none of them a key of the log itself (a log does not witness itself: its
-    own signature is no one else's word), and no more of them needed than given."""
-    if len({(w.name, w.key_id) for w in witnesses}) != len(witnesses):
-        raise InvalidInput(option, "the same witness key is given twice: a quorum counts each witness once")
+    """InvalidInput unless the witnesses can make the quorum asked: each witness key given once, under
+    whatever names (a quorum counts witnesses, not lines; a cosignature does not sign its witness's name, so
+    one public key under two names is one witness whose line anyone can copy under the other), none of them
+    a key of the log itself (a log does not witness itself: its own signature is no one else's word), and no
+    more of them needed than given."""
+    named: dict[bytes, str] = {}
+    for count, key in enumerate(witnesses, 1):
+        first = named.setdefault(key.public_key, key.name)
+        if len(named) != count:  # this public key was given before
+            also = "" if first == key.name else f" (as {first} and as {key.name})"
+            raise InvalidInput(option, f"the same witness key is given twice{also}: a quorum counts each witness once")
     own = {k.public_key for k in log_keys}
     for key in witnesses:
         if key.public_key in own:

@@ -1,0 +1,53 @@
+"""Attacks on the witnesses' word (attacker review 3): what a bucket writer, who holds no key, can make
+of a witness's cosignature, and what a witness server answers a client written from tlog-witness."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from auditlog.tlog.cosignature import parse_witness_key, witnessed_by
+from tests.integration.cli_support import cli
+from tests.publish import spec_verifier
+from tests.publish.test_witness import witness, world  # noqa: F401 - the fixture
+
+__all__ = ["world"]
+
+
+def relabelled(line: str, name: str, public: bytes) -> str:
+    """A cosignature/v1 line put under another key name, as anyone can: the signed message (header, time,
+    body) does not name the witness, so only the key id, computed from the name and the public key, changes."""
+    raw = base64.b64decode(line.rstrip("\n").rsplit(" ", 1)[1])
+    key_id = hashlib.sha256(name.encode() + b"\n\x04" + public).digest()[:4]
+    return f"\u2014 {name} {base64.b64encode(key_id + raw[4:]).decode()}\n"
+
+
+def test_one_witness_under_two_names_is_one_witness(world, tmp_path: Path):  # noqa: F811 - the fixture
+    """tlog-cosignature: the Ed25519 message does not commit to the cosigner's name, so one public key under two
+    names is one witness. A bucket writer copied its line under a second name: `--witnesses 2` counted it twice."""
+    db, out, key, vkey, _, wvkey, _ = world
+    done = witness(world)
+    assert done.code == 0, done
+    cosigned = tmp_path / "cosigned.txt"
+    cosigned.write_text(done.out)
+    assert cli("publish", "--log", db, "--to", out, "--key", key, "--cosigned", cosigned).code == 0
+    name, _, public = spec_verifier.vkey_parts(wvkey)
+    line = next(s for s in done.out.splitlines(keepends=True) if s.startswith(f"\u2014 {name} "))
+    alias = "witness.example/w2"
+    (out / "checkpoint").write_text((out / "checkpoint").read_text() + relabelled(line, alias, public))
+    alias_key_id = hashlib.sha256(alias.encode() + b"\n\x04" + public).digest()[:4]
+    alias_data = base64.b64encode(bytes([0x04]) + public).decode()
+    alias_vkey = f"{alias}+{alias_key_id.hex()}+{alias_data}"
+    assert spec_verifier.cosignature_time((out / "checkpoint").read_text(), alias, public)  # it does verify as w2
+
+    two = cli("verify", "--from", out, "--vkey", vkey, "--witness-vkey", wvkey, "--witness-vkey", alias_vkey,
+              "--witnesses", "2")
+    assert two.code == 2 and "--witness-vkey" in two.err and "same" in two.err, two
+    # the Python API counts it once too
+    keys = [parse_witness_key(wvkey), parse_witness_key(alias_vkey)]
+    assert witnessed_by((out / "checkpoint").read_text(), keys) == [name]
+    # and so does publish --witness: one key under two names is refused before anything is asked
+    asked = cli("publish", "--log", db, "--to", out, "--key", key, "--witness", "http://127.0.0.1:9", wvkey,
+                "--witness", "http://127.0.0.1:9", alias_vkey)
+    assert asked.code == 2 and "--witness" in asked.err and "same" in asked.err, asked
