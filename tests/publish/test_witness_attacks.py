@@ -10,9 +10,11 @@ from pathlib import Path
 from auditlog.tlog.cosignature import parse_witness_key, witnessed_by
 from tests.integration.cli_support import cli
 from tests.publish import spec_verifier
+from tests.publish.publish_support import make_log
 from tests.publish.test_witness import witness, world  # noqa: F401 - the fixture
+from tests.publish.test_witness_http import ORIGIN, checkpoint, proof, request, setup, size_of  # noqa: F401
 
-__all__ = ["world"]
+__all__ = ["setup", "world"]
 
 
 def relabelled(line: str, name: str, public: bytes) -> str:
@@ -51,3 +53,28 @@ def test_one_witness_under_two_names_is_one_witness(world, tmp_path: Path):  # n
     asked = cli("publish", "--log", db, "--to", out, "--key", key, "--witness", "http://127.0.0.1:9", wvkey,
                 "--witness", "http://127.0.0.1:9", alias_vkey)
     assert asked.code == 2 and "--witness" in asked.err and "same" in asked.err, asked
+
+
+def test_the_witness_server_answers_422_where_tlog_witness_says_so(setup):  # noqa: F811 - the fixture
+    """tlog-witness: 422 Unprocessable Entity for a non-empty proof from size 0, for a proof that does not verify,
+    for a checkpoint of size 0 without the empty tree's root, and for the same size with another root. The
+    server answered 400, 400, 403 and 409: a client written from the spec reads a 409's body as the witness's
+    size (text/x.tlog.size), and got the refusal's text instead."""
+    from auditlog.core.checkpoint import Checkpoint
+    from auditlog.services.keys import load_signer
+    from auditlog.services.signing import sign_checkpoint
+
+    witness_server, db, key, tmp = setup["witness"], setup["db"], setup["key"], setup["tmp"]
+    note = checkpoint(db, key)
+    size = size_of(note)
+    hashes = proof(db, 1, size)
+    assert witness_server.post(request(0, hashes, note))[0] == 422  # a proof from size 0 must be empty
+    empty = sign_checkpoint(Checkpoint(ORIGIN, 0, b"\x07" * 32), [load_signer(key)])
+    assert witness_server.post(request(0, [], empty))[0] == 422  # size 0, not the empty tree's root
+    assert witness_server.post(request(0, [], note))[0] == 200
+    assert witness_server.post(request(size, hashes, note))[0] == 422  # a proof from a size to itself is empty
+    other = tmp / "other.db"
+    make_log(other, size - 1, start=100)
+    status, kind, _ = witness_server.post(request(size, [], checkpoint(other, key)))
+    assert (status, kind.split(";")[0]) == (422, "text/plain"), status  # the same size, another root
+    assert witness_server.post(request(0, [], note)) == (409, "text/x.tlog.size", f"{size}\n".encode())

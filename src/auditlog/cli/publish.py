@@ -165,7 +165,7 @@ def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted:
 
     The checks, the record and its lock are `auditlog witness`'s, so both can share one state.
     Answers 200 with the cosignature line; 400 malformed; 403 no trusted signature; 404 an unknown
-    origin; 409 another old size (the body names the witness's) or a fork; 422 a proof that fails.
+    origin; 409 another old size (the body names the witness's); 422 a fork or a proof that fails.
     Prints "listening on http://HOST:PORT/PREFIX" once ready; runs until interrupted.
     """
     from auditlog.core.note import Verifier, bad_text

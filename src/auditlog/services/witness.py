@@ -23,7 +23,7 @@ from auditlog.filelock import FileLock
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
 from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
 from auditlog.tlog.witness import Witnessed, check_extends
-from auditlog.tlog.witness_protocol import AddCheckpoint, parse_head
+from auditlog.tlog.witness_protocol import AddCheckpoint, Unprocessable, parse_head
 
 ProofSource = Callable[[int, Checkpoint], list[bytes]]  # (old size, new checkpoint) -> consistency proof
 
@@ -119,7 +119,8 @@ def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence
                     state: Path, *, now: int | None = None) -> Cosigned:
     """A tlog-witness add-checkpoint request (the server's, `witness --request`'s and `--proof` with an
     `old` line): from the size recorded, with the request's own proof. InvalidInput for what the spec
-    says a request must not be; OldSizeMismatch when its old size is not the one recorded."""
+    says a request must not be (Unprocessable, a subclass, for a proof that cannot be one between its
+    sizes); OldSizeMismatch when its old size is not the one recorded."""
     try:
         size = parse_checkpoint(unverified_note(request.note)[0]).size
     except AuditLogError as exc:
@@ -127,7 +128,7 @@ def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence
     if request.old_size > size:
         raise InvalidInput("old", f"size {request.old_size} is above the checkpoint's size {size}")
     if request.old_size == size and request.proof:
-        raise InvalidInput("proof", "a consistency proof from a size to itself is empty")
+        raise Unprocessable("proof", "a consistency proof from a size to itself is empty")
     return witness(request.note, origin, log_verifiers, signer, state, lambda old, checkpoint: list(request.proof),
                    now=now, old_size=request.old_size)
 
