@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from auditlog.core.chain import ChainScan, Row
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
 from auditlog.core.events import parse_event
-from auditlog.core.merkle import leaf_hash
+from auditlog.core.merkle import EMPTY_ROOT, leaf_hash
 from auditlog.core.note import Verifier, unverified_note
 from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, VerificationError
@@ -180,7 +180,10 @@ def _anchor_map(cp: Checkpoint, anchors: Sequence[tuple[str, Checkpoint]], size:
         if old.size > size:
             raise VerificationError(f"{label} has {old.size} events, the published checkpoint only {size} "
                                     f"(root {cp.root.hex()}): the published log was rolled back")
-        out.setdefault(old.size, []).append((label, old.root))
+        if old.size == 0 and old.root != EMPTY_ROOT:
+            raise VerificationError(f"{label} has size 0 and root {old.root.hex()}, not the empty tree's")
+        if old.size:  # a tree of size 0 is a prefix of any
+            out.setdefault(old.size, []).append((label, old.root))
     return out
 
 
