@@ -7,7 +7,8 @@ verify again what they fold) and read: the recent runs, every verdict with its o
 a trend per project and metric (a scoped metric by its address, `scope/name`, on valid headline
 values only, as `auditlog trend`, with what it left out; `include_status` adds the statuses it names,
 as `trend --include-status` does, and each chart counts the values it used so), the latest A/B summaries. Every run and verdict shown is
-confirmed against the log (View.confirm). When verify finds a problem, nothing of the
+confirmed against the log (View.confirm: the event at its seq still hashes to the one folded), not its figures, which
+are the projections' (docs/threat-model.md). When verify finds a problem, nothing of the
 tables is read: the report then says what failed, and shows no data from the log.
 """
 
