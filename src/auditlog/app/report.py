@@ -214,14 +214,16 @@ def _latest_ab(view: Any, count: int) -> list[Any]:
 
 def save(page: str, out: str | os.PathLike[str]) -> None:
     """Write the page to `out` atomically (a temporary file beside it, flushed, renamed): a reader never
-    sees half a report. StorageError when it cannot be written."""
+    sees half a report. The temporary name is unguessable and created exclusively, so a link planted
+    beside the page is never written through. StorageError when it cannot be written."""
+    import secrets
     from pathlib import Path
 
     from auditlog.errors import StorageError
     target = Path(out)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
+        with open(temporary, "x", encoding="utf-8", newline="\n") as stream:
             stream.write(page)
             stream.flush()
             os.fsync(stream.fileno())
