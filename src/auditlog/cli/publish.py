@@ -37,7 +37,8 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
     """Publish the log as C2SP tlog-tiles (checkpoint, tiles, entry bundles) with its projections.
 
     Incremental: only new tiles and changed files are written, the checkpoint last. Refused
-    (exit 5) when the destination holds another log, a longer one, or one this log does not extend.
+    (exit 5) when the destination holds another log, a longer one, or one this log does not extend,
+    or when another publish changed its checkpoint meanwhile (publish to one place at a time).
     """
     import json
 
