@@ -10,7 +10,7 @@ from pathlib import Path
 from auditlog.tlog.cosignature import parse_witness_key, witnessed_by
 from tests.integration.cli_support import cli
 from tests.publish import spec_verifier
-from tests.publish.publish_support import make_log
+from tests.publish.publish_support import keygen, make_log
 from tests.publish.test_witness import witness, world  # noqa: F401 - the fixture
 from tests.publish.test_witness_http import ORIGIN, checkpoint, proof, request, setup, size_of  # noqa: F401
 
@@ -78,3 +78,22 @@ def test_the_witness_server_answers_422_where_tlog_witness_says_so(setup):  # no
     status, kind, _ = witness_server.post(request(size, [], checkpoint(other, key)))
     assert (status, kind.split(";")[0]) == (422, "text/plain"), status  # the same size, another root
     assert witness_server.post(request(0, [], note)) == (409, "text/x.tlog.size", f"{size}\n".encode())
+
+
+def test_verify_from_checks_the_genesis_names_the_checkpoints_origin(tmp_path: Path):
+    """A checkpoint signed by the log's key for another origin over this log's tree (a key that signs several
+    logs, misused by another tool): verify --from said "N events of <that origin>" with exit 0, though the
+    genesis entry names the log's own origin. The published entries now have to be that origin's log."""
+    from auditlog.core.checkpoint import Checkpoint
+    from auditlog.services.keys import load_signer
+    from auditlog.services.signing import sign_checkpoint
+
+    db, out = tmp_path / "evals.db", tmp_path / "pub"
+    make_log(db, 5)
+    key, vkey = keygen(tmp_path)
+    assert cli("publish", "--log", db, "--to", out, "--key", key).code == 0
+    lines = (out / "checkpoint").read_text().split("\n")
+    size, root = int(lines[1]), base64.b64decode(lines[2])
+    (out / "checkpoint").write_text(sign_checkpoint(Checkpoint("test.example/other", size, root), [load_signer(key)]))
+    done = cli("verify", "--from", out, "--vkey", vkey)
+    assert done.code == 1 and "test.example/evals" in done.err and "test.example/other" in done.err, done
