@@ -52,3 +52,22 @@ def test_verify_from_takes_an_old_checkpoint_of_size_0(tmp_path: Path) -> None:
     s.ok("verify", "--from", out, "--vkey", vkey, "--checkpoint", old)
     old.write_text(sign_checkpoint(Checkpoint("test.example/evals", 0, b"\x07" * 32), [load_signer(key)]))
     s.one_line_error(s.cli("verify", "--from", out, "--vkey", vkey, "--checkpoint", old), 1, "old.txt", "empty tree")
+
+
+def test_a_vkey_given_as_text_is_never_a_file_of_that_name(work: Work, tmp_path: Path) -> None:  # noqa: F811
+    """--vkey takes a verifier key or a file holding one; the text was read as a file whenever a file of that name
+    existed, so whoever could write the directory a check runs in (a checked-out pull request, in CI) put a file
+    named exactly the log's verifier key there, holding their own key, and their checkpoint 'verified' under the
+    key the auditor typed (attacker review 3). A text that is a verifier key is that key."""
+    genuine = work.vkey.read_text().strip()
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "attacker.key")
+    forged = tmp_path / "forged.txt"
+    forged.write_bytes(s.ok("checkpoint", "--key", tmp_path / "attacker.key", "--log", work.db).stdout)
+    workspace = tmp_path / "workspace"
+    planted = workspace / genuine
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text((tmp_path / "attacker.vkey").read_text())
+    done = s.cli("verify", "--log", work.db, "--checkpoint", forged, "--vkey", genuine, cwd=workspace)
+    assert done.code == 1 and "no valid signature" in done.err, done
+    witness = s.cli("verify", "--from", workspace, "--vkey", genuine, "--witness-vkey", genuine, cwd=workspace)
+    assert witness.code == 2, witness  # read as the key itself: the log's own key, refused as a witness

@@ -18,8 +18,9 @@ from pathlib import Path
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, unverified_note
 from auditlog.durable import write_atomically
-from auditlog.errors import AuditLogError, InvalidInput, KeyFileError, StorageError, VerificationError
+from auditlog.errors import AuditLogError, InvalidInput, StorageError, VerificationError
 from auditlog.filelock import FileLock
+from auditlog.services.keys import key_text
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
 from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
 from auditlog.tlog.witness import Witnessed, check_extends
@@ -167,13 +168,4 @@ def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Seque
 
 def load_witness_keys(entries: Sequence[str]) -> list[Verifier | CosignerKey]:
     """Each entry is a witness vkey (type 0x04, or 0x01 for plain cosignatures) or a file holding one."""
-    keys: list[Verifier | CosignerKey] = []
-    for entry in entries:
-        text = entry
-        if "+" not in entry or Path(entry).is_file():
-            try:
-                text = Path(entry).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise KeyFileError(f"{entry}: cannot read the witness key: {exc}") from None
-        keys.append(parse_witness_key(text))
-    return keys
+    return [parse_witness_key(key_text(entry, "witness key")) for entry in entries]
