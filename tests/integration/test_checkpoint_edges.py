@@ -71,3 +71,13 @@ def test_a_vkey_given_as_text_is_never_a_file_of_that_name(work: Work, tmp_path:
     assert done.code == 1 and "no valid signature" in done.err, done
     witness = s.cli("verify", "--from", workspace, "--vkey", genuine, "--witness-vkey", genuine, cwd=workspace)
     assert witness.code == 2, witness  # read as the key itself: the log's own key, refused as a witness
+
+
+def test_copy_says_what_it_checked(work: Work, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """`copy` said "verified" of a log whose stored checkpoint is signed by a key nobody checked (here the
+    attacker's): what it checks is verify's internal consistency, no signature (attacker review 3)."""
+    s.ok("keygen", "--name", "ci.example.org", "--out", tmp_path / "attacker.key")
+    s.ok("checkpoint", "--key", tmp_path / "attacker.key", "--log", work.db)
+    done = s.ok("copy", work.db, tmp_path / "copy.db")
+    assert "verified" not in done.out and "internally consistent" in done.out, done.out
+    assert "signatures not checked" in done.out, done.out
