@@ -3,8 +3,10 @@
 Strings are data. Some characters are never written raw, so that a value can neither
 repaint a reviewer's terminal nor display as another: C0 controls (an ANSI escape, a
 newline), DEL, C1 controls (U+0080..U+009F, U+009B is a CSI), the bidirectional
-controls U+202A..U+202E and U+2066..U+2069, and the direction marks U+200E, U+200F and
-U+061C ("safe\u202egnp.exe" would show as "safeexe.png").
+controls U+202A..U+202E and U+2066..U+2069, the direction marks U+200E, U+200F and
+U+061C ("safe\u202egnp.exe" would show as "safeexe.png"), and the characters that print
+nothing (zero-width spaces and joiners, U+2060..U+2064, the soft hyphen, the BOM, Hangul
+fillers, tag characters...: "cand\u200b" would show as "cand"; `_INVISIBLE`).
 
 - table and CSV (read by people, in terminals and spreadsheets): shown escaped, as
   `\x1b`, `\n`, `\x85`, `\u202e`; a table also cuts long values, and its middle columns
@@ -28,13 +30,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 FORMATS = ("table", "json", "jsonl", "csv")
-# The characters never written raw (keep in step with auditlog.evals.runs, which refuses them in ids).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The characters never written raw (keep in step with auditlog.evals.runs, which refuses them in ids):
+# controls, bidirectional controls and direction marks, and the characters that print nothing.
+_INVISIBLE = ("\u00ad\u115f\u1160\u180e\u200b-\u200d\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
+              "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069" + _INVISIBLE + "]")
 # What json.dumps(ensure_ascii=False) leaves raw of them (it escapes C0 itself)...
-_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# ... and the same characters as UTF-8 in JSON bytes (each a whole character: in valid UTF-8,
-# 0xC2, 0xD8 and 0xE2 only ever start one).
-_JSON_RAW_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069" + _INVISIBLE + "]")
+# ... and the same characters as UTF-8 in JSON bytes (each pattern a whole character: in valid
+# UTF-8 a pattern's first byte only ever starts one).
+_JSON_RAW_UTF8 = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f\xad]|\xd8\x9c|\xe1\x85[\x9f\xa0]|\xe1\xa0\x8e|\xe2\x80[\x8b-\x8f\xaa-\xae]"
+    rb"|\xe2\x81[\xa0-\xa4\xa6-\xaf]|\xe3\x85\xa4|\xef\xbb\xbf|\xef\xbe\xa0|\xef\xbf[\xb9-\xbb]"
+    rb"|\xf0\x9b\xb2[\xa0-\xa3]|\xf0\x9d\x85[\xb3-\xba]|\xf3\xa0\x80[\x81\xa0-\xbf]|\xf3\xa0\x81[\x80-\xbf]")
 _MAX_CELL = 60
 SIGNIFICANT_DIGITS = 4
 CUT_MARKER = "…"  # stands in a table for the middle columns cut to fit the width
@@ -137,7 +145,7 @@ def _fitting(widths: list[int], limit: int | None) -> list[int]:
 
 
 def safe_text(value: str, limit: int = _MAX_CELL) -> str:
-    """Escape control and bidirectional characters and cut long values, for display only."""
+    """Escape control, bidirectional and invisible characters and cut long values, for display only."""
     text = escape_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -148,13 +156,14 @@ def escape_text(value: str) -> str:
 
 
 def json_text(value: Any, **options: Any) -> str:
-    """json.dumps(value, ensure_ascii=False, **options), with C1, DEL and bidirectional controls
-    written as \\u escapes: exact for json.loads, and harmless on a terminal."""
+    """json.dumps(value, ensure_ascii=False, **options), with C1, DEL, bidirectional controls and
+    invisible characters written as \\u escapes: exact for json.loads, and harmless on a terminal."""
     return escape_json(json.dumps(value, ensure_ascii=False, **options))
 
 
 def escape_json(text: str) -> str:
-    """JSON text with the raw C1, DEL and bidirectional controls in it written as \\u escapes (same value)."""
+    """JSON text with the raw C1, DEL, bidirectional and invisible characters in it written as \\u escapes
+    (same value)."""
     return _JSON_RAW.sub(_json_escape, text) if _JSON_RAW.search(text) else text
 
 
@@ -176,8 +185,13 @@ def _json_escape(match: re.Match[str]) -> str:
 
 def _json_escape_char(char: str) -> str:
     # Inside a JSON string only (JSON's own syntax is ASCII), and never after a lone backslash
-    # (json.dumps writes a backslash as two), so the escape decodes to the same character.
-    return f"\\u{ord(char):04x}"
+    # (json.dumps writes a backslash as two), so the escape decodes to the same character
+    # (beyond U+FFFF, as JSON spells it: the UTF-16 surrogate pair).
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def _cell(value: Any) -> str:

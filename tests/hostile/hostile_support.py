@@ -32,6 +32,12 @@ NASTY = [
 # the direction marks LRM, RLM, ALM. Those strings stay fine as free text (notes, tag values).
 REFUSED_IN_IDS = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
                                      *range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+# ... and the characters that print nothing (attacker review 3): "cand\u200b" displayed as "cand"
+INVISIBLE_IN_IDS = frozenset(map(chr, [0x00AD, 0x115F, 0x1160, 0x180E, *range(0x200B, 0x200E), *range(0x2060, 0x2065),
+                                       *range(0x206A, 0x2070), 0x3164, 0xFEFF, 0xFFA0, *range(0xFFF9, 0xFFFC),
+                                       *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B), 0xE0001,
+                                       *range(0xE0020, 0xE0080)]))
+REFUSED_IN_IDS = REFUSED_IN_IDS | INVISIBLE_IN_IDS
 NASTY_IDS = [s for s in NASTY if not REFUSED_IN_IDS.intersection(s)]
 
 text = st.one_of(st.sampled_from(NASTY), st.text(max_size=20), st.text(alphabet=st.characters(codec="utf-8"), max_size=8))

@@ -96,3 +96,20 @@ def test_a_row_hidden_from_the_index_makes_the_gate_fail_loudly(log: Path, colum
         done = cli("gate", "m::bad", *args, "--log", log)
         assert done.code == 1 and "one of them was altered" in done.err, (args, done)
     assert cli("verify", "--log", log).code == 1
+
+
+def test_the_report_does_not_say_forged_figures_were_checked(log: Path, tmp_path: Path) -> None:
+    """Whoever writes the projections directory can rewrite a run's figures under its genuine event hash (the
+    list views' documented limit). The report showed them under VERIFIED, saying "every run and verdict shown was
+    confirmed against the log's bytes" (attacker review 3, finding 4): it now says what was checked, and how
+    to fold the figures again from the log."""
+    directory = Path(f"{log}.projections")
+    for part in files(directory, "runs/part-"):
+        rewrite_part(directory, part, lambda row: {**row, "pass_rate": 0.987654} if row["run_id"] == "m::weak"
+                     else row)
+    page = tmp_path / "report.html"
+    ok("report", "--log", log, "--out", page)
+    html = page.read_text()
+    assert "VERIFIED" in html and "0.9877" in html  # the forged figure is shown: the report reads the projections
+    assert "confirmed against the log's bytes" not in html
+    assert "figures are the projections'" in html and "auditlog projections rebuild" in html

@@ -30,8 +30,11 @@ from .hostile_support import cli_support as s
 C1 = ["\x85", "\x9b", "\x80", "\x9f"]
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
 MARKS = ["\u200e", "\u200f", "\u061c"]
-DECEPTIVE = C1 + BIDI + MARKS
-ALLOWED = ["é", "🎉", "\u00a0", "\u200b", "\u200d", "\u202f", "\u2065", "\u206a", "\u061b", "\u061d", "中文"]
+# they print nothing: "cand\u200b" displayed as "cand" everywhere (attacker review 3)
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u2063", "\ufeff", "\u00ad", "\u180e", "\u206a", "\u3164",
+             "\U000e0041", "\U000e0001"]
+DECEPTIVE = C1 + BIDI + MARKS + INVISIBLE
+ALLOWED = ["é", "🎉", "\u00a0", "\u202f", "\u2065", "\u061b", "\u061d", "中文", "\U0001f468\U0001f3fd", "\U000e0100"]
 
 
 def code_point(char: str) -> str:
@@ -53,7 +56,7 @@ def test_check_identifier_names_the_field_and_the_code_point(char: str) -> None:
     assert caught.value.field == "$.run_id"
     assert f"contains {code_point(char)}" in caught.value.reason
     kind = ("a bidirectional control" if char in BIDI else "an invisible direction mark" if char in MARKS
-            else "control character")
+            else "an invisible character" if char in INVISIBLE else "control character")
     assert kind in caught.value.reason
     assert char not in str(caught.value)
 
@@ -64,12 +67,17 @@ def test_other_unicode_is_a_fine_identifier(char: str) -> None:
 
 
 def test_every_refused_code_point_and_no_other() -> None:
-    """The ids' rule, the display's escaping and the tests' list agree on every BMP code point."""
-    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    """The ids' rule, the display's escaping (text, JSON text, JSON bytes) and the tests' list agree on every
+    code point."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     assert {c for c in chars if core_runs._CONTROL.search(c)} == REFUSED_IN_IDS
     assert {c for c in chars if safe_text(c, limit=100) != c} == REFUSED_IN_IDS
-    assert {c for c in chars if json_text(c) != json.dumps(c, ensure_ascii=False)} == REFUSED_IN_IDS - {
-        chr(c) for c in range(0x20)}  # json.dumps escapes C0 itself
+    c0 = {chr(c) for c in range(0x20)}  # json.dumps escapes C0 itself
+    assert {c for c in chars if json_text(c) != json.dumps(c, ensure_ascii=False)} == REFUSED_IN_IDS - c0
+    raw = {c: json.dumps(c, ensure_ascii=False).encode() for c in chars}
+    escaped = {c: escape_json_bytes(b) for c, b in raw.items()}
+    assert {c for c in chars if escaped[c] != raw[c]} == REFUSED_IN_IDS - c0
+    assert all(json.loads(escaped[c]) == c for c in REFUSED_IN_IDS - c0)  # the same value, surrogate pairs too
 
 
 def _run(**extra: Any) -> dict[str, Any]:
@@ -187,8 +195,8 @@ def test_ingest_refuses_them_in_a_run_id(log_db: Path, tmp_path: Path) -> None:
 # -- outputs: free text recorded legitimately, shown escaped --------------------------------------
 
 RLO, NEL, ESC = "\u202e", "\x85", "\x1b"
-HOSTILE = f"safe{RLO}gnp.exe {NEL}next {ESC}[31mred {ESC}]0;t\x07 \u2066i\u2069 \u200fé🎉"
-RAW = [RLO, NEL, ESC, "\u2066", "\u200f", "\x07"]
+HOSTILE = f"safe{RLO}gnp.exe {NEL}next {ESC}[31mred {ESC}]0;t\x07 \u2066i\u2069 \u200fé🎉 zero\u200bwidth\U000e0041"
+RAW = [RLO, NEL, ESC, "\u2066", "\u200f", "\x07", "\u200b", "\U000e0041"]
 RAW_BYTES = [c.encode("utf-8") for c in RAW]
 
 

@@ -118,11 +118,11 @@ def test_the_server_answers_as_the_spec_says(setup):
 
     status, _, body = witness.post(request(old, proof(db, old, new), note27))
     assert status == 200 and spec_verifier.cosignature_time(note27 + body.decode(), name, public)
-    # the same size again: the same root is cosigned, another root at that size is a fork (409)
+    # the same size again: the same root is cosigned, another root at that size is a fork (422)
     assert witness.post(request(new, [], note27))[0] == 200
     other = setup["tmp"] / "other.db"
     make_log(other, new - 1, start=100)
-    assert witness.post(request(new, [], checkpoint(other, key)))[0] == 409
+    assert witness.post(request(new, [], checkpoint(other, key)))[0] == 422
 
 
 def test_the_server_refuses_what_the_spec_says_it_must(setup):

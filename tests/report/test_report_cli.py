@@ -257,3 +257,22 @@ def test_include_status_charts_scoped_values_of_those_statuses_marked_as_trend_m
     ok("report", "--log", db, "--out", out, "--include-status", "diagnostic")  # no scope of that status here
     page = out.read_text()
     assert "(uses " not in page and "left out: 2 runs invalid" in page and "Not charted" in page
+
+
+def test_the_report_never_writes_through_a_link_planted_at_its_temporary_name(tmp_path: Path) -> None:
+    """report.save wrote `.NAME.<pid>.tmp` beside the page with open(..., "w"): whoever can write the directory
+    (a shared reports folder) planted a link there, and the page was written into the file it points to
+    (attacker review 3). The temporary name is unguessable now, and created exclusively."""
+    import os
+
+    from auditlog.app.report import save
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "shared" / "report.html"
+    out.parent.mkdir()
+    for pid in {os.getpid(), *range(os.getpid() - 50, os.getpid() + 50)}:
+        (out.parent / f".report.html.{pid}.tmp").symlink_to(victim)
+    save("<html>page</html>\n", out)
+    assert victim.read_text() == "keep me\n"
+    assert out.read_text() == "<html>page</html>\n" and not out.is_symlink()

@@ -60,6 +60,7 @@ def publish(log: AuditLog, log_path: str | os.PathLike[str], uri: str, signer: S
     tiles.write_tiles(log, publication, progress)
     # the witnesses before the projections: a publish they refuse leaves readers the last one whole
     asked = ask_witnesses(log, publication, witnesses, len(witnesses) if quorum is None else quorum)
+    publication.check_unchanged()  # another publish meanwhile: its projections are not overwritten
     _write_projections(publication, Path(projections_directory(log, log_path, directory)), view)
     note = tiles.final_note(publication, [*cosigned, *asked.notes])
     keep_checkpoint(log, publication.checkpoint, note, publication.signer)

@@ -7,7 +7,8 @@ verify again what they fold) and read: the recent runs, every verdict with its o
 a trend per project and metric (a scoped metric by its address, `scope/name`, on valid headline
 values only, as `auditlog trend`, with what it left out; `include_status` adds the statuses it names,
 as `trend --include-status` does, and each chart counts the values it used so), the latest A/B summaries. Every run and verdict shown is
-confirmed against the log (View.confirm). When verify finds a problem, nothing of the
+confirmed against the log (View.confirm: the event at its seq still hashes to the one folded), not its figures, which
+are the projections' (docs/threat-model.md). When verify finds a problem, nothing of the
 tables is read: the report then says what failed, and shows no data from the log.
 """
 
@@ -214,14 +215,16 @@ def _latest_ab(view: Any, count: int) -> list[Any]:
 
 def save(page: str, out: str | os.PathLike[str]) -> None:
     """Write the page to `out` atomically (a temporary file beside it, flushed, renamed): a reader never
-    sees half a report. StorageError when it cannot be written."""
+    sees half a report. The temporary name is unguessable and created exclusively, so a link planted
+    beside the page is never written through. StorageError when it cannot be written."""
+    import secrets
     from pathlib import Path
 
     from auditlog.errors import StorageError
     target = Path(out)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
+        with open(temporary, "x", encoding="utf-8", newline="\n") as stream:
             stream.write(page)
             stream.flush()
             os.fsync(stream.fileno())

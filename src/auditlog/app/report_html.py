@@ -84,7 +84,10 @@ def _verification(data: ReportData) -> str:
                    "catch-up, not checked by this run of verify.</p>")
     else:
         out.append(f"<p class=\"muted\">The tables below were folded from these {plural(data.shown_size, 'event')}; "
-                   "every run and verdict shown was confirmed against the log's bytes.</p>")
+                   "every run and verdict shown is, at its seq, the event the projections folded (its hash checked "
+                   "against the log's bytes), but the figures are the projections', which whoever can write their "
+                   "directory could rewrite under the genuine hashes: <code>auditlog projections rebuild</code> "
+                   "folds them again from the log.</p>")
     return "\n".join(out)
 
 

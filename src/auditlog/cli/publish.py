@@ -38,7 +38,8 @@ def publish(log_path: str, uri: str, key_path: str, key_name: str | None, direct
     """Publish the log as C2SP tlog-tiles (checkpoint, tiles, entry bundles) with its projections.
 
     Incremental: only new tiles and changed files are written, the checkpoint last. Refused
-    (exit 5) when the destination holds another log, a longer one, or one this log does not extend.
+    (exit 5) when the destination holds another log, a longer one, or one this log does not extend,
+    or when another publish changed its checkpoint meanwhile (publish to one place at a time).
     """
     import json
 
@@ -166,7 +167,7 @@ def witness_server(key_path: str, key_name: str | None, state_dir: str, trusted:
 
     The checks, the record and its lock are `auditlog witness`'s, so both can share one state.
     Answers 200 with the cosignature line; 400 malformed; 403 no trusted signature; 404 an unknown
-    origin; 409 another old size (the body names the witness's) or a fork; 422 a proof that fails.
+    origin; 409 another old size (the body names the witness's); 422 a fork or a proof that fails.
     Prints "listening on http://HOST:PORT/PREFIX" once ready; runs until interrupted.
     """
     from auditlog.core.note import Verifier, bad_text

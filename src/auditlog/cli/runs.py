@@ -159,7 +159,7 @@ def events(log_path: str, after: int, limit: int | None, output: str) -> None:
     Each event is checked as it is printed (its bytes hash to its hash and link to the event
     before it): at the first that does not, the command stops with exit 1 naming its seq.
 
-    C1, DEL and bidirectional control characters in an event are written as JSON \\u escapes
+    C1, DEL, bidirectional control and invisible characters in an event are written as JSON \\u escapes
     (the same JSON value: parse and re-canonicalise to hash it); the table escapes them too."""
     with open_log(log_path) as log:
         until = after + 1 + limit if limit is not None else None

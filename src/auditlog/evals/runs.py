@@ -41,11 +41,17 @@ VERDICT_KEYS = frozenset({
     "verdict", "policy", "reason", "computed_by",
 })
 
-# Refused in identifiers: C0 controls, DEL, C1 controls, and the invisible characters that
-# change the order text is shown in (bidi embeddings, overrides and isolates; LRM, RLM, ALM):
-# with them an id displays as another ("safe\u202egnp.exe" shows as "safeexe.png").
-# Keep in step with auditlog.render, which shows the same characters escaped.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Refused in identifiers: C0 controls, DEL, C1 controls, the invisible characters that change
+# the order text is shown in (bidi embeddings, overrides and isolates; LRM, RLM, ALM), and those
+# that print nothing at all (zero-width spaces and joiners, the word joiner and invisible
+# operators, the soft hyphen, the BOM, Hangul fillers, deprecated format controls, tag
+# characters...): with them an id displays as another ("safe\u202egnp.exe" shows as
+# "safeexe.png", "cand\u200b" as "cand"). Keep in step with auditlog.render, which shows the
+# same characters escaped.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = ("\u00ad\u115f\u1160\u180e\u200b-\u200d\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
+              "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069" + _INVISIBLE + "]")
 _DIRECTION_MARKS = frozenset("\u061c\u200e\u200f")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 # RFC 3339 section 5.6 date-time with its offset: "T" or, as its note allows, a space (upper-case T and Z only)
@@ -242,7 +248,7 @@ def _no_baseline(verdict: Mapping[str, Any]) -> None:
 
 def check_identifier(value: Any, path: str) -> str:
     """Ids are non-empty strings of at most MAX_ID_LENGTH characters, without control characters
-    (C0, DEL, C1) or bidirectional controls and direction marks."""
+    (C0, DEL, C1), bidirectional controls and direction marks, or characters that print nothing."""
     if not isinstance(value, str):
         raise InvalidInput(path, f"must be a string, not {kind_of(value)}")
     if not value.strip():
@@ -263,9 +269,12 @@ def _refused_character(char: str) -> str:
     if char in _DIRECTION_MARKS:
         return (f"contains {code}, an invisible direction mark: it changes how the text around it is shown, "
                 "so ids must not contain it")
-    if ord(char) >= 0x202A:
+    if _BIDI.match(char):
         return (f"contains {code}, a bidirectional control: it makes an id display as another, "
                 "so ids must not contain it")
+    if ord(char) > 0x9F:
+        return (f"contains {code}, an invisible character: it prints nothing, so an id holding it displays "
+                "as another; ids must not contain it")
     kind = "a C1 control character" if 0x80 <= ord(char) <= 0x9F else "a control character"
     return f"contains {code}, {kind}: ids must not contain control characters"
 

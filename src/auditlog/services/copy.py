@@ -39,7 +39,8 @@ class CopyReport:
 
     def describe(self) -> str:
         return (f"copied {plural(self.size, 'event')} and {plural(self.checkpoints, 'checkpoint')} from {self.source} to "
-                f"{self.destination}: verified, root {self.root}, head {self.head}")
+                f"{self.destination}: internally consistent (as `auditlog verify` checks it; the checkpoints' "
+                f"signatures not checked), root {self.root}, head {self.head}")
 
     def to_json(self) -> dict[str, object]:
         return {"ok": True, "source": self.source, "destination": self.destination, "size": self.size,

@@ -28,6 +28,7 @@ from auditlog.services.signing import Signer, cosigner_key
 PASSPHRASE_VARIABLE = "AUDITLOG_KEY_PASSPHRASE"
 _NAME_LINE = re.compile(r"name: (\S+)\n")
 _COSIGNER_LINE = "role: cosigner\n"
+_KEY_FORM = re.compile(r"[^+\s]+\+[0-9A-Fa-f]{8}\+[A-Za-z0-9+/=]+\Z")  # name+hex(key id)+base64: a vkey's form
 
 
 def generate_key(name: str, out: Path, *, cosigner: bool = False) -> tuple[Path, Path]:
@@ -168,20 +169,10 @@ def _refuse_what_is_not_a_private_key(path: Path, data: bytes) -> None:
 
 
 def load_verifiers(vkeys: list[str]) -> list[Verifier]:
-    """Each entry is a vkey string or a file holding one; KeyFileError names the entry that is not."""
+    """Each entry is a vkey string or a file holding one (key_text); KeyFileError names the entry that is not."""
     verifiers = []
     for entry in vkeys:
-        text = entry
-        if "+" not in entry or Path(entry).is_file():
-            try:
-                text = Path(entry).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise KeyFileError(f"{entry}: cannot read the verifier key: {exc.strerror or exc}") from None
-            except UnicodeDecodeError as exc:
-                raise KeyFileError(f"{entry}: not a verifier key: not UTF-8 at byte {exc.start}") from None
-            if "PRIVATE KEY-----" in text:  # never echo it: the private key is the secret
-                raise KeyFileError(f"{entry}: is a private key: give its verifier key, the .vkey file keygen "
-                                   "wrote beside it")
+        text = key_text(entry, "verifier key")
         try:
             verifiers.append(parse_verifier_key(text))
         except KeyFileError as exc:
@@ -189,6 +180,24 @@ def load_verifiers(vkeys: list[str]) -> list[Verifier]:
                 raise
             raise KeyFileError(f"{entry}: {exc}") from None
     return verifiers
+
+
+def key_text(entry: str, what: str) -> str:
+    """The verifier key an entry gives: the entry itself when it has a key's form (name+hex+base64), never a
+    file of that name (whoever can write the working directory, a checked-out pull request in CI, could plant
+    one holding another key); else the contents of the file it names, if there is one."""
+    if "+" in entry and (_KEY_FORM.match(entry) or not Path(entry).is_file()):
+        return entry
+    try:
+        text = Path(entry).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise KeyFileError(f"{entry}: cannot read the {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise KeyFileError(f"{entry}: not a {what}: not UTF-8 at byte {exc.start}") from None
+    if "PRIVATE KEY-----" in text:  # never echo it: the private key is the secret
+        raise KeyFileError(f"{entry}: is a private key: give its verifier key, the .vkey file keygen wrote "
+                           "beside it")
+    return text
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,16 @@ class Publication:
             self.target.write(name, read(), object_headers(name, immutable=True))
             self.written.append(name)
 
+    def check_unchanged(self) -> None:
+        """Conflict unless the destination's checkpoint is still the one this publish started from: another
+        publish finishing meanwhile (a larger tree, say) must not be overwritten by this one's, nor its
+        projections by this one's. Checked before the projections and again before the checkpoint, which
+        narrows the window to one read and one write: publish to a destination one at a time."""
+        if self.target.read(CHECKPOINT) != self.existing:
+            raise Conflict(f"{self.target.uri}: its checkpoint changed while this publish ran (another publish "
+                           "to it?): nothing more written, the other publish's files left as they are; publish "
+                           "again")
+
     def put(self, name: str, data: bytes) -> None:
         """Write a file that changes between publishes, only if its bytes differ."""
         if self.target.read(name) == data:
@@ -205,7 +215,9 @@ def final_note(publication: Publication, cosigned: Sequence[str | bytes] = ()) -
 
 
 def write_checkpoint(publication: Publication, note: str) -> None:
-    """Write `checkpoint`, last (unless the destination holds these very bytes)."""
+    """Write `checkpoint`, last (unless the destination holds these very bytes); Conflict when another publish
+    changed it since this one started (Publication.check_unchanged)."""
+    publication.check_unchanged()
     existing = publication.existing
     publication.note = note
     if existing is not None and existing == note.encode("utf-8"):

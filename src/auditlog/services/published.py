@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from auditlog.core.chain import ChainScan, Row
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint
-from auditlog.core.events import parse_event
-from auditlog.core.merkle import leaf_hash
+from auditlog.core.events import LOG_CREATED, parse_event
+from auditlog.core.merkle import EMPTY_ROOT, leaf_hash
 from auditlog.core.note import Verifier, unverified_note
 from auditlog.core.verify_proof import verify_inclusion
 from auditlog.errors import AuditLogError, IntegrityError, InvalidInput, NotFound, VerificationError
@@ -148,7 +148,7 @@ def verify_published(target: Target, verifiers: Sequence[Verifier], *,
                                                          f"hash {i} of {tile.path}: the entry or the tile was changed")
             if tile.full:
                 expected.setdefault(1, []).append(subtree_hash(hashes))
-            yield from _rows(target.uri, name, tile.first, entries)
+            yield from _rows(target.uri, name, tile.first, entries, cp.origin)
 
     for problem in scan.scan(leaves()):
         where = bundles.get(problem.seq // TILE_WIDTH, "the entries")
@@ -180,15 +180,24 @@ def _anchor_map(cp: Checkpoint, anchors: Sequence[tuple[str, Checkpoint]], size:
         if old.size > size:
             raise VerificationError(f"{label} has {old.size} events, the published checkpoint only {size} "
                                     f"(root {cp.root.hex()}): the published log was rolled back")
-        out.setdefault(old.size, []).append((label, old.root))
+        if old.size == 0 and old.root != EMPTY_ROOT:
+            raise VerificationError(f"{label} has size 0 and root {old.root.hex()}, not the empty tree's")
+        if old.size:  # a tree of size 0 is a prefix of any
+            out.setdefault(old.size, []).append((label, old.root))
     return out
 
 
-def _rows(uri: str, name: str, first: int, entries: list[bytes]) -> Iterator[Row]:
-    """One bundle's entries as the rows the chain scan reads (their columns from their own bytes)."""
+def _rows(uri: str, name: str, first: int, entries: list[bytes], origin: str) -> Iterator[Row]:
+    """One bundle's entries as the rows the chain scan reads (their columns from their own bytes). The
+    genesis must name the checkpoint's `origin`: a key that signs several logs' checkpoints could sign one
+    log's tree under another's origin, and "N events of ORIGIN" would be said of the wrong log."""
     for i, body in enumerate(entries):
         try:
             event = parse_event(body)
         except InvalidInput as exc:
             raise IntegrityError(first + i, f"{uri}: entry {i} of {name} is not an event ({exc})") from None
+        named = event.data.get("origin") if first + i == 0 and event.type == LOG_CREATED else origin
+        if named != origin:  # (a genesis that is not a log.created event: the chain scan names it)
+            raise IntegrityError(0, f"{uri}: entry 0 of {name} is the genesis of {named!r}, but the checkpoint is "
+                                    f"signed for {origin!r}: it is not that log's checkpoint")
         yield (first + i, hashlib.sha256(body).hexdigest(), event.ts, event.type, event.project, event.subject, body)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from auditlog import collector
 from auditlog.core.chain import ChainScan, Problem
 from auditlog.core.events import LOG_CREATED, SealedEvent
+from auditlog.core.merkle import EMPTY_ROOT
 from auditlog.errors import AuditLogError, IntegrityError
 from auditlog.render import plural
 from auditlog.services import tree
@@ -95,7 +96,8 @@ class VerifyReport:
         if self.outside_size is None:
             stored = (" (checkpoints stored in it can be deleted by its holder with the events after them)"
                       if self.anchors else "")
-            return said + (f". No checkpoint from outside the log was checked{stored}, so truncation or a rewrite "
+            checked = "covers any event" if self.outside_anchors else "was checked"
+            return said + (f". No checkpoint from outside the log {checked}{stored}, so truncation or a rewrite "
                            "by its holder cannot be excluded: keep checkpoints elsewhere and pass --checkpoint "
                            "FILE --vkey KEY")
         if self.outside_size < self.size:
@@ -142,13 +144,15 @@ def verify_log(log: AuditLog, progress: Callable[[int], None] | None = None,
             early.append(Problem(0, "checkpoint", f"{label} is for origin {cp.origin!r}, this log is {origin!r}"))
         elif cp.size:
             anchors.setdefault(cp.size, []).append((label, cp.root))
+        elif cp.root != EMPTY_ROOT:  # no tree of size 0 has it: signed, it is a claim about no log
+            early.append(Problem(0, "checkpoint", f"{label} has size 0 and root {cp.root.hex()}, not the empty tree's"))
     # One bound for both reads, taken after the checkpoints: the events and subtrees a writer
     # commits between the two cursors' snapshots are neither missing nor extra subtrees.
     size = log.store.head().size
     beyond: list[StoredNode] = []
     early += _unaccounted_rows(log)
     keys = tuple(v.name for v in verifiers)
-    outside = max((cp.size for _, cp in checkpoints), default=None)
+    outside = max((cp.size for _, cp in checkpoints if cp.size), default=None)  # size 0 covers no event
     report = None if early else _in_segments(log, meta, size, anchors, progress, processes)
     found = file_check()
     if report is not None and not found:

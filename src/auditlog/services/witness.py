@@ -18,12 +18,13 @@ from pathlib import Path
 from auditlog.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from auditlog.core.note import Verifier, b64decode, b64encode, unverified_note
 from auditlog.durable import write_atomically
-from auditlog.errors import AuditLogError, InvalidInput, KeyFileError, StorageError, VerificationError
+from auditlog.errors import AuditLogError, InvalidInput, StorageError, VerificationError
 from auditlog.filelock import FileLock
+from auditlog.services.keys import key_text
 from auditlog.services.signing import Signer, cosignature_line, cosigner_key
 from auditlog.tlog.cosignature import CosignerKey, parse_witness_key
 from auditlog.tlog.witness import Witnessed, check_extends
-from auditlog.tlog.witness_protocol import AddCheckpoint, parse_head
+from auditlog.tlog.witness_protocol import AddCheckpoint, Unprocessable, parse_head
 
 ProofSource = Callable[[int, Checkpoint], list[bytes]]  # (old size, new checkpoint) -> consistency proof
 
@@ -119,7 +120,8 @@ def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence
                     state: Path, *, now: int | None = None) -> Cosigned:
     """A tlog-witness add-checkpoint request (the server's, `witness --request`'s and `--proof` with an
     `old` line): from the size recorded, with the request's own proof. InvalidInput for what the spec
-    says a request must not be; OldSizeMismatch when its old size is not the one recorded."""
+    says a request must not be (Unprocessable, a subclass, for a proof that cannot be one between its
+    sizes); OldSizeMismatch when its old size is not the one recorded."""
     try:
         size = parse_checkpoint(unverified_note(request.note)[0]).size
     except AuditLogError as exc:
@@ -127,7 +129,7 @@ def witness_request(request: AddCheckpoint, origin: str, log_verifiers: Sequence
     if request.old_size > size:
         raise InvalidInput("old", f"size {request.old_size} is above the checkpoint's size {size}")
     if request.old_size == size and request.proof:
-        raise InvalidInput("proof", "a consistency proof from a size to itself is empty")
+        raise Unprocessable("proof", "a consistency proof from a size to itself is empty")
     return witness(request.note, origin, log_verifiers, signer, state, lambda old, checkpoint: list(request.proof),
                    now=now, old_size=request.old_size)
 
@@ -144,11 +146,17 @@ def parse_proof_file(text: str) -> tuple[int | None, list[bytes]]:
 
 def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Sequence[Verifier], quorum: int | None,
                     option: str) -> None:
-    """InvalidInput unless the witnesses can make the quorum asked: each witness key given once (a quorum
-    counts witnesses, not lines), none of them a key of the log itself (a log does not witness itself: its
-    own signature is no one else's word), and no more of them needed than given."""
-    if len({(w.name, w.key_id) for w in witnesses}) != len(witnesses):
-        raise InvalidInput(option, "the same witness key is given twice: a quorum counts each witness once")
+    """InvalidInput unless the witnesses can make the quorum asked: each witness key given once, under
+    whatever names (a quorum counts witnesses, not lines; a cosignature does not sign its witness's name, so
+    one public key under two names is one witness whose line anyone can copy under the other), none of them
+    a key of the log itself (a log does not witness itself: its own signature is no one else's word), and no
+    more of them needed than given."""
+    named: dict[bytes, str] = {}
+    for count, key in enumerate(witnesses, 1):
+        first = named.setdefault(key.public_key, key.name)
+        if len(named) != count:  # this public key was given before
+            also = "" if first == key.name else f" (as {first} and as {key.name})"
+            raise InvalidInput(option, f"the same witness key is given twice{also}: a quorum counts each witness once")
     own = {k.public_key for k in log_keys}
     for key in witnesses:
         if key.public_key in own:
@@ -160,13 +168,4 @@ def check_witnesses(witnesses: Sequence[Verifier | CosignerKey], log_keys: Seque
 
 def load_witness_keys(entries: Sequence[str]) -> list[Verifier | CosignerKey]:
     """Each entry is a witness vkey (type 0x04, or 0x01 for plain cosignatures) or a file holding one."""
-    keys: list[Verifier | CosignerKey] = []
-    for entry in entries:
-        text = entry
-        if "+" not in entry or Path(entry).is_file():
-            try:
-                text = Path(entry).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise KeyFileError(f"{entry}: cannot read the witness key: {exc}") from None
-        keys.append(parse_witness_key(text))
-    return keys
+    return [parse_witness_key(key_text(entry, "witness key")) for entry in entries]

@@ -4,8 +4,10 @@ The server (`auditlog witness-server`) is the file-based witness (`services.witn
 checks, record and lock) behind `POST <prefix>/add-checkpoint`, answering with the status codes
 the spec names: 400 a malformed request or an old size above the checkpoint's, 403 no trusted
 signature, 404 an origin it does not witness, 409 an old size that is not the one it cosigned
-last (the body says which, as `text/x.tlog.size`) or the same size with another root, 422 a
-consistency proof that does not verify, 200 its cosignature line.
+last (the body says which, as `text/x.tlog.size`, and nothing else is a 409), 422 a consistency
+proof that does not verify or cannot (not empty from size 0 or from the checkpoint's own size),
+the same size with another root, a checkpoint of size 0 without the empty tree's root; 200 its
+cosignature line.
 
 The client (`auditlog publish --witness URL VKEY`) sends the checkpoint about to be published with
 a consistency proof from the size it believes the witness cosigned last (the previous
@@ -62,6 +64,8 @@ class WitnessService:
         try:
             request = protocol.parse_request(body)
             origin = unverified_note(request.note)[0].split("\n", 1)[0]
+        except protocol.Unprocessable as exc:
+            return _text(422, str(exc))
         except (InvalidInput, VerificationError) as exc:
             return _text(400, str(exc))
         if origin not in self.trusted:
@@ -69,12 +73,14 @@ class WitnessService:
         try:
             with self._lock:
                 done = witness_request(request, origin, self.trusted[origin], self.signer, self.state)
+        except protocol.Unprocessable as exc:
+            return _text(422, str(exc))
         except InvalidInput as exc:
             return _text(400, str(exc))
         except OldSizeMismatch as exc:
             return Answer(409, protocol.format_size(exc.recorded), protocol.SIZE_TYPE)
-        except Refused as exc:
-            return _text(422 if exc.kind == "inconsistent" else 409, str(exc))
+        except Refused as exc:  # a fork, a proof that does not verify, a bad empty tree (a rollback is a 400 first)
+            return _text(422, str(exc))
         except VerificationError as exc:  # the checkpoint is not signed by a key trusted for its origin
             return _text(403, str(exc))
         except AuditLogError as exc:  # the state cannot be read or written: nothing was cosigned

@@ -112,16 +112,18 @@ def parse_witness_key(vkey: str) -> Verifier | CosignerKey:
 
 
 def witnessed_by(note: str | bytes, witnesses: Sequence[Verifier | CosignerKey]) -> list[str]:
-    """The names of the `witnesses` whose signature on `note` verifies (each key once).
+    """The names of the `witnesses` whose signature on `note` verifies (each public key once: the signed
+    message does not name the witness, so one key under two names is one witness, whose line anyone can
+    copy under the other name; the first name given is the one counted).
 
     A line by a witness key that does not verify raises SignatureError (the note is malformed).
     """
     names: list[str] = []
     seen = set()
     for key in witnesses:
-        if (key.name, key.key_id) in seen:  # a key given twice is one witness: a quorum counts it once
+        if key.public_key in seen:  # a key given twice is one witness: a quorum counts it once
             continue
-        seen.add((key.name, key.key_id))
+        seen.add(key.public_key)
         if isinstance(key, CosignerKey):
             if key.timestamp_of(note) is not None:
                 names.append(key.name)

@@ -19,7 +19,8 @@ from auditlog.errors import ProofError, VerificationError
 
 class Refused(VerificationError):
     """A checkpoint a witness must not cosign: `kind` is "rollback" (smaller than the record), "fork"
-    (the same size, another root) or "inconsistent" (the consistency proof does not verify)."""
+    (the same size, another root), "inconsistent" (the consistency proof does not verify) or "empty"
+    (size 0 without the empty tree's root)."""
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -39,7 +40,7 @@ def check_extends(previous: Witnessed | None, checkpoint: Checkpoint, proof: Seq
     """Return if `checkpoint` may be cosigned after `previous`; VerificationError otherwise."""
     new = f"size {checkpoint.size} (root {checkpoint.root.hex()})"
     if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
-        raise VerificationError(f"the checkpoint of size 0 has root {checkpoint.root.hex()}, not the empty tree's")
+        raise Refused("empty", f"the checkpoint of size 0 has root {checkpoint.root.hex()}, not the empty tree's")
     if previous is None or previous.size == 0:
         return
     if previous.origin != checkpoint.origin:

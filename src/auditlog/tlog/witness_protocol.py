@@ -31,6 +31,11 @@ _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})\Z")
 _SIZE = re.compile(rb"(0|[1-9][0-9]{0,19})\n\Z")
 
 
+class Unprocessable(InvalidInput):
+    """A request well formed whose proof cannot lead from its old size to the checkpoint's (not empty from
+    size 0, or from the checkpoint's own size): tlog-witness answers 422, as for a proof that does not verify."""
+
+
 @dataclass(frozen=True)
 class AddCheckpoint:
     """One add-checkpoint request: the size the client believes the witness cosigned last, the
@@ -86,7 +91,7 @@ def parse_head(lines: list[str], what: str, *, old_required: bool) -> tuple[int 
         raise InvalidInput(what, f"{len(proof)} consistency proof lines: at most {MAX_PROOF_LINES}")
     old_size = None if old is None else int(old[1])
     if old_size == 0 and proof:
-        raise InvalidInput(what, "a consistency proof from size 0: it must be empty")
+        raise Unprocessable(what, "a consistency proof from size 0: it must be empty")
     return old_size, tuple(proof)
 
 

@@ -151,7 +151,8 @@ class VerifyScreen(Screen):
             else:
                 verdict = line(("✔ INTERNALLY CONSISTENT", "good"), checked)
                 stored = " (those stored in it can be deleted by its holder)" if inside else ""
-                anchors.append(("not anchored", (f"no checkpoint from outside the log was checked{stored}, so "
+                covered = "covers any event" if report.outside_anchors else "was checked"  # size 0 covers none
+                anchors.append(("not anchored", (f"no checkpoint from outside the log {covered}{stored}, so "
                                                  "truncation or a rewrite by its holder cannot be excluded: run "
                                                  "with --checkpoint FILE --vkey KEY", "warn")))
             result.update(Content("\n").join([verdict, fields(common + anchors)]))
