@@ -74,6 +74,7 @@ class GoWitness:
     """`witness serve`: the Go witness on a free port of 127.0.0.1, with a key it made at start."""
 
     def __init__(self, binary: Path, log: Path, trust: list[tuple[str, str]], *flags: str) -> None:
+        self.flags = flags
         args = [str(binary), "serve", *flags, "witness.interop.example/go"]
         for origin, vkey in trust:
             args += [origin, vkey]
@@ -200,11 +201,11 @@ def test_a_go_log_against_our_witness_server(gowitness: Path, log: dict, ours: W
         both.write_text(go_text(gowitness, "checkpoint", entries, 60, ORIGIN, stranger, name, log["key"], LOG_NAME))
         assert go(gowitness, "add", url, wvkey, entries, both, 60)["status"] == 200
 
-    # another tree of the same size, signed by the log's key (a fork): 409
+    # another tree of the same size, signed by the log's key (a fork): 422 since C2SP/C2SP#280 (409 in v1.0.0)
     fork = log["tmp"] / "fork.txt"
     make_log(log["tmp"] / "fork.db", 59, origin=ORIGIN, items=2)
     fork.write_text(ok("checkpoint", "--key", log["key"], "--log", log["tmp"] / "fork.db").out)
-    assert go(gowitness, "add", url, wvkey, "-", fork, 60)["status"] == 409
+    assert go(gowitness, "add", url, wvkey, "-", fork, 60)["status"] == 422
 
     # the Go log refuses a cosignature altered by one bit (its check is not vacuous)
     assert "does not verify" in go_refuses(gowitness, "add", "-tamper", "answer", url, wvkey, entries, cp60, 60)
@@ -215,6 +216,8 @@ def test_our_witness_server_refuses_malformed_requests_built_in_go(gowitness: Pa
     entries = grow(log, 20)
     cp20 = our_checkpoint(log, "cp20.txt")
     statuses = go(gowitness, "malformed", ours.url, cp20, log["key"], LOG_NAME)
+    # a proof from size 0 is an inconsistent request since C2SP/C2SP#280: 422; the rest are malformed: 400
+    assert statuses.pop("a proof from size 0") == 422
     assert statuses and set(statuses.values()) == {400}, statuses
     # none of them moved the witness: the first valid request is still from size 0
     assert go(gowitness, "add", ours.url, log["wvkey"], entries, cp20, 0)["status"] == 200
@@ -353,18 +356,18 @@ def test_the_go_witness_refuses_what_the_spec_says(gowitness: Path, log: dict, g
     assert "does not verify" in go_refuses(gowitness, "add", "-tamper", "answer", url, wvkey, entries, cp45, 45)
 
 
-@pytest.mark.parametrize("go_witness", [(), ("-fork-size",)], indirect=True)
+@pytest.mark.parametrize("go_witness", [(), ("-fork-size",), ("-fork-409",)], indirect=True)
 def test_our_publish_of_a_fork_is_refused_by_the_go_witness(log: dict, go_witness: GoWitness) -> None:
-    """Another tree of the same size under the log's origin and key: the spec's 409 for a root that is
-    not the one cosigned, whose body it leaves open (plain text, or the witness's size as
-    text/x.tlog.size, the same as the request's old size): either way `publish` says the witness refused
-    (exit 1), not that it could not be reached (exit 4)."""
+    """Another tree of the same size under the log's origin and key: the current spec's 422 (C2SP/C2SP#280,
+    July 2026), or v1.0.0's 409 for a root that is not the one cosigned, whose body it left open (the
+    witness's size as text/x.tlog.size, the same as the request's old size, or plain text): each way
+    `publish` says the witness refused (exit 1), not that it could not be reached (exit 4)."""
     grow(log, 20)
     assert (done := publish(log, go_witness, log["tmp"] / "pub")).code == 0, done
     fork = {**log, "db": log["tmp"] / "fork.db"}
     make_log(fork["db"], 19, origin=ORIGIN, items=2)
     done = publish(fork, go_witness, log["tmp"] / "fork-pub")
-    assert asked(go_witness)[1:] == [(0, 20, 409), (20, 20, 409)]
+    assert asked(go_witness)[1:] == [(0, 20, 409), (20, 20, 409 if go_witness.flags else 422)]
     assert done.code == 1, done
     assert not (log["tmp"] / "fork-pub" / "checkpoint").exists()
 

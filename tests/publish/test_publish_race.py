@@ -29,10 +29,10 @@ def test_a_smaller_publish_finishing_last_does_not_roll_the_checkpoint_back(tmp_
         small = tiles.start(log, open_target(str(out)), signer, size=120)  # both start from size 100
         large = tiles.start(log, open_target(str(out)), signer, size=150)
         tiles.write_tiles(log, large)
-        tiles.write_checkpoint(large)
+        tiles.write_checkpoint(large, tiles.final_note(large))
         tiles.write_tiles(log, small)
         with pytest.raises(Conflict, match="changed while this publish ran"):
-            tiles.write_checkpoint(small)
+            tiles.write_checkpoint(small, tiles.final_note(small))
     assert (out / "checkpoint").read_text().split("\n")[1] == "150"
     done = cli("verify", "--from", out, "--vkey", vkey)
     assert done.code == 0 and " 150 events " in done.out, done

@@ -568,6 +568,7 @@ type server struct {
 	latest   map[string]checkpoint // per origin, the latest checkpoint cosigned
 	tamper   bool
 	forkSize bool
+	fork409  bool
 	extra    ed25519.PrivateKey // with -extra: a second witness's key, and a line by an unknown key type
 }
 
@@ -652,15 +653,25 @@ func (s *server) addCheckpoint(req []byte) (answer, map[string]any) {
 	if old != latest.size {
 		return answer{409, sizeType, fmt.Sprintf("%d\n", latest.size)}, logged
 	}
+	if cp.size == 0 && cp.root != sha256.Sum256(nil) {
+		return text(422, "a tree of size 0 has the empty tree's root"), logged
+	}
+	if old == 0 && len(proof) != 0 {
+		return text(422, "a proof from size 0 is empty"), logged
+	}
 	if old == cp.size {
 		if len(proof) != 0 {
 			return text(422, "a proof from a size to itself is empty"), logged
 		}
 		if old > 0 && cp.root != latest.root {
-			if s.forkSize {
+			// 422 since C2SP/C2SP#280 (July 2026); tlog-witness v1.0.0 said 409, with no body named
+			switch {
+			case s.forkSize:
 				return answer{409, sizeType, fmt.Sprintf("%d\n", latest.size)}, logged
+			case s.fork409:
+				return text(409, "another root at size %d", old), logged
 			}
-			return text(409, "another root at size %d", old), logged
+			return text(422, "another root at size %d", old), logged
 		}
 	} else if old > 0 {
 		if err := tlog.CheckTree(proof, cp.size, cp.root, old, latest.root); err != nil {
@@ -717,21 +728,22 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func cmdServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	tamper := fs.Bool("tamper", false, "alter every cosignature (a broken witness)")
-	forkSize := fs.Bool("fork-size", false, "answer another root at the same size with 409 text/x.tlog.size")
+	forkSize := fs.Bool("fork-size", false, "answer another root at the same size with 409 text/x.tlog.size (v1.0.0)")
+	fork409 := fs.Bool("fork-409", false, "answer another root at the same size with a plain 409 (v1.0.0)")
 	extra := fs.Bool("extra", false, "answer lines by other keys too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	rest := fs.Args()
 	if len(rest) < 3 || len(rest)%2 != 1 {
-		return errors.New("usage: serve [-tamper] [-fork-size] [-extra] WNAME ORIGIN VKEY [ORIGIN VKEY...]")
+		return errors.New("usage: serve [-tamper] [-fork-size|-fork-409] [-extra] WNAME ORIGIN VKEY [ORIGIN VKEY...]")
 	}
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
 	}
 	s := &server{name: rest[0], key: key, id: keyID(rest[0], 0x04, pub), trusted: map[string][]note.Verifier{},
-		latest: map[string]checkpoint{}, tamper: *tamper, forkSize: *forkSize}
+		latest: map[string]checkpoint{}, tamper: *tamper, forkSize: *forkSize, fork409: *fork409}
 	if *extra {
 		if _, s.extra, err = ed25519.GenerateKey(rand.Reader); err != nil {
 			return err
