@@ -41,13 +41,10 @@ VERDICT_KEYS = frozenset({
     "verdict", "policy", "reason", "computed_by",
 })
 
-# Refused in identifiers: C0 controls, DEL, C1 controls, the invisible characters that change
-# the order text is shown in (bidi embeddings, overrides and isolates; LRM, RLM, ALM), and those
-# that print nothing at all (zero-width spaces and joiners, the word joiner and invisible
-# operators, the soft hyphen, the BOM, Hangul fillers, deprecated format controls, tag
-# characters...): with them an id displays as another ("safe\u202egnp.exe" shows as
-# "safeexe.png", "cand\u200b" as "cand"). Keep in step with auditlog.render, which shows the
-# same characters escaped.
+# Refused in identifiers: C0, DEL and C1 controls, what reorders text (bidi embeddings, overrides,
+# isolates; LRM, RLM, ALM) and what prints nothing (zero-width spaces and joiners, word joiner, soft
+# hyphen, BOM, Hangul fillers, tag characters...): with them an id displays as another ("cand\u200b"
+# as "cand"). Keep in step with auditlog.render, which shows the same characters escaped.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _INVISIBLE = ("\u00ad\u115f\u1160\u180e\u200b-\u200d\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb"
               "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
