@@ -15,50 +15,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.integration.cli_support import run_doc
+from tests.interop import gobuild
 from tests.publish.publish_support import keygen, make_log
 from tests.support.cli import ok
 
-GO = shutil.which("go")
-GOPATH = Path("/usr/share/gocode")  # where Debian's golang-*-dev packages put Go sources
 SOURCE = Path(__file__).parent / "tlogcheck"
 ORIGIN = "interop.example/evals"
+go, go_refuses = gobuild.answer, gobuild.refusal
 
 
 @pytest.fixture(scope="module")
 def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Go checker, built once for this module."""
-    if GO is None or not (GOPATH / "src/golang.org/x/mod/sumdb/tlog").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("Go or golang.org/x/mod is missing: CI must install them (.ci/run does, as root)")
-        pytest.skip("Go and golang.org/x/mod are not installed (Debian: apt-get install golang-go golang-golang-x-mod-dev)")
-    out = tmp_path_factory.mktemp("go")
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(out / "cache"),
-           "GOFLAGS": "", "GOPROXY": "off"}
-    built = subprocess.run([GO, "build", "-o", str(out / "tlogcheck"), "."], cwd=SOURCE, env=env,
-                           capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
-    return out / "tlogcheck"
-
-
-def go(binary: Path, *args: object) -> dict:
-    """tlogcheck's answer; the test fails with its error when it refuses."""
-    done = subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def go_refuses(binary: Path, *args: object) -> str:
-    done = subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1, done.stdout + done.stderr
-    return done.stderr
+    return gobuild.build(SOURCE, tmp_path_factory.mktemp("go"))
 
 
 def log_entries_digest(db: Path) -> tuple[int, str]:
