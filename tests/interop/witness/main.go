@@ -266,6 +266,20 @@ func noteText(msg []byte) (string, error) {
 	return string(msg[:i+1]), nil
 }
 
+// readCheckpoint reads a checkpoint note from a file: its bytes, its text and its body parsed, unverified.
+func readCheckpoint(path string) ([]byte, string, checkpoint, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", checkpoint{}, err
+	}
+	text, err := noteText(raw)
+	if err != nil {
+		return nil, "", checkpoint{}, err
+	}
+	cp, err := parseCheckpoint(text)
+	return raw, text, cp, err
+}
+
 func cmdCheckpoint(args []string) (string, error) {
 	fs := flag.NewFlagSet("checkpoint", flag.ContinueOnError)
 	var exts []string
@@ -370,15 +384,7 @@ func cmdAdd(args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpBytes, err := os.ReadFile(fs.Arg(3))
-	if err != nil {
-		return nil, err
-	}
-	body, err := noteText(cpBytes)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := parseCheckpoint(body)
+	cpBytes, body, cp, err := readCheckpoint(fs.Arg(3))
 	if err != nil {
 		return nil, err
 	}
@@ -494,15 +500,7 @@ func cmdMalformed(args []string) (any, error) {
 		return nil, errors.New("usage: malformed URL CHECKPOINT KEYPEM NAME")
 	}
 	url := strings.TrimSuffix(args[0], "/") + "/add-checkpoint"
-	cp, err := os.ReadFile(args[1])
-	if err != nil {
-		return nil, err
-	}
-	body, err := noteText(cp)
-	if err != nil {
-		return nil, err
-	}
-	parsed, err := parseCheckpoint(body)
+	cp, body, parsed, err := readCheckpoint(args[1])
 	if err != nil {
 		return nil, err
 	}
